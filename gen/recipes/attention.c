@@ -1,0 +1,295 @@
+/*
+ * attention.c — forward attention in the FlashAttention-2 form.
+ *
+ * A program owns block_m query rows of one (batch, q head). It loads its
+ * q tile once, then walks the KV tiles carrying the running row max m,
+ * the running sum l and the unnormalized output acc (all f32):
+ *
+ *   s     = (q . k^T) * scale, then score_mod, then the mask (-inf)
+ *   m'    = max(m, rowmax(s))
+ *   p     = exp2((s - m') * log2e)
+ *   alpha = exp2((m - m') * log2e)       rescales what came before
+ *   l'    = l * alpha + rowsum(p)
+ *   acc'  = acc * alpha + p . v          (p cast to the input dtype)
+ *
+ * and writes o = acc / l (and lse = m + log l). The walk is two loops: the
+ * KV tiles that need no mask (wholly inside seq_kv and, when causal,
+ * wholly below the diagonal of every row of the block), then the few
+ * that do (the ragged tail, the diagonal). A GPU schedule pipelines the
+ * first and pays for iota/compare/where only in the second. Causal stops
+ * at the diagonal: the second loop's bound depends on program_id.
+ *
+ * Fully masked rows (a causal row with no key before it) keep m = -inf;
+ * exponents use m' replaced by 0 there, as FlashAttention's Check_inf
+ * does, so nothing becomes NaN, and o = 0 where l = 0.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "recipes.h"
+
+#define LOG2E 1.4426950408889634
+
+void tj_attention_params_init(tj_attention_params *p) {
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->head_dim = 128;
+    p->num_q_heads = 8;
+    p->num_kv_heads = 8;
+    p->block_m = 128;
+    p->block_n = 64;
+    p->dtype = TJ_BF16;
+    p->seq_policy = TJ_DYNAMIC;
+}
+
+typedef struct attn {
+    tj_graph *g;
+    const tj_attention_params *p;
+    int bm, bn, d;
+    tj_tensor k, v;
+    tj_val b, h, kvh;     /* batch, q head, kv head */
+    tj_val q;             /* [bm, d] */
+    tj_val q_idx;         /* i32 [bm, 1]: query positions */
+    tj_val scale;
+    tj_val nkv;           /* i32: number of keys */
+    tj_val diag;          /* i32: key j is visible to query i iff j <= i + diag */
+} attn;
+
+/* One loop over KV tiles [lo, hi); st[] = {m, l, acc} in and out. */
+static tj_status kv_loop(attn *a, tj_val lo, tj_val hi, int masked, tj_val st[3]) {
+    tj_graph *g = a->g;
+    const tj_attention_params *p = a->p;
+    tj_val j, cur[3];
+    tj_status s = tj_for_begin(g, lo, hi, ri32(g, 1), 3, st, &j, cur);
+    if (s != TJ_OK) return s;
+    tj_val m = cur[0], l = cur[1], acc = cur[2];
+
+    tj_val at[4] = {a->b, j, a->kvh, ri32(g, 0)};
+    int axes[2] = {1, 3};
+    tj_dim kv_tile[2] = {a->bn, a->d};
+    tj_val k = tj_load(g, a->k, at, 2, kv_tile, axes, 0, 0);
+    tj_val sc = tj_mul(g, tj_mma(g, a->q, k, TJ_NONE, TJ_TRANS_B), a->scale);
+    tj_dim row[2] = {1, a->bn};
+    tj_val k_idx = tj_add(g, tj_iota(g, TJ_I32, 2, row, 1), tj_mul(g, j, ri32(g, a->bn)));
+    if (p->score_mod) {
+        sc = p->score_mod(g, sc, a->q_idx, k_idx, a->h, p->user);
+        s = rcheck_tile(g, sc, TJ_F32, a->bm, a->bn, "score_mod");
+        if (s != TJ_OK) return s; /* g is discarded, open loop and all */
+    }
+    tj_val neg_inf = (masked || p->score_mod) ? rf32(g, -INFINITY) : TJ_NONE;
+    if (masked) {
+        tj_val ok = tj_binary(g, TJ_LT, k_idx, a->nkv);
+        if (p->causal) {
+            tj_val last = tj_val_ok(a->diag) ? tj_add(g, a->q_idx, a->diag) : a->q_idx;
+            ok = tj_binary(g, TJ_AND, ok, tj_binary(g, TJ_LE, k_idx, last));
+        }
+        sc = tj_where(g, ok, sc, neg_inf);
+    }
+    tj_val m_new = tj_maximum(g, m, tj_rowmax(g, sc));
+    /* Only a mask or a modifier can leave a row all -inf. */
+    tj_val m_use = m_new;
+    if (masked || p->score_mod)
+        m_use = tj_where(g, tj_binary(g, TJ_EQ, m_new, neg_inf), rf32(g, 0), m_new);
+    tj_val log2e = rf32(g, LOG2E);
+    tj_val pr = tj_unary(g, TJ_EXP2, tj_mul(g, tj_sub(g, sc, m_use), log2e));
+    tj_val alpha = tj_unary(g, TJ_EXP2, tj_mul(g, tj_sub(g, m, m_use), log2e));
+    tj_val l_new = tj_fma(g, l, alpha, tj_rowsum(g, pr));
+    tj_val v = tj_load(g, a->v, at, 2, kv_tile, axes, 0, 0);
+    tj_val acc_new = tj_mma(g, tj_cast(g, pr, p->dtype), v, tj_mul(g, acc, alpha), 0);
+    tj_val next[3] = {m_new, l_new, acc_new};
+    return tj_for_end(g, 3, next, st);
+}
+
+static tj_status check_params(const tj_attention_params *p) {
+    const char *fn = "tj_recipe_attention";
+    if (p->head_dim != 64 && p->head_dim != 128 && p->head_dim != 256)
+        return recipe_error(TJ_ERR_INVALID_ARG, "%s: head_dim %d is not 64, 128 or 256", fn,
+                            p->head_dim);
+    if (p->num_q_heads < 1 || p->num_q_heads > 1024 || p->num_kv_heads < 1 ||
+        p->num_kv_heads > p->num_q_heads || p->num_q_heads % p->num_kv_heads)
+        return recipe_error(TJ_ERR_INVALID_ARG,
+                            "%s: num_q_heads %d and num_kv_heads %d: both must be in 1..1024 and "
+                            "num_kv_heads must divide num_q_heads",
+                            fn, p->num_q_heads, p->num_kv_heads);
+    int bs[2] = {p->block_m, p->block_n};
+    for (int i = 0; i < 2; i++)
+        if (bs[i] < 16 || bs[i] > 256 || (bs[i] & (bs[i] - 1)))
+            return recipe_error(TJ_ERR_INVALID_ARG, "%s: %s %d is not a power of two in 16..256",
+                                fn, i ? "block_n" : "block_m", bs[i]);
+    if (p->dtype != TJ_BF16 && p->dtype != TJ_F16 && p->dtype != TJ_F32)
+        return recipe_error(TJ_ERR_INVALID_ARG, "%s: dtype %s: bf16, f16 or f32 is needed", fn,
+                            tj_dtype_name(p->dtype) ? tj_dtype_name(p->dtype) : "(invalid)");
+    if ((p->causal != 0 && p->causal != 1) || (p->cross != 0 && p->cross != 1) ||
+        (p->lse != 0 && p->lse != 1))
+        return recipe_error(TJ_ERR_INVALID_ARG, "%s: causal, cross and lse are 0 or 1", fn);
+    if ((unsigned)p->seq_policy > TJ_DYNAMIC ||
+        (p->seq_policy == TJ_BUCKET_MULTIPLE) != (p->seq_bucket != 0) || p->seq_bucket < 0)
+        return recipe_error(TJ_ERR_INVALID_ARG,
+                            "%s: seq_policy %d with seq_bucket %lld: a bucket > 0 goes with "
+                            "TJ_BUCKET_MULTIPLE only",
+                            fn, (int)p->seq_policy, (long long)p->seq_bucket);
+    return TJ_OK;
+}
+
+tj_status tj_recipe_attention(const tj_attention_params *p, tj_graph **out) {
+    if (!out) return recipe_error(TJ_ERR_INVALID_ARG, "tj_recipe_attention: out is NULL");
+    *out = NULL;
+    if (!p) return recipe_error(TJ_ERR_INVALID_ARG, "tj_recipe_attention: params is NULL");
+    tj_status s = check_params(p);
+    if (s != TJ_OK) return s;
+    tj_graph *g;
+    if ((s = tj_graph_new(p->name ? p->name : "attention", &g)) != TJ_OK) return s;
+    attn a = {.g = g, .p = p, .bm = p->block_m, .bn = p->block_n, .d = p->head_dim};
+    int hq = p->num_q_heads, hkv = p->num_kv_heads;
+
+    rp_policy pol = {p->seq_policy, p->seq_bucket};
+    tj_sym batch = tj_symbol(g, "batch", TJ_DYNAMIC, 0, 1);
+    tj_sym seq = rsymbol(g, "seq", pol);
+    tj_sym seq_kv = p->cross ? rsymbol(g, "seq_kv", pol) : seq;
+    tj_dim qshape[4] = {tj_dim_sym(batch), tj_dim_sym(seq), hq, a.d};
+    tj_dim kvshape[4] = {tj_dim_sym(batch), tj_dim_sym(seq_kv), hkv, a.d};
+    tj_dim lshape[3] = {tj_dim_sym(batch), hq, tj_dim_sym(seq)};
+    tj_tensor tq = rtensor(g, "q", p->dtype, 4, qshape);
+    a.k = rtensor(g, "k", p->dtype, 4, kvshape);
+    a.v = rtensor(g, "v", p->dtype, 4, kvshape);
+    tj_tensor to = rtensor(g, "o", p->dtype, 4, qshape);
+    tj_tensor tl = p->lse ? rtensor(g, "lse", TJ_F32, 3, lshape) : (tj_tensor){TJ_NONE_ID};
+    a.scale = tj_scalar_arg(g, "scale", TJ_F32);
+
+    tj_val pm = tj_program_id(g, 0);
+    a.h = tj_program_id(g, 1);
+    a.b = tj_program_id(g, 2);
+    a.kvh = hq == hkv ? a.h : tj_div(g, a.h, ri32(g, hq / hkv));
+    tj_val q_at[4] = {a.b, pm, a.h, ri32(g, 0)};
+    int axes[2] = {1, 3};
+    tj_dim q_tile[2] = {a.bm, a.d};
+    a.q = tj_load(g, tq, q_at, 2, q_tile, axes, 0, 0);
+    tj_dim col[2] = {a.bm, 1};
+    tj_val row0 = tj_mul(g, pm, ri32(g, a.bm));
+    a.q_idx = tj_add(g, tj_iota(g, TJ_I32, 2, col, 0), row0);
+    a.nkv = tj_symval(g, seq_kv);
+    /* Causal rows align bottom-right (FlashAttention >= 2.1): the last
+     * query sees the last key, so with a longer KV the diagonal shifts. */
+    a.diag = p->cross ? tj_sub(g, a.nkv, tj_symval(g, seq)) : TJ_NONE;
+    if (p->score_setup && (s = p->score_setup(g, a.h, p->user)) != TJ_OK)
+        return recipe_finish(g, s, out);
+
+    tj_val n_total, n_full, bn = ri32(g, a.bn), zero = ri32(g, 0);
+    if (p->causal) {
+        /* Keys up to the block's last row's diagonal, within seq_kv. */
+        tj_val end = tj_add(g, row0, ri32(g, a.bm));
+        tj_val first = tj_add(g, row0, ri32(g, 1));
+        if (tj_val_ok(a.diag)) {
+            end = tj_add(g, end, a.diag);
+            first = tj_add(g, first, a.diag);
+        }
+        n_total = rcdiv(g, tj_minimum(g, end, a.nkv), a.bn);
+        /* Tiles every row of the block sees whole: their last key is at or
+         * before the first row's diagonal. */
+        n_full = tj_minimum(g, tj_div(g, first, bn), tj_div(g, a.nkv, bn));
+        n_full = tj_maximum(g, tj_minimum(g, n_full, n_total), zero);
+    } else {
+        n_total = rcdiv(g, a.nkv, a.bn);
+        n_full = tj_div(g, a.nkv, bn);
+    }
+    tj_dim stat[2] = {a.bm, 1}, acc_shape[2] = {a.bm, a.d};
+    tj_val st[3] = {tj_full(g, TJ_F32, 2, stat, -INFINITY), tj_full(g, TJ_F32, 2, stat, 0),
+                    tj_full(g, TJ_F32, 2, acc_shape, 0)};
+    if ((s = kv_loop(&a, zero, n_full, 0, st)) != TJ_OK) return recipe_finish(g, s, out);
+    if ((s = kv_loop(&a, n_full, n_total, 1, st)) != TJ_OK) return recipe_finish(g, s, out);
+
+    tj_val m = st[0], l = st[1], acc = st[2];
+    tj_val empty = tj_binary(g, TJ_EQ, l, rf32(g, 0));
+    tj_val o = tj_div(g, acc, tj_where(g, empty, rf32(g, 1), l));
+    tj_store(g, to, q_at, tj_cast(g, o, p->dtype), axes, 0);
+    if (p->lse) {
+        tj_dim flat[1] = {a.bm};
+        tj_val lse = tj_reshape(g, tj_add(g, m, tj_unary(g, TJ_LOG, l)), 1, flat);
+        tj_val l_at[3] = {a.b, a.h, pm};
+        int l_axes[1] = {2};
+        tj_store(g, tl, l_at, lse, l_axes, 0);
+    }
+    tj_val grid[3] = {rcdiv(g, tj_symval(g, seq), a.bm), ri32(g, hq), tj_symval(g, batch)};
+    tj_set_grid(g, 3, grid);
+    return recipe_finish(g, TJ_OK, out);
+}
+
+/* ---- the string recipe: softcap and ALiBi through the hook ---------- */
+
+enum { ALIBI_NONE, ALIBI_TENSOR, ALIBI_COMPUTED };
+
+typedef struct builtin_mod {
+    double softcap;      /* 0: none */
+    int alibi;
+    int hq;
+    tj_val slope;        /* f32 scalar, this program's head */
+} builtin_mod;
+
+/* Once a program, outside the KV loop: the head's ALiBi slope. */
+static tj_status builtin_setup(tj_graph *g, tj_val head, void *user) {
+    builtin_mod *b = user;
+    if (b->alibi == ALIBI_TENSOR) {
+        tj_dim n[1] = {b->hq};
+        tj_tensor t = rtensor(g, "slopes", TJ_F32, 1, n);
+        b->slope = tj_load(g, t, &head, 0, NULL, NULL, 0, 0);
+    } else if (b->alibi == ALIBI_COMPUTED) {
+        /* The ALiBi paper's geometric slopes: 2^(-8 (h + 1) / hq). */
+        tj_val h1 = tj_cast(g, tj_add(g, head, ri32(g, 1)), TJ_F32);
+        b->slope = tj_unary(g, TJ_EXP2, tj_mul(g, h1, rf32(g, -8.0 / b->hq)));
+    }
+    return tj_graph_status(g);
+}
+
+static tj_val builtin_score_mod(tj_graph *g, tj_val s, tj_val q_idx, tj_val k_idx, tj_val head,
+                                void *user) {
+    builtin_mod *b = user;
+    (void)head;
+    if (b->softcap > 0)
+        s = tj_mul(g, tj_unary(g, TJ_TANH, tj_mul(g, s, rf32(g, 1.0 / b->softcap))),
+                   rf32(g, b->softcap));
+    if (b->alibi != ALIBI_NONE) {
+        tj_val dist = tj_cast(g, tj_sub(g, k_idx, q_idx), TJ_F32);
+        s = tj_add(g, s, tj_mul(g, dist, b->slope));
+    }
+    return s;
+}
+
+tj_status recipe_attention_str(const rp_set *rp, tj_graph **out) {
+    tj_attention_params p;
+    tj_attention_params_init(&p);
+    int64_t hq, hkv;
+    int d_idx;
+    rp_policy pol;
+    builtin_mod mod = {0};
+    tj_status s = rp_choice(rp, "d", "64|128|256", &d_idx);
+    if (s == TJ_OK) s = rp_int(rp, "hq", 1, 1024, &hq);
+    if (s == TJ_OK) s = rp_int(rp, "hkv", 1, 1024, &hkv);
+    if (s == TJ_OK) s = rp_flag(rp, "causal", &p.causal);
+    if (s == TJ_OK) s = rp_dtype(rp, "dtype", "bf16|f16|f32", &p.dtype);
+    if (s == TJ_OK) s = rp_pow2(rp, "block_m", 16, 256, &p.block_m);
+    if (s == TJ_OK) s = rp_pow2(rp, "block_n", 16, 256, &p.block_n);
+    if (s == TJ_OK) s = rp_sym_policy(rp, "seq", 1, &pol);
+    if (s == TJ_OK) s = rp_flag(rp, "cross", &p.cross);
+    if (s == TJ_OK) s = rp_flag(rp, "lse", &p.lse);
+    if (s == TJ_OK) s = rp_number(rp, "softcap", 0, 1e6, &mod.softcap);
+    if (s == TJ_OK) s = rp_choice(rp, "alibi", "0|1|computed", &mod.alibi);
+    if (s != TJ_OK) return s;
+    if (hq % hkv)
+        return rp_fail(rp, "hq=%lld is not a multiple of hkv=%lld (each kv head serves hq/hkv "
+                           "q heads)",
+                       (long long)hq, (long long)hkv);
+    p.head_dim = 64 << d_idx;
+    p.num_q_heads = (int)hq;
+    p.num_kv_heads = (int)hkv;
+    p.seq_policy = pol.policy;
+    p.seq_bucket = pol.bucket;
+    mod.hq = (int)hq;
+    mod.slope = TJ_NONE;
+    if (mod.softcap > 0 || mod.alibi != ALIBI_NONE) {
+        p.score_mod = builtin_score_mod;
+        p.score_setup = builtin_setup;
+        p.user = &mod;
+    }
+    return tj_recipe_attention(&p, out);
+}

@@ -1,0 +1,65 @@
+/*
+ * compile.c — a graph to a cubin: the generic lowering's CUDA C++ handed
+ * to NVRTC with the embedded templates as in-memory headers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+#include "nvrtc.h"
+#include "templates.h"
+#include "compile.h"
+
+tj_status compile_graph(const tj_graph *g, const char *arch, const int64_t *sym_vals,
+                        unsigned flags, void **cubin, size_t *size, char **log,
+                        emit_launch *launch) {
+    if (!cubin || !size)
+        return tj_set_error(TJ_ERR_INVALID_ARG, "tj_compile: %s is NULL", !cubin ? "cubin" : "size");
+    *cubin = NULL;
+    *size = 0;
+    if (log) *log = NULL;
+    if (flags & ~TJ_COMPILE_IN_CHILD)
+        return tj_set_error(TJ_ERR_INVALID_ARG, "tj_compile: unknown flags 0x%x", flags);
+    char *src = NULL;
+    tj_status st = emit_cuda(g, arch, sym_vals, &src, launch);
+    if (st != TJ_OK) return st;
+
+    int nh = tj_template_count();
+    nvrtc_header *hs = calloc((size_t)(nh > 0 ? nh : 1), sizeof *hs);
+    if (!hs) {
+        free(src);
+        return tj_set_error(TJ_ERR_NO_MEMORY, "tj_compile: out of memory");
+    }
+    for (int i = 0; i < nh; i++) hs[i] = (nvrtc_header){tj_template_name(i), tj_template_text(i)};
+    char name[128];
+    snprintf(name, sizeof name, "%s.cu", tj_graph_name(g));
+    nvrtc_request req = {0};
+    req.source = src;
+    req.name = name;
+    req.arch = arch;
+    req.headers = hs;
+    req.nheaders = nh;
+    req.in_child = (flags & TJ_COMPILE_IN_CHILD) != 0;
+    req.timeout_s = req.in_child ? 600 : 0;
+    nvrtc_result res = {0};
+    st = nvrtc_compile(&req, &res);
+    if (st == TJ_OK) {
+        *cubin = res.cubin;
+        *size = res.cubin_size;
+        res.cubin = NULL;
+    }
+    if (log) {
+        *log = res.log;
+        res.log = NULL;
+    }
+    nvrtc_result_free(&res);
+    free(hs);
+    free(src);
+    return st;
+}
+
+tj_status tj_compile(const tj_graph *g, const char *arch, const int64_t *sym_vals,
+                     unsigned flags, void **cubin, size_t *size, char **log) {
+    return compile_graph(g, arch, sym_vals, flags, cubin, size, log, NULL);
+}

@@ -1,0 +1,174 @@
+/*
+ * tilejit.c — the command line: the command table, help and dispatch.
+ * Each subcommand lives in its own file (tools/cmd_*.c) and uses only the
+ * public API in tilejit.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command cli_commands[] = {
+    {"recipes", "",
+     "list the built-in recipes with their parameters and defaults",
+     "Prints one block per recipe: its name, a one-line summary and its\n"
+     "parameters as key=value with their default values. Any of them can be\n"
+     "given to `tilejit dump`.\n",
+     cli_recipes},
+    {"dump", "RECIPE [key=value ...]",
+     "build a recipe and print its canonical text form",
+     "Builds RECIPE with the given parameters (the rest keep their defaults),\n"
+     "verifies it and writes its canonical text (.tj) to stdout. The output\n"
+     "can be saved, edited and read back by `check` and `run-cpu`.\n"
+     "\n"
+     "  tilejit dump attention d=128 causal=1 > attn.tj\n",
+     cli_dump},
+    {"check", "FILE|-",
+     "parse and verify a graph in text form",
+     "Reads a graph in canonical text form from FILE (or stdin for -),\n"
+     "parses and verifies it. On success prints the graph's name, its\n"
+     "arguments and hash. On failure prints the error, which names the line,\n"
+     "and exits 1.\n"
+     "\n"
+     "  tilejit dump softmax | tilejit check -\n",
+     cli_check},
+    {"run-cpu", "FILE|- --bind SYM=N ... [--seed S] [--scalar NAME=V ...] [--f64]",
+     "run a graph in the CPU interpreter on seeded random inputs",
+     "Parses FILE (or stdin), binds every symbol, fills each tensor with\n"
+     "random data from the seed and runs the graph in the reference\n"
+     "interpreter. Prints, for each tensor the graph stores to, the sum and\n"
+     "the sum of absolute values of its elements, then the time taken.\n"
+     "The same seed gives the same inputs, and so the same checksums.\n"
+     "\n"
+     "Inputs: floats uniform in [-1, 1] (|x| >= 1/64, so none rounds to zero),\n"
+     "integers in 1..7, bools 0 or 1. Scalar arguments: floats in [1/64, 1],\n"
+     "integers in 1..7, unless set with --scalar.\n"
+     "\n"
+     "Options:\n"
+     "  --bind SYM=N[,SYM=N...]  the value of a symbol (repeatable; required\n"
+     "                           for every symbol)\n"
+     "  --seed S                 the random seed (default 1)\n"
+     "  --scalar NAME=V          the value of a scalar argument (repeatable)\n"
+     "  --f64                    compute in f64 instead of f32\n"
+     "\n"
+     "  tilejit dump rmsnorm | tilejit run-cpu - --bind rows=64,cols=512\n",
+     cli_run_cpu},
+    {"demo", "",
+     "build, verify and interpret every recipe at small sizes",
+     "For each recipe at its default parameters: build it, verify it, check\n"
+     "that its text form reads back to the same text, bind its symbols to\n"
+     "small sizes (just under a tile multiple where the graph allows, so\n"
+     "edges are masked), and run it in the interpreter on random inputs\n"
+     "(seed 1). Prints a table of the recipe, the size of its text form, the\n"
+     "start of its hash, the sizes used, the time and the checksum (the sum\n"
+     "over every tensor it stores to). Exits 1 if any recipe failed.\n"
+     "\n"
+     "Options:\n"
+     "  --seed S   the random seed (default 1)\n",
+     cli_demo},
+};
+enum { CLI_NCOMMANDS = (int)(sizeof cli_commands / sizeof cli_commands[0]) };
+
+static const cli_command *find_command(const char *name) {
+    for (int i = 0; i < CLI_NCOMMANDS; i++)
+        if (!strcmp(cli_commands[i].name, name)) return &cli_commands[i];
+    return NULL;
+}
+
+static void print_overview(FILE *f) {
+    fprintf(f,
+            "tilejit %s — JIT generation of GPU kernels from tile-op graphs\n"
+            "\n"
+            "Usage: tilejit COMMAND [ARGS...]\n"
+            "       tilejit help COMMAND\n"
+            "       tilejit --version\n"
+            "\n"
+            "Commands:\n",
+            tj_version());
+    for (int i = 0; i < CLI_NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    fprintf(f, "  %-10s %s\n", "help", "show help for a command");
+    fprintf(f,
+            "\n"
+            "Exit status: 0 success, 1 failure (file, parse, verify, run), 2 usage.\n"
+            "Files may be - for stdin. See docs/cli.md for the manual.\n");
+}
+
+int cli_print_help(const char *name) {
+    const cli_command *c = find_command(name);
+    if (!c) {
+        if (!strcmp(name, "help")) {
+            printf("Usage: tilejit help COMMAND\n\nShows the help of COMMAND.\n");
+            return CLI_OK;
+        }
+        return cli_usage("help", "unknown command '%s' (see 'tilejit --help')", name);
+    }
+    printf("Usage: tilejit %s%s%s\n\n%s\n%s", c->name, *c->args ? " " : "", c->args, c->summary,
+           *c->help ? "\n" : "");
+    fputs(c->help, stdout);
+    return CLI_OK;
+}
+
+int cli_is_help(const char *arg) { return !strcmp(arg, "-h") || !strcmp(arg, "--help"); }
+
+static int vreport(const char *cmd, const char *fmt, va_list ap) {
+    fprintf(stderr, "tilejit%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return 0;
+}
+
+int cli_fail(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(cmd, fmt, ap);
+    va_end(ap);
+    return CLI_FAIL;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(cmd, fmt, ap);
+    va_end(ap);
+    if (cmd && find_command(cmd)) fprintf(stderr, "Try 'tilejit help %s'.\n", cmd);
+    return CLI_USAGE;
+}
+
+int cli_status_exit(tj_status s) {
+    if (s == TJ_OK) return CLI_OK;
+    return (s == TJ_ERR_INVALID_ARG || s == TJ_ERR_UNBOUND) ? CLI_USAGE : CLI_FAIL;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_overview(stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (cli_is_help(cmd)) {
+        print_overview(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("tilejit %s\n", tj_version());
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "help")) {
+        if (argc == 2) {
+            print_overview(stdout);
+            return CLI_OK;
+        }
+        if (argc > 3) return cli_usage("help", "takes one command name");
+        return cli_print_help(argv[2]);
+    }
+    if (cmd[0] == '-') return cli_usage(NULL, "unknown option '%s' (see 'tilejit --help')", cmd);
+    const cli_command *c = find_command(cmd);
+    if (!c) return cli_usage(NULL, "unknown command '%s' (see 'tilejit --help')", cmd);
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (cli_is_help(argv[i])) return cli_print_help(c->name);
+    }
+    return c->run(argc - 1, argv + 1);
+}
