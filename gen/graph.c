@@ -377,7 +377,7 @@ tj_val tj_load(tj_graph *g, tj_tensor t, const tj_val *coords, int tile_rank,
                const tj_dim *tile_dims, const int *axes, double pad, unsigned flags) {
     NEED_GRAPH(g, "tj_load", TJ_NONE);
     int32_t in[TJ_MAX_RANK];
-    int nin;
+    int nin = 0;
     ir_node proto = {0};
     if (memory_operands(g, "tj_load", t, coords, in, &nin) != TJ_OK) return TJ_NONE;
     if (!set_shape(g, &proto, "tj_load", tile_rank, tile_dims, 0)) return TJ_NONE;
@@ -392,7 +392,7 @@ tj_status tj_store(tj_graph *g, tj_tensor t, const tj_val *coords, tj_val value,
                    unsigned flags) {
     if (!g) return tj_set_error(TJ_ERR_INVALID_ARG, "tj_store: graph is NULL");
     int32_t in[TJ_MAX_RANK + 1];
-    int nin;
+    int nin = 0;
     ir_node proto = {0};
     tj_status s = memory_operands(g, "tj_store", t, coords, in, &nin);
     if (s != TJ_OK) return s;

@@ -72,6 +72,7 @@ tj_status lex_small(parser *p, const char *what, int *out);   /* an int32 */
 /* A float: %g forms, inf, -inf, nan (one NaN: no payload or sign kept). */
 tj_status lex_double(parser *p, double *out);
 
+/* Return from the calling function with x's status when it fails. */
 #define TRY(x)                                                                             \
     do {                                                                                   \
         tj_status try_s_ = (x);                                                            \

@@ -69,6 +69,10 @@ static tj_status check_tile_dims(const opc *c, const ir_type *t) {
                         (long long)d);
         }
     }
+    if (t->rank == 2 && !tj_dim_is_sym(t->dims[0]) && !tj_dim_is_sym(t->dims[1]) &&
+        t->dims[0] > ((int64_t)1 << 31) / t->dims[1])
+        return FAIL(c, "tile of %lld x %lld elements is larger than 2^31", (long long)t->dims[0],
+                    (long long)t->dims[1]);
     return TJ_OK;
 }
 

@@ -15,7 +15,7 @@
 /* Inputs larger than this are refused rather than half-read. */
 #define CLI_MAX_INPUT ((size_t)256 << 20)
 /* The interpreter is for small sizes; refuse buffers that would swap. */
-#define CLI_MAX_BUFFERS ((int64_t)8 << 30)
+#define CLI_MAX_BUFFERS ((int64_t)4 << 30)
 
 char *cli_read_input(const char *path, size_t *len, char *err, size_t errsize) {
     err[0] = '\0';
@@ -172,26 +172,15 @@ static tj_status checksum(tj_dtype t, const void *buf, int64_t n, double *sum, d
 /* ---- outputs ---------------------------------------------------------- */
 
 /* A tensor is an output when the graph stores to it. The public API does
- * not say which tensors those are, so read it from the text form: a word
- * "store" followed (after any sigil) by the tensor's name. A tensor that
- * changed in the run counts too, in case the text spells stores otherwise. */
+ * not say which tensors those are, so read it from the text form, where a
+ * store is a line "store NAME [coords], value" (docs/graph.md). */
 static int text_stores_to(const char *text, const char *name) {
     size_t nl = strlen(name);
-    for (const char *p = strstr(text, "store"); p; p = strstr(p + 5, "store")) {
-        if (p > text && (p[-1] == '_' || p[-1] == '%' || p[-1] == '@' ||
-                         (p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= 'A' && p[-1] <= 'Z') ||
-                         (p[-1] >= '0' && p[-1] <= '9')))
-            continue;
-        const char *q = p + 5;
-        if (*q != ' ' && *q != '\t') continue;
-        while (*q == ' ' || *q == '\t') q++;
-        while (*q == '@' || *q == '%' || *q == '$') q++;
-        if (!strncmp(q, name, nl)) {
-            char c = q[nl];
-            if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c >= '0' && c <= '9')))
-                return 1;
-        }
+    for (const char *p = text; *p;) {
+        while (*p == ' ' || *p == '\t') p++;
+        if (!strncmp(p, "store ", 6) && !strncmp(p + 6, name, nl) && p[6 + nl] == ' ') return 1;
+        const char *e = strchr(p, '\n');
+        p = e ? e + 1 : p + strlen(p);
     }
     return 0;
 }
@@ -231,11 +220,10 @@ tj_status cli_run_graph(const tj_graph *g, const int64_t *sym_vals, const double
     }
 
     void **bufs = calloc((size_t)nt + 1, sizeof *bufs);
-    void **before = calloc((size_t)nt + 1, sizeof *before);
     double *scal = calloc((size_t)ns + 1, sizeof *scal);
     out->tensors = calloc((size_t)nt + 1, sizeof *out->tensors);
     char *text = NULL;
-    if (!bufs || !before || !scal || !out->tensors) {
+    if (!bufs || !scal || !out->tensors) {
         s = run_error(out, TJ_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
@@ -263,15 +251,13 @@ tj_status cli_run_graph(const tj_graph *g, const int64_t *sym_vals, const double
             goto done;
         }
         bufs[i] = malloc((size_t)bytes + 1);
-        before[i] = malloc((size_t)bytes + 1);
-        if (!bufs[i] || !before[i]) {
+        if (!bufs[i]) {
             s = run_error(out, TJ_ERR_NO_MEMORY, "out of memory for tensor '%s' (%lld bytes)",
                                  ts->name, (long long)bytes);
             goto done;
         }
         s = fill_random(ts->dtype, bufs[i], ts->elements, &state);
         if (s != TJ_OK) goto done;
-        memcpy(before[i], bufs[i], (size_t)bytes);
     }
     for (int i = 0; i < ns; i++) {
         tj_dtype t = tj_scalar_dtype(g, i);
@@ -288,20 +274,15 @@ tj_status cli_run_graph(const tj_graph *g, const int64_t *sym_vals, const double
     if (tj_graph_print(g, &text) != TJ_OK) text = NULL;
     for (int i = 0; i < nt; i++) {
         cli_tensor_sum *ts = &out->tensors[i];
-        size_t bytes = (size_t)ts->elements * tj_dtype_size(ts->dtype);
-        ts->output = (text && text_stores_to(text, ts->name)) || memcmp(before[i], bufs[i], bytes);
+        ts->output = text && text_stores_to(text, ts->name);
         s = checksum(ts->dtype, bufs[i], ts->elements, &ts->sum, &ts->abs_sum);
         if (s != TJ_OK) goto done;
     }
 
 done:
     tj_free(text);
-    for (int i = 0; bufs && before && i < nt; i++) {
-        free(bufs[i]);
-        free(before[i]);
-    }
+    for (int i = 0; bufs && i < nt; i++) free(bufs[i]);
     free(bufs);
-    free(before);
     free(scal);
     if (s != TJ_OK) {
         if (!out->error[0]) snprintf(out->error, sizeof out->error, "%s", tj_last_error());
