@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/tj-out}
 mkdir -p "$OUT"
 what=${1:-all}
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+commit=${TJ_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 B=/tmp/tj-release
 if [ ! -f $B/build.ninja ]; then
   meson setup $B -Dbuildtype=release -Dwerror=false > "$OUT/setup.log" 2>&1 || { cat "$OUT/setup.log"; exit 1; }
