@@ -376,6 +376,63 @@ tj_status tj_compile(const tj_graph *g, const char *arch, const int64_t *sym_val
                      unsigned flags, void **cubin, size_t *size, char **log);
 
 /* ------------------------------------------------------------------ */
+/* Runtime: kernels specialized and cached at launch                  */
+/* ------------------------------------------------------------------ */
+
+/* A tj_kernel is a graph made launchable: each launch computes the
+ * specialization key from the symbol values (exact: the value; bucketed:
+ * the bucket; dynamic: nothing), finds the compiled function for it — in
+ * memory, then in bundles, then in the disk cache, else compiling with
+ * NVRTC — and launches it on the caller's stream in the caller's current
+ * context (the device's primary context when there is none). A hit
+ * allocates nothing, takes no lock and touches no file. Thread-safe: any
+ * number of threads may launch one kernel at once. */
+typedef struct tj_kernel tj_kernel;
+
+#define TJ_KERNEL_BACKGROUND   1u  /* a new specialization compiles in a
+                                      background thread; until it is ready
+                                      launches use the graph's dynamic-shape
+                                      variant */
+#define TJ_KERNEL_NO_COMPILE   2u  /* a miss is an error naming the key (as
+                                      TILEJIT_NO_COMPILE=1); NVRTC is never
+                                      loaded */
+#define TJ_KERNEL_IN_CHILD     4u  /* compile in a forked child */
+
+typedef struct tj_kernel_options {
+    const char *arch;        /* NULL: the current device's ("sm_90a") */
+    unsigned flags;          /* TJ_KERNEL_* */
+    const char *cache_dir;   /* NULL: $TILEJIT_CACHE_DIR, else
+                                $XDG_CACHE_HOME/tilejit, else
+                                ~/.cache/tilejit; "" : memory only */
+} tj_kernel_options;
+
+/* Make a kernel of g (copied: g may be freed after). opt may be NULL. */
+tj_status tj_kernel_create(const tj_graph *g, const tj_kernel_options *opt, tj_kernel **out);
+/* Waits for background compiles; NULL is fine. */
+void tj_kernel_destroy(tj_kernel *k);
+/* Launch. tensors[i]: device pointer of tensor i (CUdeviceptr); scalars[i]:
+ * scalar argument i; sym_vals[s]: symbol s's value (all bound); stream: a
+ * CUstream or NULL. Checks the values (divisibility, range) before any
+ * launch. */
+tj_status tj_kernel_launch(tj_kernel *k, const uint64_t *tensors, const double *scalars,
+                           const int64_t *sym_vals, void *stream);
+
+typedef struct tj_kernel_stats {
+    uint64_t launches, hits, misses;   /* misses: first launches of a key */
+    uint64_t compiles, disk_hits, bundle_hits;
+    uint64_t fallback_launches;        /* dynamic variant while compiling */
+    double compile_seconds;            /* total NVRTC time */
+    uint64_t cubin_bytes;              /* of every cubin loaded */
+    int specializations;               /* loaded now */
+} tj_kernel_stats;
+tj_status tj_kernel_stats_get(const tj_kernel *k, tj_kernel_stats *out);
+
+/* Search this bundle (from `tilejit prebuild`) before the disk cache, for
+ * every kernel of the process. TILEJIT_BUNDLES (':'-separated) adds some
+ * at the first kernel creation. */
+tj_status tj_add_bundle(const char *path);
+
+/* ------------------------------------------------------------------ */
 /* Recipes: built-in graphs, built with this public API only          */
 /* ------------------------------------------------------------------ */
 
