@@ -13,6 +13,12 @@ static tj_val mkval(int32_t id) { return (tj_val){id}; }
 
 /* ---- names --------------------------------------------------------- */
 
+int ir_dim_sym(const tj_graph *g, tj_dim d) {
+    /* tj_dim_symbol negates d: only call it on d in -(nsyms + 1)..-2. */
+    if (!g || !tj_dim_is_sym(d) || d < -(tj_dim)g->nsyms - 1) return -1;
+    return (int)tj_dim_symbol(d).id;
+}
+
 int ir_is_ident(const char *s) {
     if (!s || !(isalpha((unsigned char)*s) || *s == '_')) return 0;
     size_t n = 0;
@@ -137,9 +143,10 @@ int64_t tj_symbol_specialize(const tj_graph *g, tj_sym s, int64_t value) {
 static int check_dim(tj_graph *g, tj_dim d, int64_t lo, const char *what, const char *name,
                      int axis) {
     if (tj_dim_is_sym(d)) {
-        if (!sym_at(g, tj_dim_symbol(d))) {
-            CALL_ERROR(g, TJ_ERR_INVALID_ARG, "tensor '%s': %s %d names symbol #%d, which does not exist",
-                       name, what, axis, (int)tj_dim_symbol(d).id);
+        if (ir_dim_sym(g, d) < 0) {
+            CALL_ERROR(g, TJ_ERR_INVALID_ARG,
+                       "tensor '%s': %s %d is %lld, which names no symbol of this graph", name,
+                       what, axis, (long long)d);
             return 0;
         }
         return 1;

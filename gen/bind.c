@@ -31,9 +31,11 @@ tj_status ir_dim_eval(const tj_graph *g, tj_dim d, const int64_t *sym_vals, int 
         *out = d;
         return TJ_OK;
     }
-    tj_sym s = tj_dim_symbol(d);
-    if (s.id >= g->nsyms)
-        return tj_set_error(TJ_ERR_INTERNAL, "dim names symbol #%d, which does not exist", (int)s.id);
+    int sid = ir_dim_sym(g, d);
+    if (sid < 0)
+        return tj_set_error(TJ_ERR_INVALID_ARG, "dim %lld names no symbol of graph '%s'",
+                            (long long)d, g->name);
+    tj_sym s = {sid};
     if (!sym_vals) return check_value(g, s.id, TJ_UNBOUND);
     tj_status st = check_value(g, s.id, sym_vals[s.id]);
     if (st != TJ_OK) return st;
@@ -129,18 +131,47 @@ tj_status tj_bind_parse(const tj_graph *g, const char *assignment, int64_t *vals
     return TJ_OK;
 }
 
+/* Values already computed in one grid evaluation: a grid expression may
+ * share subexpressions, which must not be evaluated once per path. */
+#define GRID_MEMO 64
+typedef struct grid_memo {
+    int n;
+    int32_t id[GRID_MEMO];
+    int64_t v[GRID_MEMO];
+} grid_memo;
+
+static tj_status eval_node(const tj_graph *g, int32_t id, const int64_t *sym_vals, int depth,
+                           grid_memo *m, int64_t *out);
+
 /* Evaluate a host-side integer expression (the grid): constants, symbol
  * values and integer arithmetic on them. */
 static tj_status eval_host(const tj_graph *g, int32_t id, const int64_t *sym_vals, int depth,
-                           int64_t *out) {
+                           grid_memo *m, int64_t *out) {
+    for (int i = 0; i < m->n; i++)
+        if (m->id[i] == id) {
+            *out = m->v[i];
+            return TJ_OK;
+        }
+    tj_status s = eval_node(g, id, sym_vals, depth, m, out);
+    if (s == TJ_OK) {
+        if (m->n == GRID_MEMO)
+            return tj_set_error(TJ_ERR_VERIFY, "grid expression has more than %d nodes", GRID_MEMO);
+        m->id[m->n] = id;
+        m->v[m->n++] = *out;
+    }
+    return s;
+}
+
+static tj_status eval_node(const tj_graph *g, int32_t id, const int64_t *sym_vals, int depth,
+                           grid_memo *m, int64_t *out) {
     const ir_node *n = ir_node_at(g, id);
     char desc[160];
     if (!n || depth > 64)
         return tj_set_error(TJ_ERR_VERIFY, "grid expression is too deep or broken");
     int64_t a = 0, b = 0;
     if (n->nin >= 1 && (n->op == IR_BINARY || n->op == IR_UNARY || n->op == IR_CAST)) {
-        tj_status s = eval_host(g, n->in[0], sym_vals, depth + 1, &a);
-        if (s == TJ_OK && n->op == IR_BINARY) s = eval_host(g, n->in[1], sym_vals, depth + 1, &b);
+        tj_status s = eval_host(g, n->in[0], sym_vals, depth + 1, m, &a);
+        if (s == TJ_OK && n->op == IR_BINARY) s = eval_host(g, n->in[1], sym_vals, depth + 1, m, &b);
         if (s != TJ_OK) return s;
     }
     switch (n->op) {
@@ -184,8 +215,10 @@ tj_status tj_graph_grid(const tj_graph *g, const int64_t *sym_vals, int64_t grid
     if (g->status != TJ_OK) return tj_set_error(g->status, "%s", g->errmsg);
     if (g->ngrid == 0) return tj_set_error(TJ_ERR_VERIFY, "graph '%s' has no grid", g->name);
     for (int i = 0; i < TJ_MAX_GRID; i++) grid[i] = 1;
+    grid_memo memo;
+    memo.n = 0;
     for (int i = 0; i < g->ngrid; i++) {
-        tj_status s = eval_host(g, g->grid[i], sym_vals, 0, &grid[i]);
+        tj_status s = eval_host(g, g->grid[i], sym_vals, 0, &memo, &grid[i]);
         if (s != TJ_OK) return s;
         int64_t lim = i == 0 ? INT32_MAX : 65535;
         if (grid[i] < 1 || grid[i] > lim)

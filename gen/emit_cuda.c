@@ -685,14 +685,14 @@ static void emit_prologue(em *e) {
         char expr[96];
         for (int d = 0; d < p->rank; d++) {
             if (tj_dim_is_sym(p->dims[d]))
-                snprintf(expr, sizeof expr, "sym_%s", g->syms[tj_dim_symbol(p->dims[d]).id].name);
+                snprintf(expr, sizeof expr, "sym_%s", g->syms[ir_dim_sym(g, p->dims[d])].name);
             else
                 snprintf(expr, sizeof expr, "%lldLL", (long long)p->dims[d]);
             line(e, "const long long t_%s_d%d = %s;", p->name, d, expr);
         }
         for (int d = p->rank - 1; d >= 0; d--) {
             if (p->has_strides && tj_dim_is_sym(p->strides[d]))
-                snprintf(expr, sizeof expr, "sym_%s", g->syms[tj_dim_symbol(p->strides[d]).id].name);
+                snprintf(expr, sizeof expr, "sym_%s", g->syms[ir_dim_sym(g, p->strides[d])].name);
             else if (p->has_strides)
                 snprintf(expr, sizeof expr, "%lldLL", (long long)p->strides[d]);
             else if (d == p->rank - 1)

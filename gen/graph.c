@@ -75,6 +75,8 @@ const char *ir_node_desc(const tj_graph *g, int32_t id, char *buf, size_t size) 
     const ir_node *n = ir_node_at(g, id);
     if (!n)
         snprintf(buf, size, "node #%d", (int)id);
+    else if (id == g->adding && !n->name && !n->label)
+        snprintf(buf, size, "new node (%s)", ir_op_name(n->op)); /* not kept if it fails */
     else if (n->name)
         snprintf(buf, size, "%%%s (%s)", n->name, ir_op_name(n->op));
     else if (n->label)
@@ -132,6 +134,7 @@ tj_status tj_graph_new(const char *name, tj_graph **out) {
                             name ? "'" : "", name ? name : "NULL", name ? "'" : "");
     tj_graph *g = calloc(1, sizeof *g);
     if (!g) return tj_set_error(TJ_ERR_NO_MEMORY, "tj_graph_new: out of memory");
+    g->adding = -1;
     g->name = ir_strdup(&g->arena, name);
     if (!g->name) {
         free(g);
@@ -254,7 +257,10 @@ int32_t ir_add(tj_graph *g, ir_op op, const int32_t *in, int nin, const ir_node 
         memcpy(n->in, in, (size_t)nin * sizeof(int32_t));
     }
     g->nnodes++;
-    if (ir_infer(g, id) != TJ_OK) {
+    g->adding = id;
+    tj_status inferred = ir_infer(g, id);
+    g->adding = -1;
+    if (inferred != TJ_OK) {
         g->nnodes--; /* the node never existed */
         return -1;
     }
@@ -364,10 +370,13 @@ static tj_status memory_operands(tj_graph *g, const char *fn, tj_tensor t, const
 static tj_status memory_axes(tj_graph *g, const char *fn, tj_tensor t, int tile_rank,
                              const int *axes, ir_node *proto) {
     const ir_tensor *p = &g->tensors[t.id];
-    if (tile_rank < 0 || tile_rank > TJ_MAX_TILE_RANK || tile_rank > p->rank)
+    if (tile_rank < 0 || tile_rank > TJ_MAX_TILE_RANK)
+        return CALL_ERROR(g, TJ_ERR_INVALID_ARG, "%s: tile rank %d is not in 0..%d", fn, tile_rank,
+                          TJ_MAX_TILE_RANK);
+    if (tile_rank > p->rank)
         return CALL_ERROR(g, TJ_ERR_VERIFY,
-                          "%s: tile rank %d is not in 0..%d for tensor '%s' of rank %d", fn,
-                          tile_rank, TJ_MAX_TILE_RANK, p->name, p->rank);
+                          "%s: a rank-%d tile does not fit tensor '%s' of rank %d", fn, tile_rank,
+                          p->name, p->rank);
     for (int k = 0; k < tile_rank; k++)
         proto->axes[k] = axes ? axes[k] : p->rank - tile_rank + k;
     return TJ_OK;
@@ -590,9 +599,12 @@ tj_status tj_set_grid(tj_graph *g, int n, const tj_val *dims) {
         if (!d || d->type.dtype == IR_VOID)
             return CALL_ERROR(g, TJ_ERR_INVALID_ARG, "tj_set_grid: dim %d (id %d) is not a value",
                               i, (int)dims[i].id);
-        if (!ir_is_int(d->type.dtype) || d->type.rank != 0)
+        if (!ir_is_int(d->type.dtype) || d->type.rank != 0) {
+            char t[96];
             return ir_error(g, TJ_ERR_VERIFY, dims[i].id,
-                            "grid dim %d must be an integer scalar", i);
+                            "grid dim %d must be an integer scalar, not %s", i,
+                            ir_type_str(g, &d->type, t, sizeof t));
+        }
     }
     for (int i = 0; i < n; i++) g->grid[i] = dims[i].id;
     g->ngrid = n;

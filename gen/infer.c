@@ -38,9 +38,8 @@ static const char *dtname(int t) {
 
 static void dim_str(const tj_graph *g, tj_dim d, char *buf, size_t size) {
     if (tj_dim_is_sym(d)) {
-        tj_sym s = tj_dim_symbol(d);
-        const char *name = (s.id < g->nsyms) ? g->syms[s.id].name : "?";
-        snprintf(buf, size, "%s", name);
+        int s = ir_dim_sym(g, d);
+        snprintf(buf, size, "%s", s >= 0 ? g->syms[s].name : "?");
     } else {
         snprintf(buf, size, "%lld", (long long)d);
     }
@@ -92,12 +91,14 @@ static tj_status check_tile_dims(const ctx *c, const ir_type *t) {
     for (int i = 0; i < t->rank; i++) {
         tj_dim d = t->dims[i];
         if (tj_dim_is_sym(d)) {
-            tj_sym s = tj_dim_symbol(d);
-            if (s.id >= c->g->nsyms) return FAIL(c, "tile dim %d names symbol #%d, which does not exist", i, (int)s.id);
-            if (c->g->syms[s.id].policy == TJ_DYNAMIC)
+            int s = ir_dim_sym(c->g, d);
+            if (s < 0)
+                return FAIL(c, "tile dim %d is %lld, which names no symbol of this graph", i,
+                            (long long)d);
+            if (c->g->syms[s].policy == TJ_DYNAMIC)
                 return FAIL(c, "tile dim %d is the dynamic symbol '%s'; a tile needs a size known at "
                                "specialization (make it exact or bucketed)",
-                            i, c->g->syms[s.id].name);
+                            i, c->g->syms[s].name);
         } else if (d < 1 || d > TJ_MAX_DIM) {
             return FAIL(c, "tile dim %d is %lld; it must be in 1..2^40 or a symbol", i, (long long)d);
         }
@@ -161,13 +162,13 @@ static tj_status same_dtype(const ctx *c, int first, const char *what) {
 static tj_status infer_const(const ctx *c) {
     ir_node *n = self(c);
     if (!ir_is_graph_dtype(n->type.dtype))
-        return FAIL(c, "dtype %d is not a graph dtype", n->type.dtype);
+        return FAIL(c, "%s is not a graph dtype (f64 is for the host only)", dtname(n->type.dtype));
     tj_status s = check_tile_dims(c, &n->type);
     if (s != TJ_OK) return s;
     if (ir_is_int(n->type.dtype) || n->type.dtype == TJ_BOOL) {
         double lim = n->type.dtype == TJ_I32 ? 2147483648.0 : 9223372036854775808.0;
         if (!isfinite(n->f) || n->f != floor(n->f) || n->f < -lim || n->f >= lim)
-            return FAIL(c, "constant %g is not a %s value", n->f, dtname(n->type.dtype));
+            return FAIL(c, "constant %.17g is not an %s value", n->f, dtname(n->type.dtype));
         if (n->type.dtype == TJ_BOOL && n->f != 0 && n->f != 1)
             return FAIL(c, "a bool constant is 0 or 1, not %g", n->f);
     }
@@ -359,7 +360,7 @@ static tj_status infer_fma(const ctx *c) {
 static tj_status infer_cast(const ctx *c) {
     ir_node *n = self(c);
     int to = n->type.dtype;
-    if (!ir_is_graph_dtype(to)) return FAIL(c, "cannot cast to dtype %d", to);
+    if (!ir_is_graph_dtype(to)) return FAIL(c, "cannot cast to %s: not a graph dtype", dtname(to));
     n->type = *in_type(c, 0);
     n->type.dtype = to;
     return TJ_OK;

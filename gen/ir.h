@@ -143,6 +143,7 @@ struct tj_graph {
     tj_status status;     /* first builder error */
     char *errmsg;         /* its message (arena) */
     int cur_line;         /* set by the parser: line given to new nodes */
+    int32_t adding;       /* the node ir_add is checking, or -1 */
     const char *source;   /* parsed file name, for messages */
 };
 
@@ -209,6 +210,10 @@ tj_status ir_tensor_eval(const tj_graph *g, int t, const int64_t *sym_vals,
  * symbol has no value. */
 tj_status ir_dim_eval(const tj_graph *g, tj_dim d, const int64_t *sym_vals,
                       int specialized, int64_t *out);
+
+/* The symbol id a dim names, or -1 when it is a constant or names no
+ * symbol of g (never overflows, whatever d is). */
+int ir_dim_sym(const tj_graph *g, tj_dim d);
 
 /* ---- types (gen/infer.c) ------------------------------------------- */
 

@@ -93,7 +93,7 @@ TEST(test_builder_rejects_mixed_dtypes_and_float_math_on_ints) {
     CHECK(!tj_val_ok(tj_exp(g, i)));
     CHECK(strstr(tj_last_error(), "exp takes float values"));
     CHECK(!tj_val_ok(tj_const(g, TJ_I32, 2.5)));
-    CHECK(strstr(tj_last_error(), "not a i32 value"));
+    CHECK(strstr(tj_last_error(), "not an i32 value"));
     tj_graph_free(g);
 }
 
