@@ -642,6 +642,12 @@ static int arch_ok(const char *arch) {
            (arch[len] == 'f' && arch[len + 1] == '\0');
 }
 
+/* An exact symbol with a value is baked into the kernel; every other
+ * symbol's true value is a kernel parameter. */
+static int baked(const em *e, int s) {
+    return e->g->syms[s].policy == TJ_EXACT && e->sym && e->sym[s] != TJ_UNBOUND;
+}
+
 /* The parameter list, and the launch description that matches it. */
 static void emit_signature(em *e, emit_launch *L, uint8_t *stored) {
     const tj_graph *g = e->g;
@@ -662,7 +668,7 @@ static void emit_signature(em *e, emit_launch *L, uint8_t *stored) {
         L->params[np++] = (emit_param){EMIT_PARAM_SCALAR, i, ct, ct == EMIT_C_I64 ? 8u : 4u};
     }
     for (int s = 0; s < g->nsyms; s++) {
-        if (g->syms[s].policy == TJ_EXACT) continue;
+        if (baked(e, s)) continue;
         sb_printf(&e->out, "%sint sym_%s", sep, g->syms[s].name);
         sep = ", ";
         L->params[np++] = (emit_param){EMIT_PARAM_SYMBOL, s, EMIT_C_I32, 4};
@@ -678,7 +684,7 @@ static void emit_prologue(em *e) {
     line(e, "extern __shared__ __align__(16) unsigned char tj_smem[];");
     line(e, "const int tid = threadIdx.x;");
     for (int s = 0; s < g->nsyms; s++)
-        if (g->syms[s].policy == TJ_EXACT)
+        if (baked(e, s))
             line(e, "constexpr int sym_%s = %lld;", g->syms[s].name, (long long)e->sym[s]);
     for (int t = 0; t < g->ntensors; t++) {
         const ir_tensor *p = &g->tensors[t];
@@ -711,14 +717,11 @@ static void emit_prologue(em *e) {
 
 static tj_status prepare(em *e, uint8_t *stored) {
     const tj_graph *g = e->g;
+    /* A bound symbol must be a valid size. An exact or bucketed symbol left
+     * unbound is passed at run time like a dynamic one, unless it sizes a
+     * tile (eval_shape then says to bind it). */
     for (int s = 0; s < g->nsyms; s++) {
-        if (g->syms[s].policy == TJ_DYNAMIC) continue;
-        int64_t v = e->sym ? e->sym[s] : TJ_UNBOUND;
-        if (v == TJ_UNBOUND)
-            return fail(e, TJ_ERR_UNBOUND, -1,
-                        "symbol '%s' is %s: bind it to specialize the kernel (--bind %s=N)",
-                        g->syms[s].name, g->syms[s].policy == TJ_EXACT ? "exact" : "bucketed",
-                        g->syms[s].name);
+        if (!e->sym || e->sym[s] == TJ_UNBOUND) continue;
         int64_t dummy;
         tj_status st = ir_dim_eval(g, tj_dim_sym((tj_sym){s}), e->sym, 0, &dummy);
         if (st != TJ_OK) return fail(e, st, -1, "%s", tj_last_error());

@@ -358,8 +358,10 @@ tj_status tj_interp_run(const tj_graph *g, const int64_t *sym_vals,
 /* ------------------------------------------------------------------ */
 
 /* The CUDA C++ of the generic lowering of g for `arch` ("sm_80" ...
- * "sm_90a"), specialized at sym_vals: exact symbols are baked, bucketed
- * ones size tiles by their bucket, dynamic ones may be TJ_UNBOUND. The
+ * "sm_90a"), specialized at sym_vals (may be NULL): exact symbols with a
+ * value are baked, bucketed ones size tiles by their bucket; a symbol
+ * without a value (TJ_UNBOUND) is a kernel parameter, which is an error
+ * only when it sizes a tile. The
  * source includes "tj/generic.cuh" (the embedded templates). *source is
  * malloc'd (tj_free). Works with no GPU and no CUDA library. */
 tj_status tj_emit_cuda(const tj_graph *g, const char *arch, const int64_t *sym_vals,

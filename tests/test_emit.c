@@ -117,6 +117,20 @@ TEST(test_emit_golden_gemm) {
     tj_graph_free(g);
 }
 
+TEST(test_emit_passes_unbound_exact_symbols_at_run_time) {
+    tj_graph *g = small_gemm(); /* K sizes no tile */
+    char *src = NULL;
+    CHECK_OK(tj_emit_cuda(g, "sm_90a", NULL, &src));
+    CHECK(strstr(src, "int sym_K"));
+    CHECK(!strstr(src, "constexpr int sym_K"));
+    tj_free(src);
+    int64_t vals[1] = {32};
+    CHECK_OK(tj_emit_cuda(g, "sm_90a", vals, &src));
+    CHECK(strstr(src, "constexpr int sym_K = 32;"));
+    tj_free(src);
+    tj_graph_free(g);
+}
+
 TEST(test_emit_is_deterministic) {
     tj_graph *g = small_softmax();
     int64_t vals[2] = {TJ_UNBOUND, 77};
@@ -137,7 +151,7 @@ TEST(test_emit_rejects_bad_arch_and_unbound_symbols) {
     CHECK_ERR(tj_emit_cuda(g, "gfx90a", vals, &src), TJ_ERR_INVALID_ARG, "not a target name");
     CHECK_ERR(tj_emit_cuda(g, NULL, vals, &src), TJ_ERR_INVALID_ARG, "arch");
     int64_t unbound[2] = {TJ_UNBOUND, TJ_UNBOUND};
-    CHECK_ERR(tj_emit_cuda(g, "sm_90a", unbound, &src), TJ_ERR_UNBOUND, "'cols' is exact");
+    CHECK_ERR(tj_emit_cuda(g, "sm_90a", unbound, &src), TJ_ERR_UNBOUND, "'cols' has no value");
     int64_t zero[2] = {TJ_UNBOUND, 0};
     CHECK_ERR(tj_emit_cuda(g, "sm_90a", zero, &src), TJ_ERR_INVALID_ARG, "1..2^31-1");
     CHECK_ERR(tj_emit_cuda(NULL, "sm_90a", vals, &src), TJ_ERR_INVALID_ARG, "NULL");

@@ -31,6 +31,8 @@ int cli_dump(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_run_cpu(int argc, char **argv);
 int cli_demo(int argc, char **argv);
+int cli_emit(int argc, char **argv);
+int cli_compile(int argc, char **argv);
 
 /* "tilejit CMD: message\n" on stderr; return CLI_FAIL / CLI_USAGE. The
  * usage form adds a pointer to `tilejit help CMD`. */

@@ -67,6 +67,35 @@ static const cli_command cli_commands[] = {
      "Options:\n"
      "  --seed S   the random seed (default 1)\n",
      cli_demo},
+    {"emit", "FILE|- [--arch A] [--bind SYM=N ...]",
+     "print the CUDA C++ of the generic lowering (no GPU needed)",
+     "Parse and verify the graph, specialize it at the bindings (exact and\n"
+     "bucketed symbols must be bound; dynamic ones may be) and print the\n"
+     "kernel's CUDA C++, which includes the embedded tj/ templates.\n"
+     "\n"
+     "Options:\n"
+     "  --arch A        target, sm_80 or later (default sm_90a)\n"
+     "  --bind SYM=N    a symbol's value; repeat, or SYM=N,SYM2=M\n"
+     "\n"
+     "Example:\n"
+     "  tilejit dump softmax | tilejit emit - --bind cols=4096\n",
+     cli_emit},
+    {"compile", "FILE|- --arch A [--bind SYM=N ...] -o OUT.cubin",
+     "compile the graph to a cubin with NVRTC (no GPU needed)",
+     "Emit as `tilejit emit` does and compile with NVRTC (found with dlopen;\n"
+     "TILEJIT_NVRTC names the library) to a cubin for the arch. The compile\n"
+     "runs in a child process, so a compiler crash is an error, not a crash\n"
+     "of tilejit (--in-process turns that off).\n"
+     "\n"
+     "Options:\n"
+     "  --arch A        target, e.g. sm_80, sm_90a (default sm_90a)\n"
+     "  --bind SYM=N    a symbol's value\n"
+     "  -o FILE         where to write the cubin\n"
+     "  --in-process    compile in this process\n"
+     "\n"
+     "Example:\n"
+     "  tilejit dump gemm | tilejit compile - --arch sm_90a --bind M=4096,N=4096,K=4096 -o g.cubin\n",
+     cli_compile},
 };
 enum { CLI_NCOMMANDS = (int)(sizeof cli_commands / sizeof cli_commands[0]) };
 
