@@ -439,7 +439,7 @@ tj_status tj_add_bundle(const char *path);
 /* ------------------------------------------------------------------ */
 
 /* Each recipe takes parameters as "key=value" strings; unknown keys and
- * bad values are errors. tj_recipe_list() describes them. */
+ * bad values are errors. tj_recipe_get() describes them. */
 typedef struct tj_recipe_info {
     const char *name;         /* "attention" */
     const char *summary;      /* one line */

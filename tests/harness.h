@@ -13,6 +13,7 @@
 #ifndef TJ_TEST_HARNESS_H
 #define TJ_TEST_HARNESS_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ struct harness_test { const char *name; harness_fn fn; };
 static struct harness_test harness_tests[HARNESS_MAX];
 static int harness_ntests;
 static int harness_failed_now, harness_skipped_now;
-static char harness_skip_why[256];
+static char harness_skip_why[1024];
 static uint64_t harness_seed = 0x7131e5eedULL;
 static uint64_t harness_state;
 
@@ -92,10 +93,20 @@ static uint64_t harness_state;
         }                                                                    \
     } while (0)
 
+/* Through a function taking a va_list: the reason may be longer than the
+ * buffer (paths), and truncating it is fine. */
+static inline void harness_skipf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void harness_skipf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(harness_skip_why, sizeof harness_skip_why, fmt, ap);
+    va_end(ap);
+    harness_skipped_now = 1;
+}
+
 #define SKIP(...)                                                            \
     do {                                                                     \
-        snprintf(harness_skip_why, sizeof harness_skip_why, __VA_ARGS__);    \
-        harness_skipped_now = 1;                                             \
+        harness_skipf(__VA_ARGS__);                                          \
         return;                                                              \
     } while (0)
 

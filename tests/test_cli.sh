@@ -59,13 +59,13 @@ run_test() {
 test_cli_help_lists_commands() {
     tj --help
     expect_rc 0 "--help" || return 1
-    for c in recipes dump check run-cpu demo help; do
+    for c in recipes dump check run-cpu demo emit compile help; do
         case "$OUT" in *"  $c "*) ;; *) fail "--help does not list '$c'"; return 1 ;; esac
     done
 }
 
 test_cli_help_for_each_command() {
-    for c in recipes dump check run-cpu demo; do
+    for c in recipes dump check run-cpu demo emit compile; do
         tj help "$c"
         expect_rc 0 "help $c" || return 1
         case "$OUT" in *"Usage: tilejit $c"*) ;; *) fail "help $c has no usage line"; return 1 ;; esac
@@ -271,6 +271,39 @@ test_cli_demo_runs_every_recipe() {
     done
     printf '%s\n' "$OUT" | grep -q FAILED && fail "a demo row failed"
     return 0
+}
+
+test_cli_emit_prints_cuda_for_bound_graph() {
+    "$TJ" dump softmax >"$WORK/s.tj" || { fail "dump softmax failed"; return 1; }
+    local hash
+    hash=$("$TJ" check "$WORK/s.tj" | awk '$1 == "hash" { print $2 }')
+    tj emit "$WORK/s.tj" --bind cols=64
+    expect_rc 0 "emit" || return 1
+    case "$OUT" in *"__global__"*) ;; *) fail "emit printed no kernel"; return 1 ;; esac
+    case "$OUT" in *"$hash"*) ;; *) fail "the kernel does not name the graph hash $hash"; return 1 ;; esac
+    # cols is exact: it sizes a tile, so it must be bound.
+    tj emit "$WORK/s.tj"
+    expect_rc 2 "emit with cols unbound" && expect_err "cols" || return 1
+    tj emit "$WORK/s.tj" --bind cols=64 --arch sm_70
+    expect_rc 2 "emit for sm_70" && expect_err "sm_70" || return 1
+    tj emit "$WORK/no-such-file.tj" --bind cols=64
+    expect_rc 1 "emit of a missing file"
+}
+
+# Without NVRTC on the machine compile must fail with a message, not crash.
+test_cli_compile_writes_cubin_or_says_why() {
+    "$TJ" dump softmax >"$WORK/s.tj" || { fail "dump softmax failed"; return 1; }
+    tj compile "$WORK/s.tj" --bind cols=64
+    expect_rc 2 "compile without -o" || return 1
+    tj compile "$WORK/s.tj" --bind cols=64 -o "$WORK/s.cubin"
+    expect_no_crash || return 1
+    if [ "$RC" = 0 ]; then
+        [ "$(head -c 4 "$WORK/s.cubin" | od -An -c | tr -d ' ')" = '177ELF' ] ||
+            fail "compile wrote no ELF cubin"
+    else
+        expect_rc 1 "compile with no NVRTC" || return 1
+        printf '%s\n' "$ERR" | grep -qi nvrtc || fail "the compile failure does not mention NVRTC"
+    fi
 }
 
 for t in $(declare -F | awk '{ print $3 }' | grep '^test_cli_'); do

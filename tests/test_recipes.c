@@ -64,7 +64,8 @@ TEST(test_recipe_bad_value_names_the_key_and_allowed_values) {
     CHECK_ERR(tj_recipe_build("attention", 1, pol, &g), TJ_ERR_INVALID_ARG,
               "exact|pow2|multipleN|dynamic");
     const char *flag[] = {"causal=yes"};
-    CHECK_ERR(tj_recipe_build("attention", 1, flag, &g), TJ_ERR_INVALID_ARG, "causal is one of 0|1");
+    CHECK_ERR(tj_recipe_build("attention", 1, flag, &g), TJ_ERR_INVALID_ARG,
+              "causal is one of 0|1");
 }
 
 TEST(test_recipe_rejects_dynamic_width_where_it_sizes_a_tile) {

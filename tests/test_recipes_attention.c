@@ -103,8 +103,8 @@ static void attention_run(const acase *c) {
     plist pl;
     params(&pl, "d=%d hq=%d hkv=%d causal=%d dtype=%s block_m=%d block_n=%d seq=%s cross=%d "
                 "lse=%d softcap=%g alibi=%s",
-           c->d, c->hq, c->hkv, c->causal, c->dtype, c->bm, c->bn, c->seqpol ? c->seqpol : "dynamic",
-           c->cross, c->lse, c->softcap, c->alibi ? c->alibi : "0");
+           c->d, c->hq, c->hkv, c->causal, c->dtype, c->bm, c->bn,
+           c->seqpol ? c->seqpol : "dynamic", c->cross, c->lse, c->softcap, c->alibi ? c->alibi : "0");
     char what[600];
     size_t off = (size_t)snprintf(what, sizeof what, "attention");
     for (int i = 0; i < pl.n && off < sizeof what; i++)

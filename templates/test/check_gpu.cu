@@ -139,8 +139,8 @@ static void check_conversions() {
         k_fp8_exhaustive<<<(unsigned)(chunk / 256), 256>>>(base, bad, first);
     CK(cudaDeviceSynchronize());
     auto b = host_copy(bad, 2), f = host_copy(first, 2);
-    report(b[0] == 0, "e4m3 software encoder == cvt.rn.satfinite.e4m3x2 on all 2^32 f32", "bad %.0f first 0x%08x", b[0], f[0]);
-    report(b[1] == 0, "e5m2 software encoder == cvt.rn.satfinite.e5m2x2 (+inf fix) on all 2^32 f32", "bad %.0f first 0x%08x", b[1], f[1]);
+    report(b[0] == 0, "e4m3 software encoder == cvt.rn.satfinite.e4m3x2 on all 2^32 f32", "bad %.0f first bits %.0f", b[0], f[0]);
+    report(b[1] == 0, "e5m2 software encoder == cvt.rn.satfinite.e5m2x2 (+inf fix) on all 2^32 f32", "bad %.0f first bits %.0f", b[1], f[1]);
 
     const int n = 1 << 22;
     std::vector<float> x(n);
@@ -195,9 +195,7 @@ static void check_conversions() {
     for (int k = 0; k < 6; k++) {
         char what[96];
         snprintf(what, sizeof what, "%s matches the interpreter on 4M values", names[k]);
-        uint32_t u = 0;
-        if (fi[k] >= 0) memcpy(&u, &x[fi[k]], 4);
-        report(nb[k] == 0, what, "bad %.0f first input 0x%08x", nb[k], u);
+        report(nb[k] == 0, what, "bad %.0f first input %.9g", nb[k], fi[k] >= 0 ? x[fi[k]] : 0.0);
     }
     int dbad = 0;
     for (int i = 0; i < 65536; i++) {

@@ -27,34 +27,34 @@ __device__ void use_dtype(T *p, const T *q, unsigned char *smem) {
     const R s = tj::load_scalar(g0, 0, 0, R());
     tj::store_scalar(gw, 1, 1, s);
 
-    tj::tile<R, 32, 64, NT> t;
-    tj::load(t, g, 32, 0, R());
-    tj::store(gw, 0, 64, t);
+    tj::tile<R, 16, 32, NT> t;
+    tj::load(t, g, 16, 0, R());
+    tj::store(gw, 0, 32, t);
     tj::tile<R, 1, 8, NT> row;
     tj::load(row, g1, 0, 0, R());
     tj::store(gw, 5, 5, row);
 
     T *s_t = (T *)smem;
-    tj::load_smem_g<32, 64, NT>(s_t, 64, g, 0, 0, T());
-    tj::load_smem_g<32, 64, NT, 16 / (int)sizeof(T)>(s_t, 72, g, 1, 3, T());
+    tj::load_smem_g<16, 32, NT>(s_t, 32, g, 0, 0, T());
+    tj::load_smem_g<16, 32, NT, 16 / (int)sizeof(T)>(s_t, 48, g, 1, 3, T());
     __syncthreads();
-    tj::store_smem_g<32, 64, NT>(gw, 0, 0, (const T *)s_t, 64);
-    tj::store_smem_g<32, 64, NT, 16 / (int)sizeof(T)>(gw, 32, 0, (const T *)s_t, 72);
+    tj::store_smem_g<16, 32, NT>(gw, 0, 0, (const T *)s_t, 32);
+    tj::store_smem_g<16, 32, NT, 16 / (int)sizeof(T)>(gw, 16, 0, (const T *)s_t, 48);
     __syncthreads();
     tj::load_vec<16 / (int)sizeof(T)>(t, g, 2, 1, R(), s_t);
     tj::store_vec<16 / (int)sizeof(T)>(gw, 2, 1, t, s_t);
 
-    tj::store_smem(s_t, 64, t);
+    tj::store_smem(s_t, 32, t);
     __syncthreads();
-    tj::load_smem(t, (const T *)s_t, 64);
-    tj::tile<R, 64, 32, NT> tt;
-    tj::load_smem_t(tt, (const T *)s_t, 64);
+    tj::load_smem(t, (const T *)s_t, 32);
+    tj::tile<R, 32, 16, NT> tt;
+    tj::load_smem_t(tt, (const T *)s_t, 32);
     tj::load_smem_col(t, (const T *)s_t);
     tj::load_smem_row(t, (const T *)s_t);
     tj::load_smem_strided(t, (const T *)s_t, 0, 0);
     __syncthreads();
-    tj::store(gw, 64, 0, tt);
-    tj::store(gw, 64, 32, t);
+    tj::store(gw, 32, 0, tt);
+    tj::store(gw, 32, 32, t);
 }
 
 // Exchanges and reductions for one register type (scratch of it).
@@ -121,7 +121,7 @@ __device__ void use_casts(X x, float *f, int *i, long long *l, bool *b) {
 
 template <class T, bool TA, bool TB, int PATH>
 __device__ void use_mma(float *out, unsigned char *smem) {
-    constexpr int M = 64, N = 48, K = 40;
+    constexpr int M = 32, N = 24, K = 40;  // K pads to the mma shape
     tj::tile<float, TA ? K : M, TA ? M : K, NT> a;
     tj::tile<float, TB ? N : K, TB ? K : N, NT> b;
     tj::tile<float, M, N, NT> c;
@@ -135,32 +135,21 @@ __device__ void use_mma(float *out, unsigned char *smem) {
     TJ_SLOTS(s, c) out[s * NT + threadIdx.x] = c.v[s];
 }
 
-template <class T>
-__device__ void use_mma_all_paths(float *out, unsigned char *smem) {
-    use_mma<T, false, false, tj::MMA_TC>(out, smem);
-    use_mma<T, false, true, tj::MMA_TC>(out, smem);
-    use_mma<T, true, false, tj::MMA_TC>(out, smem);
-    use_mma<T, true, true, tj::MMA_TC>(out, smem);
-    use_mma<T, false, true, tj::MMA_FMA>(out, smem);
-}
-
 __device__ void use_mma_warp_level(float *out, unsigned char *smem) {
-    const float *a = (const float *)smem, *b = a + 64 * 32;
-    float *c = (float *)(smem + 16384);
-    tj::mma_acc<64, 64, NT> acc;
+    const float *a = (const float *)smem, *b = a + 32 * 32;
+    float *c = (float *)(smem + 8192);
+    tj::mma_acc<32, 32, NT> acc;
     acc.zero();
     tj::mma_accumulate<false, true, 32>(acc, (const tj::bf16 *)a, 32, (const tj::bf16 *)b, 32);
-    tj::mma_accumulate<true, false, 32>(acc, a, 64, b, 64);
-    tj::mma_accumulate_x3<false, false, 32>(acc, a, 32, b, 64);
-    tj::mma_accumulate<false, true, 64>(acc, (const tj::f8e4m3 *)a, 64, (const tj::f8e4m3 *)b, 64);
-    tj::mma_accumulate<true, true, 64>(acc, (const tj::f8e5m2 *)a, 64, (const tj::f8e5m2 *)b, 64);
-    tj::mma_accumulate<false, false, 32>(acc, (const tj::f16 *)a, 32, (const tj::f16 *)b, 64);
-    tj::mma_store_smem(c, 64, acc);
+    tj::mma_accumulate<true, false, 32>(acc, a, 32, b, 32);
+    tj::mma_accumulate_x3<false, false, 32>(acc, a, 32, b, 32);
+    tj::mma_accumulate<false, true, 32>(acc, (const tj::f8e4m3 *)a, 32, (const tj::f8e4m3 *)b, 32);
+    tj::mma_store_smem(c, 32, acc);
     __syncthreads();
-    tj::mma_load_smem(acc, c, 64);
-    tj::tile<float, 64, 64, NT> t;
+    tj::mma_load_smem(acc, c, 32);
+    tj::tile<float, 32, 32, NT> t;
     tj::fill(t, 1.0f);
-    tj::mma_fma<false, false, 32>(t, (const tj::f16 *)a, 32, (const tj::f16 *)b, 64);
+    tj::mma_fma<false, false, 32>(t, (const tj::f16 *)a, 32, (const tj::f16 *)b, 32);
     TJ_SLOTS(s, t) out[s * NT + threadIdx.x] = t.v[s] + acc.c[0][0][s & 3];
 }
 
@@ -172,7 +161,7 @@ extern "C" __global__ void __launch_bounds__(NT) every_dtype(float *f, const flo
                                                             const tj::f8e5m2 *ce5, int *i, const int *ci,
                                                             long long *l, const long long *cl, unsigned char *b,
                                                             const unsigned char *cb) {
-    __shared__ __align__(16) unsigned char smem[32 * 72 * 8];
+    __shared__ __align__(16) unsigned char smem[16 * 48 * 8];
     use_dtype(f, cf, smem);
     use_dtype(h, ch, smem);
     use_dtype(bh, cbh, smem);
@@ -222,12 +211,13 @@ extern "C" __global__ void __launch_bounds__(NT) every_math(float *f, int *i, lo
 
 extern "C" __global__ void __launch_bounds__(NT) every_mma(float *out) {
     __shared__ __align__(16) unsigned char smem[20480 + 64 * 48 * 4];
-    use_mma_all_paths<tj::bf16>(out, smem);
-    use_mma_all_paths<tj::f16>(out, smem);
-    use_mma_all_paths<tj::f8e4m3>(out, smem);
-    use_mma_all_paths<tj::f8e5m2>(out, smem);
-    use_mma_all_paths<float>(out, smem);
-    use_mma<float, false, true, tj::MMA_TF32X3>(out, smem);
+    // every operand type and path once, every transpose combination once
+    use_mma<tj::bf16, false, false, tj::MMA_TC>(out, smem);
+    use_mma<tj::f16, false, true, tj::MMA_TC>(out, smem);
+    use_mma<tj::f8e4m3, true, false, tj::MMA_TC>(out, smem);
+    use_mma<tj::f8e5m2, true, true, tj::MMA_TC>(out, smem);
+    use_mma<float, false, true, tj::MMA_TC>(out, smem);
     use_mma<float, true, false, tj::MMA_TF32X3>(out, smem);
+    use_mma<tj::bf16, false, true, tj::MMA_FMA>(out, smem);
     use_mma_warp_level(out, smem);
 }

@@ -43,12 +43,14 @@ TJ_DEV float fma(float a, float b, float c) { return ::fmaf(a, b, c); }
 TJ_DEV float sigmoid(float x) { return 1.0f / (1.0f + ::expf(-x)); }
 // silu(x) = x * sigmoid(x), written as a quotient so large negative x gives -0, not NaN.
 TJ_DEV float silu(float x) { return x / (1.0f + ::expf(-x)); }
-// gelu, erf form: x/2 * (1 + erf(x / sqrt 2)).
-TJ_DEV float gelu(float x) { return 0.5f * x * (1.0f + ::erff(x * 0.70710678118654752f)); }
-// gelu, tanh form: x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))).
+// gelu, erf form: x/2 * (1 + erf(x / sqrt 2)), written as x/2 * erfc(-x / sqrt 2)
+// so the tail (x < -3) keeps its relative accuracy instead of cancelling.
+TJ_DEV float gelu(float x) { return 0.5f * x * ::erfcf(-0.70710678118654752f * x); }
+// gelu, tanh form: x/2 * (1 + tanh(u)), u = sqrt(2/pi) * (x + 0.044715 x^3);
+// 1 + tanh(u) = 2 / (1 + e^-2u), so it is x * sigmoid(2u), without cancellation.
 TJ_DEV float gelu_tanh(float x) {
     const float u = 0.79788456080286536f * (x + 0.044715f * x * x * x);
-    return 0.5f * x * (1.0f + ::tanhf(u));
+    return x / (1.0f + ::expf(-2.0f * u));
 }
 // relu keeps NaN (NaN < 0 is false).
 TJ_DEV float relu(float x) { return x < 0.0f ? 0.0f : x; }
@@ -100,12 +102,12 @@ TJ_DEV float fast_tanh(float x) {
     asm("tanh.approx.f32 %0, %1;" : "=f"(r) : "f"(x));
     return r;
 }
-// sigmoid(x) = (1 + tanh(x/2)) / 2
-TJ_DEV float fast_sigmoid(float x) { return 0.5f + 0.5f * fast_tanh(0.5f * x); }
+// 1 / (1 + e^-x): relative error a few ulp over the whole range (rcp(inf) = 0)
+TJ_DEV float fast_sigmoid(float x) { return fast_recip(1.0f + fast_exp(-x)); }
 TJ_DEV float fast_silu(float x) { return x * fast_sigmoid(x); }
 TJ_DEV float fast_gelu_tanh(float x) {
     const float u = 0.79788456080286536f * (x + 0.044715f * x * x * x);
-    return 0.5f * x * (1.0f + fast_tanh(u));
+    return x * fast_sigmoid(2.0f * u);
 }
 
 // ---- integers ---------------------------------------------------------------

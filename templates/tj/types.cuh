@@ -152,9 +152,9 @@ TJ_DEV float e5m2_to_f32(u8 b) { return f16_to_f32((u16)((u32)b << 8)); }
 // range; i32 takes the low 32 bits of that (wraps); NaN gives 0.
 TJ_DEV long long f32_to_i64(float x) {
     long long r;
-    // cvt.rzi.s64.f32: round toward zero, saturate, NaN -> 0
+    // cvt.rzi.s64.f32: round toward zero, saturating (it gives INT64_MIN for NaN, seen on sm_90)
     asm("cvt.rzi.s64.f32 %0, %1;" : "=l"(r) : "f"(x));
-    return r;
+    return x != x ? 0 : r;
 }
 TJ_DEV int f32_to_i32(float x) { return (int)(u32)(u64)f32_to_i64(x); }
 
