@@ -178,7 +178,10 @@ static void mark_live(em *e, int32_t id) {
  * the flat element, `i`/`j` its row and column. Close with end_slots. */
 static void begin_slots(em *e, shape s) {
     int S = slots(e, s);
-    if (S <= 32) line(e, "#pragma unroll");
+    /* Unrolled slot loops keep small tiles in registers; for big tiles the
+     * unrolled code made NVRTC take tens of seconds (attention: 54 s on two
+     * cores), so they stay loops and the tile lives in local memory. */
+    line(e, S <= 16 ? "#pragma unroll" : "#pragma unroll 1");
     line(e, "for (int k = 0; k < %d; ++k) {", S);
     e->depth++;
     line(e, "const int e = k * NT + tid;");

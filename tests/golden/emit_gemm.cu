@@ -38,7 +38,7 @@ tj_small_gemm(const tj::f16 *__restrict__ t_a, const tj::f16 *__restrict__ t_b, 
   v4 = tjg::cdiv(v3, v2);
   // node #5 (const)
   float v5[32];
-  #pragma unroll
+  #pragma unroll 1
   for (int k = 0; k < 32; ++k) {
     const int e = k * NT + tid;
     const int i = e / 64, j = e % 64;
@@ -46,7 +46,7 @@ tj_small_gemm(const tj::f16 *__restrict__ t_a, const tj::f16 *__restrict__ t_b, 
     v5[k] = 0.0f;
   }
   float v8[32];
-  #pragma unroll
+  #pragma unroll 1
   for (int k = 0; k < 32; ++k) {
     const int e = k * NT + tid;
     const int i = e / 64, j = e % 64;
@@ -106,7 +106,7 @@ tj_small_gemm(const tj::f16 *__restrict__ t_a, const tj::f16 *__restrict__ t_b, 
       ((float *)(tj_smem + 4096))[e] = tjg::round_to<tj::f16>(v10[k]);
     }
     __syncthreads();
-    #pragma unroll
+    #pragma unroll 1
     for (int k = 0; k < 32; ++k) {
       const int e = k * NT + tid;
       const int i = e / 64, j = e % 64;
@@ -118,14 +118,14 @@ tj_small_gemm(const tj::f16 *__restrict__ t_a, const tj::f16 *__restrict__ t_b, 
       v11[k] = acc;
     }
     float y6_0[32];
-    #pragma unroll
+    #pragma unroll 1
     for (int k = 0; k < 32; ++k) {
       const int e = k * NT + tid;
       const int i = e / 64, j = e % 64;
       (void)i; (void)j;
       y6_0[k] = v11[k];
     }
-    #pragma unroll
+    #pragma unroll 1
     for (int k = 0; k < 32; ++k) {
       const int e = k * NT + tid;
       const int i = e / 64, j = e % 64;
@@ -135,7 +135,7 @@ tj_small_gemm(const tj::f16 *__restrict__ t_a, const tj::f16 *__restrict__ t_b, 
   }
   // node #13 (unary)
   float v13[32];
-  #pragma unroll
+  #pragma unroll 1
   for (int k = 0; k < 32; ++k) {
     const int e = k * NT + tid;
     const int i = e / 64, j = e % 64;
@@ -145,7 +145,7 @@ tj_small_gemm(const tj::f16 *__restrict__ t_a, const tj::f16 *__restrict__ t_b, 
   { // store c
     const long long S14_b0 = (long long)v0 * 64;
     const long long S14_b1 = (long long)v0 * 64;
-    #pragma unroll
+    #pragma unroll 1
     for (int k = 0; k < 32; ++k) {
       const int e = k * NT + tid;
       const int i = e / 64, j = e % 64;
