@@ -180,7 +180,9 @@ typedef struct cache_explanation {
     int found;               /* there is an entry at all */
     int ndiff;               /* differing hashed components of the nearest */
     cache_entry_info nearest;   /* when found */
-    char *report;            /* malloc'd, cache_desc_diff's text; "" when exact */
+    char *report;            /* malloc'd, cache_desc_diff's text against the
+                                nearest ("" when none; when exact, only a
+                                recorded nvrtc= line may differ) */
 } cache_explanation;
 tj_status cache_explain(cache_dir *d, cache_bundle *const *bundles, int nbundles,
                         const char *desc, cache_explanation *out);
@@ -188,9 +190,10 @@ void cache_explanation_free(cache_explanation *e);
 
 /* ---- bundles -------------------------------------------------------- */
 
-/* Open a bundle (mmap'd, read-only). TJ_ERR_IO naming the file when it is
- * missing, truncated, damaged (header and index checksums are checked
- * here) or of a newer format. */
+/* Open a bundle (mmap'd, read-only; replace a bundle by rename, never
+ * rewrite it in place). TJ_ERR_IO naming the file when it is missing,
+ * truncated, of a newer format, or damaged in its header or index layout.
+ * Cheap: the checksums of an entry are checked on its first use. */
 tj_status cache_bundle_open(const char *path, cache_bundle **out);
 void cache_bundle_close(cache_bundle *b);           /* NULL is fine */
 const char *cache_bundle_path(const cache_bundle *b);
@@ -199,6 +202,10 @@ const char *cache_bundle_path(const cache_bundle *b);
  * first use; damage is reported once on stderr). */
 tj_status cache_bundle_find(const cache_bundle *b, const char *key_hex, const void **cubin,
                             size_t *size);
+/* Check everything now (tilejit cache verify): the index checksum and
+ * every entry. TJ_ERR_IO when anything is damaged; *nbad (may be NULL)
+ * counts damaged entries, which later finds refuse. */
+tj_status cache_bundle_verify(const cache_bundle *b, size_t *nbad);
 /* Entries in key order, for listing and explain. */
 size_t cache_bundle_count(const cache_bundle *b);
 tj_status cache_bundle_entry(const cache_bundle *b, size_t i, cache_entry_info *info);

@@ -1,9 +1,12 @@
 /*
  * cache_bundle.c — read-only bundles of prebuilt cubins (tilejit
  * prebuild): one file, mmap'd, an index sorted by key for binary search.
- * docs/cache.md has the format. The header and the index are checked at
- * open; a payload's checksum on its first use (a bundle may hold thousands
- * of cubins, most never used by one process).
+ * docs/cache.md has the format. At open: the header's checksum, the
+ * layout, every entry's bounds and the order (cheap: opening is on the
+ * warm-start path). On an entry's first use: its key against its
+ * description and its payload's checksum (a bundle may hold thousands of
+ * cubins, most never used by one process). cache_bundle_verify checks it
+ * all, the index checksum too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -99,8 +102,6 @@ static tj_status check(cache_bundle *b) {
         descs_off != index_off + count * BUNDLE_ENTRY || descs_size > b->size - descs_off ||
         payload_off != align16(descs_off + descs_size) || payload_off > b->size)
         return damaged(path, "bad layout");
-    sha(m + index_off, payload_off - index_off, d);
-    if (memcmp(d, m + 96, 32) != 0) return damaged(path, "index checksum mismatch");
     b->count = count;
     b->index = m + index_off;
     b->descs = (const char *)m + descs_off;
@@ -110,12 +111,9 @@ static tj_status check(cache_bundle *b) {
         uint64_t off = get_le64(e + 64), size = get_le64(e + 72), doff = get_le64(e + 80);
         uint32_t dlen = get_le32(e + 88);
         if (!cache_is_key_hex((const char *)e, 64) ||
-            (i && memcmp(e - BUNDLE_ENTRY, e, 64) >= 0) || off < payload_off || off % 16 ||
+            (i && memcmp(e - BUNDLE_ENTRY, e, 64) >= 0) || off < payload_off || off > b->size || off % 16 ||
             size > b->size - off || doff > descs_size || dlen > descs_size - doff)
             return damaged(path, "bad index entry");
-        char k[65];
-        cache_desc_key(b->descs + doff, dlen, k);
-        if (memcmp(k, e, 64) != 0) return damaged(path, "an index key does not match its description");
     }
     return TJ_OK;
 }
@@ -169,6 +167,39 @@ void cache_bundle_close(cache_bundle *b) {
     free(b);
 }
 
+/* An entry's own checks, done on its first use: its key is its
+ * description's, its payload matches its checksum. With the bounds checked
+ * at open, this covers any damage to what the entry uses. */
+static int entry_intact(const cache_bundle *b, const uint8_t *e) {
+    char k[65];
+    cache_desc_key(b->descs + get_le64(e + 80), get_le32(e + 88), k);
+    if (memcmp(k, e, 64) != 0) return 0;
+    uint8_t d[32];
+    sha(b->map + get_le64(e + 64), (size_t)get_le64(e + 72), d);
+    return memcmp(d, e + 96, 32) == 0;
+}
+
+tj_status cache_bundle_verify(const cache_bundle *b, size_t *nbad) {
+    if (!b) return tj_set_error(TJ_ERR_INVALID_ARG, "cache_bundle_verify: the bundle is NULL");
+    size_t bad = 0;
+    uint64_t poff = get_le64(b->map + 48);
+    uint8_t d[32];
+    sha(b->map + BUNDLE_HEADER, (size_t)(poff - BUNDLE_HEADER), d);
+    int index_ok = memcmp(d, b->map + 96, 32) == 0;
+    for (uint64_t i = 0; i < b->count; i++) {
+        const uint8_t *e = b->index + i * BUNDLE_ENTRY;
+        int ok = entry_intact(b, e);
+        atomic_store_explicit(&b->state[i], ok ? GOOD : BAD, memory_order_release);
+        bad += !ok;
+    }
+    if (nbad) *nbad = bad;
+    if (!index_ok) return damaged(b->path, "index checksum mismatch");
+    if (bad)
+        return tj_set_error(TJ_ERR_IO, "bundle %s: %zu of %llu cubins are damaged", b->path, bad,
+                            (unsigned long long)b->count);
+    return TJ_OK;
+}
+
 tj_status cache_bundle_find(const cache_bundle *b, const char *key_hex, const void **cubin,
                             size_t *size) {
     if (!b || !key_hex || !cubin || !size)
@@ -190,9 +221,7 @@ tj_status cache_bundle_find(const cache_bundle *b, const char *key_hex, const vo
                 size_t n = (size_t)get_le64(e + 72);
                 unsigned char st = atomic_load_explicit(&b->state[mid], memory_order_acquire);
                 if (st == UNCHECKED) {
-                    uint8_t d[32];
-                    sha(p, n, d);
-                    st = memcmp(d, e + 96, 32) == 0 ? GOOD : BAD;
+                    st = entry_intact(b, e) ? GOOD : BAD;
                     atomic_store_explicit(&b->state[mid], st, memory_order_release);
                 }
                 if (st == BAD) {

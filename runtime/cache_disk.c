@@ -1,9 +1,9 @@
 /*
  * cache_disk.c — the on-disk store: content-addressed entry files under
  * <dir>/v1/<ab>/<key>.tjc, written to a temporary file and renamed, each
- * checked before it is served; a size bound with least-recently-used
- * eviction; per-key lock files for single flight; a memory store for when
- * the disk cannot be used. docs/cache.md has the format and guarantees.
+ * checked before it is served (cache_entry.c); a size bound with
+ * least-recently-used eviction; a memory store for when the disk cannot be
+ * used. docs/cache.md has the format and guarantees.
  *
  * Process-wide state (the documented kind): the warn-once flags (atomics)
  * and the set of entries already reported (one mutex).
@@ -77,24 +77,7 @@ static void warn_once(atomic_int *flag, const char *fmt, ...) {
 
 /* ---- little helpers ----------------------------------------------------- */
 
-static void put_le32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_le64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get_le32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
-static uint64_t get_le64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
-
-static char *path_join(const char *a, const char *b) {
+char *cache_path_join(const char *a, const char *b) {
     size_t na = strlen(a), nb = strlen(b);
     char *p = malloc(na + nb + 2);
     if (!p) return NULL;
@@ -105,29 +88,17 @@ static char *path_join(const char *a, const char *b) {
 }
 
 /* <v1>/<ab>/<hex><suffix> into buf (PATH_MAX-ish). */
-static int entry_path(const cache_dir *d, const char *hex, char *buf, size_t size) {
+int cache_entry_path(const cache_dir *d, const char *hex, char *buf, size_t size) {
     int n = snprintf(buf, size, "%s/%.2s/%s%s", d->v1, hex, hex, CACHE_SUFFIX);
     return n > 0 && (size_t)n < size;
 }
-static int lock_path(const cache_dir *d, const char *hex, char *buf, size_t size) {
+int cache_lock_path(const cache_dir *d, const char *hex, char *buf, size_t size) {
     int n = snprintf(buf, size, "%s/locks/%s.lock", d->v1, hex);
     return n > 0 && (size_t)n < size;
 }
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
 
-static int read_full(int fd, void *buf, size_t n, uint64_t off) {
-    uint8_t *p = buf;
-    while (n) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return 0;
-        p += r, n -= (size_t)r, off += (uint64_t)r;
-    }
-    return 1;
-}
-
-/* mkdir -p; 0 when the path is a directory at the end. */
 static int make_dirs(const char *path) {
     char *p = strdup(path);
     if (!p) return -1;
@@ -153,126 +124,6 @@ static int make_dirs(const char *path) {
 static int is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* ---- the entry format ----------------------------------------------------- */
-
-static uint32_t header_size(size_t desc_len) {
-    return (uint32_t)((CACHE_ENTRY_FIXED + desc_len + 15) & ~(size_t)15);
-}
-
-/* The header's own checksum: SHA-256 of its first 136 bytes and the
- * description. */
-static void header_sha(const uint8_t *fixed, const char *desc, size_t n, uint8_t out[32]) {
-    ir_sha256 s;
-    ir_sha256_init(&s);
-    ir_sha256_update(&s, fixed, 136);
-    ir_sha256_update(&s, desc, n);
-    ir_sha256_final(&s, out);
-}
-
-/* The whole header (malloc'd, *size bytes) for an entry. */
-static uint8_t *entry_header(const cache_key *key, const void *payload, size_t size,
-                             uint32_t *hsize) {
-    size_t dl = strlen(key->desc);
-    uint32_t hs = header_size(dl);
-    uint8_t *h = calloc(1, hs);
-    if (!h) return NULL;
-    memcpy(h, CACHE_ENTRY_MAGIC, 8);
-    put_le32(h + 8, CACHE_FORMAT_VERSION);
-    put_le32(h + 12, hs);
-    put_le64(h + 16, size);
-    put_le64(h + 24, (uint64_t)now_s());
-    memcpy(h + 32, key->hex, 64);
-    ir_sha256 s;
-    ir_sha256_init(&s);
-    ir_sha256_update(&s, payload, size);
-    ir_sha256_final(&s, h + 96);
-    put_le32(h + 128, (uint32_t)dl);
-    memcpy(h + CACHE_ENTRY_FIXED, key->desc, dl);
-    header_sha(h, key->desc, dl, h + 136);
-    *hsize = hs;
-    return h;
-}
-
-#define BAD(state, ...) (snprintf(why, whysize, __VA_ARGS__), (state))
-
-cache_entry_state cache_entry_read(int fd, uint64_t file_size, cache_entry_head *h, void **payload,
-                                   char *why, size_t whysize) {
-    memset(h, 0, sizeof *h);
-    if (payload) *payload = NULL;
-    uint8_t f[CACHE_ENTRY_FIXED];
-    if (file_size < 16) return BAD(CACHE_ENTRY_DAMAGED, "truncated: %llu bytes", (unsigned long long)file_size);
-    if (!read_full(fd, f, 16, 0)) return BAD(CACHE_ENTRY_IO, "read failed: %s", strerror(errno));
-    if (memcmp(f, CACHE_ENTRY_MAGIC, 8) != 0) return BAD(CACHE_ENTRY_DAMAGED, "not a tilejit cache entry (bad magic)");
-    h->version = get_le32(f + 8);
-    if (h->version > CACHE_FORMAT_VERSION)
-        return BAD(CACHE_ENTRY_FUTURE, "format %u, newer than this tilejit's %u", h->version,
-                   CACHE_FORMAT_VERSION);
-    if (h->version == 0) return BAD(CACHE_ENTRY_DAMAGED, "format 0");
-    if (file_size < CACHE_ENTRY_FIXED)
-        return BAD(CACHE_ENTRY_DAMAGED, "truncated: %llu bytes", (unsigned long long)file_size);
-    if (!read_full(fd, f, CACHE_ENTRY_FIXED, 0)) return BAD(CACHE_ENTRY_IO, "read failed: %s", strerror(errno));
-    h->header_size = get_le32(f + 12);
-    h->payload_size = get_le64(f + 16);
-    h->created = (int64_t)get_le64(f + 24);
-    uint32_t dl = get_le32(f + 128);
-    if (dl > CACHE_DESC_MAX || h->header_size != header_size(dl))
-        return BAD(CACHE_ENTRY_DAMAGED, "bad header (size %u, description %u bytes)", h->header_size, dl);
-    if (file_size < h->header_size)
-        return BAD(CACHE_ENTRY_DAMAGED, "truncated: %llu bytes", (unsigned long long)file_size);
-    char *desc = malloc((size_t)dl + 1);
-    if (!desc) return BAD(CACHE_ENTRY_IO, "out of memory");
-    if (!read_full(fd, desc, dl, CACHE_ENTRY_FIXED)) {
-        free(desc);
-        return BAD(CACHE_ENTRY_IO, "read failed: %s", strerror(errno));
-    }
-    desc[dl] = '\0';
-    uint8_t sha[32];
-    header_sha(f, desc, dl, sha);
-    cache_entry_state st = CACHE_ENTRY_OK;
-    if (memcmp(sha, f + 136, 32) != 0) {
-        st = BAD(CACHE_ENTRY_DAMAGED, "header checksum mismatch");
-    } else if (file_size - h->header_size != h->payload_size) {
-        st = BAD(CACHE_ENTRY_DAMAGED, "%s: %llu payload bytes of %llu",
-                 file_size - h->header_size < h->payload_size ? "truncated" : "trailing bytes",
-                 (unsigned long long)(file_size - h->header_size),
-                 (unsigned long long)h->payload_size);
-    } else if (memchr(desc, '\0', dl)) {
-        st = BAD(CACHE_ENTRY_DAMAGED, "description holds a NUL byte");
-    } else {
-        memcpy(h->hex, f + 32, 64);
-        h->hex[64] = '\0';
-        char k[65];
-        cache_desc_key(desc, dl, k);
-        if (strcmp(k, h->hex) != 0) st = BAD(CACHE_ENTRY_DAMAGED, "key does not match its description");
-    }
-    memcpy(h->payload_sha, f + 96, 32);
-    if (st == CACHE_ENTRY_OK && payload) {
-        void *p = malloc(h->payload_size ? h->payload_size : 1);
-        if (!p) {
-            st = BAD(CACHE_ENTRY_IO, "out of memory for %llu bytes", (unsigned long long)h->payload_size);
-        } else if (!read_full(fd, p, h->payload_size, h->header_size)) {
-            st = BAD(CACHE_ENTRY_IO, "read failed: %s", strerror(errno));
-            free(p);
-        } else {
-            ir_sha256 s;
-            ir_sha256_init(&s);
-            ir_sha256_update(&s, p, h->payload_size);
-            ir_sha256_final(&s, sha);
-            if (memcmp(sha, h->payload_sha, 32) != 0) {
-                st = BAD(CACHE_ENTRY_DAMAGED, "payload checksum mismatch");
-                free(p);
-            } else {
-                *payload = p;
-            }
-        }
-    }
-    if (st == CACHE_ENTRY_OK)
-        h->desc = desc;
-    else
-        free(desc);
-    return st;
 }
 
 /* ---- opening ------------------------------------------------------------- */
@@ -306,14 +157,14 @@ static char *default_root(void) {
     const char *e = getenv("TILEJIT_CACHE_DIR");
     if (e && *e) return strdup(e);
     e = getenv("XDG_CACHE_HOME");
-    if (e && e[0] == '/') return path_join(e, "tilejit");
+    if (e && e[0] == '/') return cache_path_join(e, "tilejit");
     e = getenv("HOME");
-    if (e && *e) return path_join(e, ".cache/tilejit");
+    if (e && *e) return cache_path_join(e, ".cache/tilejit");
     return NULL;
 }
 
 static void write_tag(const char *root) {
-    char *p = path_join(root, "CACHEDIR.TAG");
+    char *p = cache_path_join(root, "CACHEDIR.TAG");
     if (!p) return;
     int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0) {
@@ -334,7 +185,7 @@ static int prepare_root(cache_dir *d) {
         errno = ENOTDIR;
         return -1;
     }
-    char *locks = path_join(d->v1, "locks");
+    char *locks = cache_path_join(d->v1, "locks");
     if (!locks) return -1;
     int r = (mkdir(locks, 0777) == 0 || errno == EEXIST) && is_dir(locks) && access(d->v1, W_OK) == 0;
     free(locks);
@@ -360,7 +211,7 @@ tj_status cache_dir_open(const char *path, cache_dir **out) {
         d->max_bytes = DEFAULT_MAX_BYTES;
     }
     if (d->root) {
-        d->v1 = path_join(d->root, "v1");
+        d->v1 = cache_path_join(d->root, "v1");
         if (!d->v1) goto oom;
         int r = prepare_root(d);
         if (r < 0) {
@@ -489,7 +340,7 @@ static int mem_put(cache_dir *d, const char *hex, const void *data, size_t size)
 
 /* ---- get ----------------------------------------------------------------- */
 
-static tj_status check_key(const char *fn, const cache_dir *d, const cache_key *key) {
+tj_status cache_check_key(const char *fn, const cache_dir *d, const cache_key *key) {
     if (!d) return tj_set_error(TJ_ERR_INVALID_ARG, "%s: the cache handle is NULL", fn);
     if (!key || !cache_is_key_hex(key->hex, strlen(key->hex)))
         return tj_set_error(TJ_ERR_INVALID_ARG, "%s: no key (make it with cache_key_make)", fn);
@@ -508,11 +359,11 @@ tj_status cache_get(cache_dir *d, const cache_key *key, void **cubin, size_t *si
     if (!cubin || !size) return tj_set_error(TJ_ERR_INVALID_ARG, "cache_get: cubin or size is NULL");
     *cubin = NULL;
     *size = 0;
-    tj_status st = check_key("cache_get", d, key);
+    tj_status st = cache_check_key("cache_get", d, key);
     if (st != TJ_OK) return st;
     if (mem_get(d, key->hex, cubin, size) > 0) return TJ_OK;
     char path[4096];
-    if (d->root && entry_path(d, key->hex, path, sizeof path)) {
+    if (d->root && cache_entry_path(d, key->hex, path, sizeof path)) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat sb;
         if (fd >= 0 && fstat(fd, &sb) == 0) {
@@ -638,7 +489,7 @@ static int disk_write(cache_dir *d, const cache_key *key, const void *cubin, siz
     snprintf(dir, sizeof dir, "%s/%.2s", d->v1, key->hex);
     temp_name(key->hex, name, sizeof name);
     if ((size_t)snprintf(tmp, sizeof tmp, "%s/%s%s", dir, CACHE_TMP_PREFIX, name) >= sizeof tmp ||
-        !entry_path(d, key->hex, final, sizeof final)) {
+        !cache_entry_path(d, key->hex, final, sizeof final)) {
         *what = "path";
         errno = ENAMETOOLONG;
         return 0;
@@ -648,7 +499,7 @@ static int disk_write(cache_dir *d, const cache_key *key, const void *cubin, siz
         return 0;
     }
     uint32_t hs;
-    uint8_t *head = entry_header(key, cubin, size, &hs);
+    uint8_t *head = cache_entry_header(key, cubin, size, &hs);
     if (!head) {
         *what = "allocate";
         errno = ENOMEM;
@@ -764,7 +615,7 @@ static void evict(cache_dir *d, const char *hex, uint64_t bytes) {
     cache_scan(d, evict_collect, &s);
     if (!s.oom && s.total > max) {
         char keep[4096];
-        if (!entry_path(d, hex, keep, sizeof keep)) keep[0] = '\0';
+        if (!cache_entry_path(d, hex, keep, sizeof keep)) keep[0] = '\0';
         qsort(s.items, s.n, sizeof *s.items, older_first);
         for (size_t i = 0; i < s.n && s.total > max; i++) {
             if (strcmp(s.items[i].path, keep) == 0) continue;
@@ -776,7 +627,7 @@ static void evict(cache_dir *d, const char *hex, uint64_t bytes) {
             if (base && strlen(base + 1) > 64) {
                 memcpy(hx, base + 1, 64);
                 hx[64] = '\0';
-                if (lock_path(d, hx, lp, sizeof lp)) cache_lock_file_remove(lp);
+                if (cache_lock_path(d, hx, lp, sizeof lp)) cache_lock_file_remove(lp);
             }
         }
     }
@@ -788,7 +639,7 @@ static void evict(cache_dir *d, const char *hex, uint64_t bytes) {
 }
 
 tj_status cache_put(cache_dir *d, const cache_key *key, const void *cubin, size_t size) {
-    tj_status st = check_key("cache_put", d, key);
+    tj_status st = cache_check_key("cache_put", d, key);
     if (st != TJ_OK) return st;
     if (!cubin || size == 0)
         return tj_set_error(TJ_ERR_INVALID_ARG, "cache_put: the cubin is %s", cubin ? "empty" : "NULL");
@@ -808,110 +659,7 @@ tj_status cache_put(cache_dir *d, const cache_key *key, const void *cubin, size_
         return tj_set_error(TJ_ERR_IO, "cache_put: %s failed for key %.16s... in %s: %s "
                             "(the entry is kept in memory)", what, key->hex, d->root, strerror(e));
     }
-    evict(d, key->hex, size + header_size(strlen(key->desc)));
+    evict(d, key->hex, size + cache_header_size(strlen(key->desc)));
     return TJ_OK;
 }
 
-/* ---- locks ------------------------------------------------------------------ */
-
-tj_status cache_lock(cache_dir *d, const cache_key *key, int *fd) {
-    if (!fd) return tj_set_error(TJ_ERR_INVALID_ARG, "cache_lock: fd is NULL");
-    *fd = -1;
-    tj_status st = check_key("cache_lock", d, key);
-    if (st != TJ_OK) return st;
-    char path[4096];
-    if (!cache_dir_writable(d) || !lock_path(d, key->hex, path, sizeof path)) return TJ_OK;
-    /* A lock file may be removed (eviction, clear) while we wait on it:
-     * we hold the lock only if the file we locked is still the one at the
-     * path; else take the new one. */
-    for (int tries = 0; tries < 1000; tries++) {
-        int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-        if (f < 0 && errno == ENOENT) {   /* locks/ was removed (clear): remake it */
-            char *dir = path_join(d->v1, "locks");
-            if (dir) mkdir(dir, 0777);
-            free(dir);
-            f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-        }
-        if (f < 0) return TJ_OK;
-        int r;
-        while ((r = flock(f, LOCK_EX)) != 0 && errno == EINTR) {}
-        if (r != 0) {   /* no locking here (ENOLCK...): go on without */
-            close(f);
-            return TJ_OK;
-        }
-        struct stat a, b;
-        if (fstat(f, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-            *fd = f;
-            return TJ_OK;
-        }
-        close(f);
-    }
-    return TJ_OK;
-}
-
-void cache_unlock(int fd) {
-    if (fd >= 0) close(fd);   /* closing drops the flock */
-}
-
-void cache_lock_file_remove(const char *path) {
-    int f = open(path, O_RDWR | O_CLOEXEC);
-    if (f < 0) return;
-    /* Unlinked while we hold it: a waiter on this file sees the path gone
-     * or changed and takes the new one (cache_lock). */
-    if (flock(f, LOCK_EX | LOCK_NB) == 0) unlink(path);
-    close(f);
-}
-
-/* ---- scanning --------------------------------------------------------------- */
-
-static int is_hex2(const char *s) {
-    for (int i = 0; i < 2; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
-    return s[2] == '\0';
-}
-
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int scan_one_dir(const char *dir, int locks, cache_scan_fn fn, void *user) {
-    DIR *dh = opendir(dir);
-    if (!dh) return 0;
-    int stop = 0;
-    struct dirent *de;
-    while (!stop && (de = readdir(dh))) {
-        cache_file_kind kind;
-        if (locks && ends_with(de->d_name, ".lock"))
-            kind = CACHE_FILE_LOCK;
-        else if (!locks && strncmp(de->d_name, CACHE_TMP_PREFIX, strlen(CACHE_TMP_PREFIX)) == 0)
-            kind = CACHE_FILE_TEMP;
-        else if (!locks && ends_with(de->d_name, CACHE_SUFFIX) &&
-                 cache_is_key_hex(de->d_name, strlen(de->d_name) - strlen(CACHE_SUFFIX)))
-            kind = CACHE_FILE_ENTRY;
-        else
-            continue;
-        char *p = path_join(dir, de->d_name);
-        struct stat st;
-        if (p && lstat(p, &st) == 0 && S_ISREG(st.st_mode)) stop = fn(p, de->d_name, &st, kind, user);
-        free(p);
-    }
-    closedir(dh);
-    return stop;
-}
-
-void cache_scan(const cache_dir *d, cache_scan_fn fn, void *user) {
-    if (!d || !d->root) return;
-    DIR *dh = opendir(d->v1);
-    if (!dh) return;
-    struct dirent *de;
-    int stop = 0;
-    while (!stop && (de = readdir(dh))) {
-        int locks = strcmp(de->d_name, "locks") == 0;
-        if (!locks && !is_hex2(de->d_name)) continue;
-        char *p = path_join(d->v1, de->d_name);
-        if (p) stop = scan_one_dir(p, locks, fn, user);
-        free(p);
-    }
-    closedir(dh);
-}

@@ -52,6 +52,12 @@ typedef enum cache_entry_state {
 cache_entry_state cache_entry_read(int fd, uint64_t file_size, cache_entry_head *h, void **payload,
                                    char *why, size_t whysize);
 
+uint32_t cache_header_size(size_t desc_len);   /* fixed part + description, 16-aligned */
+/* The whole header of an entry for key and payload (malloc'd, *hsize
+ * bytes); NULL when out of memory. */
+uint8_t *cache_entry_header(const cache_key *key, const void *payload, size_t size,
+                            uint32_t *hsize);
+
 /* ---- the directory handle ------------------------------------------ */
 
 typedef struct cache_mem_entry {
@@ -78,7 +84,16 @@ struct cache_dir {
     int has_hooks;
 };
 
-/* ---- scanning (cache_disk.c) --------------------------------------- */
+/* ---- paths and checks (cache_disk.c) ------------------------------- */
+
+char *cache_path_join(const char *a, const char *b);   /* malloc'd "a/b" */
+/* <root>/v1/<ab>/<hex>.tjc and <root>/v1/locks/<hex>.lock; 0 when too long. */
+int cache_entry_path(const cache_dir *d, const char *hex, char *buf, size_t size);
+int cache_lock_path(const cache_dir *d, const char *hex, char *buf, size_t size);
+/* TJ_ERR_INVALID_ARG naming `fn` for a NULL handle or a key without hex. */
+tj_status cache_check_key(const char *fn, const cache_dir *d, const cache_key *key);
+
+/* ---- scanning (cache_flight.c) ------------------------------------- */
 
 typedef enum cache_file_kind { CACHE_FILE_ENTRY, CACHE_FILE_TEMP, CACHE_FILE_LOCK } cache_file_kind;
 

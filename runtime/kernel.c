@@ -341,6 +341,8 @@ static tj_status describe(tj_kernel *k) {
             int s = ir_dim_sym(g, g->nodes[i].type.dims[d]);
             if (s >= 0) k->syms[s].sizes_tile = 1;
         }
+    for (int i = 0; i < k->nsym; i++)
+        if (k->syms[i].policy != TJ_DYNAMIC && !k->syms[i].sizes_tile) k->variants_differ = 1;
     k->tensor_align = calloc((size_t)k->ntensors + 1, sizeof *k->tensor_align);
     k->scalar_conv = calloc((size_t)k->nscalars + 1, 1);
     if (!k->tensor_align || !k->scalar_conv)

@@ -175,3 +175,8 @@ void kernel_nvtx_pop(void) {
     pthread_once(&nvtx_once, nvtx_load);
     if (nvtx_pop) nvtx_pop();
 }
+
+int kernel_nvtx_loaded(void) {
+    pthread_once(&nvtx_once, nvtx_load);
+    return nvtx_push != NULL;
+}

@@ -20,7 +20,10 @@
  * padding that then takes part in reductions, and a graph whose tile-
  * sizing symbol is exact (layernorm cols=exact has no tail mask) relies on
  * there being none. Graphs whose tiles are constant (attention, gemm)
- * therefore have one dynamic variant for every shape.
+ * therefore have one dynamic variant for every shape. When no symbol is
+ * baked in variant 0 but passed in variant 1 (every symbol is dynamic or
+ * sizes a tile), the two are the same kernel and a miss compiles at once,
+ * background or not.
  *
  * Entry states: IDLE (no cubin, nobody working on it) -> PENDING (one
  * thread or a background job resolving it; others wait on its condition
@@ -166,6 +169,8 @@ struct tj_kernel {
     char nvtx_compile[112];
     unsigned flags;
     int no_compile, background, in_child;
+    int variants_differ;               /* some symbol is baked only in variant 0:
+                                          else background compiles gain nothing */
     int nsym, ntensors, nscalars;
     ksym syms[KERNEL_MAX_SYMS];
     int *tensor_align;                 /* bytes, per tensor */
@@ -197,18 +202,20 @@ void kernel_set_test_hooks(tj_kernel *k, const kernel_test_hooks *h);
  * ready (the specialization, or in background mode the dynamic variant
  * while it compiles). */
 tj_status kernel_slow(tj_kernel *k, const kspec *s, const int64_t *sym_vals, kentry **out);
-/* Resolve a PENDING entry this thread owns: bundles, disk, compile
- * (unless compile == 0: then a miss returns TJ_ERR_IO "miss" and the
- * entry stays PENDING), load, publish. On failure the entry is released
- * for the waiters with the error. */
-tj_status kernel_resolve(tj_kernel *k, kentry *e, int compile);
+/* Resolve a PENDING entry this thread owns: bundles, disk, compile,
+ * load, publish. On failure the entry is released for the waiters with
+ * the error; with `bg` (a background job) it is left on the dynamic
+ * variant (KE_BG_FAILED) and one line is printed on stderr. */
+tj_status kernel_resolve(tj_kernel *k, kentry *e, int bg);
 /* Release a PENDING entry after a failure: waiters get the error. */
 void kernel_entry_fail(kentry *e, tj_status st, int state);
 void kernel_entry_free(tj_kernel *k, kentry *e);
 
 /* kernel_bg.c */
 tj_status kernel_bg_create(tj_kernel *k);
-/* Queue the compile of a PENDING entry this thread owns. */
+/* Queue the compile of a PENDING entry this thread owns. When no thread
+ * can be started it is resolved here, before returning. Fails only for
+ * lack of memory (the entry is then still PENDING and the caller's). */
 tj_status kernel_bg_submit(tj_kernel *k, kentry *e);
 /* Wait until no background compile is queued or running. */
 void kernel_wait_background(tj_kernel *k);
@@ -230,6 +237,7 @@ tj_status kernel_cache_dir(const char *path, cache_dir **out);
 void kernel_nvtx_init(void);
 void kernel_nvtx_push(const char *label);
 void kernel_nvtx_pop(void);
+int kernel_nvtx_loaded(void);   /* 1 when an NVTX library was found */
 extern _Atomic int kernel_nvtx_launches;   /* 1: range each launch */
 
 #endif

@@ -17,29 +17,29 @@
 #include "cache.h"
 
 /* A fresh directory under /tmp (buf >= 64 bytes); 0 on failure. */
-static int cu_tmpdir(char *buf, size_t size) {
+static inline int cu_tmpdir(char *buf, size_t size) {
     snprintf(buf, size, "/tmp/tj-cache-test-XXXXXX");
     return mkdtemp(buf) != NULL;
 }
 
-static int cu_rm_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
+static inline int cu_rm_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
     (void)st, (void)flag, (void)f;
     remove(p);
     return 0;
 }
-static void cu_rm_rf(const char *path) { nftw(path, cu_rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+static inline void cu_rm_rf(const char *path) { nftw(path, cu_rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* Files under `path` whose name starts with `prefix` (tests are
  * single-threaded, so a static counter will do). */
 static const char *cu_count_prefix;
 static int cu_count_n;
-static int cu_count_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
+static inline int cu_count_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
     (void)st;
     if (flag == FTW_F && strncmp(p + f->base, cu_count_prefix, strlen(cu_count_prefix)) == 0)
         cu_count_n++;
     return 0;
 }
-static int cu_count_files(const char *path, const char *prefix) {
+static inline int cu_count_files(const char *path, const char *prefix) {
     cu_count_prefix = prefix;
     cu_count_n = 0;
     nftw(path, cu_count_one, 16, FTW_PHYS);
@@ -48,7 +48,7 @@ static int cu_count_files(const char *path, const char *prefix) {
 
 /* A synthetic key: a well-formed description with `n` as its symbol
  * value (tests of the store need no graph). */
-static int cu_key(int n, cache_key *k) {
+static inline int cu_key(int n, cache_key *k) {
     char desc[512];
     snprintf(desc, sizeof desc,
              "graph=%064d\nname=t\nsymbols=n=%d\nschedule=generic\narch=sm_90a\n"
@@ -58,7 +58,7 @@ static int cu_key(int n, cache_key *k) {
 }
 
 /* Deterministic bytes for seed, never all zeros (malloc'd). */
-static unsigned char *cu_payload(uint64_t seed, size_t n) {
+static inline unsigned char *cu_payload(uint64_t seed, size_t n) {
     unsigned char *p = malloc(n ? n : 1);
     uint64_t s = seed * 0x9E3779B97F4A7C15ULL + 0x1234567;
     for (size_t i = 0; p && i < n; i++) {
@@ -68,7 +68,7 @@ static unsigned char *cu_payload(uint64_t seed, size_t n) {
     return p;
 }
 
-static char *cu_read_file(const char *path, size_t *n) {
+static inline char *cu_read_file(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
@@ -85,7 +85,7 @@ static char *cu_read_file(const char *path, size_t *n) {
     return b;
 }
 
-static int cu_write_file(const char *path, const void *data, size_t n) {
+static inline int cu_write_file(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) return 0;
     int ok = fwrite(data, 1, n, f) == n;
@@ -96,7 +96,7 @@ static int cu_write_file(const char *path, const void *data, size_t n) {
  * (malloc'd). */
 static int cu_saved_stderr = -1;
 static char cu_capture_path[64];
-static void cu_capture_begin(void) {
+static inline void cu_capture_begin(void) {
     fflush(stderr);
     snprintf(cu_capture_path, sizeof cu_capture_path, "/tmp/tj-cache-stderr-XXXXXX");
     int fd = mkstemp(cu_capture_path);
@@ -104,7 +104,7 @@ static void cu_capture_begin(void) {
     dup2(fd, 2);
     close(fd);
 }
-static char *cu_capture_end(void) {
+static inline char *cu_capture_end(void) {
     fflush(stderr);
     dup2(cu_saved_stderr, 2);
     close(cu_saved_stderr);
@@ -113,14 +113,14 @@ static char *cu_capture_end(void) {
     return s ? s : strdup("");
 }
 
-static int cu_count_substr(const char *s, const char *sub) {
+static inline int cu_count_substr(const char *s, const char *sub) {
     int n = 0;
     for (const char *p = s; (p = strstr(p, sub)); p += strlen(sub)) n++;
     return n;
 }
 
 /* The entry file of key in dir. */
-static void cu_entry_path(const char *dir, const cache_key *k, char *buf, size_t size) {
+static inline void cu_entry_path(const char *dir, const cache_key *k, char *buf, size_t size) {
     snprintf(buf, size, "%s/v1/%.2s/%.64s.tjc", dir, k->hex, k->hex);
 }
 

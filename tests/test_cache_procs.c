@@ -9,7 +9,6 @@
  * Children report through their exit code (0 good, 77 skip, else the line
  * of the failed check) and print why on stderr.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>

@@ -1,0 +1,396 @@
+/*
+ * kernel_miss.c — a launch whose specialization is not loaded: one thread
+ * per key resolves it (the others wait, or in background mode launch the
+ * dynamic-shape variant) by looking in the bundles, then the disk cache,
+ * then compiling under the cache's cross-process lock; then it loads the
+ * cubin and publishes the entry. Different keys resolve in parallel.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compile.h"
+#include "ir.h"
+#include "kernel_int.h"
+#include "nvrtc.h"
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- entries ------------------------------------------------------------ */
+
+static kentry *entry_new(const tj_kernel *k, const kspec *s, const int64_t *sym_vals) {
+    kentry *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    if (pthread_mutex_init(&e->mu, NULL) != 0) {
+        free(e);
+        return NULL;
+    }
+    if (pthread_cond_init(&e->cv, NULL) != 0) {
+        pthread_mutex_destroy(&e->mu);
+        free(e);
+        return NULL;
+    }
+    e->hash = s->hash;
+    e->variant = s->variant;
+    for (int i = 0; i < k->nsym; i++) {
+        e->spec[i] = s->v[i];
+        e->rep[i] = s->variant && !k->syms[i].sizes_tile ? TJ_UNBOUND : sym_vals[i];
+    }
+    atomic_init(&e->state, KE_IDLE);
+    return e;
+}
+
+void kernel_entry_free(tj_kernel *k, kentry *e) {
+    (void)k;
+    if (e->lib) drv_library_unload(e->lib);
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->mu);
+    free(e->errmsg);
+    free(e);
+}
+
+/* The map's entry for s, made (IDLE) when there is none. */
+static tj_status entry_get(tj_kernel *k, const kspec *s, const int64_t *sym_vals, kentry **out) {
+    kentry *e = kmap_find(&k->map, s);
+    if (e) {
+        *out = e;
+        return TJ_OK;
+    }
+    kentry *n = entry_new(k, s, sym_vals);
+    if (n) e = kmap_insert(&k->map, n);
+    if (!n || !e) {
+        if (n) kernel_entry_free(k, n);
+        return tj_set_error(TJ_ERR_NO_MEMORY, "tj_kernel_launch(graph '%s'): out of memory",
+                            k->g->name);
+    }
+    if (e != n) {
+        kernel_entry_free(k, n);   /* another thread inserted it first */
+    } else {
+        pthread_mutex_lock(&k->mu);
+        n->next_all = k->all;
+        k->all = n;
+        pthread_mutex_unlock(&k->mu);
+        if (n->variant == 0) atomic_fetch_add(&k->misses, 1);
+    }
+    *out = e;
+    return TJ_OK;
+}
+
+void kernel_entry_fail(kentry *e, tj_status st, int state) {
+    char *msg = strdup(tj_last_error());
+    pthread_mutex_lock(&e->mu);
+    free(e->errmsg);
+    e->errmsg = msg;
+    e->err = st;
+    e->gen++;
+    atomic_store_explicit(&e->state, state, memory_order_release);
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static tj_status entry_error(kentry *e) {
+    pthread_mutex_lock(&e->mu);
+    tj_status st = e->err != TJ_OK ? e->err : TJ_ERR_INTERNAL;
+    tj_set_error(st, "%s", e->errmsg ? e->errmsg : "out of memory");
+    pthread_mutex_unlock(&e->mu);
+    return st;
+}
+
+/* Wait while another thread resolves e. TJ_OK: look at the state again;
+ * else the error of the attempt waited for. */
+static tj_status entry_wait(kentry *e) {
+    pthread_mutex_lock(&e->mu);
+    unsigned gen = e->gen;
+    while (atomic_load_explicit(&e->state, memory_order_acquire) == KE_PENDING)
+        pthread_cond_wait(&e->cv, &e->mu);
+    int failed = atomic_load_explicit(&e->state, memory_order_acquire) == KE_IDLE && e->gen != gen;
+    pthread_mutex_unlock(&e->mu);
+    return failed ? entry_error(e) : TJ_OK;
+}
+
+/* ---- finding a cubin ------------------------------------------------------- */
+
+typedef struct found {
+    const void *img;
+    size_t size;
+    void *owned;          /* malloc'd image (disk, compile) */
+    int have_launch;
+    emit_launch launch;   /* when compiled: its description */
+} found;
+
+static int lookup(tj_kernel *k, const cache_key *key, found *f) {
+    if (kernel_bundle_find(key->hex, &f->img, &f->size)) {
+        atomic_fetch_add(&k->bundle_hits, 1);
+        return 1;
+    }
+    void *c = NULL;
+    size_t n = 0;
+    if (cache_get(k->dir, key, &c, &n) == TJ_OK && c) {
+        f->owned = c;
+        f->img = c;
+        f->size = n;
+        atomic_fetch_add(&k->disk_hits, 1);
+        return 1;
+    }
+    return 0;
+}
+
+/* The "symbols=..." line of a key's description. */
+static void key_symbols(const cache_key *key, char *buf, size_t size) {
+    const char *p = key->desc ? strstr(key->desc, "\nsymbols=") : NULL;
+    if (!p) {
+        snprintf(buf, size, "symbols unknown");
+        return;
+    }
+    p += 1;
+    const char *nl = strchr(p, '\n');
+    int n = nl ? (int)(nl - p) : (int)strlen(p);
+    if (n == (int)strlen("symbols=")) {
+        snprintf(buf, size, "no symbols");
+        return;
+    }
+    snprintf(buf, size, "%.*s", n, p);
+}
+
+static tj_status no_compile_error(const tj_kernel *k, const cache_key *key) {
+    char syms[512];
+    key_symbols(key, syms, sizeof syms);
+    const char *dir = cache_dir_path(k->dir);
+    return tj_set_error(
+        TJ_ERR_UNSUPPORTED,
+        "graph '%s': no prebuilt kernel for key %s (%s, arch %s) in %d bundle(s) or the cache%s%s, "
+        "and compiling is off (%s). Prebuild it, on any machine (no GPU needed): list this graph "
+        "with these symbol values in a manifest and run `tilejit prebuild MANIFEST --arch %s -o "
+        "BUNDLE`, then give the bundle with TILEJIT_BUNDLES=BUNDLE or tj_add_bundle(); or fill "
+        "the cache with `tilejit prebuild MANIFEST --arch %s --cache-dir DIR`",
+        k->g->name, key->hex, syms, k->arch, kernel_bundle_count(), dir ? " at " : "",
+        dir ? dir : " (memory only)",
+        (k->flags & TJ_KERNEL_NO_COMPILE) ? "TJ_KERNEL_NO_COMPILE" : "TILEJIT_NO_COMPILE=1",
+        k->arch, k->arch);
+}
+
+/* Compile e under the cache's cross-process lock (another process may
+ * have just written it: look again first), then store the cubin. */
+static tj_status compile_entry(tj_kernel *k, kentry *e, const cache_key *key, found *f) {
+    if (k->no_compile) return no_compile_error(k, key);
+    int fd = -1;
+    if (cache_lock(k->dir, key, &fd) != TJ_OK) fd = -1;   /* go on without it */
+    if (lookup(k, key, f)) {
+        cache_unlock(fd);
+        return TJ_OK;
+    }
+    int64_t spec[KERNEL_MAX_SYMS];
+    cache_specialize(k->g, e->rep, spec);
+    void *cubin = NULL;
+    size_t size = 0;
+    char *log = NULL;
+    kernel_nvtx_push(k->nvtx_compile);
+    uint64_t t0 = now_ns();
+    tj_status st;
+    if (k->hooks.compile)
+        st = k->hooks.compile(k->hooks.user, k->g, k->arch, spec, &cubin, &size, &f->launch);
+    else
+        st = compile_graph(k->g, k->arch, spec, k->in_child ? TJ_COMPILE_IN_CHILD : 0, &cubin,
+                           &size, &log, &f->launch);
+    atomic_fetch_add(&k->compile_ns, now_ns() - t0);
+    kernel_nvtx_pop();
+    atomic_fetch_add(&k->compiles, 1);
+    tj_free(log);
+    if (st == TJ_OK && !cubin) st = tj_set_error(TJ_ERR_INTERNAL, "compile gave no cubin");
+    if (st == TJ_OK) {
+        f->owned = cubin;
+        f->img = cubin;
+        f->size = size;
+        f->have_launch = 1;
+        /* The entry records the compiler that made it (not part of the key). */
+        char ver[32] = "";
+        int maj = 0, min = 0;
+        if (!k->hooks.compile && nvrtc_version(&maj, &min) == TJ_OK)
+            snprintf(ver, sizeof ver, "%d.%d", maj, min);
+        cache_key full;
+        if (ver[0] && cache_key_for_compile(k->g, k->hash, e->rep, k->arch, ver, &full) == TJ_OK) {
+            cache_put(k->dir, &full, cubin, size);   /* a failed write is not fatal */
+            cache_key_free(&full);
+        } else {
+            cache_put(k->dir, key, cubin, size);
+        }
+    } else {
+        free(cubin);
+    }
+    cache_unlock(fd);
+    return st;
+}
+
+/* ---- loading and publishing --------------------------------------------- */
+
+/* The parameter layout of a launch description, checked against the graph. */
+static tj_status layout(const tj_kernel *k, kentry *e, const emit_launch *L) {
+    if (L->nparams < 0 || L->nparams > EMIT_MAX_PARAMS || L->threads < 1 || L->threads > 1024 ||
+        L->smem_bytes > (size_t)INT32_MAX)
+        return tj_set_error(TJ_ERR_INTERNAL,
+                            "graph '%s': launch description has %d parameters, %d threads, %zu "
+                            "bytes of shared memory",
+                            k->g->name, L->nparams, L->threads, L->smem_bytes);
+    for (int p = 0; p < L->nparams; p++) {
+        const emit_param *q = &L->params[p];
+        int n = q->kind == EMIT_PARAM_TENSOR ? k->ntensors
+              : q->kind == EMIT_PARAM_SCALAR ? k->nscalars : k->nsym;
+        int conv = q->kind == EMIT_PARAM_TENSOR ? KCONV_PTR
+                 : q->kind == EMIT_PARAM_SYMBOL ? KCONV_SYM : -1;
+        if (q->kind == EMIT_PARAM_SCALAR && q->index >= 0 && q->index < n) {
+            conv = k->scalar_conv[q->index];
+            int want = conv == KCONV_F32 ? EMIT_C_F32 : conv == KCONV_I64 ? EMIT_C_I64 : EMIT_C_I32;
+            if (q->ctype != want) conv = -1;
+        }
+        if (q->kind == EMIT_PARAM_TENSOR && q->ctype != EMIT_C_PTR) conv = -1;
+        if (q->kind == EMIT_PARAM_SYMBOL && q->ctype != EMIT_C_I32) conv = -1;
+        if (q->index < 0 || q->index >= n || conv < 0)
+            return tj_set_error(TJ_ERR_INTERNAL,
+                                "graph '%s': kernel parameter %d (kind %d, index %d, type %d) "
+                                "does not match the graph",
+                                k->g->name, p, (int)q->kind, q->index, q->ctype);
+        e->params[p] = (kparam){(uint8_t)conv, (uint16_t)q->index};
+    }
+    e->nparams = L->nparams;
+    e->threads = (unsigned)L->threads;
+    e->smem = (unsigned)L->smem_bytes;
+    return TJ_OK;
+}
+
+static tj_status publish(tj_kernel *k, kentry *e, found *f) {
+    tj_status st = TJ_OK;
+    if (!f->have_launch) {
+        /* A cubin from a bundle or the disk: its launch description is
+         * what the emitter says for this specialization (no compile). */
+        int64_t spec[KERNEL_MAX_SYMS];
+        cache_specialize(k->g, e->rep, spec);
+        char *src = NULL;
+        st = emit_cuda(k->g, k->arch, spec, &src, &f->launch);
+        free(src);
+        if (st != TJ_OK) return st;
+    }
+    if ((st = layout(k, e, &f->launch)) != TJ_OK) return st;
+    if (k->hooks.load) {
+        st = k->hooks.load(k->hooks.user, f->img, f->size, f->launch.kernel, &e->fn);
+    } else {
+        drv_kernel *fn = NULL;
+        st = drv_library_load(f->img, f->size, &e->lib);
+        if (st == TJ_OK) st = drv_library_get_kernel(e->lib, f->launch.kernel, &fn);
+        if (st != TJ_OK && e->lib) {
+            drv_library_unload(e->lib);
+            e->lib = NULL;
+        }
+        e->fn = fn;
+    }
+    if (st != TJ_OK) return st;
+    atomic_fetch_add(&k->cubin_bytes, f->size);
+    atomic_fetch_add(&k->specializations, 1);
+    pthread_mutex_lock(&e->mu);
+    atomic_store_explicit(&e->state, KE_READY, memory_order_release);
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    return TJ_OK;
+}
+
+/* Resolve a PENDING entry this thread owns. cached_only: look in the
+ * bundles and the disk only; a miss sets *missed and leaves it PENDING. */
+static tj_status resolve(tj_kernel *k, kentry *e, int cached_only, int bg, int *missed) {
+    cache_key key;
+    found f;
+    memset(&f, 0, sizeof f);
+    if (missed) *missed = 0;
+    tj_status st = cache_key_for_compile(k->g, k->hash, e->rep, k->arch, NULL, &key);
+    if (st == TJ_OK) {
+        memcpy(e->hex, key.hex, sizeof e->hex);
+        if (!lookup(k, &key, &f)) {
+            if (cached_only) {
+                cache_key_free(&key);
+                *missed = 1;
+                return TJ_OK;
+            }
+            st = compile_entry(k, e, &key, &f);
+        }
+    }
+    if (st == TJ_OK) st = publish(k, e, &f);
+    free(f.owned);
+    cache_key_free(&key);
+    if (st != TJ_OK) {
+        int state = st == TJ_ERR_COMPILE ? KE_FAILED : KE_IDLE;
+        if (bg) {
+            fprintf(stderr,
+                    "tilejit: background compile of graph '%s' (key %s) failed; launches of "
+                    "that shape keep using the dynamic-shape variant: %s\n",
+                    k->g->name, e->hex[0] ? e->hex : "?", tj_last_error());
+            state = KE_BG_FAILED;
+        }
+        kernel_entry_fail(e, st, state);
+    }
+    return st;
+}
+
+tj_status kernel_resolve(tj_kernel *k, kentry *e, int bg) { return resolve(k, e, 0, bg, NULL); }
+
+/* ---- the slow path ----------------------------------------------------------- */
+
+static tj_status use_fallback(tj_kernel *k, const int64_t *sym_vals, kentry **out) {
+    kspec s;
+    tj_status st = kernel_spec(k, sym_vals, 1, &s);
+    if (st != TJ_OK) return st;
+    kentry *f = kmap_find(&k->map, &s);
+    if (!f || atomic_load_explicit(&f->state, memory_order_acquire) != KE_READY)
+        if ((st = kernel_slow(k, &s, sym_vals, &f)) != TJ_OK) return st;
+    atomic_fetch_add(&k->fallback_launches, 1);
+    *out = f;
+    return TJ_OK;
+}
+
+tj_status kernel_slow(tj_kernel *k, const kspec *s, const int64_t *sym_vals, kentry **out) {
+    kentry *e = NULL;
+    tj_status st = entry_get(k, s, sym_vals, &e);
+    if (st != TJ_OK) return st;
+    /* Background mode: variant 0 never waits for a compile, unless it is
+     * the dynamic variant itself (nothing would be gained). */
+    int deferred = k->background && !k->no_compile && k->variants_differ && e->variant == 0;
+    for (;;) {
+        int state = atomic_load_explicit(&e->state, memory_order_acquire);
+        if (state == KE_READY) {
+            *out = e;
+            return TJ_OK;
+        }
+        if (state == KE_FAILED) return entry_error(e);
+        if (state == KE_BG_FAILED) return use_fallback(k, sym_vals, out);
+        if (state == KE_PENDING) {
+            if (deferred) return use_fallback(k, sym_vals, out);
+            if ((st = entry_wait(e)) != TJ_OK) return st;
+            continue;
+        }
+        int idle = KE_IDLE;
+        if (!atomic_compare_exchange_strong(&e->state, &idle, KE_PENDING)) continue;
+        if (!deferred) {
+            if ((st = resolve(k, e, 0, 0, NULL)) != TJ_OK) return st;
+            *out = e;
+            return TJ_OK;
+        }
+        /* A cached cubin is loaded now (a file read); only a compile waits. */
+        int missed = 0;
+        if ((st = resolve(k, e, 1, 0, &missed)) != TJ_OK) return st;
+        if (!missed) {
+            *out = e;
+            return TJ_OK;
+        }
+        if ((st = kernel_bg_submit(k, e)) != TJ_OK) {
+            kernel_entry_fail(e, st, KE_IDLE);
+            return st;
+        }
+        if (atomic_load_explicit(&e->state, memory_order_acquire) == KE_READY) {
+            *out = e;   /* no thread could start: it was compiled right here */
+            return TJ_OK;
+        }
+        return use_fallback(k, sym_vals, out);
+    }
+}
