@@ -103,7 +103,9 @@ int cli_compile(int argc, char **argv) {
                      : cli_fail("compile", "%s", tj_last_error());
         } else {
             FILE *f = fopen(a.out, "wb");
-            if (!f || fwrite(cubin, 1, size, f) != size || fclose(f) != 0) {
+            int written = f && fwrite(cubin, 1, size, f) == size;
+            if (f && fclose(f) != 0) written = 0;
+            if (!written) {
                 rc = cli_fail("compile", "cannot write %s", a.out);
             } else {
                 fprintf(stderr, "tilejit compile: wrote %s (%zu bytes, %s)\n", a.out, size, a.arch);
