@@ -177,7 +177,8 @@ static int spawn_child(const char *self, const char *dir, child_result *r) {
     }
     char buf[512] = "";
     size_t got = 0;
-    for (ssize_t n; got < sizeof buf - 1 && (n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0;)
+    ssize_t n;
+    while (got < sizeof buf - 1 && (n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
         got += (size_t)n;
     buf[got] = '\0';
     close(fds[0]);
@@ -252,6 +253,7 @@ static void hot_path(const char *self, const char *dir, const char *arch) {
         DIE("raw load");
     float falpha = 2.0f;
     void *params[3];
+    if (L.nparams != 3) DIE("the tiny kernel takes %d parameters, not x, y, alpha", L.nparams);
     for (int p = 0; p < L.nparams; p++)
         params[p] = L.params[p].kind == EMIT_PARAM_SCALAR ? (void *)&falpha
                                                           : (void *)&t[L.params[p].index];

@@ -17,6 +17,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader |
 if [ "$what" = bench ] || [ "$what" = all ]; then
   $B/bench_baseline --json "$OUT/baseline.jsonl" --commit "$commit" 2>&1 | tee "$OUT/bench.log"
   python3 bench/peer_torch.py > "$OUT/peers.jsonl" 2>>"$OUT/bench.log"; cat "$OUT/peers.jsonl"
+  $B/bench_launch --json-dir "$OUT" --commit "$commit" 2>&1 | tee "$OUT/launch.log"
 fi
 if [ "$what" = suite ] || [ "$what" = all ]; then
   meson test -C $B --suite gpu --print-errorlogs --timeout-multiplier 3 > "$OUT/gpu-suite.log" 2>&1

@@ -48,7 +48,8 @@ tj_status kernel_spec(const tj_kernel *k, const int64_t *sym_vals, int variant, 
     for (int i = 0; i < k->nsym; i++) {
         int64_t v = sym_vals[i];
         const ksym *s = &k->syms[i];
-        if (v < 1 || v > INT32_MAX || (s->divisor > 1 && v % s->divisor)) return bad_symbol(k, i, v);
+        if (v < 1 || v > INT32_MAX || (s->divisor > 1 && v % s->divisor))
+            return bad_symbol(k, i, v);
         int64_t sv = v;
         if (variant && !s->sizes_tile)
             sv = TJ_UNBOUND;
@@ -75,7 +76,10 @@ static int64_t grid_binary(int sub, int64_t a, int64_t b) {
     case TJ_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
     case TJ_DIV: return b == 0 ? 0 : b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b;
     case TJ_MOD: return b == 0 || b == -1 ? 0 : a % b;
-    case TJ_CDIV: return b == 0 ? 0 : b == -1 ? (int64_t)(0 - (uint64_t)a) : (int64_t)((uint64_t)a + (uint64_t)b - 1) / b;
+    case TJ_CDIV:
+        if (b == 0) return 0;
+        if (b == -1) return (int64_t)(0 - (uint64_t)a);
+        return (int64_t)((uint64_t)a + (uint64_t)b - 1) / b;
     case TJ_MAX: return a > b ? a : b;
     default: return a < b ? a : b;   /* TJ_MIN */
     }
@@ -382,8 +386,10 @@ tj_status tj_kernel_create(const tj_graph *g, const tj_kernel_options *opt, tj_k
     if (st != TJ_OK) return st;
     if ((st = kernel_env_init()) != TJ_OK) return st;
 
-    tj_kernel *k = calloc(1, sizeof *k);
+    /* Aligned for the statistics' cache lines (kernel_int.h). */
+    tj_kernel *k = aligned_alloc(64, (sizeof *k + 63) / 64 * 64);
     if (!k) return tj_set_error(TJ_ERR_NO_MEMORY, "tj_kernel_create: out of memory");
+    memset(k, 0, sizeof *k);
     k->flags = o.flags;
     k->no_compile = (o.flags & TJ_KERNEL_NO_COMPILE) || env_no_compile();
     k->background = (o.flags & TJ_KERNEL_BACKGROUND) != 0;

@@ -94,6 +94,11 @@ int kernel_bundle_find(const char *hex, const void **cubin, size_t *size) {
 
 int kernel_bundle_count(void) { return atomic_load_explicit(&nbundles, memory_order_acquire); }
 
+cache_bundle *const *kernel_bundles(int *n) {
+    *n = atomic_load_explicit(&nbundles, memory_order_acquire);
+    return bundles;
+}
+
 /* ---- cache directories ----------------------------------------------- */
 
 typedef struct dir_slot {

@@ -83,6 +83,9 @@ typedef struct kentry {
     int nparams;
     kparam params[EMIT_MAX_PARAMS];
     char hex[65];                      /* the cache key, once resolved */
+    char *nearest;                     /* malloc'd: why the nearest prebuilt entry
+                                          differs (no-compile misses; written by
+                                          the thread holding the entry PENDING) */
     /* waiting and failures (under mu) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -186,8 +189,10 @@ struct tj_kernel {
     kentry *all;
     kernel_test_hooks hooks;
     kbg *bg;                           /* NULL unless TJ_KERNEL_BACKGROUND */
-    /* statistics */
-    _Atomic uint64_t hits, slow_launches, misses, compiles, disk_hits, bundle_hits;
+    /* statistics, on their own cache lines: every launch writes `hits`,
+     * which must not evict what launches read above */
+    _Alignas(64) _Atomic uint64_t hits;
+    _Alignas(64) _Atomic uint64_t slow_launches, misses, compiles, disk_hits, bundle_hits;
     _Atomic uint64_t fallback_launches, compile_ns, cubin_bytes;
     _Atomic int specializations;
 };
@@ -227,6 +232,8 @@ tj_status kernel_env_init(void);
 /* Search every bundle (lock-free: the list only grows). 1 when found. */
 int kernel_bundle_find(const char *hex, const void **cubin, size_t *size);
 int kernel_bundle_count(void);
+/* The bundles open now (a stable prefix of an append-only list). */
+cache_bundle *const *kernel_bundles(int *n);
 /* The process's handle for a cache directory (NULL: the default; "":
  * memory only), opened at first use and kept for the life of the process
  * so that kernels share its memory store and single flight. */

@@ -51,6 +51,7 @@ void kernel_entry_free(tj_kernel *k, kentry *e) {
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
     free(e->errmsg);
+    free(e->nearest);
     free(e);
 }
 
@@ -157,19 +158,42 @@ static void key_symbols(const cache_key *key, char *buf, size_t size) {
     snprintf(buf, size, "%.*s", n, p);
 }
 
-static tj_status no_compile_error(const tj_kernel *k, const cache_key *key) {
+/* What the nearest prebuilt entry (bundles, disk) has that this key does
+ * not: cache_explain's report on one line, computed once per entry (it
+ * scans the cache directory). */
+static const char *nearest_entry(kentry *e, const cache_key *key, cache_dir *dir) {
+    if (e->nearest) return e->nearest;
+    int nb = 0;
+    cache_bundle *const *b = kernel_bundles(&nb);
+    cache_explanation ex;
+    char line[768] = "; no prebuilt entry exists at all";
+    if (cache_explain(dir, b, nb, key->desc, &ex) == TJ_OK) {
+        if (ex.found && ex.report && *ex.report) {
+            int n = snprintf(line, sizeof line, "; the nearest prebuilt entry differs in ");
+            for (const char *p = ex.report; *p && n < (int)sizeof line - 1; p++)
+                line[n++] = *p == '\n' ? (p[1] ? ';' : '\0') : *p;
+            line[n < (int)sizeof line ? n : (int)sizeof line - 1] = '\0';
+        }
+        cache_explanation_free(&ex);
+    }
+    e->nearest = strdup(line);
+    return e->nearest ? e->nearest : "";
+}
+
+static tj_status no_compile_error(const tj_kernel *k, kentry *e, const cache_key *key) {
     char syms[512];
     key_symbols(key, syms, sizeof syms);
     const char *dir = cache_dir_path(k->dir);
+    const char *nearest = nearest_entry(e, key, k->dir);
     return tj_set_error(
         TJ_ERR_UNSUPPORTED,
-        "graph '%s': no prebuilt kernel for key %s (%s, arch %s) in %d bundle(s) or the cache%s%s, "
-        "and compiling is off (%s). Prebuild it, on any machine (no GPU needed): list this graph "
+        "graph '%s': no prebuilt kernel for key %s (%s, arch %s) in %d bundle(s) or the "
+        "cache%s%s%s, and compiling is off (%s). Prebuild it, on any machine (no GPU needed): list this graph "
         "with these symbol values in a manifest and run `tilejit prebuild MANIFEST --arch %s -o "
         "BUNDLE`, then give the bundle with TILEJIT_BUNDLES=BUNDLE or tj_add_bundle(); or fill "
         "the cache with `tilejit prebuild MANIFEST --arch %s --cache-dir DIR`",
         k->g->name, key->hex, syms, k->arch, kernel_bundle_count(), dir ? " at " : "",
-        dir ? dir : " (memory only)",
+        dir ? dir : " (memory only)", nearest,
         (k->flags & TJ_KERNEL_NO_COMPILE) ? "TJ_KERNEL_NO_COMPILE" : "TILEJIT_NO_COMPILE=1",
         k->arch, k->arch);
 }
@@ -177,7 +201,7 @@ static tj_status no_compile_error(const tj_kernel *k, const cache_key *key) {
 /* Compile e under the cache's cross-process lock (another process may
  * have just written it: look again first), then store the cubin. */
 static tj_status compile_entry(tj_kernel *k, kentry *e, const cache_key *key, found *f) {
-    if (k->no_compile) return no_compile_error(k, key);
+    if (k->no_compile) return no_compile_error(k, e, key);
     int fd = -1;
     if (cache_lock(k->dir, key, &fd) != TJ_OK) fd = -1;   /* go on without it */
     if (lookup(k, key, f)) {

@@ -1,245 +1,11 @@
 /*
  * test_kernel.c — tj_kernel without a GPU: the specialization key per
  * policy, the lock-free map under concurrent inserts and lookups, single
- * flight, parallel compiles of different keys, background compiles, the
- * no-compile mode, disk and bundle hits, parameter packing, the grid and
- * bad arguments. The compile, the module load and the launch are replaced
- * by test hooks (runtime/kernel_int.h): the "cubin" is a text naming the
- * specialization, the "function" that text, interned.
+ * flight, parallel compiles of different keys, the no-compile mode, disk
+ * and bundle hits, parameter packing, the grid and bad arguments. The
+ * compile, load and launch are test hooks (kernel_fakes.h).
  */
-#include <ftw.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <unistd.h>
-
-#include "cache.h"
-#include "emit.h"
-#include "harness.h"
-#include "kernel_int.h"
-#include "nvrtc.h"
-
-#define ARCH "sm_90a"
-
-/* ---- fakes -------------------------------------------------------------- */
-
-static pthread_mutex_t fake_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t fake_cv = PTHREAD_COND_INITIALIZER;
-static char *interned[4096];
-static int ninterned;
-static _Atomic int compiles, launches, in_flight, max_in_flight;
-static int gate_closed;          /* under fake_mu: variant-0 compiles wait */
-static int wait_for_peers;       /* compiles wait until this many are in flight */
-static int compile_sleep_ms;
-static tj_status compile_fails;  /* a status the fake compile returns */
-static int fail_variant0_only;
-static _Atomic int load_failures;   /* the next N loads fail with TJ_ERR_DRIVER */
-static _Atomic int bg_job_done;
-
-static _Thread_local const char *last_fn;
-static _Thread_local unsigned last_grid[3], last_block[3], last_smem;
-static _Thread_local uint64_t last_params[EMIT_MAX_PARAMS];
-static _Thread_local int last_nparams;
-
-static void fakes_reset(void) {
-    pthread_mutex_lock(&fake_mu);
-    gate_closed = 0;
-    wait_for_peers = 0;
-    compile_sleep_ms = 0;
-    compile_fails = TJ_OK;
-    fail_variant0_only = 0;
-    pthread_mutex_unlock(&fake_mu);
-    compiles = launches = in_flight = max_in_flight = 0;
-    load_failures = 0;
-    bg_job_done = 0;
-    last_fn = NULL;
-}
-
-static void gate_open(void) {
-    pthread_mutex_lock(&fake_mu);
-    gate_closed = 0;
-    pthread_cond_broadcast(&fake_cv);
-    pthread_mutex_unlock(&fake_mu);
-}
-
-/* The first symbol (e in policy_graph) is exact and sizes no tile: bound
- * means the specialization, unbound the dynamic variant. */
-static int is_variant0(const int64_t *spec) { return spec[0] != TJ_UNBOUND; }
-
-static tj_status fake_compile(void *user, const tj_graph *g, const char *arch,
-                              const int64_t *spec, void **cubin, size_t *size,
-                              emit_launch *launch) {
-    (void)user;
-    int now = atomic_fetch_add(&in_flight, 1) + 1;
-    for (int m = atomic_load(&max_in_flight); now > m;)
-        if (atomic_compare_exchange_weak(&max_in_flight, &m, now)) break;
-    pthread_mutex_lock(&fake_mu);
-    while (gate_closed && is_variant0(spec)) pthread_cond_wait(&fake_cv, &fake_mu);
-    int peers = wait_for_peers, sleep_ms = compile_sleep_ms;
-    tj_status fail = compile_fails;
-    if (fail_variant0_only && !is_variant0(spec)) fail = TJ_OK;
-    pthread_mutex_unlock(&fake_mu);
-    for (int i = 0; i < 2000 && atomic_load(&in_flight) < peers; i++) usleep(1000);
-    if (sleep_ms) usleep((useconds_t)sleep_ms * 1000);
-    atomic_fetch_add(&compiles, 1);
-    atomic_fetch_sub(&in_flight, 1);
-    if (fail != TJ_OK) return tj_set_error(fail, "fake compile failed on purpose");
-    char *src = NULL;
-    tj_status st = emit_cuda(g, arch, spec, &src, launch);
-    free(src);
-    if (st != TJ_OK) return st;
-    char text[512];
-    int n = snprintf(text, sizeof text, "FAKE %s", tj_graph_name(g));
-    for (int i = 0; i < tj_num_symbols(g); i++) {
-        if (spec[i] == TJ_UNBOUND)
-            n += snprintf(text + n, sizeof text - (size_t)n, " %s=dyn",
-                          tj_symbol_name(g, (tj_sym){i}));
-        else
-            n += snprintf(text + n, sizeof text - (size_t)n, " %s=%lld",
-                          tj_symbol_name(g, (tj_sym){i}), (long long)spec[i]);
-    }
-    *cubin = strdup(text);
-    *size = strlen(text) + 1;
-    return *cubin ? TJ_OK : TJ_ERR_NO_MEMORY;
-}
-
-static tj_status fake_load(void *user, const void *cubin, size_t size, const char *name,
-                           void **fn) {
-    (void)user;
-    (void)name;
-    if (atomic_load(&load_failures) > 0) {
-        atomic_fetch_sub(&load_failures, 1);
-        return tj_set_error(TJ_ERR_DRIVER, "fake load failed on purpose");
-    }
-    if (size == 0 || ((const char *)cubin)[size - 1] != '\0' || strncmp(cubin, "FAKE", 4))
-        return tj_set_error(TJ_ERR_DRIVER, "fake load: not a fake cubin");
-    pthread_mutex_lock(&fake_mu);
-    char *found = NULL;
-    for (int i = 0; i < ninterned && !found; i++)
-        if (!strcmp(interned[i], cubin)) found = interned[i];
-    if (!found && ninterned < 4096) found = interned[ninterned++] = strdup(cubin);
-    pthread_mutex_unlock(&fake_mu);
-    *fn = found;
-    return found ? TJ_OK : TJ_ERR_NO_MEMORY;
-}
-
-static tj_status fake_launch(void *user, void *fn, const unsigned grid[3], const unsigned block[3],
-                             unsigned smem, void *stream, void **params, int nparams) {
-    (void)user;
-    (void)stream;
-    last_fn = fn;
-    memcpy(last_grid, grid, sizeof last_grid);
-    memcpy(last_block, block, sizeof last_block);
-    last_smem = smem;
-    last_nparams = nparams;
-    for (int i = 0; i < nparams; i++) memcpy(&last_params[i], params[i], 8);
-    atomic_fetch_add(&launches, 1);
-    return TJ_OK;
-}
-
-static const kernel_test_hooks all_hooks = {fake_compile, fake_load, fake_launch, NULL};
-
-/* ---- graphs, directories, arguments --------------------------------------- */
-
-/* e exact, p pow2, m multiple of 48, d dynamic, v exact divisible by 64,
- * t pow2 sizing a tile. Tensors x[e,p] y[m,d] w[v] (f32), z[t] in and
- * o[t] out; scalars alpha f32, n i32, flag bool, big i64. The program
- * scales z's one tile into o; the grid is [cdiv(e,4), min(p,3)]. */
-static tj_graph *policy_graph(const char *name) {
-    tj_graph *g = NULL;
-    if (tj_graph_new(name, &g) != TJ_OK) return NULL;
-    tj_sym e = tj_symbol(g, "e", TJ_EXACT, 0, 1);
-    tj_sym p = tj_symbol(g, "p", TJ_BUCKET_POW2, 0, 1);
-    tj_sym m = tj_symbol(g, "m", TJ_BUCKET_MULTIPLE, 48, 1);
-    tj_sym d = tj_symbol(g, "d", TJ_DYNAMIC, 0, 1);
-    tj_sym v = tj_symbol(g, "v", TJ_EXACT, 0, 64);
-    tj_sym t = tj_symbol(g, "t", TJ_BUCKET_POW2, 0, 1);
-    tj_dim xd[2] = {tj_dim_sym(e), tj_dim_sym(p)}, yd[2] = {tj_dim_sym(m), tj_dim_sym(d)};
-    tj_dim wd[1] = {tj_dim_sym(v)}, zd[1] = {tj_dim_sym(t)};
-    tj_tensor_arg(g, "x", TJ_F32, 2, xd, NULL);
-    tj_tensor_arg(g, "y", TJ_F32, 2, yd, NULL);
-    tj_tensor_arg(g, "w", TJ_F32, 1, wd, NULL);
-    tj_tensor z = tj_tensor_arg(g, "z", TJ_F32, 1, zd, NULL);
-    tj_tensor o = tj_tensor_arg(g, "o", TJ_F32, 1, zd, NULL);
-    tj_tensor_set_align(g, o, 16);
-    tj_val alpha = tj_scalar_arg(g, "alpha", TJ_F32);
-    tj_scalar_arg(g, "n", TJ_I32);
-    tj_scalar_arg(g, "flag", TJ_BOOL);
-    tj_scalar_arg(g, "big", TJ_I64);
-    tj_val zero = tj_const(g, TJ_I32, 0);
-    tj_val tile = tj_load(g, z, &zero, 1, zd, NULL, 0, 0);
-    tj_store(g, o, &zero, tj_mul(g, tile, alpha), NULL, 0);
-    tj_val grid[2] = {tj_binary(g, TJ_CDIV, tj_symval(g, e), tj_const(g, TJ_I32, 4)),
-                      tj_minimum(g, tj_symval(g, p), tj_const(g, TJ_I32, 3))};
-    tj_set_grid(g, 2, grid);
-    if (tj_graph_verify(g) != TJ_OK) {
-        fprintf(stderr, "  policy_graph: %s\n", tj_last_error());
-        tj_graph_free(g);
-        return NULL;
-    }
-    return g;
-}
-
-/* e p m d v t */
-static void policy_vals(int64_t *vals, int64_t e) {
-    int64_t v[6] = {e, harness_randint(1, 500), harness_randint(1, 500), harness_randint(1, 500),
-                    64 * harness_randint(1, 8), harness_randint(1, 200)};
-    memcpy(vals, v, sizeof v);
-}
-
-static const uint64_t ptrs[5] = {0x10000, 0x20000, 0x30000, 0x40000, 0x50000};
-static const double scalars[4] = {1.5, -7, 1, 12345678901.0};
-
-static char tmp_template[] = "/tmp/tj_test_kernel_XXXXXX";
-static char tmp_root[64];
-
-static const char *temp_dir(void) {
-    if (!tmp_root[0]) {
-        if (!mkdtemp(tmp_template)) return NULL;
-        snprintf(tmp_root, sizeof tmp_root, "%s", tmp_template);
-    }
-    static int n;
-    static char path[128];
-    snprintf(path, sizeof path, "%s/d%d", tmp_root, n++);
-    return path;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static tj_kernel *make(const tj_graph *g, unsigned flags, const char *dir) {
-    tj_kernel_options o = {ARCH, flags, dir};
-    tj_kernel *k = NULL;
-    if (tj_kernel_create(g, &o, &k) != TJ_OK) {
-        fprintf(stderr, "  tj_kernel_create: %s\n", tj_last_error());
-        return NULL;
-    }
-    kernel_set_test_hooks(k, &all_hooks);
-    return k;
-}
-
-static tj_kernel_stats stats(const tj_kernel *k) {
-    tj_kernel_stats s;
-    memset(&s, 0, sizeof s);
-    tj_kernel_stats_get(k, &s);
-    return s;
-}
-
-static int maps_mention(const char *what) {
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f) return -1;
-    char line[1024];
-    int found = 0;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, what)) found = 1;
-    fclose(f);
-    return found;
-}
+#include "kernel_fakes.h"
 
 /* ---- no-compile mode (first: nothing has loaded NVRTC yet) ------------------ */
 
@@ -259,7 +25,8 @@ TEST(test_kernel_no_compile_miss_names_key_and_never_loads_nvrtc) {
     CHECK_ERR(tj_kernel_launch(k, ptrs, scalars, vals, NULL), TJ_ERR_UNSUPPORTED, key.hex);
     const char *msg = tj_last_error();
     CHECKF(strstr(msg, "tilejit prebuild") && strstr(msg, "nocompile") &&
-               strstr(msg, "TJ_KERNEL_NO_COMPILE") && strstr(msg, "e=9"),
+               strstr(msg, "TJ_KERNEL_NO_COMPILE") && strstr(msg, "e=9") &&
+               strstr(msg, "no prebuilt entry exists at all"),
            "message: %s", msg);
     cache_key_free(&key);
     CHECK(launches == 0);
@@ -579,6 +346,31 @@ TEST(test_kernel_second_kernel_hits_the_disk_cache) {
     tj_graph_free(g);
 }
 
+TEST(test_kernel_no_compile_miss_says_how_the_nearest_entry_differs) {
+    fakes_reset();
+    tj_graph *g = policy_graph("nearest");
+    CHECK(g);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s", temp_dir());
+    tj_kernel *a = make(g, 0, dir);
+    CHECK(a);
+    int64_t v[6] = {9, 100, 10, 5, 64, 9};
+    CHECK_OK(tj_kernel_launch(a, ptrs, scalars, v, NULL));
+    tj_kernel_destroy(a);
+    tj_kernel *b = make(g, TJ_KERNEL_NO_COMPILE, dir);
+    CHECK(b);
+    v[0] = 10;
+    CHECK_ERR(tj_kernel_launch(b, ptrs, scalars, v, NULL), TJ_ERR_UNSUPPORTED,
+              "the nearest prebuilt entry differs in symbols: e wanted 10, entry has 9");
+    /* Asked again: the same answer (the scan is done once per key). */
+    CHECK_ERR(tj_kernel_launch(b, ptrs, scalars, v, NULL), TJ_ERR_UNSUPPORTED,
+              "e wanted 10, entry has 9");
+    v[0] = 9;
+    CHECK_OK(tj_kernel_launch(b, ptrs, scalars, v, NULL));
+    tj_kernel_destroy(b);
+    tj_graph_free(g);
+}
+
 TEST(test_kernel_bundle_serves_a_no_compile_kernel) {
     fakes_reset();
     tj_graph *g = policy_graph("bundled");
@@ -671,10 +463,11 @@ TEST(test_kernel_params_packed_in_launch_order) {
             memcpy(&i64, &raw, 8);
             if (q->kind == EMIT_PARAM_TENSOR) CHECK(raw == tp[q->index]);
             if (q->kind == EMIT_PARAM_SYMBOL) CHECK(i32 == v[q->index]);
-            if (q->kind == EMIT_PARAM_SCALAR && q->ctype == EMIT_C_F32) CHECK(f == (float)sc[q->index]);
-            if (q->kind == EMIT_PARAM_SCALAR && q->ctype == EMIT_C_I64) CHECK(i64 == (int64_t)sc[q->index]);
-            if (q->kind == EMIT_PARAM_SCALAR && q->ctype == EMIT_C_I32)
-                CHECK(i32 == (int32_t)(int64_t)sc[q->index]);
+            if (q->kind != EMIT_PARAM_SCALAR) continue;
+            double x = sc[q->index];
+            if (q->ctype == EMIT_C_F32) CHECK(f == (float)x);
+            if (q->ctype == EMIT_C_I64) CHECK(i64 == (int64_t)x);
+            if (q->ctype == EMIT_C_I32) CHECK(i32 == (int32_t)(int64_t)x);
         }
         /* Exact e is baked: never a parameter; dynamic d always is. */
         int has_e = 0, has_d = 0;
@@ -737,12 +530,15 @@ TEST(test_kernel_bad_arguments_are_clear_errors_and_launch_nothing) {
     tj_kernel *k = make(g, 0, temp_dir());
     CHECK(k);
     int64_t v[6] = {8, 8, 8, 8, 64, 8};
-    CHECK_ERR(tj_kernel_launch(NULL, ptrs, scalars, v, NULL), TJ_ERR_INVALID_ARG, "kernel is NULL");
-    CHECK_ERR(tj_kernel_launch(k, ptrs, scalars, NULL, NULL), TJ_ERR_INVALID_ARG, "sym_vals is NULL");
+    CHECK_ERR(tj_kernel_launch(NULL, ptrs, scalars, v, NULL), TJ_ERR_INVALID_ARG,
+              "kernel is NULL");
+    CHECK_ERR(tj_kernel_launch(k, ptrs, scalars, NULL, NULL), TJ_ERR_INVALID_ARG,
+              "sym_vals is NULL");
     CHECK_ERR(tj_kernel_launch(k, NULL, scalars, v, NULL), TJ_ERR_INVALID_ARG, "tensors is NULL");
     CHECK_ERR(tj_kernel_launch(k, ptrs, NULL, v, NULL), TJ_ERR_INVALID_ARG, "scalars is NULL");
     v[3] = TJ_UNBOUND;
-    CHECK_ERR(tj_kernel_launch(k, ptrs, scalars, v, NULL), TJ_ERR_UNBOUND, "symbol 'd' has no value");
+    CHECK_ERR(tj_kernel_launch(k, ptrs, scalars, v, NULL), TJ_ERR_UNBOUND,
+              "symbol 'd' has no value");
     v[3] = 0;
     CHECK_ERR(tj_kernel_launch(k, ptrs, scalars, v, NULL), TJ_ERR_INVALID_ARG, "'d' = 0");
     v[3] = (int64_t)INT32_MAX + 1;
@@ -807,186 +603,6 @@ TEST(test_kernel_create_rejects_bad_input) {
     CHECK_ERR(tj_kernel_stats_get(NULL, &s), TJ_ERR_INVALID_ARG, "NULL");
 }
 
-/* ---- background compiles ----------------------------------------------------------- */
-
-TEST(test_kernel_background_launches_dynamic_variant_until_ready) {
-    fakes_reset();
-    gate_closed = 1;   /* specialized compiles wait until the gate opens */
-    tj_graph *g = policy_graph("bg");
-    CHECK(g);
-    tj_kernel *k = make(g, TJ_KERNEL_BACKGROUND, temp_dir());
-    CHECK(k);
-    int64_t v[6] = {40, 100, 10, 5, 64, 9};
-    CHECK_OK(tj_kernel_launch(k, ptrs, scalars, v, NULL));
-    CHECKF(last_fn && strstr(last_fn, " e=dyn ") && strstr(last_fn, " t=16"), "%s", last_fn);
-    /* Another shape shares the dynamic variant while its own compile waits. */
-    v[0] = 41;
-    v[1] = 300;
-    CHECK_OK(tj_kernel_launch(k, ptrs, scalars, v, NULL));
-    CHECKF(strstr(last_fn, " e=dyn "), "%s", last_fn);
-    tj_kernel_stats s = stats(k);
-    CHECKF(s.fallback_launches == 2 && s.compiles == 1 && s.misses == 2,
-           "fallbacks %llu compiles %llu", (unsigned long long)s.fallback_launches,
-           (unsigned long long)s.compiles);
-    gate_open();
-    kernel_wait_background(k);
-    CHECK_OK(tj_kernel_launch(k, ptrs, scalars, v, NULL));
-    CHECKF(strstr(last_fn, " e=41 ") && strstr(last_fn, " p=512 "), "%s", last_fn);
-    v[0] = 40;
-    v[1] = 100;
-    CHECK_OK(tj_kernel_launch(k, ptrs, scalars, v, NULL));
-    CHECKF(strstr(last_fn, " e=40 "), "%s", last_fn);
-    s = stats(k);
-    CHECK(s.compiles == 3 && s.fallback_launches == 2 && s.hits == 2 && s.specializations == 3);
-    tj_kernel_destroy(k);
-    tj_graph_free(g);
-}
-
-TEST(test_kernel_background_failure_stays_on_dynamic_variant) {
-    fakes_reset();
-    compile_fails = TJ_ERR_COMPILE;
-    fail_variant0_only = 1;
-    tj_graph *g = policy_graph("bgfail");
-    CHECK(g);
-    tj_kernel *k = make(g, TJ_KERNEL_BACKGROUND, temp_dir());
-    CHECK(k);
-    int64_t v[6] = {40, 100, 10, 5, 64, 9};
-    CHECK_OK(tj_kernel_launch(k, ptrs, scalars, v, NULL));
-    kernel_wait_background(k);
-    CHECK_OK(tj_kernel_launch(k, ptrs, scalars, v, NULL));
-    CHECKF(strstr(last_fn, " e=dyn "), "%s", last_fn);
-    CHECK(stats(k).fallback_launches == 2 && compiles == 2);
-    tj_kernel_destroy(k);
-    tj_graph_free(g);
-}
-
-static void *open_gate_later(void *arg) {
-    (void)arg;
-    usleep(100000);
-    gate_open();
-    return NULL;
-}
-
-TEST(test_kernel_destroy_waits_for_background_compiles) {
-    fakes_reset();
-    gate_closed = 1;
-    tj_graph *g = policy_graph("bgdestroy");
-    CHECK(g);
-    tj_kernel *k = make(g, TJ_KERNEL_BACKGROUND, temp_dir());
-    CHECK(k);
-    int64_t v[6] = {40, 100, 10, 5, 64, 9};
-    CHECK_OK(tj_kernel_launch(k, ptrs, scalars, v, NULL));
-    CHECK(compiles == 1);   /* the dynamic variant; the specialization waits */
-    pthread_t t;
-    CHECK(pthread_create(&t, NULL, open_gate_later, NULL) == 0);
-    tj_kernel_destroy(k);
-    CHECK(compiles == 2);
-    pthread_join(t, NULL);
-    tj_graph_free(g);
-}
-
-TEST(test_kernel_background_compiles_at_once_when_the_variants_are_one_kernel) {
-    fakes_reset();
-    const char *rp[] = {"rows=dynamic", "cols=pow2"};   /* cols sizes the tile */
-    tj_graph *g = NULL;
-    CHECK_OK(tj_recipe_build("softmax", 2, rp, &g));
-    tj_kernel *k = make(g, TJ_KERNEL_BACKGROUND, temp_dir());
-    CHECK(k);
-    CHECK(!k->variants_differ);
-    int64_t v[2] = {0, 0};
-    v[tj_find_symbol(g, "rows").id] = 7;
-    v[tj_find_symbol(g, "cols").id] = 100;
-    uint64_t tp[2] = {0x1000, 0x2000};
-    double sc[1] = {0};
-    CHECK_OK(tj_kernel_launch(k, tp, sc, v, NULL));
-    tj_kernel_stats s = stats(k);
-    CHECK(s.fallback_launches == 0 && s.compiles == 1 && s.specializations == 1);
-    CHECKF(strstr(last_fn, "cols=128"), "%s", last_fn);
-    tj_kernel_destroy(k);
-    tj_graph_free(g);
-}
-
-TEST(test_kernel_background_with_no_compile_is_a_plain_miss) {
-    fakes_reset();
-    tj_graph *g = policy_graph("bgnocompile");
-    CHECK(g);
-    tj_kernel *k = make(g, TJ_KERNEL_BACKGROUND | TJ_KERNEL_NO_COMPILE, temp_dir());
-    CHECK(k);
-    int64_t v[6] = {40, 100, 10, 5, 64, 9};
-    CHECK_ERR(tj_kernel_launch(k, ptrs, scalars, v, NULL), TJ_ERR_UNSUPPORTED, "no prebuilt kernel");
-    CHECK(compiles == 0 && launches == 0);
-    tj_kernel_destroy(k);
-    tj_graph_free(g);
-}
-
-/* ---- the real compiler (NVRTC present, no GPU needed) ------------------------------ */
-
-static tj_status elf_load(void *user, const void *cubin, size_t size, const char *name,
-                          void **fn) {
-    (void)user;
-    if (size < 64 || memcmp(cubin, "\x7f" "ELF", 4) != 0)
-        return tj_set_error(TJ_ERR_DRIVER, "not an ELF cubin");
-    *fn = (void *)name;
-    return TJ_OK;
-}
-
-TEST(test_kernel_real_compile_is_cached_with_its_nvrtc_version) {
-    if (nvrtc_load() != TJ_OK) SKIP("NVRTC is not available: %.200s", tj_last_error());
-    fakes_reset();
-    const char *rp[] = {"cols=pow2", "dtype=f32"};
-    tj_graph *g = NULL;
-    CHECK_OK(tj_recipe_build("rmsnorm", 2, rp, &g));
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s", temp_dir());
-    tj_kernel_options o = {ARCH, 0, dir};
-    tj_kernel *k = NULL;
-    CHECK_OK(tj_kernel_create(g, &o, &k));
-    kernel_test_hooks h = {NULL, elf_load, fake_launch, NULL};
-    kernel_set_test_hooks(k, &h);
-    int64_t vals[2] = {0, 0};
-    vals[tj_find_symbol(g, "rows").id] = 10;
-    vals[tj_find_symbol(g, "cols").id] = 100;
-    uint64_t tp[4] = {0x1000, 0x2000, 0x3000, 0x4000};
-    double sc[2] = {1e-5, 0};
-    CHECK_OK(tj_kernel_launch(k, tp, sc, vals, NULL));
-    CHECKF(last_fn && !strcmp(last_fn, "tj_rmsnorm"), "%s", last_fn ? last_fn : "(null)");
-    tj_kernel_stats s = stats(k);
-    CHECK(s.compiles == 1 && s.compile_seconds > 0 && s.cubin_bytes > 64);
-    printf("  rmsnorm compiled in %.0f ms\n", s.compile_seconds * 1e3);
-    tj_kernel_destroy(k);
-    /* On disk, with the compiler recorded (not hashed). */
-    cache_dir *d = NULL;
-    CHECK_OK(cache_dir_open(dir, &d));
-    cache_entry_info *e = NULL;
-    size_t n = 0;
-    CHECK_OK(cache_list(d, &e, &n));
-    int major = 0, minor = 0;
-    CHECK_OK(nvrtc_version(&major, &minor));
-    char want[32];
-    snprintf(want, sizeof want, "nvrtc=%d.%d\n", major, minor);
-    CHECKF(n == 1 && e[0].desc && strstr(e[0].desc, want) && strstr(e[0].desc, "cols=128"),
-           "%zu entries; %s", n, n ? e[0].desc : "");
-    cache_list_free(e, n);
-    cache_dir_close(d);
-    /* A second kernel, not allowed to compile, loads it. */
-    o.flags = TJ_KERNEL_NO_COMPILE;
-    CHECK_OK(tj_kernel_create(g, &o, &k));
-    kernel_set_test_hooks(k, &h);
-    vals[tj_find_symbol(g, "cols").id] = 127;
-    CHECK_OK(tj_kernel_launch(k, tp, sc, vals, NULL));
-    CHECK(stats(k).disk_hits == 1 && stats(k).compiles == 0);
-    tj_kernel_destroy(k);
-    tj_graph_free(g);
-}
-
-TEST(test_kernel_nvtx_ranges_are_safe_with_or_without_nvtx) {
-    kernel_nvtx_push("tilejit test range");
-    kernel_nvtx_pop();
-    printf("  NVTX library %s\n", kernel_nvtx_loaded() ? "loaded" : "absent (ranges skipped)");
-}
-
-TEST(test_kernel_cleanup_temp_dirs) {
-    if (tmp_root[0]) nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+TEST(test_kernel_cleanup_temp_dirs) { cleanup_temp_dirs(); }
 
 int main(void) { return harness_main(); }

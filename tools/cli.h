@@ -33,6 +33,8 @@ int cli_run_cpu(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_emit(int argc, char **argv);
 int cli_compile(int argc, char **argv);
+int cli_prebuild(int argc, char **argv);
+int cli_cache(int argc, char **argv);
 
 /* "tilejit CMD: message\n" on stderr; return CLI_FAIL / CLI_USAGE. The
  * usage form adds a pointer to `tilejit help CMD`. */

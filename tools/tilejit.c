@@ -96,6 +96,39 @@ static const cli_command cli_commands[] = {
      "Example:\n"
      "  tilejit dump gemm | tilejit compile - --arch sm_90a --bind M=4096,N=4096,K=4096 -o g.cubin\n",
      cli_compile},
+    {"prebuild", "MANIFEST --arch A[,B...] (-o BUNDLE | --cache-dir DIR) [-j N] [--in-child]",
+     "compile a manifest's graphs x bindings x archs into a bundle (no GPU needed)",
+     "Reads MANIFEST (or - for stdin): one `recipe NAME [k=v ...]` or\n"
+     "`file PATH.tj` line per graph, each followed by `bind SYM=V1,V2,...`\n"
+     "lines (every combination of the listed values is built; # comments).\n"
+     "Compiles every graph x binding x arch with NVRTC on every core and\n"
+     "writes one bundle (-o), or fills a cache directory (--cache-dir),\n"
+     "then prints how many kernels were compiled and how fast.\n"
+     "\n"
+     "Options:\n"
+     "  --arch A[,B...]   targets, e.g. sm_90a,sm_80 (repeatable)\n"
+     "  -o BUNDLE         the bundle to write (for TILEJIT_BUNDLES)\n"
+     "  --cache-dir DIR   fill this cache directory instead\n"
+     "  -j N              compiling threads (default: every core)\n"
+     "  --in-child        each compile in a child process\n"
+     "\n"
+     "Example:\n"
+     "  printf 'recipe rmsnorm\\nbind rows=1,64\\n' | tilejit prebuild - --arch sm_90a -o k.tjb\n",
+     cli_prebuild},
+    {"cache", "ls|stats|verify|clear|explain [--dir D] [--bundle B ...]",
+     "list, check, clear the kernel cache; explain a miss",
+     "  ls        list entries (most recently used first) and those of --bundle\n"
+     "  stats     count entries, bytes, temporary and lock files\n"
+     "  verify    check every entry and --bundle fully; exit 1 when any is\n"
+     "            damaged (--repair removes damaged entries)\n"
+     "  clear     remove every entry\n"
+     "  explain FILE|- | recipe NAME [k=v ...]  [--arch A] [--bind SYM=N ...]\n"
+     "            compute the graph's key and name the key component that\n"
+     "            differs from the nearest entry in the cache or --bundle\n"
+     "\n"
+     "--dir D is the cache directory (default: $TILEJIT_CACHE_DIR, else\n"
+     "$XDG_CACHE_HOME/tilejit, else ~/.cache/tilejit).\n",
+     cli_cache},
 };
 enum { CLI_NCOMMANDS = (int)(sizeof cli_commands / sizeof cli_commands[0]) };
 
