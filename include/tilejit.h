@@ -394,7 +394,11 @@ typedef struct tj_kernel tj_kernel;
 #define TJ_KERNEL_BACKGROUND   1u  /* a new specialization compiles in a
                                       background thread; until it is ready
                                       launches use the graph's dynamic-shape
-                                      variant */
+                                      variant (symbols that size no tile
+                                      become parameters; those that size a
+                                      tile keep their specialization, so a
+                                      new value of one compiles in the
+                                      foreground) */
 #define TJ_KERNEL_NO_COMPILE   2u  /* a miss is an error naming the key (as
                                       TILEJIT_NO_COMPILE=1); NVRTC is never
                                       loaded */

@@ -1,7 +1,9 @@
 /*
  * cli.h — what the files of the tilejit command line share: the command
  * table, exit codes, reporting helpers, input reading and the seeded run
- * of a graph in the CPU interpreter. Uses the public API only.
+ * of a graph in the CPU interpreter. The graph commands use the public
+ * API only; prebuild and cache also use the runtime's internal headers
+ * (cache.h, prebuild.h), linked from the static library.
  */
 #ifndef TJ_CLI_H
 #define TJ_CLI_H
