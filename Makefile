@@ -44,7 +44,7 @@ build-san: $(BUILD_SAN)/build.ninja
 	$(NINJA) -C $(BUILD_SAN)
 
 demo: build
-	$(BUILD)/tilejit demo
+	$(BUILD)/tilejit demo --bundle $(BUILD)/tilejit-demo.bundle
 
 # Every suite in build/, then the unit suite under ASan+UBSan in build-san/;
 # the last line is the sum of both: "N passed, N failed, N skipped". A build

@@ -263,14 +263,28 @@ test_cli_run_cpu_sets_scalars() {
 }
 
 test_cli_demo_runs_every_recipe() {
-    tj demo
+    tj demo --bundle "$WORK/demo.bundle"
     expect_rc 0 "demo" || return 1
     for r in $("$TJ" recipes | grep -Eo '^[a-z_0-9]+'); do
         printf '%s\n' "$OUT" | grep -Eq "^$r +[0-9]+ +[0-9]+ +[0-9a-f]{12} " ||
             { fail "demo has no row for '$r'"; return 1; }
     done
     printf '%s\n' "$OUT" | grep -q FAILED && fail "a demo row failed"
+    # The second part: a GPU table, a bundle, or why neither.
+    if printf '%s\n' "$OUT" | grep -q '^prebuilt [0-9]* kernels for sm_90a'; then
+        [ -s "$WORK/demo.bundle" ] || { fail "demo said it prebuilt but wrote no bundle"; return 1; }
+    else
+        printf '%s\n' "$OUT" | grep -Eq '^(JIT on |NVRTC is not available)' ||
+            { fail "demo printed neither a GPU table nor a prebuild line"; return 1; }
+    fi
     return 0
+}
+
+test_cli_demo_cpu_only_skips_gpu_part() {
+    tj demo --cpu-only --bundle "$WORK/cpu.bundle"
+    expect_rc 0 "demo --cpu-only" || return 1
+    printf '%s\n' "$OUT" | grep -Eq '^(prebuilt|JIT on|No GPU)' && { fail "--cpu-only ran the GPU part"; return 1; }
+    [ ! -e "$WORK/cpu.bundle" ] || fail "--cpu-only wrote a bundle"
 }
 
 test_cli_emit_prints_cuda_for_bound_graph() {

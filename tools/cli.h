@@ -33,6 +33,9 @@ int cli_dump(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_run_cpu(int argc, char **argv);
 int cli_demo(int argc, char **argv);
+/* demo's second part: JIT on the local GPU, else a prebuilt bundle at
+ * `bundle` (NULL: $TMPDIR/tilejit-demo.bundle). */
+int cli_demo_gpu(uint64_t seed, const char *bundle);
 int cli_emit(int argc, char **argv);
 int cli_compile(int argc, char **argv);
 int cli_prebuild(int argc, char **argv);

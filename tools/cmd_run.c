@@ -261,12 +261,19 @@ done:
 
 int cli_demo(int argc, char **argv) {
     uint64_t seed = 1;
+    const char *bundle = NULL;
+    int cpu_only = 0;
     for (int i = 1; i < argc; i++) {
         int missing = 0;
         const char *v = option_value(argc, argv, &i, "--seed", &missing);
+        const char *b = v || missing ? NULL : option_value(argc, argv, &i, "--bundle", &missing);
         if (v) {
             int code = parse_seed("demo", v, &seed);
             if (code != CLI_OK) return code;
+        } else if (b) {
+            bundle = b;
+        } else if (!strcmp(argv[i], "--cpu-only")) {
+            cpu_only = 1;
         } else if (missing) {
             return cli_usage("demo", "option '%s' needs a value", argv[i]);
         } else {
@@ -290,5 +297,7 @@ int cli_demo(int argc, char **argv) {
     }
     printf("\n%d recipe%s, %d failed\n", n, n == 1 ? "" : "s", failed);
     if (n == 0) return cli_fail("demo", "no recipes are built in");
-    return failed ? CLI_FAIL : CLI_OK;
+    if (failed) return CLI_FAIL;
+    fflush(stdout);
+    return cpu_only ? CLI_OK : cli_demo_gpu(seed, bundle);
 }
