@@ -113,4 +113,23 @@ void cache_mem_clear(cache_dir *d);
  * entry); the format gets a trailing newline. */
 void cache_report_once(const char *id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Little-endian fields of the entry and bundle formats (docs/cache.md):
+ * byte by byte, so the files read the same on any host. */
+static inline void put_le32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void put_le64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t get_le32(const uint8_t *p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+static inline uint64_t get_le64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
 #endif
