@@ -131,6 +131,24 @@ tj_status tj_bind_parse(const tj_graph *g, const char *assignment, int64_t *vals
     return TJ_OK;
 }
 
+int64_t ir_grid_binary(int sub, int64_t a, int64_t b) {
+    /* Unsigned arithmetic: a wrapped grid is refused by the range check,
+     * never undefined behaviour. */
+    switch (sub) {
+    case TJ_ADD: return (int64_t)((uint64_t)a + (uint64_t)b);
+    case TJ_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
+    case TJ_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
+    case TJ_DIV: return b == 0 ? 0 : b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b;
+    case TJ_MOD: return b == 0 || b == -1 ? 0 : a % b;
+    case TJ_CDIV:
+        if (b == 0) return 0;
+        if (b == -1) return (int64_t)(0 - (uint64_t)a);
+        return (int64_t)((uint64_t)a + (uint64_t)b - 1) / b;
+    case TJ_MAX: return a > b ? a : b;
+    default: return a < b ? a : b;   /* TJ_MIN */
+    }
+}
+
 /* Values already computed in one grid evaluation: a grid expression may
  * share subexpressions, which must not be evaluated once per path. */
 #define GRID_MEMO 64
@@ -190,14 +208,10 @@ static tj_status eval_node(const tj_graph *g, int32_t id, const int64_t *sym_val
         break;
     case IR_BINARY:
         switch (n->sub) {
-        case TJ_ADD: *out = a + b; return TJ_OK;
-        case TJ_SUB: *out = a - b; return TJ_OK;
-        case TJ_MUL: *out = a * b; return TJ_OK;
-        case TJ_DIV: *out = b ? a / b : 0; return TJ_OK;
-        case TJ_MOD: *out = b ? a % b : 0; return TJ_OK;
-        case TJ_CDIV: *out = b ? (a + b - 1) / b : 0; return TJ_OK;
-        case TJ_MAX: *out = a > b ? a : b; return TJ_OK;
-        case TJ_MIN: *out = a < b ? a : b; return TJ_OK;
+        case TJ_ADD: case TJ_SUB: case TJ_MUL: case TJ_DIV: case TJ_MOD: case TJ_CDIV:
+        case TJ_MAX: case TJ_MIN:
+            *out = ir_grid_binary(n->sub, a, b);
+            return TJ_OK;
         default: break;
         }
         break;

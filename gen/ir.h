@@ -202,6 +202,11 @@ int ir_visible(const tj_graph *g, int32_t id, int32_t parent);
 /* Row-major strides for tensor t when it has none given (element units;
  * symbolic dims make symbolic products, so they are evaluated by
  * ir_tensor_eval instead). */
+/* The grid's integer arithmetic (add sub mul div mod cdiv max min) on
+ * 64-bit values, wrapping instead of overflowing; division by 0 gives 0.
+ * Shared by tj_graph_grid and the launch path's compiled grid. */
+int64_t ir_grid_binary(int sub, int64_t a, int64_t b);
+
 /* Evaluate tensor dims and strides for symbol values. */
 tj_status ir_tensor_eval(const tj_graph *g, int t, const int64_t *sym_vals,
                          int64_t *dims, int64_t *strides);

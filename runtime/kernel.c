@@ -68,23 +68,6 @@ tj_status kernel_spec(const tj_kernel *k, const int64_t *sym_vals, int variant, 
 
 /* ---- the grid ------------------------------------------------------------ */
 
-static int64_t grid_binary(int sub, int64_t a, int64_t b) {
-    /* Unsigned arithmetic: a wrapped grid is refused below, never UB. */
-    switch (sub) {
-    case TJ_ADD: return (int64_t)((uint64_t)a + (uint64_t)b);
-    case TJ_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
-    case TJ_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
-    case TJ_DIV: return b == 0 ? 0 : b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b;
-    case TJ_MOD: return b == 0 || b == -1 ? 0 : a % b;
-    case TJ_CDIV:
-        if (b == 0) return 0;
-        if (b == -1) return (int64_t)(0 - (uint64_t)a);
-        return (int64_t)((uint64_t)a + (uint64_t)b - 1) / b;
-    case TJ_MAX: return a > b ? a : b;
-    default: return a < b ? a : b;   /* TJ_MIN */
-    }
-}
-
 static tj_status grid_eval(const tj_kernel *k, const int64_t *sym_vals, unsigned grid[3]) {
     int64_t g[TJ_MAX_GRID] = {1, 1, 1};
     if (k->grid_fast) {
@@ -99,7 +82,7 @@ static tj_status grid_eval(const tj_kernel *k, const int64_t *sym_vals, unsigned
             case KG_NEG: v[i] = (int64_t)(0 - (uint64_t)v[o->a]); break;
             case KG_ABS: v[i] = v[o->a] < 0 ? (int64_t)(0 - (uint64_t)v[o->a]) : v[o->a]; break;
             case KG_RELU: v[i] = v[o->a] < 0 ? 0 : v[o->a]; break;
-            default: v[i] = grid_binary(o->sub, v[o->a], v[o->b]); break;
+            default: v[i] = ir_grid_binary(o->sub, v[o->a], v[o->b]); break;
             }
         }
         for (int i = 0; i < k->ngrid; i++) g[i] = v[k->grid_root[i]];
