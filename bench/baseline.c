@@ -118,7 +118,7 @@ static void kernel_setup(kernel_case *c, const char *recipe, int np, const char 
     char *log = NULL;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (compile_graph(c->g, dev.arch, c->vals, 0, &cubin, &size, &log, &c->L) != TJ_OK)
+    if (compile_graph_as(c->g, dev.arch, c->vals, "generic", 0, &cubin, &size, &log, &c->L) != TJ_OK)
         DIE("compile %s\n%s", recipe, log ? log : "");
     clock_gettime(CLOCK_MONOTONIC, &t1);
     c->compile_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;

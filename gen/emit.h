@@ -23,24 +23,59 @@ void sb_free(strbuf *b);
 typedef enum emit_param_kind {
     EMIT_PARAM_TENSOR = 0,   /* a device pointer */
     EMIT_PARAM_SCALAR,       /* a scalar argument */
-    EMIT_PARAM_SYMBOL        /* the true value of a symbol that is not baked */
+    EMIT_PARAM_SYMBOL,       /* the true value of a symbol that is not baked */
+    EMIT_PARAM_TENSORMAP,    /* a CUtensorMap (128 bytes, __grid_constant__) of
+                              * tensor `index`, built by the runtime at launch
+                              * from the tensor's pointer, dims and strides and
+                              * the `tmap` description below */
+    EMIT_PARAM_GRID          /* int: the graph's grid extent in dimension
+                              * `index` (for kernels whose launch grid is not
+                              * the graph's: EMIT_GRID_DIV, EMIT_GRID_PERSISTENT) */
 } emit_param_kind;
+
+/* How the runtime encodes a tensor map (cuTensorMapEncodeTiled). Dimension
+ * 0 is the tensor's innermost (contiguous) one, as the driver counts; the
+ * tensor's dims and strides come from the graph and the launch's symbols. */
+typedef struct emit_tmap {
+    int rank;              /* 1..5 = the tensor's rank */
+    uint32_t box[5];       /* box extent per dimension, innermost first */
+    int swizzle;           /* 0 none, 32, 64 or 128 (bytes) */
+    int oob_nan;           /* out-of-bounds fill: 0 zeros, 1 NaN */
+    int l2_promotion;      /* 0 none, 64, 128 or 256 (bytes) */
+} emit_tmap;
 
 typedef struct emit_param {
     emit_param_kind kind;
-    int index;          /* tensor, scalar or symbol index */
+    int index;          /* tensor, scalar, symbol or grid-dimension index */
     int ctype;          /* EMIT_C_*: how the value is passed */
     size_t size;        /* bytes of the parameter */
+    emit_tmap tmap;     /* EMIT_PARAM_TENSORMAP only */
 } emit_param;
 
-enum { EMIT_C_PTR = 0, EMIT_C_F32, EMIT_C_I32, EMIT_C_I64 };
+enum { EMIT_C_PTR = 0, EMIT_C_F32, EMIT_C_I32, EMIT_C_I64, EMIT_C_TMAP };
 
 #define EMIT_MAX_PARAMS 128
+
+/* How the launch grid follows from the graph's grid (g0, g1, g2):
+ *   EMIT_GRID_GRAPH       (g0, g1, g2): one block per program;
+ *   EMIT_GRID_DIV         (cdiv(g0, grid_arg), g1, g2): a block runs
+ *                         grid_arg consecutive programs of dimension 0;
+ *   EMIT_GRID_PERSISTENT  (min(g0*g1*g2, sm_count * grid_arg), 1, 1): a
+ *                         persistent grid that walks the programs itself.
+ * The block count in dimension 0 is rounded down to a multiple of the
+ * cluster's (never to 0) only in PERSISTENT mode; in the others it must
+ * already be one, which the schedule guarantees. */
+enum { EMIT_GRID_GRAPH = 0, EMIT_GRID_DIV, EMIT_GRID_PERSISTENT };
 
 typedef struct emit_launch {
     char kernel[96];          /* the extern "C" name */
     int threads;              /* block size (1-D) */
     size_t smem_bytes;        /* dynamic shared memory */
+    int grid_mode;            /* EMIT_GRID_* */
+    int grid_arg;             /* programs per block (DIV), blocks per SM (PERSISTENT) */
+    unsigned cluster[3];      /* thread-block cluster; {0,0,0} or {1,1,1}: none */
+    char schedule[24];        /* which lowering made it: "generic", "rows", ... */
+    char note[200];           /* why a fast schedule did not apply ("" if none) */
     int nparams;
     emit_param params[EMIT_MAX_PARAMS];
 } emit_launch;
@@ -50,6 +85,16 @@ typedef struct emit_launch {
  * ones may be TJ_UNBOUND). *src is malloc'd. `launch` may be NULL. */
 tj_status emit_cuda(const tj_graph *g, const char *arch, const int64_t *sym_vals, char **src,
                     emit_launch *launch);
+
+/* The kernel tilejit compiles for g at sym_vals on arch: the first
+ * schedule in gen/schedule/ that applies, else the generic lowering (its
+ * launch's `note` then says why the fast ones did not). What emit_kernel
+ * picks is a pure function of (graph, bindings, arch, codegen version), so
+ * the cache key covers it. `force` NULL = pick; else a schedule's name
+ * ("generic", "rows", "gemm_sm90", ...), failing if it does not apply (for
+ * tests, benchmarks and `tilejit emit --schedule`). */
+tj_status emit_kernel(const tj_graph *g, const char *arch, const int64_t *sym_vals,
+                      const char *force, char **src, emit_launch *launch);
 
 /* Largest dynamic shared memory a block may use on `arch` (bytes). */
 size_t emit_smem_limit(const char *arch);

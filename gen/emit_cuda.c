@@ -661,20 +661,20 @@ static void emit_signature(em *e, emit_launch *L, uint8_t *stored) {
     for (int t = 0; t < g->ntensors; t++, sep = ", ") {
         sb_printf(&e->out, "%s%s%s *__restrict__ t_%s", sep, stored[t] ? "" : "const ",
                   mem_type(g->tensors[t].dtype), g->tensors[t].name);
-        L->params[np++] = (emit_param){EMIT_PARAM_TENSOR, t, EMIT_C_PTR, sizeof(void *)};
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_TENSOR, .index = t, .ctype = EMIT_C_PTR, .size = sizeof(void *)};
     }
     for (int i = 0; i < g->nscalars; i++, sep = ", ") {
         int dt = g->scalars[i].dtype;
         int ct = ir_is_float(dt) ? EMIT_C_F32 : dt == TJ_I64 ? EMIT_C_I64 : EMIT_C_I32;
         sb_printf(&e->out, "%s%s p_%s", sep, ct == EMIT_C_F32 ? "float" : ct == EMIT_C_I64 ? "long long" : "int",
                   g->scalars[i].name);
-        L->params[np++] = (emit_param){EMIT_PARAM_SCALAR, i, ct, ct == EMIT_C_I64 ? 8u : 4u};
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_SCALAR, .index = i, .ctype = ct, .size = ct == EMIT_C_I64 ? 8u : 4u};
     }
     for (int s = 0; s < g->nsyms; s++) {
         if (baked(e, s)) continue;
         sb_printf(&e->out, "%sint sym_%s", sep, g->syms[s].name);
         sep = ", ";
-        L->params[np++] = (emit_param){EMIT_PARAM_SYMBOL, s, EMIT_C_I32, 4};
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_SYMBOL, .index = s, .ctype = EMIT_C_I32, .size = 4};
     }
     sb_printf(&e->out, ") {\n");
     L->nparams = np;
@@ -834,6 +834,7 @@ tj_status emit_cuda(const tj_graph *g, const char *arch, const int64_t *sym_vals
         goto done;
     }
     snprintf(L->kernel, sizeof L->kernel, "tj_%s", g->name);
+    snprintf(L->schedule, sizeof L->schedule, "generic");
     L->threads = e.nt;
     L->smem_bytes = e.smem;
     *src = e.out.data;
@@ -850,5 +851,5 @@ done:
 
 tj_status tj_emit_cuda(const tj_graph *g, const char *arch, const int64_t *sym_vals,
                        char **source) {
-    return emit_cuda(g, arch, sym_vals, source, NULL);
+    return emit_kernel(g, arch, sym_vals, NULL, source, NULL);
 }

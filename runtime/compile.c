@@ -1,5 +1,5 @@
 /*
- * compile.c — a graph to a cubin: the generic lowering's CUDA C++ handed
+ * compile.c — a graph to a cubin: the chosen lowering's CUDA C++ handed
  * to NVRTC with the embedded templates as in-memory headers.
  */
 #include <stdio.h>
@@ -14,6 +14,12 @@
 tj_status compile_graph(const tj_graph *g, const char *arch, const int64_t *sym_vals,
                         unsigned flags, void **cubin, size_t *size, char **log,
                         emit_launch *launch) {
+    return compile_graph_as(g, arch, sym_vals, NULL, flags, cubin, size, log, launch);
+}
+
+tj_status compile_graph_as(const tj_graph *g, const char *arch, const int64_t *sym_vals,
+                           const char *schedule, unsigned flags, void **cubin, size_t *size,
+                           char **log, emit_launch *launch) {
     if (!cubin || !size)
         return tj_set_error(TJ_ERR_INVALID_ARG, "tj_compile: %s is NULL", !cubin ? "cubin" : "size");
     *cubin = NULL;
@@ -22,7 +28,7 @@ tj_status compile_graph(const tj_graph *g, const char *arch, const int64_t *sym_
     if (flags & ~TJ_COMPILE_IN_CHILD)
         return tj_set_error(TJ_ERR_INVALID_ARG, "tj_compile: unknown flags 0x%x", flags);
     char *src = NULL;
-    tj_status st = emit_cuda(g, arch, sym_vals, &src, launch);
+    tj_status st = emit_kernel(g, arch, sym_vals, schedule, &src, launch);
     if (st != TJ_OK) return st;
 
     int nh = tj_template_count();

@@ -11,4 +11,11 @@ tj_status compile_graph(const tj_graph *g, const char *arch, const int64_t *sym_
                         unsigned flags, void **cubin, size_t *size, char **log,
                         emit_launch *launch);
 
+/* The same with the schedule forced (emit_kernel's `force`; NULL picks):
+ * for tests and benchmarks that compare a fast schedule with the generic
+ * lowering. */
+tj_status compile_graph_as(const tj_graph *g, const char *arch, const int64_t *sym_vals,
+                           const char *schedule, unsigned flags, void **cubin, size_t *size,
+                           char **log, emit_launch *launch);
+
 #endif

@@ -643,6 +643,65 @@ static drv_cu_result launch_once(const drv_api *a, drv_kernel *k, const unsigned
     return a->cuLaunchKernelEx(&cfg, f, params, NULL);
 }
 
+static int tmap_dtype(int dtype) {
+    switch (dtype) {
+    case TJ_F32: return DRV_CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
+    case TJ_F16: return DRV_CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+    case TJ_BF16: return DRV_CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    case TJ_F64: return DRV_CU_TENSOR_MAP_DATA_TYPE_FLOAT64;
+    case TJ_I32: return DRV_CU_TENSOR_MAP_DATA_TYPE_INT32;
+    case TJ_I64: return DRV_CU_TENSOR_MAP_DATA_TYPE_INT64;
+    case TJ_BOOL: case TJ_F8E4M3: case TJ_F8E5M2:
+        return DRV_CU_TENSOR_MAP_DATA_TYPE_UINT8;
+    default: return -1;
+    }
+}
+
+tj_status drv_tensor_map_encode(drv_tensor_map *out, int dtype, int rank, uint64_t addr,
+                                const uint64_t *dims, const uint64_t *strides,
+                                const uint32_t *box, int swizzle, int l2_promotion,
+                                int oob_nan) {
+    const drv_api *a = atomic_load_explicit(&loaded, memory_order_acquire);
+    if (!a) {
+        tj_status s = drv_load();
+        if (s != TJ_OK) return s;
+        a = atomic_load_explicit(&loaded, memory_order_acquire);
+    }
+    if (!a->cuTensorMapEncodeTiled)
+        return tj_set_error(TJ_ERR_UNSUPPORTED, "tensor maps need cuTensorMapEncodeTiled "
+                            "(CUDA 12.0+); %s lacks it", a->path);
+    int dt = tmap_dtype(dtype);
+    int sw = swizzle == 0 ? DRV_CU_TENSOR_MAP_SWIZZLE_NONE : swizzle == 32 ? DRV_CU_TENSOR_MAP_SWIZZLE_32B
+           : swizzle == 64 ? DRV_CU_TENSOR_MAP_SWIZZLE_64B : swizzle == 128 ? DRV_CU_TENSOR_MAP_SWIZZLE_128B : -1;
+    int l2 = l2_promotion == 0 ? DRV_CU_TENSOR_MAP_L2_PROMOTION_NONE
+           : l2_promotion == 64 ? DRV_CU_TENSOR_MAP_L2_PROMOTION_L2_64B
+           : l2_promotion == 128 ? DRV_CU_TENSOR_MAP_L2_PROMOTION_L2_128B
+           : l2_promotion == 256 ? DRV_CU_TENSOR_MAP_L2_PROMOTION_L2_256B : -1;
+    if (!out || dt < 0 || sw < 0 || l2 < 0 || rank < 1 || rank > 5 || !dims || !box ||
+        (rank > 1 && !strides))
+        return tj_set_error(TJ_ERR_INVALID_ARG, "drv_tensor_map_encode: bad argument (dtype %s, "
+                            "rank %d, swizzle %d, l2 promotion %d)", tj_dtype_name((tj_dtype)dtype),
+                            rank, swizzle, l2_promotion);
+    uint32_t ones[5] = {1, 1, 1, 1, 1};
+    drv_cu_result r = a->cuTensorMapEncodeTiled(
+        (drv_cu_tensor_map *)out, dt, (unsigned)rank, (void *)(uintptr_t)addr, dims,
+        rank > 1 ? strides : NULL, box, ones, DRV_CU_TENSOR_MAP_INTERLEAVE_NONE, sw, l2,
+        oob_nan ? DRV_CU_TENSOR_MAP_FLOAT_OOB_FILL_NAN_REQUEST_ZERO_FMA
+                : DRV_CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != DRV_CUDA_SUCCESS) {
+        char d[160] = "";
+        size_t used = 0;
+        for (int i = 0; i < rank && used < sizeof d; i++)
+            used += (size_t)snprintf(d + used, sizeof d - used, "%sdim %llu box %u stride %llu",
+                                     i ? ", " : "", (unsigned long long)dims[i], box[i],
+                                     (unsigned long long)(i ? strides[i - 1] : tj_dtype_size((tj_dtype)dtype)));
+        return cu_fail(a, r, "cuTensorMapEncodeTiled(%s at 0x%llx: %s; swizzle %d; the address "
+                       "and every stride must be multiples of 16 bytes)",
+                       tj_dtype_name((tj_dtype)dtype), (unsigned long long)addr, d, swizzle);
+    }
+    return TJ_OK;
+}
+
 tj_status drv_launch(drv_kernel *k, const unsigned grid[3], const unsigned block[3],
                      unsigned smem_bytes, const unsigned cluster[3], void *stream,
                      void **params) {

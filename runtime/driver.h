@@ -164,6 +164,25 @@ tj_status drv_launch(drv_kernel *k, const unsigned grid[3],
                      const unsigned block[3], unsigned smem_bytes,
                      const unsigned cluster[3], void *stream, void **params);
 
+/* ---- tensor maps (TMA, sm_90+) ------------------------------------------ */
+
+/* A CUtensorMap: what a kernel takes as a __grid_constant__ parameter. */
+typedef struct drv_tensor_map {
+    _Alignas(128) uint64_t opaque[16];
+} drv_tensor_map;
+
+/* cuTensorMapEncodeTiled of a tensor of tilejit dtype `dtype` at device
+ * address `addr`: dims[0..rank) and box[0..rank) innermost first,
+ * strides[0..rank-1) the byte strides of dims 1..rank-1, swizzle 0, 32,
+ * 64 or 128 bytes, l2_promotion 0, 64, 128 or 256 bytes, oob_nan 0 fills
+ * out-of-bounds elements with zeros. Host-only (no context needed), and
+ * allocation-free: launches call it. Errors name the rule broken (the
+ * driver checks alignment: addr to 16 bytes, strides to 16 bytes). */
+tj_status drv_tensor_map_encode(drv_tensor_map *out, int dtype, int rank, uint64_t addr,
+                                const uint64_t *dims, const uint64_t *strides,
+                                const uint32_t *box, int swizzle, int l2_promotion,
+                                int oob_nan);
+
 /* ---- memory, streams, events (tests and benchmarks) -------------------- */
 
 /* All use the current context (drv_context_current on device 0 if none). */

@@ -18,6 +18,7 @@
 #define TJ_DRIVER_CUDA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifndef DRV_CU_TYPES_FROM_CUDA_H
 typedef int drv_cu_result;                       /* CUresult */
@@ -28,6 +29,11 @@ typedef int drv_cu_function_attribute;           /* CUfunction_attribute */
 typedef int drv_cu_jit_option;                   /* CUjit_option */
 typedef int drv_cu_library_option;               /* CUlibraryOption */
 typedef int drv_cu_launch_attribute_id;          /* CUlaunchAttributeID */
+typedef int drv_cu_tensor_map_data_type;         /* CUtensorMapDataType */
+typedef int drv_cu_tensor_map_interleave;        /* CUtensorMapInterleave */
+typedef int drv_cu_tensor_map_swizzle;           /* CUtensorMapSwizzle */
+typedef int drv_cu_tensor_map_l2_promotion;      /* CUtensorMapL2promotion */
+typedef int drv_cu_tensor_map_oob_fill;          /* CUtensorMapFloatOOBfill */
 typedef struct CUctx_st *drv_cu_context;
 typedef struct CUmod_st *drv_cu_module;
 typedef struct CUfunc_st *drv_cu_function;
@@ -35,6 +41,11 @@ typedef struct CUlib_st *drv_cu_library;
 typedef struct CUkern_st *drv_cu_kernel;
 typedef struct CUstream_st *drv_cu_stream;
 typedef struct CUevent_st *drv_cu_event;
+
+/* CUtensorMap: 128 opaque bytes, 128-byte aligned (CUDA 13; 64 before). */
+typedef struct drv_cu_tensor_map {
+    _Alignas(128) unsigned long long opaque[16];
+} drv_cu_tensor_map;
 
 /* CUlaunchAttributeValue: a 64-byte union; tilejit sets clusterDim only. */
 typedef union drv_cu_launch_attribute_value {
@@ -111,6 +122,28 @@ typedef struct drv_cu_launch_config {
 
 /* CUlaunchAttributeID */
 #define DRV_CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION 4
+
+/* CUtensorMap enums (CUDA 12.0+). */
+#define DRV_CU_TENSOR_MAP_DATA_TYPE_UINT8 0
+#define DRV_CU_TENSOR_MAP_DATA_TYPE_UINT16 1
+#define DRV_CU_TENSOR_MAP_DATA_TYPE_UINT32 2
+#define DRV_CU_TENSOR_MAP_DATA_TYPE_INT32 3
+#define DRV_CU_TENSOR_MAP_DATA_TYPE_INT64 5
+#define DRV_CU_TENSOR_MAP_DATA_TYPE_FLOAT16 6
+#define DRV_CU_TENSOR_MAP_DATA_TYPE_FLOAT32 7
+#define DRV_CU_TENSOR_MAP_DATA_TYPE_FLOAT64 8
+#define DRV_CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 9
+#define DRV_CU_TENSOR_MAP_INTERLEAVE_NONE 0
+#define DRV_CU_TENSOR_MAP_SWIZZLE_NONE 0
+#define DRV_CU_TENSOR_MAP_SWIZZLE_32B 1
+#define DRV_CU_TENSOR_MAP_SWIZZLE_64B 2
+#define DRV_CU_TENSOR_MAP_SWIZZLE_128B 3
+#define DRV_CU_TENSOR_MAP_L2_PROMOTION_NONE 0
+#define DRV_CU_TENSOR_MAP_L2_PROMOTION_L2_64B 1
+#define DRV_CU_TENSOR_MAP_L2_PROMOTION_L2_128B 2
+#define DRV_CU_TENSOR_MAP_L2_PROMOTION_L2_256B 3
+#define DRV_CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE 0
+#define DRV_CU_TENSOR_MAP_FLOAT_OOB_FILL_NAN_REQUEST_ZERO_FMA 1
 
 /* cuStreamCreate / cuEventCreate flags */
 #define DRV_CU_STREAM_NON_BLOCKING 0x1
@@ -203,7 +236,12 @@ typedef struct drv_cu_launch_config {
     X(cuKernelGetAttribute, "cuKernelGetAttribute", drv_cu_result,             \
       (int *, drv_cu_function_attribute, drv_cu_kernel, drv_cu_device))        \
     X(cuKernelSetAttribute, "cuKernelSetAttribute", drv_cu_result,             \
-      (drv_cu_function_attribute, int, drv_cu_kernel, drv_cu_device))
+      (drv_cu_function_attribute, int, drv_cu_kernel, drv_cu_device))          \
+    X(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", drv_cu_result,         \
+      (drv_cu_tensor_map *, drv_cu_tensor_map_data_type, unsigned int, void *, \
+       const uint64_t *, const uint64_t *, const uint32_t *, const uint32_t *,  \
+       drv_cu_tensor_map_interleave, drv_cu_tensor_map_swizzle,                \
+       drv_cu_tensor_map_l2_promotion, drv_cu_tensor_map_oob_fill))
 
 /* cuEventElapsedTime: cuda.h 12.8+ maps it to cuEventElapsedTime_v2 (same
  * prototype); older drivers export only the unversioned symbol, which

@@ -68,8 +68,8 @@ tj_status kernel_spec(const tj_kernel *k, const int64_t *sym_vals, int variant, 
 
 /* ---- the grid ------------------------------------------------------------ */
 
-static tj_status grid_eval(const tj_kernel *k, const int64_t *sym_vals, unsigned grid[3]) {
-    int64_t g[TJ_MAX_GRID] = {1, 1, 1};
+static tj_status grid_eval(const tj_kernel *k, const int64_t *sym_vals, int64_t g[TJ_MAX_GRID]) {
+    g[0] = g[1] = g[2] = 1;
     if (k->grid_fast) {
         int64_t v[KERNEL_GRID_OPS];
         for (int i = 0; i < k->ngrid_ops; i++) {
@@ -97,7 +97,55 @@ static tj_status grid_eval(const tj_kernel *k, const int64_t *sym_vals, unsigned
                                 "tj_kernel_launch(graph '%s'): grid dim %d is %lld for these "
                                 "symbol values; it must be in 1..%lld",
                                 k->g->name, i, (long long)g[i], (long long)lim);
-        grid[i] = (unsigned)g[i];
+    }
+    return TJ_OK;
+}
+
+/* The launch grid of entry e for the graph's grid g (emit.h's modes). */
+static void launch_grid(const kentry *e, const int64_t g[TJ_MAX_GRID], unsigned grid[3]) {
+    grid[0] = (unsigned)g[0], grid[1] = (unsigned)g[1], grid[2] = (unsigned)g[2];
+    if (e->grid_mode == EMIT_GRID_DIV) {
+        grid[0] = (unsigned)((g[0] + e->grid_arg - 1) / e->grid_arg);
+    } else if (e->grid_mode == EMIT_GRID_PERSISTENT) {
+        uint64_t total = (uint64_t)g[0] * (uint64_t)g[1] * (uint64_t)g[2];
+        uint64_t b = total < e->max_blocks ? total : e->max_blocks;
+        uint64_t c = e->cluster[0];
+        b = b >= c ? b - b % c : c;
+        grid[0] = (unsigned)b, grid[1] = grid[2] = 1;
+    }
+}
+
+/* Encode the entry's tensor maps for this launch's pointers and sizes. */
+static tj_status encode_tmaps(const tj_kernel *k, const kentry *e, const uint64_t *tensors,
+                              const int64_t *sym_vals, drv_tensor_map *out) {
+    for (int j = 0; j < e->ntmaps; j++) {
+        const ktmap *m = &e->tmaps[j];
+        uint64_t dims[5], strides[5];
+        uint64_t es = tj_dtype_size((tj_dtype)m->dtype), run = es;
+        for (int i = 0; i < m->rank; i++) {
+            int64_t d = m->dim[i] >= 0 ? m->dim[i] : sym_vals[-1 - m->dim[i]];
+            dims[i] = (uint64_t)d;
+            if (i == 0) {
+                run *= dims[0];
+                continue;
+            }
+            if (m->contiguous) {
+                strides[i - 1] = run;
+                run *= dims[i];
+            } else {
+                int64_t st = m->stride[i] >= 0 ? m->stride[i] : sym_vals[-1 - m->stride[i]];
+                strides[i - 1] = (uint64_t)st * es;
+            }
+        }
+        tj_status st = drv_tensor_map_encode(&out[j], m->dtype, m->rank, tensors[m->tensor], dims,
+                                             strides, m->box, m->swizzle, m->l2_promotion,
+                                             m->oob_nan);
+        if (st != TJ_OK) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", tj_last_error());
+            return tj_set_error(st, "tj_kernel_launch(graph '%s'): tensor '%s': %s", k->g->name,
+                                k->g->tensors[m->tensor].name, why);
+        }
     }
     return TJ_OK;
 }
@@ -204,8 +252,8 @@ tj_status tj_kernel_launch(tj_kernel *k, const uint64_t *tensors, const double *
             !(x > -9.2e18 && x < 9.2e18))
             return bad_argument(k, "scalar", i, 0, x);
     }
-    unsigned grid[3];
-    if ((st = grid_eval(k, sym_vals, grid)) != TJ_OK) return st;
+    int64_t ggrid[TJ_MAX_GRID];
+    if ((st = grid_eval(k, sym_vals, ggrid)) != TJ_OK) return st;
 
     kentry *e = kmap_find(&k->map, &s);
     if (e && atomic_load_explicit(&e->state, memory_order_acquire) == KE_READY) {
@@ -222,6 +270,8 @@ tj_status tj_kernel_launch(tj_kernel *k, const uint64_t *tensors, const double *
         int64_t l;
     } args[EMIT_MAX_PARAMS];
     void *params[EMIT_MAX_PARAMS];
+    drv_tensor_map tmaps[KERNEL_MAX_TMAPS];
+    if (e->ntmaps && (st = encode_tmaps(k, e, tensors, sym_vals, tmaps)) != TJ_OK) return st;
     for (int p = 0; p < e->nparams; p++) {
         kparam q = e->params[p];
         switch (q.conv) {
@@ -230,10 +280,14 @@ tj_status tj_kernel_launch(tj_kernel *k, const uint64_t *tensors, const double *
         case KCONV_I32: args[p].i = (int32_t)(uint32_t)(uint64_t)(int64_t)scalars[q.index]; break;
         case KCONV_I64: args[p].l = (int64_t)scalars[q.index]; break;
         case KCONV_BOOL: args[p].i = scalars[q.index] != 0; break;
+        case KCONV_GRID: args[p].i = (int32_t)ggrid[q.index]; break;
+        case KCONV_TMAP: break;
         default: args[p].i = (int32_t)sym_vals[q.index]; break;   /* KCONV_SYM */
         }
-        params[p] = &args[p];
+        params[p] = q.conv == KCONV_TMAP ? (void *)&tmaps[q.aux] : (void *)&args[p];
     }
+    unsigned grid[3];
+    launch_grid(e, ggrid, grid);
     unsigned block[3] = {e->threads, 1, 1};
     int nvtx = atomic_load_explicit(&kernel_nvtx_launches, memory_order_relaxed);
     if (nvtx) kernel_nvtx_push(k->nvtx_launch);
@@ -241,7 +295,8 @@ tj_status tj_kernel_launch(tj_kernel *k, const uint64_t *tensors, const double *
         st = k->hooks.launch(k->hooks.user, e->fn, grid, block, e->smem, stream, params,
                              e->nparams);
     else
-        st = drv_launch((drv_kernel *)e->fn, grid, block, e->smem, NULL, stream, params);
+        st = drv_launch((drv_kernel *)e->fn, grid, block, e->smem,
+                        e->has_cluster ? e->cluster : NULL, stream, params);
     if (nvtx) kernel_nvtx_pop();
     return st;
 }

@@ -53,12 +53,27 @@
 enum { KE_IDLE = 0, KE_PENDING, KE_READY, KE_FAILED, KE_BG_FAILED };
 
 /* How a launch argument becomes a kernel parameter. */
-enum { KCONV_PTR = 0, KCONV_F32, KCONV_I32, KCONV_I64, KCONV_BOOL, KCONV_SYM };
+enum { KCONV_PTR = 0, KCONV_F32, KCONV_I32, KCONV_I64, KCONV_BOOL, KCONV_SYM, KCONV_TMAP,
+       KCONV_GRID };
 
 typedef struct kparam {
     uint8_t conv;      /* KCONV_* */
-    uint16_t index;    /* tensor, scalar or symbol index */
+    uint8_t aux;       /* KCONV_TMAP: its ktmap slot */
+    uint16_t index;    /* tensor, scalar or symbol index; KCONV_GRID: grid dim */
 } kparam;
+
+#define KERNEL_MAX_TMAPS 8      /* tensor-map parameters of one kernel */
+
+/* A tensor map to encode at each launch: the tensor's dims and strides
+ * (innermost first) as constants or symbols, and the box the schedule
+ * asked for. */
+typedef struct ktmap {
+    int tensor, dtype, rank;
+    int64_t dim[5], stride[5];         /* the value, or -1 - symbol */
+    int contiguous;                    /* strides follow from dims */
+    uint32_t box[5];
+    int swizzle, l2_promotion, oob_nan;
+} ktmap;
 
 /* A specialization key: what the hot path computes per launch. */
 typedef struct kspec {
@@ -80,6 +95,12 @@ typedef struct kentry {
     void *fn;                          /* drv_kernel *, or a test hook's handle */
     drv_library *lib;                  /* NULL when a test hook loaded it */
     unsigned threads, smem;
+    int grid_mode, grid_arg;           /* EMIT_GRID_* */
+    unsigned cluster[3];               /* all 1: none */
+    int has_cluster;
+    unsigned max_blocks;               /* EMIT_GRID_PERSISTENT: sm_count * grid_arg */
+    int ntmaps;
+    ktmap tmaps[KERNEL_MAX_TMAPS];
     int nparams;
     kparam params[EMIT_MAX_PARAMS];
     char hex[65];                      /* the cache key, once resolved */

@@ -252,6 +252,71 @@ static tj_status compile_entry(tj_kernel *k, kentry *e, const cache_key *key, fo
 
 /* ---- loading and publishing --------------------------------------------- */
 
+/* Where a tensor map's dims and strides come from at launch. */
+static tj_status tmap_layout(const tj_kernel *k, const emit_param *q, ktmap *m) {
+    const tj_graph *g = k->g;
+    const ir_tensor *t = &g->tensors[q->index];
+    const emit_tmap *d = &q->tmap;
+    if (d->rank != t->rank || d->rank < 1 || d->rank > 5)
+        return tj_set_error(TJ_ERR_INTERNAL, "graph '%s': tensor map of '%s' has rank %d, the "
+                            "tensor %d", g->name, t->name, d->rank, t->rank);
+    memset(m, 0, sizeof *m);
+    m->tensor = q->index;
+    m->dtype = t->dtype;
+    m->rank = t->rank;
+    m->contiguous = !t->has_strides;
+    for (int i = 0; i < t->rank; i++) {
+        int src = t->rank - 1 - i;   /* innermost first */
+        int sd = ir_dim_sym(g, t->dims[src]);
+        m->dim[i] = sd >= 0 ? -1 - sd : (int64_t)t->dims[src];
+        if (t->has_strides) {
+            int ss = ir_dim_sym(g, t->strides[src]);
+            m->stride[i] = ss >= 0 ? -1 - ss : (int64_t)t->strides[src];
+        }
+        m->box[i] = d->box[i];
+        if (d->box[i] < 1 || d->box[i] > 256)
+            return tj_set_error(TJ_ERR_INTERNAL, "graph '%s': tensor map of '%s' has box %u in "
+                                "dimension %d (1..256)", g->name, t->name, d->box[i], i);
+    }
+    m->swizzle = d->swizzle;
+    m->l2_promotion = d->l2_promotion;
+    m->oob_nan = d->oob_nan;
+    return TJ_OK;
+}
+
+/* The launch's grid and cluster, checked. PERSISTENT grids need the
+ * device's SM count, asked once here (not on the hot path). */
+static tj_status grid_layout(const tj_kernel *k, kentry *e, const emit_launch *L) {
+    e->grid_mode = L->grid_mode;
+    e->grid_arg = L->grid_arg;
+    e->has_cluster = 0;
+    for (int i = 0; i < 3; i++) {
+        e->cluster[i] = L->cluster[i] ? L->cluster[i] : 1;
+        if (e->cluster[i] != 1) e->has_cluster = 1;
+    }
+    if (L->grid_mode < EMIT_GRID_GRAPH || L->grid_mode > EMIT_GRID_PERSISTENT ||
+        (L->grid_mode != EMIT_GRID_GRAPH && (L->grid_arg < 1 || L->grid_arg > 1 << 20)) ||
+        e->cluster[0] * e->cluster[1] * e->cluster[2] > 16)
+        return tj_set_error(TJ_ERR_INTERNAL, "graph '%s': launch description has grid mode %d "
+                            "(argument %d), cluster %ux%ux%u", k->g->name, L->grid_mode,
+                            L->grid_arg, e->cluster[0], e->cluster[1], e->cluster[2]);
+    if (L->grid_mode != EMIT_GRID_PERSISTENT) return TJ_OK;
+    int sms = 0;
+    if (k->hooks.launch) {
+        sms = 132;   /* a test's fake device */
+    } else {
+        int ordinal = 0;
+        drv_device dev;
+        tj_status st = drv_context_device(&ordinal);
+        if (st == TJ_OK) st = drv_device_info(ordinal, &dev);
+        if (st != TJ_OK) return st;
+        sms = dev.sm_count;
+    }
+    uint64_t blocks = (uint64_t)sms * (uint64_t)L->grid_arg;
+    e->max_blocks = blocks > INT32_MAX ? INT32_MAX : (unsigned)blocks;
+    return TJ_OK;
+}
+
 /* The parameter layout of a launch description, checked against the graph. */
 static tj_status layout(const tj_kernel *k, kentry *e, const emit_launch *L) {
     if (L->nparams < 0 || L->nparams > EMIT_MAX_PARAMS || L->threads < 1 || L->threads > 1024 ||
@@ -260,30 +325,43 @@ static tj_status layout(const tj_kernel *k, kentry *e, const emit_launch *L) {
                             "graph '%s': launch description has %d parameters, %d threads, %zu "
                             "bytes of shared memory",
                             k->g->name, L->nparams, L->threads, L->smem_bytes);
+    e->ntmaps = 0;
     for (int p = 0; p < L->nparams; p++) {
         const emit_param *q = &L->params[p];
-        int n = q->kind == EMIT_PARAM_TENSOR ? k->ntensors
-              : q->kind == EMIT_PARAM_SCALAR ? k->nscalars : k->nsym;
+        int n = q->kind == EMIT_PARAM_TENSOR || q->kind == EMIT_PARAM_TENSORMAP ? k->ntensors
+              : q->kind == EMIT_PARAM_SCALAR ? k->nscalars
+              : q->kind == EMIT_PARAM_GRID ? TJ_MAX_GRID : k->nsym;
         int conv = q->kind == EMIT_PARAM_TENSOR ? KCONV_PTR
-                 : q->kind == EMIT_PARAM_SYMBOL ? KCONV_SYM : -1;
+                 : q->kind == EMIT_PARAM_SYMBOL ? KCONV_SYM
+                 : q->kind == EMIT_PARAM_TENSORMAP ? KCONV_TMAP
+                 : q->kind == EMIT_PARAM_GRID ? KCONV_GRID : -1;
         if (q->kind == EMIT_PARAM_SCALAR && q->index >= 0 && q->index < n) {
             conv = k->scalar_conv[q->index];
             int want = conv == KCONV_F32 ? EMIT_C_F32 : conv == KCONV_I64 ? EMIT_C_I64 : EMIT_C_I32;
             if (q->ctype != want) conv = -1;
         }
         if (q->kind == EMIT_PARAM_TENSOR && q->ctype != EMIT_C_PTR) conv = -1;
-        if (q->kind == EMIT_PARAM_SYMBOL && q->ctype != EMIT_C_I32) conv = -1;
+        if ((q->kind == EMIT_PARAM_SYMBOL || q->kind == EMIT_PARAM_GRID) && q->ctype != EMIT_C_I32)
+            conv = -1;
+        if (q->kind == EMIT_PARAM_TENSORMAP &&
+            (q->ctype != EMIT_C_TMAP || e->ntmaps == KERNEL_MAX_TMAPS))
+            conv = -1;
         if (q->index < 0 || q->index >= n || conv < 0)
             return tj_set_error(TJ_ERR_INTERNAL,
                                 "graph '%s': kernel parameter %d (kind %d, index %d, type %d) "
                                 "does not match the graph",
                                 k->g->name, p, (int)q->kind, q->index, q->ctype);
-        e->params[p] = (kparam){(uint8_t)conv, (uint16_t)q->index};
+        e->params[p] = (kparam){(uint8_t)conv, 0, (uint16_t)q->index};
+        if (conv == KCONV_TMAP) {
+            tj_status st = tmap_layout(k, q, &e->tmaps[e->ntmaps]);
+            if (st != TJ_OK) return st;
+            e->params[p].aux = (uint8_t)e->ntmaps++;
+        }
     }
     e->nparams = L->nparams;
     e->threads = (unsigned)L->threads;
     e->smem = (unsigned)L->smem_bytes;
-    return TJ_OK;
+    return grid_layout(k, e, L);
 }
 
 static tj_status publish(tj_kernel *k, kentry *e, found *f) {
@@ -294,7 +372,7 @@ static tj_status publish(tj_kernel *k, kentry *e, found *f) {
         int64_t spec[KERNEL_MAX_SYMS];
         cache_specialize(k->g, e->rep, spec);
         char *src = NULL;
-        st = emit_cuda(k->g, k->arch, spec, &src, &f->launch);
+        st = emit_kernel(k->g, k->arch, spec, NULL, &src, &f->launch);
         free(src);
         if (st != TJ_OK) return st;
     }

@@ -66,6 +66,9 @@ static inline void gate_open(void) {
  * means the specialization, unbound the dynamic variant. */
 static inline int is_variant0(const int64_t *spec) { return spec[0] != TJ_UNBOUND; }
 
+/* When set, changes each launch description fake_compile makes. */
+static void (*launch_edit)(emit_launch *L) KF_UNUSED;
+
 static inline tj_status fake_compile(void *user, const tj_graph *g, const char *arch,
                                      const int64_t *spec, void **cubin, size_t *size,
                                      emit_launch *launch) {
@@ -85,9 +88,10 @@ static inline tj_status fake_compile(void *user, const tj_graph *g, const char *
     atomic_fetch_sub(&in_flight, 1);
     if (fail != TJ_OK) return tj_set_error(fail, "fake compile failed on purpose");
     char *src = NULL;
-    tj_status st = emit_cuda(g, arch, spec, &src, launch);
+    tj_status st = emit_kernel(g, arch, spec, NULL, &src, launch);
     free(src);
     if (st != TJ_OK) return st;
+    if (launch_edit) launch_edit(launch);
     char text[512];
     int n = snprintf(text, sizeof text, "FAKE %s", tj_graph_name(g));
     for (int i = 0; i < tj_num_symbols(g); i++) {

@@ -445,10 +445,12 @@ TEST(test_kernel_params_packed_in_launch_order) {
         cache_specialize(g, v, spec);
         emit_launch L;
         char *src = NULL;
-        CHECK_OK(emit_cuda(g, ARCH, spec, &src, &L));
+        CHECK_OK(emit_kernel(g, ARCH, spec, NULL, &src, &L));
         free(src);
         CHECK_OK(tj_graph_grid(g, v, grid));
         CHECK(last_nparams == L.nparams);
+        if (L.grid_mode == EMIT_GRID_DIV) grid[0] = (grid[0] + L.grid_arg - 1) / L.grid_arg;
+        CHECK(L.grid_mode != EMIT_GRID_PERSISTENT);
         for (int i = 0; i < 3; i++) CHECK(last_grid[i] == (unsigned)grid[i]);
         CHECK(last_block[0] == (unsigned)L.threads && last_block[1] == 1 &&
               last_smem == (unsigned)L.smem_bytes);
@@ -513,6 +515,15 @@ TEST(test_kernel_grid_matches_interpreter_grid_for_every_recipe) {
             CHECK_OK(tj_graph_grid(g, vals, grid));
             CHECKF(tj_kernel_launch(k, tp, sc, vals, NULL) == TJ_OK, "%s: %s",
                    tj_recipe_get(r)->name, tj_last_error());
+            /* A schedule may run several programs per block. */
+            int64_t spec[16];
+            emit_launch L;
+            char *src = NULL;
+            cache_specialize(g, vals, spec);
+            CHECK_OK(emit_kernel(g, ARCH, spec, NULL, &src, &L));
+            free(src);
+            if (L.grid_mode == EMIT_GRID_DIV) grid[0] = (grid[0] + L.grid_arg - 1) / L.grid_arg;
+            if (L.grid_mode == EMIT_GRID_PERSISTENT) continue;
             for (int i = 0; i < 3; i++)
                 CHECKF(last_grid[i] == (unsigned)grid[i], "%s: grid[%d] %u, want %lld",
                        tj_recipe_get(r)->name, i, last_grid[i], (long long)grid[i]);
@@ -521,6 +532,97 @@ TEST(test_kernel_grid_matches_interpreter_grid_for_every_recipe) {
         tj_kernel_destroy(k);
         tj_graph_free(g);
     }
+}
+
+/* Launch descriptions as the fast schedules make them: a grid other than
+ * the graph's, the graph's grid as parameters, clusters, tensor maps. */
+static int edit_mode, edit_arg;
+static void edit_grid(emit_launch *L) {
+    L->grid_mode = edit_mode;
+    L->grid_arg = edit_arg;
+    L->cluster[0] = edit_mode == EMIT_GRID_PERSISTENT ? 2 : 1;
+    for (int d = 0; d < 3; d++)
+        L->params[L->nparams++] =
+            (emit_param){.kind = EMIT_PARAM_GRID, .index = d, .ctype = EMIT_C_I32, .size = 4};
+}
+
+TEST(test_kernel_grid_modes_and_grid_params) {
+    fakes_reset();
+    launch_edit = edit_grid;
+    tj_graph *g = policy_graph("modes");
+    CHECK(g);
+    static const int modes[3] = {EMIT_GRID_GRAPH, EMIT_GRID_DIV, EMIT_GRID_PERSISTENT};
+    for (int m = 0; m < 3; m++) {
+        edit_mode = modes[m];
+        edit_arg = harness_randint(1, 5);
+        tj_kernel *k = make(g, 0, "");
+        CHECK(k);
+        for (int it = 0; it < 10; it++) {
+            int64_t v[6], grid[3];
+            policy_vals(v, harness_randint(1, 3000));
+            double sc[4] = {1, 2, 1, 3};
+            uint64_t tp[5];
+            for (int t = 0; t < 5; t++) tp[t] = (uint64_t)(t + 1) << 20;
+            CHECK_OK(tj_kernel_launch(k, tp, sc, v, NULL));
+            CHECK_OK(tj_graph_grid(g, v, grid));
+            for (int d = 0; d < 3; d++) {   /* the last three parameters */
+                int32_t got;
+                memcpy(&got, &last_params[last_nparams - 3 + d], 4);
+                CHECKF(got == grid[d], "grid param %d: %d, want %lld", d, got, (long long)grid[d]);
+            }
+            int64_t total = grid[0] * grid[1] * grid[2];
+            if (edit_mode == EMIT_GRID_GRAPH) {
+                for (int d = 0; d < 3; d++) CHECK(last_grid[d] == (unsigned)grid[d]);
+            } else if (edit_mode == EMIT_GRID_DIV) {
+                CHECK(last_grid[0] == (unsigned)((grid[0] + edit_arg - 1) / edit_arg));
+                CHECK(last_grid[1] == (unsigned)grid[1] && last_grid[2] == (unsigned)grid[2]);
+            } else {   /* 132 fake SMs, clusters of 2 */
+                int64_t want = total < 132 * edit_arg ? total : 132 * edit_arg;
+                want = want >= 2 ? want - want % 2 : 2;
+                CHECKF(last_grid[0] == (unsigned)want, "persistent grid %u, want %lld (total %lld)",
+                       last_grid[0], (long long)want, (long long)total);
+                CHECK(last_grid[1] == 1 && last_grid[2] == 1);
+            }
+        }
+        tj_kernel_destroy(k);
+    }
+    launch_edit = NULL;
+    tj_graph_free(g);
+}
+
+static void edit_bad(emit_launch *L) {
+    if (edit_mode == 0) L->grid_mode = 7;
+    if (edit_mode == 1) L->cluster[0] = 32;
+    if (edit_mode == 2)
+        L->params[L->nparams++] =
+            (emit_param){.kind = EMIT_PARAM_GRID, .index = 3, .ctype = EMIT_C_I32, .size = 4};
+    if (edit_mode == 3) {   /* a tensor map of the wrong rank */
+        emit_param q = {.kind = EMIT_PARAM_TENSORMAP, .index = 0, .ctype = EMIT_C_TMAP, .size = 128};
+        q.tmap.rank = 1;
+        q.tmap.box[0] = 64;
+        L->params[L->nparams++] = q;
+    }
+}
+
+TEST(test_kernel_rejects_a_launch_description_that_does_not_fit) {
+    fakes_reset();
+    launch_edit = edit_bad;
+    tj_graph *g = policy_graph("badlaunch");
+    CHECK(g);
+    static const char *const want[4] = {"grid mode", "cluster", "does not match", "rank"};
+    for (edit_mode = 0; edit_mode < 4; edit_mode++) {
+        tj_kernel *k = make(g, 0, "");
+        CHECK(k);
+        int64_t v[6];
+        policy_vals(v, 100);
+        double sc[4] = {1, 2, 1, 3};
+        uint64_t tp[5];
+        for (int t = 0; t < 5; t++) tp[t] = (uint64_t)(t + 1) << 20;
+        CHECK_ERR(tj_kernel_launch(k, tp, sc, v, NULL), TJ_ERR_INTERNAL, want[edit_mode]);
+        tj_kernel_destroy(k);
+    }
+    launch_edit = NULL;
+    tj_graph_free(g);
 }
 
 TEST(test_kernel_bad_arguments_are_clear_errors_and_launch_nothing) {

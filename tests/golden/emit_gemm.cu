@@ -1,3 +1,4 @@
+// schedule: generic
 // tilejit generic kernel for graph 'small_gemm' (sm_80)
 // graph sha256 31e12a6a33209f54a7f29cee6278d4a60d8e098cd41ed84385a15813a1d8662f
 // bindings: K=48 (exact)

@@ -1,3 +1,4 @@
+// schedule: generic
 // tilejit generic kernel for graph 'small_softmax' (sm_90a)
 // graph sha256 e4ebaebd7e6881f3e7ec276ecef18973d17efd424bd6f5ff6afbdcf9357932cc
 // bindings: rows (dynamic) cols=100 (exact)

@@ -23,4 +23,6 @@ const size_t abi_drv_layout[] = {
     offsetof(drv_cu_launch_config, numAttrs),
     sizeof(drv_cu_deviceptr),
     sizeof(drv_cu_result),
+    sizeof(drv_cu_tensor_map),
+    _Alignof(drv_cu_tensor_map),
 };

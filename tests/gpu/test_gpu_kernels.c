@@ -1,21 +1,24 @@
 /*
- * The generic lowering on a GPU: every recipe and >= 200 random graphs,
- * compiled by NVRTC for the device, launched through the driver and
- * compared with the CPU interpreter on fresh random inputs, outputs
- * poisoned first, at ragged sizes. Skips without a device.
+ * Every recipe and >= 200 random graphs through tj_kernel on a GPU: the
+ * schedule tilejit picks and, where that is a fast one, the generic
+ * lowering as well, each compared with the CPU interpreter on fresh
+ * random inputs, outputs poisoned first, at ragged sizes. Skips without
+ * a device.
  *
  * TJ_GPU_GRAPHS=N changes the number of random graphs (200).
  * Prints the largest relative error seen per output dtype.
  */
 #include <math.h>
 
+#include "cache.h"
 #include "compile.h"
 #include "driver.h"
 #include "harness.h"
+#include "kernel_int.h"
 #include "randgraph.h"
 
 static double max_err[TJ_DTYPE_COUNT];
-static int cases_run;
+static int cases_run, fast_cases;
 
 static const char *skip_reason(void) {
     const char *why = NULL;
@@ -100,34 +103,49 @@ static int compare(const tj_graph *g, int t, const void *got, const void *want, 
     return 1;
 }
 
-/* Compile g for the device, run it and the interpreter on the same
- * random inputs, and compare every output. */
-static int run_case(const tj_graph *g, const int64_t *vals, double rtol, const char *what) {
-    drv_device dev;
-    if (drv_device_info(0, &dev) != TJ_OK) return 0;
-    void *cubin = NULL;
-    size_t size = 0;
+/* The generic lowering whatever fast schedule applies: a compile hook
+ * that forces it, so every graph is also checked on the generic path. */
+static tj_status generic_compile(void *user, const tj_graph *g, const char *arch,
+                                 const int64_t *spec, void **cubin, size_t *size,
+                                 emit_launch *L) {
+    (void)user;
     char *log = NULL;
+    tj_status st = compile_graph_as(g, arch, spec, "generic", 0, cubin, size, &log, L);
+    if (st != TJ_OK && log) fprintf(stderr, "%s\n", log);
+    tj_free(log);
+    return st;
+}
+
+/* The schedule tilejit picks for g at vals on arch ("generic", "rows"...). */
+static void picked_schedule(const tj_graph *g, const char *arch, const int64_t *vals,
+                            char *out, size_t size) {
+    int64_t spec[64];
     emit_launch L;
-    tj_status s = compile_graph(g, dev.arch, vals, 0, &cubin, &size, &log, &L);
-    if (s != TJ_OK) {
-        fprintf(stderr, "  %s: compile: %s\n%s\n", what, tj_last_error(), log ? log : "");
-        tj_free(log);
+    char *src = NULL;
+    snprintf(out, size, "?");
+    cache_specialize(g, vals, spec);
+    if (emit_kernel(g, arch, spec, NULL, &src, &L) == TJ_OK) snprintf(out, size, "%s", L.schedule);
+    free(src);
+}
+
+/* Run g through tj_kernel (the schedule it picks, or the generic one when
+ * `generic`) and the interpreter on the same random inputs, and compare
+ * every output. */
+static int run_once(const tj_graph *g, const int64_t *vals, double rtol, const char *what,
+                    int generic) {
+    tj_kernel_options o = {NULL, 0, ""};
+    tj_kernel *k = NULL;
+    if (tj_kernel_create(g, &o, &k) != TJ_OK) {
+        fprintf(stderr, "  %s: create: %s\n", what, tj_last_error());
         return 0;
     }
-    tj_free(log);
+    kernel_test_hooks h = {generic_compile, NULL, NULL, NULL};
+    if (generic) kernel_set_test_hooks(k, &h);
     int ok = 0;
     tensors ts;
     memset(&ts, 0, sizeof ts);
-    drv_library *lib = NULL;
-    drv_kernel *k = NULL;
     double scalars[64];
-    int64_t grid64[3];
-    if (drv_library_load(cubin, size, &lib) != TJ_OK ||
-        drv_library_get_kernel(lib, L.kernel, &k) != TJ_OK) {
-        fprintf(stderr, "  %s: load: %s\n", what, tj_last_error());
-        goto done;
-    }
+    uint64_t ptrs[64];
     ts.n = tj_num_tensors(g);
     if (ts.n > 64 || stored_tensors(g, ts.stored) != TJ_OK) goto done;
     for (int t = 0; t < ts.n; t++) {
@@ -147,6 +165,7 @@ static int run_case(const tj_graph *g, const int64_t *vals, double rtol, const c
             fprintf(stderr, "  %s: %s\n", what, tj_last_error());
             goto done;
         }
+        ptrs[t] = ts.dev[t];
     }
     for (int i = 0; i < tj_num_scalars(g) && i < 64; i++) {
         tj_dtype dt = tj_scalar_dtype(g, i);
@@ -154,9 +173,9 @@ static int run_case(const tj_graph *g, const int64_t *vals, double rtol, const c
                      : dt == TJ_BOOL ? 1.0 : harness_uniform(0.5, 1.5);
         float f = (float)scalars[i];
         if (dt == TJ_BF16 || dt == TJ_F16) { /* the kernel gets it rounded */
-            unsigned short h;
-            tj_convert(dt, &h, TJ_F32, &f, 1);
-            tj_convert(TJ_F32, &f, dt, &h, 1);
+            unsigned short hh;
+            tj_convert(dt, &hh, TJ_F32, &f, 1);
+            tj_convert(TJ_F32, &f, dt, &hh, 1);
             scalars[i] = f;
         }
     }
@@ -164,23 +183,7 @@ static int run_case(const tj_graph *g, const int64_t *vals, double rtol, const c
         fprintf(stderr, "  %s: interpreter: %s\n", what, tj_last_error());
         goto done;
     }
-    /* Kernel parameters in the order the launch description gives. */
-    union { void *p; drv_ptr d; float f; int i; long long l; } args[EMIT_MAX_PARAMS];
-    void *params[EMIT_MAX_PARAMS];
-    for (int p = 0; p < L.nparams; p++) {
-        const emit_param *ep = &L.params[p];
-        if (ep->kind == EMIT_PARAM_TENSOR) args[p].d = ts.dev[ep->index];
-        else if (ep->kind == EMIT_PARAM_SYMBOL) args[p].i = (int)vals[ep->index];
-        else if (ep->ctype == EMIT_C_F32) args[p].f = (float)scalars[ep->index];
-        else if (ep->ctype == EMIT_C_I64) args[p].l = (long long)scalars[ep->index];
-        else args[p].i = (int)scalars[ep->index];
-        params[p] = &args[p];
-    }
-    if (tj_graph_grid(g, vals, grid64) != TJ_OK) goto done;
-    unsigned grid[3] = {(unsigned)grid64[0], (unsigned)grid64[1], (unsigned)grid64[2]};
-    unsigned block[3] = {(unsigned)L.threads, 1, 1};
-    if (drv_launch(k, grid, block, (unsigned)L.smem_bytes, NULL, NULL, params) != TJ_OK ||
-        drv_context_sync() != TJ_OK) {
+    if (tj_kernel_launch(k, ptrs, scalars, vals, NULL) != TJ_OK || drv_context_sync() != TJ_OK) {
         fprintf(stderr, "  %s: launch: %s\n", what, tj_last_error());
         goto done;
     }
@@ -197,8 +200,23 @@ static int run_case(const tj_graph *g, const int64_t *vals, double rtol, const c
     cases_run++;
 done:
     free_tensors(&ts);
-    drv_library_unload(lib);
-    tj_free(cubin);
+    tj_kernel_destroy(k);
+    return ok;
+}
+
+/* The picked schedule, and the generic lowering too when it is another. */
+static int run_case(const tj_graph *g, const int64_t *vals, double rtol, const char *what) {
+    drv_device dev;
+    if (drv_device_info(0, &dev) != TJ_OK) return 0;
+    char sched[32], label[300];
+    picked_schedule(g, dev.arch, vals, sched, sizeof sched);
+    snprintf(label, sizeof label, "%s [%s]", what, sched);
+    int ok = run_once(g, vals, rtol, label, 0);
+    if (strcmp(sched, "generic")) {
+        snprintf(label, sizeof label, "%s [generic]", what);
+        ok &= run_once(g, vals, rtol, label, 1);
+        fast_cases++;
+    }
     return ok;
 }
 
@@ -271,7 +289,8 @@ TEST(test_gpu_random_graphs_match_interpreter) {
 TEST(test_gpu_report_errors) {
     const char *why = skip_reason();
     if (why) SKIP("%s", why);
-    printf("  %d cases ran; largest relative error per output dtype:", cases_run);
+    printf("  %d cases ran (%d also on a fast schedule); largest relative error per output "
+           "dtype:", cases_run, fast_cases);
     for (int t = 0; t < TJ_DTYPE_COUNT; t++)
         if (max_err[t] > 0) printf(" %s %.3g", tj_dtype_name((tj_dtype)t), max_err[t]);
     printf("\n");

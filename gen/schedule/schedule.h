@@ -1,0 +1,33 @@
+/*
+ * schedule.h — the fast lowerings. Each schedule looks at a verified graph
+ * specialized at its bindings and either emits a kernel for it or says,
+ * in one line, why it does not apply; emit_kernel (pick.c) tries them in
+ * order and falls back to the generic lowering (emit_cuda.c). A schedule
+ * must compute exactly what the generic lowering computes (docs/graph.md);
+ * the gpu suite checks both against the interpreter. Internal.
+ */
+#ifndef TJ_SCHEDULE_H
+#define TJ_SCHEDULE_H
+
+#include "emit.h"
+
+/* A schedule's emitter. Applies: TJ_OK, *src (malloc'd) and *launch set.
+ * Does not apply: TJ_OK, *src NULL, `why` says why (for the launch note
+ * and `tilejit emit`). Anything else: a real error (no memory, a graph
+ * the schedule accepted but could not finish), returned to the caller. */
+typedef tj_status (*sched_emit_fn)(const tj_graph *g, const char *arch, const int64_t *sym_vals,
+                                   char **src, emit_launch *launch, char *why, size_t why_size);
+
+typedef struct sched_entry {
+    const char *name;
+    sched_emit_fn emit;
+} sched_entry;
+
+/* The fast schedules, in the order emit_kernel tries them; ends with a
+ * row whose name is NULL. */
+extern const sched_entry sched_table[];
+
+tj_status sched_rows(const tj_graph *g, const char *arch, const int64_t *sym_vals, char **src,
+                     emit_launch *launch, char *why, size_t why_size); /* rows.c */
+
+#endif
