@@ -9,7 +9,7 @@
  *   graph=<sha-256 of the canonical text>
  *   name=<graph name>
  *   symbols=seq=256 batch=dynamic      (specialized values, symbol id order)
- *   schedule=generic
+ *   schedule=auto                       (emit_kernel's pick: a function of the rest)
  *   arch=sm_90a
  *   options=--gpu-architecture=sm_90a -std=c++17 -default-device
  *   codegen=<CACHE_CODEGEN_VERSION>
@@ -37,7 +37,7 @@
 
 #include "tilejit.h"
 
-#define CACHE_CODEGEN_VERSION 1   /* bump when emitted code changes */
+#define CACHE_CODEGEN_VERSION 2   /* bump when emitted code changes */
 
 /* ---- the key --------------------------------------------------------- */
 
@@ -48,7 +48,7 @@ typedef struct cache_key {
 
 /* Components: the graph (its canonical text hash), the specialized symbol
  * values (exact value, bucket, or "dynamic"), the schedule and its config
- * ("generic"), arch, NVRTC version (NULL: "unknown"; recorded, not
+ * ("auto" for emit_kernel's own pick), arch, NVRTC version (NULL: "unknown"; recorded, not
  * hashed), compile options, codegen version, templates hash. `spec_vals`
  * (tj_num_symbols entries; NULL when the graph has none) are the
  * specialized values: use cache_specialize. No string may hold a newline.
@@ -63,7 +63,7 @@ tj_status cache_key_make_hashed(const tj_graph *g, const char *graph_hash,
                                 const char *arch, const char *nvrtc_version,
                                 const char *options, cache_key *out);
 /* The key of what compile_graph(g, arch, spec_vals) produces for the TRUE
- * symbol values `sym_vals`: specializes them, schedule "generic", options
+ * symbol values `sym_vals`: specializes them, schedule "auto", options
  * from nvrtc_options (NVRTC need not be loaded). The one way the kernel,
  * prebuild and the CLI compute keys, so they agree. graph_hash may be
  * NULL; nvrtc_version may be NULL ("unknown"). */

@@ -147,7 +147,7 @@ tj_status cache_key_for_compile(const tj_graph *g, const char *graph_hash,
         return tj_set_error(TJ_ERR_NO_MEMORY, "cache_key_for_compile: out of memory");
     }
     cache_specialize(g, sym_vals, spec);
-    st = cache_key_make_hashed(g, graph_hash, spec, "generic", arch, nvrtc_version, options, out);
+    st = cache_key_make_hashed(g, graph_hash, spec, "auto", arch, nvrtc_version, options, out);
     free(spec);
     free(options);
     return st;

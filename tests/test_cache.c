@@ -162,7 +162,7 @@ TEST(test_cache_key_rejects_line_breaks_and_missing_values) {
     tj_graph_free(g);
 }
 
-/* cache_key_for_compile = specialize + "generic" + nvrtc_options. */
+/* cache_key_for_compile = specialize + "auto" + nvrtc_options. */
 TEST(test_cache_key_for_compile_matches_its_parts) {
     tj_graph *g = key_graph(128, "k");
     CHECK(g);
@@ -176,7 +176,7 @@ TEST(test_cache_key_for_compile_matches_its_parts) {
     CHECK_OK(nvrtc_options(&req, &opts));
     CHECK_OK(tj_graph_hash(g, gh));
     cache_key a, b, c;
-    CHECK_OK(cache_key_make(g, spec, "generic", "sm_80", NULL, opts, &a));
+    CHECK_OK(cache_key_make(g, spec, "auto", "sm_80", NULL, opts, &a));
     CHECK_OK(cache_key_for_compile(g, NULL, vals, "sm_80", NULL, &b));
     CHECK_OK(cache_key_for_compile(g, gh, vals, "sm_80", "12.0", &c));
     CHECK(strcmp(a.desc, b.desc) == 0 && same_key(&a, &c));
