@@ -108,11 +108,21 @@ int cache_dir_writable(const cache_dir *d);         /* 1: puts go to disk */
 void cache_dir_set_max_bytes(cache_dir *d, uint64_t max_bytes);
 uint64_t cache_dir_max_bytes(const cache_dir *d);
 
+/* The compiler stamp (<root>/v1/compiler): the NVRTC version of the
+ * newest compile written to the directory. A disk entry recorded with
+ * another version is stale: a miss, rebuilt by the current compiler (so
+ * the NVRTC version acts as part of the key without a lookup having to
+ * load NVRTC to learn it). cache_put of a key with a known version moves
+ * the stamp. "" when the directory has none. */
+void cache_dir_compiler(cache_dir *d, char *buf, size_t size);
+
 /* Read the entry for key: TJ_OK with a malloc'd copy of the cubin (the
  * caller frees it with free()), or TJ_ERR_IO "cache miss" (*cubin NULL).
  * Looks in the handle's memory store, then on disk. A corrupt, truncated
  * or future-format entry is reported once per process (stderr), removed,
- * and is a miss. A disk hit touches the entry (its atime) for LRU. */
+ * and is a miss. An entry compiled by another NVRTC than the stamp's is
+ * reported once and is a miss (kept: the rebuild replaces it). A disk hit
+ * touches the entry (its atime) for LRU. */
 tj_status cache_get(cache_dir *d, const cache_key *key, void **cubin, size_t *size);
 /* Write atomically (temporary file, fsync, rename); then evicts least
  * recently used entries past the size bound. Memory-only and read-only

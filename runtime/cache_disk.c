@@ -193,6 +193,75 @@ static int prepare_root(cache_dir *d) {
     return r;
 }
 
+/* ---- the compiler stamp ------------------------------------------------ */
+
+#define STAMP_NAME "compiler"
+
+static void temp_name(const char *hex, char *buf, size_t size);
+
+/* The value of desc's "nvrtc=" line into buf ("" when absent). */
+static void desc_compiler(const char *desc, char *buf, size_t size) {
+    buf[0] = '\0';
+    const char *p = desc ? strstr(desc, "\nnvrtc=") : NULL;
+    if (!p) return;
+    p += 7;
+    size_t n = strcspn(p, "\n");
+    if (n >= size || n == 0) return;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+}
+
+static void stamp_read(cache_dir *d) {
+    char *path = cache_path_join(d->v1, STAMP_NAME);
+    if (!path) return;
+    FILE *f = fopen(path, "re");
+    free(path);
+    if (!f) return;
+    char line[64] = "";
+    if (fgets(line, sizeof line, f) && !strncmp(line, "nvrtc=", 6)) {
+        size_t n = strcspn(line + 6, "\n");
+        if (n > 0 && n < sizeof d->compiler) {
+            memcpy(d->compiler, line + 6, n);
+            d->compiler[n] = '\0';
+        }
+    }
+    fclose(f);
+}
+
+/* After a put of an entry compiled by `ver`: make it the stamp (atomic
+ * replace; a failure only means old entries are served a while longer). */
+static void stamp_update(cache_dir *d, const char *ver) {
+    if (!ver[0] || !strcmp(ver, "unknown")) return;
+    pthread_mutex_lock(&d->mu);
+    int same = !strcmp(d->compiler, ver);
+    if (!same) snprintf(d->compiler, sizeof d->compiler, "%s", ver);
+    pthread_mutex_unlock(&d->mu);
+    if (same) return;
+    char *path = cache_path_join(d->v1, STAMP_NAME);
+    char tmp[256], name[300];
+    if (!path) return;
+    temp_name(STAMP_NAME, tmp, sizeof tmp);
+    snprintf(name, sizeof name, "%s%s", CACHE_TMP_PREFIX, tmp);
+    char *tpath = cache_path_join(d->v1, name);
+    FILE *f = tpath ? fopen(tpath, "we") : NULL;
+    if (f) {
+        int ok = fprintf(f, "nvrtc=%s\n", ver) > 0;
+        ok &= fclose(f) == 0;
+        if (!ok || rename(tpath, path) != 0) unlink(tpath);
+    }
+    free(tpath);
+    free(path);
+}
+
+void cache_dir_compiler(cache_dir *d, char *buf, size_t size) {
+    if (!buf || !size) return;
+    buf[0] = '\0';
+    if (!d) return;
+    pthread_mutex_lock(&d->mu);
+    snprintf(buf, size, "%s", d->compiler);
+    pthread_mutex_unlock(&d->mu);
+}
+
 tj_status cache_dir_open(const char *path, cache_dir **out) {
     if (!out) return tj_set_error(TJ_ERR_INVALID_ARG, "cache_dir_open: out is NULL");
     *out = NULL;
@@ -225,6 +294,7 @@ tj_status cache_dir_open(const char *path, cache_dir **out) {
                       "it, new ones kept in memory only", d->root);
         }
         d->writable = r > 0;
+        if (r >= 0) stamp_read(d);
     }
     *out = d;
     return TJ_OK;
@@ -377,7 +447,19 @@ tj_status cache_get(cache_dir *d, const cache_key *key, void **cubin, size_t *si
                 free(p);
                 p = NULL;
             }
+            char made_by[32], now_by[32];
+            desc_compiler(h.desc, made_by, sizeof made_by);
+            cache_dir_compiler(d, now_by, sizeof now_by);
             free(h.desc);
+            if (es == CACHE_ENTRY_OK && now_by[0] && made_by[0] && strcmp(made_by, "unknown") &&
+                strcmp(made_by, now_by)) {
+                cache_report_once(path, "cache entry %s was compiled by NVRTC %s; the cache now "
+                                  "compiles with %s, so it is rebuilt", path, made_by, now_by);
+                free(p);
+                close(fd);
+                return tj_set_error(TJ_ERR_IO, "cache miss: key %s in %s was compiled by NVRTC %s, "
+                                    "not %s", key->hex, d->root, made_by, now_by);
+            }
             if (es == CACHE_ENTRY_OK) {
                 if (d->writable) {
                     /* LRU: the last use is the atime, set by hand since
@@ -660,6 +742,9 @@ tj_status cache_put(cache_dir *d, const cache_key *key, const void *cubin, size_
                             "(the entry is kept in memory)", what, key->hex, d->root, strerror(e));
     }
     evict(d, key->hex, size + cache_header_size(strlen(key->desc)));
+    char ver[32];
+    desc_compiler(key->desc, ver, sizeof ver);
+    stamp_update(d, ver);
     return TJ_OK;
 }
 

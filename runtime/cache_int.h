@@ -82,6 +82,8 @@ struct cache_dir {
     int64_t last_scan;
     cache_test_hooks hooks;
     int has_hooks;
+    char compiler[32];    /* the stamp: NVRTC version of the newest compile
+                             written here ("" when none); under mu */
 };
 
 /* ---- paths and checks (cache_disk.c) ------------------------------- */
