@@ -41,6 +41,9 @@ typedef struct em {
     shape *shapes;      /* per node */
     char (*names)[48];  /* per node: its C name */
     uint8_t *live;
+    int *nuse;          /* per node: references by live nodes and loop yields */
+    int32_t *grp;       /* per node: its elementwise group while one is open (0: none) */
+    int ngrp;
     int nt;             /* threads per block */
     size_t smem;        /* staging bytes needed */
     int ntemp;          /* counter for temporaries */
@@ -279,45 +282,128 @@ static const char *const binary_fmt[TJ_BINARY_COUNT] = {
     [TJ_LE] = "(%1$s <= %2$s)", [TJ_GT] = "(%1$s > %2$s)", [TJ_GE] = "(%1$s >= %2$s)",
 };
 
+/* The C expression of elementwise node id (unary, binary, where, fma,
+ * broadcast, cast, const, iota) given its operands' expressions x[]. */
+static void node_rhs(em *e, int32_t id, char x[3][160], char *rhs, size_t size) {
+    const ir_node *n = N(e, id);
+    char fmt[256] = "%1$s";
+    switch (n->op) {
+    case IR_UNARY: snprintf(fmt, sizeof fmt, "%s", unary_fmt[n->sub]); break;
+    case IR_BINARY: snprintf(fmt, sizeof fmt, "%s", binary_fmt[n->sub]); break;
+    case IR_WHERE: snprintf(fmt, sizeof fmt, "(%%1$s ? %%2$s : %%3$s)"); break;
+    case IR_FMA: snprintf(fmt, sizeof fmt, "fmaf(%%1$s, %%2$s, %%3$s)"); break;
+    case IR_CAST: {
+        int from = N(e, n->in[0])->type.dtype, to = n->type.dtype;
+        if (ir_is_float(to))
+            snprintf(fmt, sizeof fmt, "tjg::round_to<%s>(%s)", mem_type(to),
+                     from == TJ_BOOL ? "(%1$s ? 1.0f : 0.0f)" : ir_is_float(from) ? "%1$s" : "(float)%1$s");
+        else if (to == TJ_BOOL)
+            snprintf(fmt, sizeof fmt, "(%%1$s != 0)");
+        else if (ir_is_float(from))
+            snprintf(fmt, sizeof fmt, "tjg::f2i<%s>(%%1$s)", reg_type(to));
+        else
+            snprintf(fmt, sizeof fmt, "(%s)%%1$s", reg_type(to));
+        break;
+    }
+    case IR_CONST: literal(n->type.dtype, n->f, x[0], sizeof x[0]); break;
+    case IR_IOTA: {
+        int along_n = n->type.rank == 1 || n->index == 1;
+        snprintf(x[0], sizeof x[0], along_n ? "(%s)j" : "(%s)i", reg_type(n->type.dtype));
+        break;
+    }
+    default: break;   /* IR_BROADCAST: the operand itself */
+    }
+    snprintf(rhs, size, fmt, x[0], x[1], x[2]);
+}
+
+static int operand_count(const ir_node *n) {
+    return n->op == IR_CONST || n->op == IR_IOTA ? 0 : n->nin < 3 ? n->nin : 3;
+}
+
 static void emit_elementwise(em *e, int32_t id) {
     const ir_node *n = N(e, id);
-    shape s = e->shapes[id];
-    char x[3][160] = {"", "", ""};
-    for (int k = 0; k < n->nin && k < 3; k++) operand(e, n->in[k], s, x[k], sizeof x[k]);
-    const char *fmt = "";
+    char x[3][160] = {"", "", ""}, rhs[1024];
+    for (int k = 0; k < operand_count(n); k++) operand(e, n->in[k], e->shapes[id], x[k], sizeof x[k]);
+    node_rhs(e, id, x, rhs, sizeof rhs);
+    assign(e, id, "%1$s", rhs, NULL, NULL);
+}
+
+/* ---- elementwise groups ------------------------------------------------
+ * A run of elementwise ops on tiles of one shape becomes one slot loop:
+ * each op's value is a scalar temporary t<id> inside it, stored to its
+ * register array only when something outside the run reads it. Operands
+ * of other shapes (broadcasts) are staged before the loop. Fewer loops and
+ * arrays: less local memory at run time, less for NVRTC to compile. */
+
+static int fusable(const em *e, int32_t id) {
+    const ir_node *n = N(e, id);
+    if (e->shapes[id].rank == 0) return 0;
     switch (n->op) {
-    case IR_UNARY: fmt = unary_fmt[n->sub]; break;
-    case IR_BINARY: fmt = binary_fmt[n->sub]; break;
-    case IR_WHERE: fmt = "(%1$s ? %2$s : %3$s)"; break;
-    case IR_FMA: fmt = "fmaf(%1$s, %2$s, %3$s)"; break;
-    case IR_BROADCAST: fmt = "%1$s"; break;
-    default: break;
+    case IR_UNARY: case IR_BINARY: case IR_WHERE: case IR_FMA: case IR_BROADCAST: case IR_CAST:
+    case IR_CONST: case IR_IOTA:
+        return 1;
+    default:
+        return 0;
     }
-    assign(e, id, fmt, x[0], x[1], x[2]);
 }
 
-static void emit_cast(em *e, int32_t id) {
+/* A scalar computed from scalars only: emitted where met, ahead of an
+ * open group's loop, which may read it. */
+static int scalar_only(const em *e, int32_t id) {
     const ir_node *n = N(e, id);
-    int from = N(e, n->in[0])->type.dtype, to = n->type.dtype;
-    char x[160], rhs[256];
-    operand(e, n->in[0], e->shapes[id], x, sizeof x);
-    if (ir_is_float(to))
-        snprintf(rhs, sizeof rhs, "tjg::round_to<%s>(%s)", mem_type(to),
-                 from == TJ_BOOL ? "(%1$s ? 1.0f : 0.0f)" : ir_is_float(from) ? "%1$s" : "(float)%1$s");
-    else if (to == TJ_BOOL)
-        snprintf(rhs, sizeof rhs, "(%%1$s != 0)");
-    else if (ir_is_float(from))
-        snprintf(rhs, sizeof rhs, "tjg::f2i<%s>(%%1$s)", reg_type(to));
-    else
-        snprintf(rhs, sizeof rhs, "(%s)%%1$s", reg_type(to));
-    assign(e, id, rhs, x, NULL, NULL);
+    if (e->shapes[id].rank != 0 || n->op == IR_FOR || n->op == IR_STORE || n->op == IR_LOAD)
+        return 0;
+    for (int k = 0; k < n->nin; k++)
+        if (e->shapes[n->in[k]].rank != 0) return 0;
+    return 1;
 }
 
-static void emit_const(em *e, int32_t id) {
-    const ir_node *n = N(e, id);
-    char lit[64];
-    literal(n->type.dtype, n->f, lit, sizeof lit);
-    assign(e, id, "%1$s", lit, NULL, NULL);
+static void emit_group(em *e, const int32_t *ids, int count) {
+    if (count <= 0) return;
+    shape s = e->shapes[ids[0]];
+    int g = ++e->ngrp;
+    for (int m = 0; m < count; m++) e->grp[ids[m]] = g;
+    /* Which members escape the group: read by anything else. */
+    int *inside = calloc((size_t)count, sizeof *inside);
+    char (*x)[3][160] = calloc((size_t)count, sizeof *x);
+    if (!inside || !x) {
+        e->err = tj_set_error(TJ_ERR_NO_MEMORY, "tj_emit_cuda: out of memory");
+        goto done;
+    }
+    for (int m = 0; m < count; m++) {
+        const ir_node *n = N(e, ids[m]);
+        for (int k = 0; k < operand_count(n); k++)
+            for (int q = 0; q < m; q++)
+                if (n->in[k] == ids[q]) inside[q]++;
+    }
+    /* Before the loop: arrays of escaping members, staged broadcasts. */
+    char desc[160];
+    for (int m = 0; m < count; m++) {
+        int32_t id = ids[m];
+        const ir_node *n = N(e, id);
+        line(e, "// %s", ir_node_desc(e->g, id, desc, sizeof desc));
+        if (e->nuse[id] > inside[m]) declare(e, V(e, id), n->type.dtype, s);
+        for (int k = 0; k < operand_count(n); k++) {
+            int32_t in = n->in[k];
+            if (e->grp[in] == g)
+                snprintf(x[m][k], sizeof x[m][k], "t%d", (int)in);
+            else   /* its name, v[k], or a broadcast staged now */
+                operand(e, in, s, x[m][k], sizeof x[m][k]);
+        }
+    }
+    begin_slots(e, s);
+    for (int m = 0; m < count; m++) {
+        int32_t id = ids[m];
+        char rhs[1024];
+        node_rhs(e, id, x[m], rhs, sizeof rhs);
+        line(e, "const %s t%d = %s;", reg_type(N(e, id)->type.dtype), (int)id, rhs);
+        if (e->nuse[id] > inside[m]) line(e, "%s[k] = t%d;", V(e, id), (int)id);
+    }
+    end_slots(e);
+done:
+    for (int m = 0; m < count; m++) e->grp[ids[m]] = 0;
+    free(inside);
+    free(x);
 }
 
 /* Stage tile `id` into shared memory as its register type (flat order). */
@@ -378,6 +464,10 @@ static void emit_reduce(em *e, int32_t id) {
     line(e, "__syncthreads();");
     begin_slots(e, e->shapes[id]);
     line(e, "%s acc = %s;", ct, init);
+    /* Inner loops unrolled by 4, not fully: NVRTC unrolled them whole,
+     * which doubled the compile time of attention for no speed (these
+     * loops read shared memory). */
+    line(e, "#pragma unroll 4");
     if (along_n)
         line(e, "for (int r = 0; r < %lld; ++r) {", (long long)xs.n);
     else
@@ -435,6 +525,7 @@ static void emit_mma(em *e, int32_t id) {
     line(e, "const float *A = (const float *)tj_smem;");
     line(e, "const float *B = (const float *)(tj_smem + %zu);", boff);
     line(e, "float acc = %s;", acc);
+    line(e, "#pragma unroll 4");   /* see emit_reduce */
     line(e, "for (int r = 0; r < %lld; ++r) acc = fmaf(A[%s], B[%s], acc);", (long long)K, ai, bi);
     line(e, "%s[k] = acc;", V(e, id));
     end_slots(e);
@@ -553,14 +644,22 @@ static void emit_for(em *e, int32_t id) {
          V(e, l->iv), V(e, n->in[1]), V(e, l->iv), V(e, n->in[2]));
     e->depth++;
     emit_region(e, id);
-    /* Yields: copy to temporaries first, since a yield may read another
-     * carried value that is being replaced. */
+    /* Yields become the carried values. Through temporaries when one
+     * yields a carried value of this loop (it may be replaced first);
+     * else directly. */
+    int via_tmp = 0;
+    for (int k = 0; k < l->ncarried; k++) {
+        const ir_node *y = N(e, l->yields[k]);
+        if (y->op == IR_LOOP_CARRIED && y->in[0] == id) via_tmp = 1;
+    }
     for (int k = 0; k < l->ncarried; k++) {
         int32_t c = l->carried[k], y = l->yields[k];
-        char tmp[32];
-        snprintf(tmp, sizeof tmp, "y%d_%d", (int)id, k);
-        declare(e, tmp, N(e, c)->type.dtype, e->shapes[c]);
-        char x[160];
+        char tmp[32], x[160];
+        if (via_tmp)
+            snprintf(tmp, sizeof tmp, "y%d_%d", (int)id, k);
+        else
+            snprintf(tmp, sizeof tmp, "%s", V(e, c));
+        if (via_tmp) declare(e, tmp, N(e, c)->type.dtype, e->shapes[c]);
         operand(e, y, e->shapes[c], x, sizeof x);
         if (e->shapes[c].rank == 0) {
             line(e, "%s = %s;", tmp, x);
@@ -570,7 +669,7 @@ static void emit_for(em *e, int32_t id) {
             end_slots(e);
         }
     }
-    for (int k = 0; k < l->ncarried; k++) {
+    for (int k = 0; k < l->ncarried && via_tmp; k++) {
         int32_t c = l->carried[k];
         if (e->shapes[c].rank == 0) {
             line(e, "%s = y%d_%d;", V(e, c), (int)id, k);
@@ -592,7 +691,7 @@ static void emit_node(em *e, int32_t id) {
         declare(e, V(e, id), n->type.dtype, e->shapes[id]);
     }
     switch (n->op) {
-    case IR_CONST: emit_const(e, id); break;
+    case IR_CONST: emit_elementwise(e, id); break;
     case IR_SYMVAL: assign(e, id, "sym_%1$s", e->g->syms[n->index].name, NULL, NULL); break;
     case IR_PROGRAM_ID:
         assign(e, id, "(int)blockIdx.%1$s", (const char *[]){"x", "y", "z"}[n->index], NULL, NULL);
@@ -600,18 +699,14 @@ static void emit_node(em *e, int32_t id) {
     case IR_NUM_PROGRAMS:
         assign(e, id, "(int)gridDim.%1$s", (const char *[]){"x", "y", "z"}[n->index], NULL, NULL);
         break;
-    case IR_IOTA: {
-        int along_n = n->type.rank == 1 || n->index == 1;
-        assign(e, id, along_n ? "(%1$s)j" : "(%1$s)i", reg_type(n->type.dtype), NULL, NULL);
-        break;
-    }
+    case IR_IOTA: emit_elementwise(e, id); break;
     case IR_LOAD: emit_load(e, id); break;
     case IR_STORE: emit_store(e, id); break;
     case IR_MMA: emit_mma(e, id); break;
     case IR_UNARY: case IR_BINARY: case IR_WHERE: case IR_FMA: case IR_BROADCAST:
         emit_elementwise(e, id);
         break;
-    case IR_CAST: emit_cast(e, id); break;
+    case IR_CAST: emit_elementwise(e, id); break;
     case IR_REDUCE: emit_reduce(e, id); break;
     case IR_TRANSPOSE: case IR_RESHAPE: emit_reshape_like(e, id); break;
     case IR_FOR: emit_for(e, id); break;
@@ -623,8 +718,32 @@ static void emit_region(em *e, int32_t parent) {
     int32_t *ids;
     int n;
     ir_region(e->g, parent, &ids, &n);
-    for (int k = 0; k < n && e->err == TJ_OK; k++)
-        if (e->live[ids[k]]) emit_node(e, ids[k]);
+    int32_t *run = malloc(sizeof *run * (size_t)(n > 0 ? n : 1));
+    if (!run) {
+        e->err = tj_set_error(TJ_ERR_NO_MEMORY, "tj_emit_cuda: out of memory");
+        return;
+    }
+    int nrun = 0;
+    for (int k = 0; k < n && e->err == TJ_OK; k++) {
+        int32_t id = ids[k];
+        if (!e->live[id]) continue;
+        if (fusable(e, id)) {
+            shape a = e->shapes[id], b = nrun ? e->shapes[run[0]] : a;
+            if (a.m != b.m || a.n != b.n) {
+                emit_group(e, run, nrun);
+                nrun = 0;
+            }
+            run[nrun++] = id;
+            continue;
+        }
+        if (!scalar_only(e, id)) {
+            emit_group(e, run, nrun);
+            nrun = 0;
+        }
+        emit_node(e, id);
+    }
+    if (e->err == TJ_OK) emit_group(e, run, nrun);
+    free(run);
 }
 
 /* ---- the kernel ---------------------------------------------------- */
@@ -747,6 +866,15 @@ static tj_status prepare(em *e, uint8_t *stored) {
         ir_op op = N(e, g->body[k])->op;
         if (op == IR_STORE || op == IR_FOR) mark_live(e, g->body[k]);
     }
+    for (int32_t id = 0; id < g->nnodes; id++) {
+        const ir_node *n = N(e, id);
+        if (!e->live[id] || n->op == IR_FOR_RESULT || n->op == IR_LOOP_IV ||
+            n->op == IR_LOOP_CARRIED)
+            continue;
+        for (int k = 0; k < n->nin; k++) e->nuse[n->in[k]]++;
+        if (n->op == IR_FOR && n->loop)
+            for (int k = 0; k < n->loop->ncarried; k++) e->nuse[n->loop->yields[k]]++;
+    }
     int64_t biggest = 1;
     for (int32_t id = 0; id < g->nnodes; id++) {
         const ir_node *n = N(e, id);
@@ -788,7 +916,9 @@ tj_status emit_cuda(const tj_graph *g, const char *arch, const int64_t *sym_vals
     e.shapes = calloc((size_t)g->nnodes + 1, sizeof *e.shapes);
     e.names = calloc((size_t)g->nnodes + 1, sizeof *e.names);
     e.live = calloc((size_t)g->nnodes + 1, 1);
-    if (!stored || !e.shapes || !e.names || !e.live) {
+    e.nuse = calloc((size_t)g->nnodes + 1, sizeof *e.nuse);
+    e.grp = calloc((size_t)g->nnodes + 1, sizeof *e.grp);
+    if (!stored || !e.shapes || !e.names || !e.live || !e.nuse || !e.grp) {
         st = tj_set_error(TJ_ERR_NO_MEMORY, "tj_emit_cuda: out of memory");
         goto done;
     }
@@ -846,6 +976,8 @@ done:
     free(e.shapes);
     free(e.names);
     free(e.live);
+    free(e.nuse);
+    free(e.grp);
     return st;
 }
 

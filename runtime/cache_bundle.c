@@ -163,6 +163,29 @@ static int entry_intact(const cache_bundle *b, const uint8_t *e) {
     return memcmp(d, e + 96, 32) == 0;
 }
 
+static int by_payload_offset(const void *a, const void *b) {
+    uint64_t x = get_le64(*(const uint8_t *const *)a + 64), y = get_le64(*(const uint8_t *const *)b + 64);
+    return x < y ? -1 : x > y;
+}
+
+/* The payload area's padding (between payloads and after the last) is
+ * covered by no checksum: it must be zeros, as the writer leaves it. */
+static int padding_zero(const cache_bundle *b) {
+    uint64_t pos = get_le64(b->map + 48);
+    const uint8_t **order = malloc(sizeof *order * (size_t)(b->count ? b->count : 1));
+    if (!order) return 1;   /* no memory: skip this extra check */
+    for (uint64_t i = 0; i < b->count; i++) order[i] = b->index + i * BUNDLE_ENTRY;
+    qsort(order, (size_t)b->count, sizeof *order, by_payload_offset);
+    int ok = 1;
+    for (uint64_t i = 0; i <= b->count && ok; i++) {
+        uint64_t end = i < b->count ? get_le64(order[i] + 64) : (uint64_t)b->size;
+        for (; pos < end && ok; pos++) ok = b->map[pos] == 0;
+        if (i < b->count) pos = end + get_le64(order[i] + 72);
+    }
+    free(order);
+    return ok;
+}
+
 tj_status cache_bundle_verify(const cache_bundle *b, size_t *nbad) {
     if (!b) return tj_set_error(TJ_ERR_INVALID_ARG, "cache_bundle_verify: the bundle is NULL");
     size_t bad = 0;
@@ -178,6 +201,7 @@ tj_status cache_bundle_verify(const cache_bundle *b, size_t *nbad) {
     }
     if (nbad) *nbad = bad;
     if (!index_ok) return damaged(b->path, "index checksum mismatch");
+    if (!padding_zero(b)) return damaged(b->path, "padding between cubins is not zero");
     if (bad)
         return tj_set_error(TJ_ERR_IO, "bundle %s: %zu of %llu cubins are damaged", b->path, bad,
                             (unsigned long long)b->count);

@@ -165,7 +165,12 @@ test_cache_verify_detects_corrupted_bundle() {
     expect_rc 0 "prebuild" || return 1
     local size
     size=$(stat -c %s "$WORK/k.tjb")
-    printf '\377' | dd of="$WORK/k.tjb" bs=1 seek=$((size - 5)) conv=notrunc 2>/dev/null
+    # Flip every bit of one byte (writing a constant would change nothing
+    # where the byte already holds it).
+    local old
+    old=$(od -An -tu1 -j $((size - 5)) -N1 "$WORK/k.tjb" | tr -d ' ')
+    printf "\\$(printf '%03o' $((255 - old)))" |
+        dd of="$WORK/k.tjb" bs=1 seek=$((size - 5)) conv=notrunc 2>/dev/null
     tj cache verify --dir "$WORK/empty" --bundle "$WORK/k.tjb"
     expect_rc 1 "verify of a damaged bundle" || return 1
     expect_out "BAD $WORK/k.tjb" "verify"

@@ -44,7 +44,8 @@ tj_small_gemm(const tj::f16 *__restrict__ t_a, const tj::f16 *__restrict__ t_b, 
     const int e = k * NT + tid;
     const int i = e / 64, j = e % 64;
     (void)i; (void)j;
-    v5[k] = 0.0f;
+    const float t5 = 0.0f;
+    v5[k] = t5;
   }
   float v8[32];
   #pragma unroll 1
@@ -115,23 +116,16 @@ tj_small_gemm(const tj::f16 *__restrict__ t_a, const tj::f16 *__restrict__ t_b, 
       const float *A = (const float *)tj_smem;
       const float *B = (const float *)(tj_smem + 4096);
       float acc = v8[k];
+      #pragma unroll 4
       for (int r = 0; r < 16; ++r) acc = fmaf(A[i * 16 + r], B[j * 16 + r], acc);
       v11[k] = acc;
     }
-    float y6_0[32];
     #pragma unroll 1
     for (int k = 0; k < 32; ++k) {
       const int e = k * NT + tid;
       const int i = e / 64, j = e % 64;
       (void)i; (void)j;
-      y6_0[k] = v11[k];
-    }
-    #pragma unroll 1
-    for (int k = 0; k < 32; ++k) {
-      const int e = k * NT + tid;
-      const int i = e / 64, j = e % 64;
-      (void)i; (void)j;
-      v8[k] = y6_0[k];
+      v8[k] = v11[k];
     }
   }
   // node #13 (unary)
@@ -141,7 +135,8 @@ tj_small_gemm(const tj::f16 *__restrict__ t_a, const tj::f16 *__restrict__ t_b, 
     const int e = k * NT + tid;
     const int i = e / 64, j = e % 64;
     (void)i; (void)j;
-    v13[k] = tjg::relu(v8[k]);
+    const float t13 = tjg::relu(v8[k]);
+    v13[k] = t13;
   }
   { // store c
     const long long S14_b0 = (long long)v0 * 64;

@@ -50,7 +50,8 @@ tj_small_softmax(const tj::bf16 *__restrict__ t_x, tj::bf16 *__restrict__ t_y, i
     if (e >= 400) break;
     const int i = e / 100, j = e % 100;
     (void)i; (void)j;
-    v_row[k] = tjg::round_to<float>(v2[k]);
+    const float t3 = tjg::round_to<float>(v2[k]);
+    v_row[k] = t3;
   }
   // node #4 (reduce)
   float v4[1];
@@ -71,13 +72,13 @@ tj_small_softmax(const tj::bf16 *__restrict__ t_x, tj::bf16 *__restrict__ t_y, i
     const int i = e / 1, j = e % 1;
     (void)i; (void)j;
     float acc = -__int_as_float(0x7f800000);
+    #pragma unroll 4
     for (int r = 0; r < 100; ++r) {
       acc = tjg::max(acc, ((const float *)tj_smem)[i * 100 + r]);
     }
     v4[k] = acc;
   }
   // node #5 (binary)
-  float v5[4];
   float b0[4];
   __syncthreads();
   #pragma unroll
@@ -97,14 +98,6 @@ tj_small_softmax(const tj::bf16 *__restrict__ t_x, tj::bf16 *__restrict__ t_y, i
     (void)i; (void)j;
     b0[k] = ((const float *)tj_smem)[i * 1 + 0];
   }
-  #pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    const int e = k * NT + tid;
-    if (e >= 400) break;
-    const int i = e / 100, j = e % 100;
-    (void)i; (void)j;
-    v5[k] = (v_row[k] - b0[k]);
-  }
   // node #6 (unary)
   float v6[4];
   #pragma unroll
@@ -113,7 +106,9 @@ tj_small_softmax(const tj::bf16 *__restrict__ t_x, tj::bf16 *__restrict__ t_y, i
     if (e >= 400) break;
     const int i = e / 100, j = e % 100;
     (void)i; (void)j;
-    v6[k] = tjg::exp(v5[k]);
+    const float t5 = (v_row[k] - b0[k]);
+    const float t6 = tjg::exp(t5);
+    v6[k] = t6;
   }
   // node #7 (reduce)
   float v7[1];
@@ -134,6 +129,7 @@ tj_small_softmax(const tj::bf16 *__restrict__ t_x, tj::bf16 *__restrict__ t_y, i
     const int i = e / 1, j = e % 1;
     (void)i; (void)j;
     float acc = 0.0f;
+    #pragma unroll 4
     for (int r = 0; r < 100; ++r) {
       acc = acc + ((const float *)tj_smem)[i * 100 + r];
     }
@@ -166,7 +162,8 @@ tj_small_softmax(const tj::bf16 *__restrict__ t_x, tj::bf16 *__restrict__ t_y, i
     if (e >= 400) break;
     const int i = e / 100, j = e % 100;
     (void)i; (void)j;
-    v_probs[k] = tjg::div(v6[k], b1[k]);
+    const float t8 = tjg::div(v6[k], b1[k]);
+    v_probs[k] = t8;
   }
   { // store y
     const long long S9_b0 = (long long)v0 * 4;
