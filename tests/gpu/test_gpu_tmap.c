@@ -50,27 +50,29 @@ static const char tmap_src[] =
     "  }\n"
     "}\n";
 
+static int persistent;   /* the launch description the hook gives */
+
 /* x f32[R, C] (row stride L when strided), y f32[RP, CP]; scalar pitch.
  * The grid is the box count: [cdiv(C, 32), cdiv(R, 8)]. The body is a
- * plain copy so the graph is valid; the hook supplies the real kernel. */
+ * plain copy so the graph is valid; the hook supplies the real kernel.
+ * Named per launch mode: the process-wide memory cache is keyed by the
+ * graph, and a hit re-derives the launch from the graph, not the hook. */
 static tj_graph *tmap_graph(int strided) {
     char text[1024];
     snprintf(text, sizeof text,
-             "tilejit 1\ngraph tmap%d\nsym R exact\nsym C exact\nsym L exact\nsym RP exact\n"
+             "tilejit 1\ngraph tmap%d%d\nsym R exact\nsym C exact\nsym L exact\nsym RP exact\n"
              "sym CP exact\ntensor x f32[R,C]%s\ntensor y f32[RP,CP]\nscalar pitch i32\n"
              "%%0 = program_id 0 : i32\n%%1 = program_id 1 : i32\n"
              "%%2 = load x [%%1, %%0] : f32[8,32]\nstore y [%%1, %%0], %%2\n"
              "%%3 = symval C : i32\n%%4 = const 32 : i32\n%%5 = cdiv %%3, %%4 : i32\n"
              "%%6 = symval R : i32\n%%7 = const 8 : i32\n%%8 = cdiv %%6, %%7 : i32\n"
              "grid [%%5, %%8]\n",
-             strided, strided ? " strides [L, 1]" : "");
+             persistent, strided, strided ? " strides [L, 1]" : "");
     tj_graph *g = NULL;
     if (tj_graph_parse(text, strlen(text), "tmap.tj", &g) != TJ_OK)
         fprintf(stderr, "  %s\n", tj_last_error());
     return g;
 }
-
-static int persistent;   /* the launch description the hook gives */
 
 static tj_status tmap_compile(void *user, const tj_graph *g, const char *arch,
                               const int64_t *spec, void **cubin, size_t *size, emit_launch *L) {
