@@ -133,6 +133,30 @@ tj_status kernel_cache_dir(const char *path, cache_dir **out) {
     return st;
 }
 
+/* ---- TILEJIT_LOG ------------------------------------------------------- */
+
+/* TILEJIT_LOG=1: one stderr line per specialization loaded, saying which
+ * lowering it got and, for the generic one, why no fast schedule applied. */
+void kernel_log_specialization(const tj_kernel *k, const kentry *e, const emit_launch *L,
+                               const char *source) {
+    const char *v = getenv("TILEJIT_LOG");   /* the slow path: read each time */
+    if (!v || !*v || strcmp(v, "0") == 0) return;
+    char syms[256] = "";
+    size_t used = 0;
+    for (int i = 0; i < k->nsym && used < sizeof syms; i++) {
+        if (e->spec[i] == TJ_UNBOUND)
+            used += (size_t)snprintf(syms + used, sizeof syms - used, "%s%s=dynamic", i ? " " : "",
+                                     k->g->syms[i].name);
+        else
+            used += (size_t)snprintf(syms + used, sizeof syms - used, "%s%s=%lld", i ? " " : "",
+                                     k->g->syms[i].name, (long long)e->spec[i]);
+    }
+    fprintf(stderr, "tilejit: graph '%s' [%s] %s for %s (%s): schedule %s, %d threads, %u B smem%s%s%s\n",
+            k->g->name, syms, source, k->arch, e->hex[0] ? e->hex : "no key", L->schedule,
+            L->threads, (unsigned)L->smem_bytes, L->note[0] ? " (" : "", L->note,
+            L->note[0] ? ")" : "");
+}
+
 /* ---- NVTX ------------------------------------------------------------- */
 
 typedef int (*nvtx_push_fn)(const char *);

@@ -250,6 +250,11 @@ void kernel_bg_destroy(tj_kernel *k);
 /* kernel_env.c: process-wide state (each behind its own lock). */
 /* Bundles from TILEJIT_BUNDLES, opened once; the outcome is remembered. */
 tj_status kernel_env_init(void);
+/* kernel_env.c: with TILEJIT_LOG=1, a stderr line for each specialization
+ * loaded (`source`: "compiled", "from disk", "from a bundle"): its
+ * schedule and why fast ones did not apply. */
+void kernel_log_specialization(const tj_kernel *k, const kentry *e, const emit_launch *L,
+                               const char *source);
 /* Search every bundle (lock-free: the list only grows). 1 when found. */
 int kernel_bundle_find(const char *hex, const void **cubin, size_t *size);
 int kernel_bundle_count(void);

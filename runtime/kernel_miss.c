@@ -122,11 +122,13 @@ typedef struct found {
     void *owned;          /* malloc'd image (disk, compile) */
     int have_launch;
     emit_launch launch;   /* when compiled: its description */
+    const char *source;   /* for TILEJIT_LOG */
 } found;
 
 static int lookup(tj_kernel *k, const cache_key *key, found *f) {
     if (kernel_bundle_find(key->hex, &f->img, &f->size)) {
         atomic_fetch_add(&k->bundle_hits, 1);
+        f->source = "from a bundle";
         return 1;
     }
     void *c = NULL;
@@ -136,6 +138,7 @@ static int lookup(tj_kernel *k, const cache_key *key, found *f) {
         f->img = c;
         f->size = n;
         atomic_fetch_add(&k->disk_hits, 1);
+        f->source = "from the cache";
         return 1;
     }
     return 0;
@@ -231,6 +234,7 @@ static tj_status compile_entry(tj_kernel *k, kentry *e, const cache_key *key, fo
         f->img = cubin;
         f->size = size;
         f->have_launch = 1;
+        f->source = "compiled";
         /* The entry records the compiler that made it (not part of the key). */
         char ver[32] = "";
         int maj = 0, min = 0;
@@ -377,6 +381,7 @@ static tj_status publish(tj_kernel *k, kentry *e, found *f) {
         if (st != TJ_OK) return st;
     }
     if ((st = layout(k, e, &f->launch)) != TJ_OK) return st;
+    kernel_log_specialization(k, e, &f->launch, f->source ? f->source : "loaded");
     if (k->hooks.load) {
         st = k->hooks.load(k->hooks.user, f->img, f->size, f->launch.kernel, &e->fn);
     } else {

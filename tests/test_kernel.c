@@ -625,6 +625,44 @@ TEST(test_kernel_rejects_a_launch_description_that_does_not_fit) {
     tj_graph_free(g);
 }
 
+TEST(test_kernel_log_names_each_specializations_schedule) {
+    fakes_reset();
+    tj_graph *g = policy_graph("logged");
+    CHECK(g);
+    tj_kernel *k = make(g, 0, "");
+    CHECK(k);
+    char path[] = "/tmp/tj-log-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    setenv("TILEJIT_LOG", "1", 1);
+    int64_t v[6];
+    policy_vals(v, 37);
+    double sc[4] = {1, 2, 1, 3};
+    uint64_t tp[5];
+    for (int t = 0; t < 5; t++) tp[t] = (uint64_t)(t + 1) << 20;
+    tj_status st = tj_kernel_launch(k, tp, sc, v, NULL);
+    st = st == TJ_OK ? tj_kernel_launch(k, tp, sc, v, NULL) : st;   /* a hit: no line */
+    unsetenv("TILEJIT_LOG");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    CHECK_OK(st);
+    char buf[4096] = "";
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    unlink(path);
+    CHECK(n > 0);
+    CHECKF(strstr(buf, "graph 'logged'") && strstr(buf, "compiled for " ARCH) &&
+               strstr(buf, "schedule "),
+           "log: %s", buf);
+    CHECKF(strchr(buf, '\n') == strrchr(buf, '\n'), "one line per specialization: %s", buf);
+    tj_kernel_destroy(k);
+    tj_graph_free(g);
+}
+
 TEST(test_kernel_bad_arguments_are_clear_errors_and_launch_nothing) {
     fakes_reset();
     tj_graph *g = policy_graph("badargs");
