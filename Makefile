@@ -14,14 +14,17 @@ SAN_ENV = ASAN_OPTIONS=$${ASAN_OPTIONS:-abort_on_error=0:halt_on_error=1:detect_
 
 all: build
 
-# Installs meson, ninja, pkg-config and a C compiler with apt-get when any
-# is missing (sudo only when not root). Does nothing when all are present.
+# Installs meson, ninja, pkg-config, a C compiler and pytest (the Python
+# binding's tests) with apt-get when any is missing (sudo only when not
+# root). Does nothing when all are present.
 deps:
 	@missing=""; \
 	command -v $(MESON) >/dev/null 2>&1 || missing="$$missing meson"; \
 	command -v $(NINJA) >/dev/null 2>&1 || missing="$$missing ninja-build"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	{ python3 -c 'import pytest' 2>/dev/null || /usr/bin/python3 -c 'import pytest' 2>/dev/null; } || \
+	  missing="$$missing python3-pytest"; \
 	{ command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || \
 	  command -v clang >/dev/null 2>&1; } || missing="$$missing gcc libc6-dev"; \
 	if [ -n "$$missing" ]; then \
@@ -29,6 +32,12 @@ deps:
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	  $$sudo apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing; \
+	fi; \
+	if ! command -v llvm-config-19 >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing: llvm-19-dev (optional: the LLVM back end)"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  { $$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q \
+	    --no-install-recommends llvm-19-dev; } || echo "no llvm-19-dev: building without the LLVM back end"; \
 	fi
 
 $(BUILD)/build.ninja: | deps

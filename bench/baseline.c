@@ -24,61 +24,7 @@ static int quick;
 
 #define DIE(...) do { fprintf(stderr, __VA_ARGS__); fprintf(stderr, ": %s\n", tj_last_error()); exit(1); } while (0)
 
-static uint64_t rng_state = 0x12345678abcdefULL;
-static float frand(void) {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    uint64_t x = rng_state * 0x2545F4914F6CDD1DULL;
-    return (float)((double)(x >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
-
-/* A device buffer of n elements of dtype filled with random values. */
-static drv_ptr device_random(tj_dtype dt, size_t n) {
-    size_t es = tj_dtype_size(dt), chunk = 1 << 22;
-    drv_ptr p;
-    if (drv_mem_alloc(n * es, &p) != TJ_OK) DIE("alloc %zu bytes", n * es);
-    float *f = malloc(chunk * sizeof(float));
-    void *h = malloc(chunk * es);
-    for (size_t off = 0; off < n; off += chunk) {
-        size_t m = n - off < chunk ? n - off : chunk;
-        for (size_t i = 0; i < m; i++) f[i] = frand();
-        tj_convert(dt, h, TJ_F32, f, m);
-        if (drv_memcpy_htod(p + off * es, h, m * es) != TJ_OK) DIE("copy");
-    }
-    free(f);
-    free(h);
-    return p;
-}
-
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median milliseconds of `reps` event-timed calls of fn(ctx). */
-typedef void (*bench_fn)(void *ctx);
-static float time_median(bench_fn fn, void *ctx, int reps) {
-    void *e0, *e1;
-    drv_event_create(&e0);
-    drv_event_create(&e1);
-    for (int i = 0; i < 3; i++) fn(ctx);
-    drv_context_sync();
-    float *ms = malloc(sizeof(float) * (size_t)reps);
-    for (int i = 0; i < reps; i++) {
-        drv_event_record(e0, NULL);
-        fn(ctx);
-        drv_event_record(e1, NULL);
-        drv_event_sync(e1);
-        drv_event_elapsed_ms(e0, e1, &ms[i]);
-    }
-    qsort(ms, (size_t)reps, sizeof(float), cmp_float);
-    float med = ms[reps / 2];
-    free(ms);
-    drv_event_destroy(e0);
-    drv_event_destroy(e1);
-    return med;
-}
+#include "bench_util.h"
 
 /* ---- a compiled recipe -------------------------------------------- */
 

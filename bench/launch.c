@@ -242,9 +242,11 @@ static void hot_path(const char *self, const char *dir, const char *arch) {
         DIE("the tiny kernel's cubin is not in %s", dir);
     int64_t spec[1];
     cache_specialize(g, &n, spec);
+    /* The launch the kernel makes: the schedule emit_kernel picks (the
+     * cubin in the cache is that one), its grid mode and parameters. */
     emit_launch L;
     char *src = NULL;
-    if (emit_cuda(g, arch, spec, &src, &L) != TJ_OK) DIE("emit");
+    if (emit_kernel(g, arch, spec, NULL, &src, &L) != TJ_OK) DIE("emit");
     free(src);
     drv_library *lib = NULL;
     drv_kernel *raw = NULL;
@@ -252,12 +254,24 @@ static void hot_path(const char *self, const char *dir, const char *arch) {
         drv_library_get_kernel(lib, L.kernel, &raw) != TJ_OK)
         DIE("raw load");
     float falpha = 2.0f;
-    void *params[3];
-    if (L.nparams != 3) DIE("the tiny kernel takes %d parameters, not x, y, alpha", L.nparams);
-    for (int p = 0; p < L.nparams; p++)
-        params[p] = L.params[p].kind == EMIT_PARAM_SCALAR ? (void *)&falpha
-                                                          : (void *)&t[L.params[p].index];
-    unsigned grid[3] = {TINY_N / 128, 1, 1}, block[3] = {(unsigned)L.threads, 1, 1};
+    int64_t g64[3];
+    if (tj_graph_grid(g, &n, g64) != TJ_OK) DIE("grid");
+    int32_t g32[3] = {(int32_t)g64[0], (int32_t)g64[1], (int32_t)g64[2]};
+    void *params[EMIT_MAX_PARAMS];
+    for (int p = 0; p < L.nparams; p++) {
+        const emit_param *q = &L.params[p];
+        if (q->kind == EMIT_PARAM_SCALAR) params[p] = &falpha;
+        else if (q->kind == EMIT_PARAM_TENSOR) params[p] = &t[q->index];
+        else if (q->kind == EMIT_PARAM_GRID) params[p] = &g32[q->index];
+        else DIE("the tiny kernel takes a parameter of kind %d", (int)q->kind);
+    }
+    if (L.grid_mode != EMIT_GRID_GRAPH && L.grid_mode != EMIT_GRID_DIV)
+        DIE("the tiny kernel's grid mode is %d", L.grid_mode);
+    unsigned grid[3] = {(unsigned)g64[0], (unsigned)g64[1], (unsigned)g64[2]};
+    if (L.grid_mode == EMIT_GRID_DIV) grid[0] = (grid[0] + (unsigned)L.grid_arg - 1) / (unsigned)L.grid_arg;
+    unsigned block[3] = {(unsigned)L.threads, 1, 1};
+    printf("  the tiny kernel: schedule %s, grid %ux%ux%u, block %u\n", L.schedule, grid[0],
+           grid[1], grid[2], block[0]);
 
     const int B = 64, R = quick ? 100 : 400;
     for (int i = 0; i < 2000; i++) {

@@ -61,18 +61,22 @@ enum { EMIT_C_PTR = 0, EMIT_C_F32, EMIT_C_I32, EMIT_C_I64, EMIT_C_TMAP };
  *   EMIT_GRID_DIV         (cdiv(g0, grid_arg), g1, g2): a block runs
  *                         grid_arg consecutive programs of dimension 0;
  *   EMIT_GRID_PERSISTENT  (min(g0*g1*g2, sm_count * grid_arg), 1, 1): a
- *                         persistent grid that walks the programs itself.
+ *                         persistent grid that walks the programs itself;
+ *   EMIT_GRID_MUL         (g0 * grid_arg, g1, g2): grid_arg blocks per
+ *                         program (say, a cluster of grid_arg sharing one
+ *                         wide row through distributed shared memory).
  * The block count in dimension 0 is rounded down to a multiple of the
  * cluster's (never to 0) only in PERSISTENT mode; in the others it must
  * already be one, which the schedule guarantees. */
-enum { EMIT_GRID_GRAPH = 0, EMIT_GRID_DIV, EMIT_GRID_PERSISTENT };
+enum { EMIT_GRID_GRAPH = 0, EMIT_GRID_DIV, EMIT_GRID_PERSISTENT, EMIT_GRID_MUL };
 
 typedef struct emit_launch {
     char kernel[96];          /* the extern "C" name */
     int threads;              /* block size (1-D) */
     size_t smem_bytes;        /* dynamic shared memory */
     int grid_mode;            /* EMIT_GRID_* */
-    int grid_arg;             /* programs per block (DIV), blocks per SM (PERSISTENT) */
+    int grid_arg;             /* programs per block (DIV), blocks per SM (PERSISTENT),
+                                 blocks per program (MUL) */
     unsigned cluster[3];      /* thread-block cluster; {0,0,0} or {1,1,1}: none */
     char schedule[24];        /* which lowering made it: "generic", "rows", ... */
     char note[200];           /* why a fast schedule did not apply ("" if none) */
@@ -95,6 +99,16 @@ tj_status emit_cuda(const tj_graph *g, const char *arch, const int64_t *sym_vals
  * tests, benchmarks and `tilejit emit --schedule`). */
 tj_status emit_kernel(const tj_graph *g, const char *arch, const int64_t *sym_vals,
                       const char *force, char **src, emit_launch *launch);
+
+/* emit_common.c: shared by the generic lowering and the schedules. The C
+ * type a value of `dtype` lives in (floats in f32) and the C type of a
+ * tensor element; an exact literal of x rounded to dtype; the C format of
+ * an elementwise op, operands as %1$s %2$s (printf positional). */
+const char *emit_reg_type(int dtype);
+const char *emit_mem_type(int dtype);
+void emit_literal(int dtype, double x, char *buf, size_t size);
+const char *emit_unary_fmt(int op);    /* tj_unop */
+const char *emit_binary_fmt(int op);   /* tj_binop */
 
 /* Largest dynamic shared memory a block may use on `arch` (bytes). */
 size_t emit_smem_limit(const char *arch);

@@ -81,50 +81,12 @@ static const char *V(const em *e, int32_t id) { return e->names[id]; }
 static int64_t count(shape s) { return s.m * s.n; }
 static int slots(const em *e, shape s) { return (int)((count(s) + e->nt - 1) / e->nt); }
 
-/* The C type a value of `dtype` lives in. */
-static const char *reg_type(int dtype) {
-    switch (dtype) {
-    case TJ_I32: return "int";
-    case TJ_I64: return "long long";
-    case TJ_BOOL: return "bool";
-    default: return "float";
-    }
-}
-/* The C type a tensor element is stored as. */
-static const char *mem_type(int dtype) {
-    switch (dtype) {
-    case TJ_F32: return "float";
-    case TJ_F16: return "tj::f16";
-    case TJ_BF16: return "tj::bf16";
-    case TJ_F8E4M3: return "tj::f8e4m3";
-    case TJ_F8E5M2: return "tj::f8e5m2";
-    case TJ_I32: return "int";
-    case TJ_I64: return "long long";
-    case TJ_BOOL: return "unsigned char";
-    default: return "void";
-    }
-}
+static const char *reg_type(int dtype) { return emit_reg_type(dtype); }
+static const char *mem_type(int dtype) { return emit_mem_type(dtype); }
 static size_t reg_size(int dtype) { return dtype == TJ_I64 ? 8 : dtype == TJ_BOOL ? 1 : 4; }
 
-/* A literal of `dtype` equal to x rounded to dtype (exact for floats). */
 static void literal(int dtype, double x, char *buf, size_t size) {
-    x = ir_round_to(dtype, x);
-    if (dtype == TJ_BOOL)
-        snprintf(buf, size, "%s", x != 0 ? "true" : "false");
-    else if (dtype == TJ_I32)
-        snprintf(buf, size, "%lld", (long long)x);
-    else if (dtype == TJ_I64)
-        snprintf(buf, size, "%lldLL", (long long)x);
-    else if (isnan(x))
-        snprintf(buf, size, "__int_as_float(0x7fc00000)");
-    else if (isinf(x))
-        snprintf(buf, size, "__int_as_float(%s)", x > 0 ? "0x7f800000" : "(int)0xff800000");
-    else {
-        /* %.9g round-trips a float; a C++ float literal needs a '.' or 'e'. */
-        char num[48];
-        snprintf(num, sizeof num, "%.9g", (float)x);
-        snprintf(buf, size, "%s%sf", num, strpbrk(num, ".e") ? "" : ".0");
-    }
+    emit_literal(dtype, x, buf, size);
 }
 
 /* ---- shapes and names ---------------------------------------------- */
@@ -258,38 +220,14 @@ static void assign(em *e, int32_t id, const char *rhs_fmt, const char *a, const 
 
 /* ---- ops ----------------------------------------------------------- */
 
-static const char *const unary_fmt[TJ_UNARY_COUNT] = {
-    [TJ_NEG] = "(-%1$s)",           [TJ_ABS] = "tjg::abs(%1$s)",
-    [TJ_EXP] = "tjg::exp(%1$s)",    [TJ_EXP2] = "tjg::exp2(%1$s)",
-    [TJ_LOG] = "tjg::log(%1$s)",    [TJ_LOG2] = "tjg::log2(%1$s)",
-    [TJ_SQRT] = "tjg::sqrt(%1$s)",  [TJ_RSQRT] = "tjg::rsqrt(%1$s)",
-    [TJ_RECIP] = "tjg::recip(%1$s)", [TJ_SIN] = "tjg::sin(%1$s)",
-    [TJ_COS] = "tjg::cos(%1$s)",    [TJ_TANH] = "tjg::tanh(%1$s)",
-    [TJ_SIGMOID] = "tjg::sigmoid(%1$s)", [TJ_SILU] = "tjg::silu(%1$s)",
-    [TJ_GELU] = "tjg::gelu(%1$s)",  [TJ_GELU_TANH] = "tjg::gelu_tanh(%1$s)",
-    [TJ_RELU] = "tjg::relu(%1$s)",  [TJ_FLOOR] = "tjg::floor(%1$s)",
-    [TJ_CEIL] = "tjg::ceil(%1$s)",  [TJ_NOT] = "tjg::lnot(%1$s)",
-};
-
-static const char *const binary_fmt[TJ_BINARY_COUNT] = {
-    [TJ_ADD] = "(%1$s + %2$s)",  [TJ_SUB] = "(%1$s - %2$s)",  [TJ_MUL] = "(%1$s * %2$s)",
-    [TJ_DIV] = "tjg::div(%1$s, %2$s)", [TJ_MAX] = "tjg::max(%1$s, %2$s)",
-    [TJ_MIN] = "tjg::min(%1$s, %2$s)", [TJ_POW] = "tjg::pow(%1$s, %2$s)",
-    [TJ_MOD] = "tjg::mod(%1$s, %2$s)", [TJ_CDIV] = "tjg::cdiv(%1$s, %2$s)",
-    [TJ_AND] = "tjg::land(%1$s, %2$s)", [TJ_OR] = "tjg::lor(%1$s, %2$s)",
-    [TJ_XOR] = "tjg::lxor(%1$s, %2$s)",
-    [TJ_EQ] = "(%1$s == %2$s)", [TJ_NE] = "(%1$s != %2$s)", [TJ_LT] = "(%1$s < %2$s)",
-    [TJ_LE] = "(%1$s <= %2$s)", [TJ_GT] = "(%1$s > %2$s)", [TJ_GE] = "(%1$s >= %2$s)",
-};
-
 /* The C expression of elementwise node id (unary, binary, where, fma,
  * broadcast, cast, const, iota) given its operands' expressions x[]. */
 static void node_rhs(em *e, int32_t id, char x[3][160], char *rhs, size_t size) {
     const ir_node *n = N(e, id);
     char fmt[256] = "%1$s";
     switch (n->op) {
-    case IR_UNARY: snprintf(fmt, sizeof fmt, "%s", unary_fmt[n->sub]); break;
-    case IR_BINARY: snprintf(fmt, sizeof fmt, "%s", binary_fmt[n->sub]); break;
+    case IR_UNARY: snprintf(fmt, sizeof fmt, "%s", emit_unary_fmt(n->sub)); break;
+    case IR_BINARY: snprintf(fmt, sizeof fmt, "%s", emit_binary_fmt(n->sub)); break;
     case IR_WHERE: snprintf(fmt, sizeof fmt, "(%%1$s ? %%2$s : %%3$s)"); break;
     case IR_FMA: snprintf(fmt, sizeof fmt, "fmaf(%%1$s, %%2$s, %%3$s)"); break;
     case IR_CAST: {
@@ -605,19 +543,24 @@ static void emit_store(em *e, int32_t id) {
     const ir_tensor *t = &e->g->tensors[n->tensor];
     int32_t v = n->in[n->nin - 1];
     shape s = e->shapes[v];
-    char pfx[32];
+    char pfx[32], mask[168] = "";
     snprintf(pfx, sizeof pfx, "S%d", (int)id);
+    if (n->flags & IR_STORE_MASKED) {   /* staged (if broadcast) before the store */
+        char m[160];
+        operand(e, n->in[n->nin - 2], s, m, sizeof m);
+        snprintf(mask, sizeof mask, " && %s", m);
+    }
     line(e, "{ // store %s", t->name);
     e->depth++;
     access_bases(e, id, s, s.rank, pfx);
     if (s.rank == 0) {
         line(e, "const int i = 0, j = 0; (void)i; (void)j;");
         access_index(e, id, 0, pfx);
-        line(e, "if (tid == 0 && inb) tjg::st(t_%s + at, %s);", t->name, V(e, v));
+        line(e, "if (tid == 0 && inb%s) tjg::st(t_%s + at, %s);", mask, t->name, V(e, v));
     } else {
         begin_slots(e, s);
         access_index(e, id, s.rank, pfx);
-        line(e, "if (inb) tjg::st(t_%s + at, %s[k]);", t->name, V(e, v));
+        line(e, "if (inb%s) tjg::st(t_%s + at, %s[k]);", mask, t->name, V(e, v));
         end_slots(e);
     }
     e->depth--;

@@ -399,8 +399,15 @@ tj_val tj_load(tj_graph *g, tj_tensor t, const tj_val *coords, int tile_rank,
 
 tj_status tj_store(tj_graph *g, tj_tensor t, const tj_val *coords, tj_val value, const int *axes,
                    unsigned flags) {
+    return tj_store_masked(g, t, coords, value, TJ_NONE, axes, flags);
+}
+
+tj_status tj_store_masked(tj_graph *g, tj_tensor t, const tj_val *coords, tj_val value,
+                          tj_val mask, const int *axes, unsigned flags) {
     if (!g) return tj_set_error(TJ_ERR_INVALID_ARG, "tj_store: graph is NULL");
-    int32_t in[TJ_MAX_RANK + 1];
+    if (flags & IR_STORE_MASKED)
+        return CALL_ERROR(g, TJ_ERR_INVALID_ARG, "tj_store: unknown flags 0x%x", flags);
+    int32_t in[TJ_MAX_RANK + 2];
     int nin = 0;
     ir_node proto = {0};
     tj_status s = memory_operands(g, "tj_store", t, coords, in, &nin);
@@ -411,6 +418,14 @@ tj_status tj_store(tj_graph *g, tj_tensor t, const tj_val *coords, tj_val value,
                           (int)value.id, g->name);
     s = memory_axes(g, "tj_store", t, v->type.rank, axes, &proto);
     if (s != TJ_OK) return s;
+    if (mask.id != TJ_NONE_ID) {
+        if (!ir_node_at(g, mask.id))
+            return CALL_ERROR(g, TJ_ERR_INVALID_ARG,
+                              "tj_store_masked: mask #%d is not a value of graph '%s'",
+                              (int)mask.id, g->name);
+        in[nin++] = mask.id;
+        flags |= IR_STORE_MASKED;
+    }
     in[nin++] = value.id;
     proto.tensor = t.id;
     proto.flags = flags;

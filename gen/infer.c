@@ -228,7 +228,8 @@ static tj_status check_access(const ctx *c, int ncoords, const ir_type *tile) {
             return FAIL(c, "tile axes must be strictly increasing tensor dims, got %d then %d",
                         n->axes[k - 1], n->axes[k]);
     }
-    if (n->flags & ~TJ_COORD_ELEMENT) return FAIL(c, "unknown flags 0x%x", n->flags);
+    unsigned known = TJ_COORD_ELEMENT | (n->op == IR_STORE ? IR_STORE_MASKED : 0u);
+    if (n->flags & ~known) return FAIL(c, "unknown flags 0x%x", n->flags);
     return TJ_OK;
 }
 
@@ -247,10 +248,22 @@ static tj_status infer_load(const ctx *c) {
 
 static tj_status infer_store(const ctx *c) {
     ir_node *n = self(c);
-    if (n->nin < 1) return FAIL(c, "a store needs a value");
+    int masked = (n->flags & IR_STORE_MASKED) != 0;
+    if (n->nin < 1 + masked) return FAIL(c, "a store needs a value%s", masked ? " and a mask" : "");
     const ir_type *v = in_type(c, n->nin - 1);
-    tj_status s = check_access(c, n->nin - 1, v);
+    tj_status s = check_access(c, n->nin - 1 - masked, v);
     if (s != TJ_OK) return s;
+    if (masked) {
+        const ir_type *m = in_type(c, n->nin - 2);
+        ir_type b;
+        char x[96], y[96];
+        if (m->dtype != TJ_BOOL) return FAIL(c, "a store's mask must be bool, not %s", dtname(m->dtype));
+        int fits = broadcast2(v, m, &b) && b.rank == v->rank;
+        for (int i = 0; fits && i < v->rank; i++) fits = b.dims[i] == v->dims[i];
+        if (!fits)
+            return FAIL(c, "the mask %s does not broadcast to the stored value's shape %s",
+                        tstr(c, m, x), tstr(c, v, y));
+    }
     n->type.dtype = IR_VOID;
     n->type.rank = 0;
     return TJ_OK;

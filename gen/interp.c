@@ -272,11 +272,15 @@ static void eval_store(interp *ip, const ir_node *n) {
     size_t es = tj_dtype_size((tj_dtype)dt);
     unsigned char *base = ip->tensors[n->tensor];
     const val *x = &ip->v[n->in[n->nin - 1]];
+    /* The mask broadcasts like an operand: a 1 in its view repeats. */
+    const val *m = (n->flags & IR_STORE_MASKED) ? &ip->v[n->in[n->nin - 2]] : NULL;
+    int64_t mr = m && m->rows != 1 ? m->cols : 0, mc = m && m->cols != 1 ? 1 : 0;
     place p;
     locate(ip, n, x, &p);
     if (!p.inside) return;
     for (int64_t r = p.lo[0]; r < p.hi[0]; r++)
         for (int64_t c = p.lo[1]; c < p.hi[1]; c++) {
+            if (m && !(m->i ? m->i[r * mr + c * mc] : m->f[r * mr + c * mc] != 0)) continue;
             unsigned char *q = base + place_offset(&p, r, c) * es;
             if (x->f)
                 ir_write_elem(dt, q, x->f[r * x->cols + c]);
@@ -514,8 +518,10 @@ static void eval_reduce(interp *ip, const ir_node *n, val *out) {
         int64_t first = ax ? o * x->cols : o;
         if (x->f) {
             const double *p = x->f + first;
-            double acc = n->sub == TJ_SUM ? 0.0 : p[0];
-            for (int64_t k = n->sub == TJ_SUM ? 0 : 1; k < len; k++) {
+            /* From the identity, as the kernels do: a row of NaNs gives
+             * -inf (max) or +inf (min), NaN being ignored. */
+            double acc = n->sub == TJ_SUM ? 0.0 : n->sub == TJ_RMAX ? -INFINITY : INFINITY;
+            for (int64_t k = 0; k < len; k++) {
                 double y = p[k * step];
                 acc = n->sub == TJ_SUM ? rf(ip, acc + y) : n->sub == TJ_RMAX ? fmax(acc, y)
                                                                              : fmin(acc, y);

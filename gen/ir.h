@@ -55,6 +55,10 @@ typedef enum ir_op {
 /* dtype value marking "no value" (STORE, FOR). */
 #define IR_VOID TJ_DTYPE_COUNT
 
+/* A store's flag: in[nin-2] is a bool mask broadcast to the value's shape
+ * (tj_store_masked); the value stays in[nin-1]. */
+#define IR_STORE_MASKED 0x100u
+
 typedef struct ir_type {
     int dtype;                       /* tj_dtype, or IR_VOID */
     int rank;                        /* 0 (scalar), 1, 2 */

@@ -308,6 +308,8 @@ static tj_status parse_store(parser *p) {
     TRY(parse_coords(p, coords, &ncoords));
     TRY(lex_expect_punct(p, ','));
     TRY(parse_value(p, &value));
+    int32_t mask = TJ_NONE_ID;
+    if (lex_accept_kw(p, "mask")) TRY(parse_value(p, &mask));
     tok at_attrs = p->t;
     TRY(parse_access_attrs(p, &proto, &naxes, 0));
     TRY(lex_expect_eol(p));
@@ -320,7 +322,8 @@ static tj_status parse_store(parser *p) {
     if (ncoords != p->g->tensors[tensor].rank)
         return lex_error(p, &at_attrs, "%d coordinates given for tensor '%s' of rank %d", ncoords,
                          p->g->tensors[tensor].name, p->g->tensors[tensor].rank);
-    tj_store(p->g, t, cv, (tj_val){value}, naxes >= 0 ? proto.axes : NULL, proto.flags);
+    tj_store_masked(p->g, t, cv, (tj_val){value}, (tj_val){mask}, naxes >= 0 ? proto.axes : NULL,
+                    proto.flags);
     return TJ_OK;
 }
 

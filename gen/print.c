@@ -261,7 +261,11 @@ static void print_access(printer *pr, const ir_node *n, int ncoords, int tile_ra
     sb_puts(&pr->out, "]");
     if (n->op == IR_STORE) {
         sb_puts(&pr->out, ", ");
-        ref(pr, n->in[ncoords]);
+        ref(pr, n->in[n->nin - 1]);
+        if (n->flags & IR_STORE_MASKED) {
+            sb_puts(&pr->out, " mask ");
+            ref(pr, n->in[n->nin - 2]);
+        }
     }
     int dflt = 1;
     for (int k = 0; k < tile_rank; k++)
@@ -335,7 +339,8 @@ static tj_status print_node(printer *pr, int32_t id, int depth) {
     indent(pr, depth);
     if (n->op == IR_STORE) {
         sb_puts(&pr->out, "store ");
-        print_access(pr, n, n->nin - 1, g->nodes[n->in[n->nin - 1]].type.rank);
+        print_access(pr, n, n->nin - 1 - ((n->flags & IR_STORE_MASKED) != 0),
+                     g->nodes[n->in[n->nin - 1]].type.rank);
         sb_puts(&pr->out, "\n");
         return pr->status;
     }

@@ -230,13 +230,13 @@ static const struct {
       "op=silu_mul dtype=bf16 bm=64 bn=128 rows=dynamic cols=exact"},
      recipe_eltwise},
     {{"softmax", "softmax over the last axis of x[rows, cols], bm whole rows a program",
-      "dtype=bf16 bm=4 rows=dynamic cols=exact"},
+      "dtype=bf16 bm=1 rows=dynamic cols=exact"},
      recipe_softmax},
     {{"rmsnorm", "y = x * rsqrt(mean(x^2) + eps) * w over rows of x[rows, cols]",
-      "dtype=bf16 bm=4 rows=dynamic cols=exact"},
+      "dtype=bf16 bm=1 rows=dynamic cols=exact"},
      recipe_rmsnorm},
     {{"layernorm", "y = (x - mean) * rsqrt(var + eps) * w + b over rows of x[rows, cols]",
-      "dtype=bf16 bm=4 rows=dynamic cols=exact bias=1"},
+      "dtype=bf16 bm=1 rows=dynamic cols=exact bias=1"},
      recipe_layernorm},
     {{"gemm", "c = act(op(a) . op(b) + bias): K-tile loop with an f32 accumulator",
       "dtype=bf16 out=same trans_a=0 trans_b=0 bias=0 act=none bm=128 bn=128 bk=64 "
@@ -245,7 +245,7 @@ static const struct {
     {{"attention", "FlashAttention-2 forward: online softmax over KV tiles, GQA, causal, "
                    "softcap, ALiBi",
       "d=128 hq=8 hkv=8 causal=0 dtype=bf16 block_m=128 block_n=64 seq=dynamic cross=0 "
-      "lse=0 softcap=0 alibi=0"},
+      "lse=0 softcap=0 alibi=0 varlen=0"},
      recipe_attention_str},
     {{"decode", "decode attention: one query token a q head against a KV cache; a program a "
                 "GQA group",

@@ -171,7 +171,28 @@ static tj_status op_access(const opc *c, int ncoords, const ir_type *tile) {
             return FAIL(c, "tile axes must be strictly increasing tensor dims, got %d then %d",
                         n->axes[k - 1], n->axes[k]);
     }
-    if (n->flags & ~TJ_COORD_ELEMENT) return FAIL(c, "unknown flags 0x%x", n->flags);
+    unsigned known = TJ_COORD_ELEMENT | (n->op == IR_STORE ? IR_STORE_MASKED : 0u);
+    if (n->flags & ~known) return FAIL(c, "unknown flags 0x%x", n->flags);
+    return TJ_OK;
+}
+
+/* A store: its access, and its mask (bool, broadcasting to the value). */
+static tj_status op_store(const opc *c) {
+    const ir_node *n = c->n;
+    int masked = (n->flags & IR_STORE_MASKED) != 0;
+    if (n->nin < 1 + masked) return FAIL(c, "a masked store needs a mask and a value");
+    const ir_type *v = in_type(c, n->nin - 1);
+    tj_status s = op_access(c, n->nin - 1 - masked, v);
+    if (s != TJ_OK || !masked) return s;
+    const ir_type *m = in_type(c, n->nin - 2);
+    ir_type b;
+    char x[96], y[96];
+    if (m->dtype != TJ_BOOL) return FAIL(c, "a store's mask must be bool, not %s", dtname(m->dtype));
+    int fits = broadcast2(v, m, &b) && b.rank == v->rank;
+    for (int i = 0; fits && i < v->rank; i++) fits = b.dims[i] == v->dims[i];
+    if (!fits)
+        return FAIL(c, "the mask %s does not broadcast to the stored value's shape %s",
+                    tstr(c, m, x), tstr(c, v, y));
     return TJ_OK;
 }
 
@@ -374,8 +395,8 @@ static tj_status op_rules(const opc *c, ir_type *want) {
         if ((s = want_nin(c, 0, TJ_MAX_RANK)) != TJ_OK) return s;
         return op_load(c, want);
     case IR_STORE:
-        if ((s = want_nin(c, 1, TJ_MAX_RANK + 1)) != TJ_OK) return s;
-        return op_access(c, n->nin - 1, in_type(c, n->nin - 1));
+        if ((s = want_nin(c, 1, TJ_MAX_RANK + 2)) != TJ_OK) return s;
+        return op_store(c);
     case IR_MMA:
         if ((s = want_nin(c, 2, 3)) != TJ_OK) return s;
         return op_mma(c, want);

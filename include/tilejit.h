@@ -220,6 +220,12 @@ tj_val tj_load(tj_graph *g, tj_tensor t, const tj_val *coords, int tile_rank,
  * skipped. Same coordinate rules as tj_load; the tile shape is value's. */
 tj_status tj_store(tj_graph *g, tj_tensor t, const tj_val *coords, tj_val value,
                    const int *axes, unsigned flags);
+/* tj_store writing only the elements where `mask` (a bool tile that
+ * broadcasts to value's shape, or a bool scalar) is true: for tiles that
+ * straddle the end of a sequence packed among others (variable-length
+ * batches), where "outside the tensor" is not the bound. */
+tj_status tj_store_masked(tj_graph *g, tj_tensor t, const tj_val *coords, tj_val value,
+                          tj_val mask, const int *axes, unsigned flags);
 
 /* ------------------------------------------------------------------ */
 /* Compute                                                            */
@@ -369,6 +375,14 @@ tj_status tj_emit_cuda(const tj_graph *g, const char *arch, const int64_t *sym_v
 
 #define TJ_COMPILE_IN_CHILD 1u   /* compile in a forked child: a compiler
                                     crash becomes TJ_ERR_COMPILE */
+#define TJ_COMPILE_BACKEND_LLVM 2u  /* the LLVM back end instead of NVRTC: the
+                                    same generic kernel built as LLVM IR, PTX
+                                    from LLVM's NVPTX, a cubin from nvJitLink
+                                    (or, without nvJitLink, the PTX itself as
+                                    the image: the driver compiles it at
+                                    load). TJ_ERR_UNSUPPORTED in a library
+                                    built without LLVM. IN_CHILD does not
+                                    apply (LLVM runs in this process). */
 /* Emit (as tj_emit_cuda) and compile with NVRTC (loaded with dlopen) to a
  * cubin for `arch`. *cubin is malloc'd (tj_free); *log (may be NULL) gets
  * NVRTC's log, also on failure (tj_free). TJ_ERR_UNSUPPORTED when NVRTC
@@ -488,6 +502,13 @@ typedef struct tj_attention_params {
     tj_score_mod_fn score_mod;  /* NULL: scores unchanged */
     tj_score_setup_fn score_setup; /* NULL: none */
     void *user;                 /* passed to score_mod and score_setup */
+    int varlen;                 /* 1: a variable-length batch packed as frameworks
+                                   pass it: q, o [total_q, hq, d], k, v [total_k,
+                                   hkv, d] (total_k = total_q unless cross),
+                                   cu_seqlens_q (and cu_seqlens_k when cross)
+                                   i32[cu_len] with cu_len = batch + 1, sequence
+                                   b's rows [cu[b], cu[b+1]); seq (and seq_kv) is
+                                   the longest, for the grid; lse is [hq, total_q] */
 } tj_attention_params;
 /* The recipe's defaults: d=128, hq=hkv=8, block 128x64, bf16, seq dynamic,
  * not causal, no hook. */

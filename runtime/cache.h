@@ -14,6 +14,7 @@
  *   options=--gpu-architecture=sm_90a -std=c++17 -default-device
  *   codegen=<CACHE_CODEGEN_VERSION>
  *   templates=<tj_templates_hash()>
+ *   backend=llvm 19.1.7 libdevice …     (only for a back end other than NVRTC)
  *   nvrtc=12.8                          (or "unknown")
  *
  * The key is the SHA-256 of every line but the last: the NVRTC version is
@@ -70,6 +71,20 @@ tj_status cache_key_make_hashed(const tj_graph *g, const char *graph_hash,
 tj_status cache_key_for_compile(const tj_graph *g, const char *graph_hash,
                                 const int64_t *sym_vals, const char *arch,
                                 const char *nvrtc_version, cache_key *out);
+/* The same description with a `backend=` line (before nvrtc=) naming a
+ * back end other than NVRTC; backend NULL is cache_key_make_hashed. */
+tj_status cache_key_make_backend(const tj_graph *g, const char *graph_hash,
+                                 const int64_t *spec_vals, const char *schedule,
+                                 const char *arch, const char *backend,
+                                 const char *nvrtc_version, const char *options,
+                                 cache_key *out);
+/* The key of what tj_compile(..., TJ_COMPILE_BACKEND_LLVM) produces:
+ * schedule "generic", options "llvm -O3", backend=jitlink_backend_id();
+ * linker_version (nvJitLink's, recorded in the nvrtc= line, not hashed)
+ * may be NULL. TJ_ERR_UNSUPPORTED in a library built without LLVM. */
+tj_status cache_key_for_compile_llvm(const tj_graph *g, const char *graph_hash,
+                                     const int64_t *sym_vals, const char *arch,
+                                     const char *linker_version, cache_key *out);
 /* A key from a description (explain, tests): out->desc is a copy. */
 tj_status cache_key_from_desc(const char *desc, cache_key *out);
 void cache_key_free(cache_key *k);   /* NULL or a zeroed key is fine */

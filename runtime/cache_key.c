@@ -10,6 +10,7 @@
 #include "cache_int.h"
 #include "emit.h"
 #include "ir.h"
+#include "jitlink.h"
 #include "nvrtc.h"
 #include "templates.h"
 
@@ -73,6 +74,15 @@ tj_status cache_key_make_hashed(const tj_graph *g, const char *graph_hash,
                                 const int64_t *spec_vals, const char *schedule,
                                 const char *arch, const char *nvrtc_version,
                                 const char *options, cache_key *out) {
+    return cache_key_make_backend(g, graph_hash, spec_vals, schedule, arch, NULL, nvrtc_version,
+                                  options, out);
+}
+
+tj_status cache_key_make_backend(const tj_graph *g, const char *graph_hash,
+                                 const int64_t *spec_vals, const char *schedule,
+                                 const char *arch, const char *backend,
+                                 const char *nvrtc_version, const char *options,
+                                 cache_key *out) {
     if (!out) return tj_set_error(TJ_ERR_INVALID_ARG, "cache_key_make: out is NULL");
     memset(out, 0, sizeof *out);
     if (!g) return tj_set_error(TJ_ERR_INVALID_ARG, "cache_key_make: the graph is NULL");
@@ -80,7 +90,8 @@ tj_status cache_key_make_hashed(const tj_graph *g, const char *graph_hash,
     if ((st = check_component("schedule", schedule)) != TJ_OK ||
         (st = check_component("arch", arch)) != TJ_OK ||
         (st = check_component("options", options)) != TJ_OK ||
-        (nvrtc_version && (st = check_component("nvrtc version", nvrtc_version)) != TJ_OK))
+        (nvrtc_version && (st = check_component("nvrtc version", nvrtc_version)) != TJ_OK) ||
+        (backend && (st = check_component("backend", backend)) != TJ_OK))
         return st;
     char ghash[65];
     if (graph_hash) {
@@ -108,9 +119,12 @@ tj_status cache_key_make_hashed(const tj_graph *g, const char *graph_hash,
         else
             sb_printf(&b, "%lld", (long long)spec_vals[i]);
     }
-    sb_printf(&b, "\nschedule=%s\narch=%s\noptions=%s\ncodegen=%d\ntemplates=%s\nnvrtc=%s\n",
-              schedule, arch, options, CACHE_CODEGEN_VERSION, tj_templates_hash(),
-              nvrtc_version ? nvrtc_version : "unknown");
+    sb_printf(&b, "\nschedule=%s\narch=%s\noptions=%s\ncodegen=%d\ntemplates=%s\n",
+              schedule, arch, options, CACHE_CODEGEN_VERSION, tj_templates_hash());
+    /* NVRTC's keys have no backend line (so they stay what they were);
+     * another back end names itself and its version. */
+    if (backend) sb_printf(&b, "backend=%s\n", backend);
+    sb_printf(&b, "nvrtc=%s\n", nvrtc_version ? nvrtc_version : "unknown");
     if (b.oom || !b.data) {
         sb_free(&b);
         return tj_set_error(TJ_ERR_NO_MEMORY, "cache key: out of memory");
@@ -153,6 +167,27 @@ tj_status cache_key_for_compile(const tj_graph *g, const char *graph_hash,
     return st;
 }
 
+tj_status cache_key_for_compile_llvm(const tj_graph *g, const char *graph_hash,
+                                     const int64_t *sym_vals, const char *arch,
+                                     const char *linker_version, cache_key *out) {
+    if (!out) return tj_set_error(TJ_ERR_INVALID_ARG, "cache_key_for_compile_llvm: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!g) return tj_set_error(TJ_ERR_INVALID_ARG, "cache_key_for_compile_llvm: the graph is NULL");
+    const char *backend = jitlink_backend_id();
+    if (!backend)
+        return tj_set_error(TJ_ERR_UNSUPPORTED,
+                            "cache key: this tilejit was built without LLVM (no LLVM back end)");
+    int n = tj_num_symbols(g);
+    int64_t *spec = malloc(sizeof *spec * (size_t)(n > 0 ? n : 1));
+    if (!spec) return tj_set_error(TJ_ERR_NO_MEMORY, "cache_key_for_compile_llvm: out of memory");
+    cache_specialize(g, sym_vals, spec);
+    /* The LLVM path has one lowering and fixed options (O3, the arch). */
+    tj_status st = cache_key_make_backend(g, graph_hash, spec, "generic", arch, backend,
+                                          linker_version, "llvm -O3", out);
+    free(spec);
+    return st;
+}
+
 tj_status cache_key_from_desc(const char *desc, cache_key *out) {
     if (!out) return tj_set_error(TJ_ERR_INVALID_ARG, "cache_key_from_desc: out is NULL");
     memset(out, 0, sizeof *out);
@@ -192,7 +227,8 @@ static int desc_find(const char *desc, const char *comp, const char **v, size_t 
 
 /* Components in description order; each present in either is compared. */
 static const char *const components[] = {"graph", "name", "symbols", "schedule", "arch",
-                                         "options", "codegen", "templates", "nvrtc"};
+                                         "options", "codegen", "templates", "backend",
+                                         "nvrtc"};
 
 /* The token "name=value" for `name` in a symbols list, as [*v, *v+*n). */
 static int sym_find(const char *list, size_t len, const char *name, size_t nlen, const char **v,
@@ -262,8 +298,9 @@ int cache_desc_diff(const char *want, const char *have, char **report) {
         if (strcmp(components[c], "symbols") == 0 && inw && inh) {
             diff_symbols(&out, w, wn, h, hn);
         } else {
-            if (!inw) w = "(none)", wn = 6;
-            if (!inh) h = "(none)", hn = 6;
+            const char *none = strcmp(components[c], "backend") ? "(none)" : "nvrtc";
+            if (!inw) w = none, wn = strlen(none);
+            if (!inh) h = none, hn = strlen(none);
             sb_printf(&out, "%s: wanted %.*s, entry has %.*s%s\n", components[c], (int)wn, w,
                       (int)hn, h, hashed ? "" : " (recorded only: does not cause a miss)");
         }

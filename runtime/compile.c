@@ -1,12 +1,15 @@
 /*
  * compile.c — a graph to a cubin: the chosen lowering's CUDA C++ handed
- * to NVRTC with the embedded templates as in-memory headers.
+ * to NVRTC with the embedded templates as in-memory headers; or, with
+ * TJ_COMPILE_BACKEND_LLVM, the generic lowering through LLVM
+ * (runtime/jitlink.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "emit.h"
+#include "jitlink.h"
 #include "nvrtc.h"
 #include "templates.h"
 #include "compile.h"
@@ -25,8 +28,17 @@ tj_status compile_graph_as(const tj_graph *g, const char *arch, const int64_t *s
     *cubin = NULL;
     *size = 0;
     if (log) *log = NULL;
-    if (flags & ~TJ_COMPILE_IN_CHILD)
+    if (flags & ~(TJ_COMPILE_IN_CHILD | TJ_COMPILE_BACKEND_LLVM))
         return tj_set_error(TJ_ERR_INVALID_ARG, "tj_compile: unknown flags 0x%x", flags);
+    if (flags & TJ_COMPILE_BACKEND_LLVM) {
+        /* The LLVM back end has the generic lowering only: a forced fast
+         * schedule is refused there; otherwise no schedule is picked. */
+        if (schedule && strcmp(schedule, "generic"))
+            return tj_set_error(TJ_ERR_UNSUPPORTED,
+                                "tj_compile: the LLVM back end has only the generic lowering, "
+                                "not schedule '%s'", schedule);
+        return jitlink_compile_graph(g, arch, sym_vals, cubin, size, log, launch);
+    }
     char *src = NULL;
     tj_status st = emit_kernel(g, arch, sym_vals, schedule, &src, launch);
     if (st != TJ_OK) return st;

@@ -102,10 +102,18 @@ static tj_status grid_eval(const tj_kernel *k, const int64_t *sym_vals, int64_t 
 }
 
 /* The launch grid of entry e for the graph's grid g (emit.h's modes). */
-static void launch_grid(const kentry *e, const int64_t g[TJ_MAX_GRID], unsigned grid[3]) {
+static tj_status launch_grid(const tj_kernel *k, const kentry *e, const int64_t g[TJ_MAX_GRID],
+                             unsigned grid[3]) {
     grid[0] = (unsigned)g[0], grid[1] = (unsigned)g[1], grid[2] = (unsigned)g[2];
     if (e->grid_mode == EMIT_GRID_DIV) {
         grid[0] = (unsigned)((g[0] + e->grid_arg - 1) / e->grid_arg);
+    } else if (e->grid_mode == EMIT_GRID_MUL) {
+        if (g[0] > INT32_MAX / e->grid_arg)
+            return tj_set_error(TJ_ERR_INVALID_ARG,
+                                "tj_kernel_launch(graph '%s'): grid dim 0 is %lld programs of %d "
+                                "blocks each, over the 2^31-1 blocks a launch may have",
+                                k->g->name, (long long)g[0], e->grid_arg);
+        grid[0] = (unsigned)(g[0] * e->grid_arg);
     } else if (e->grid_mode == EMIT_GRID_PERSISTENT) {
         uint64_t total = (uint64_t)g[0] * (uint64_t)g[1] * (uint64_t)g[2];
         uint64_t b = total < e->max_blocks ? total : e->max_blocks;
@@ -113,6 +121,7 @@ static void launch_grid(const kentry *e, const int64_t g[TJ_MAX_GRID], unsigned 
         b = b >= c ? b - b % c : c;
         grid[0] = (unsigned)b, grid[1] = grid[2] = 1;
     }
+    return TJ_OK;
 }
 
 /* Encode the entry's tensor maps for this launch's pointers and sizes. */
@@ -287,7 +296,7 @@ tj_status tj_kernel_launch(tj_kernel *k, const uint64_t *tensors, const double *
         params[p] = q.conv == KCONV_TMAP ? (void *)&tmaps[q.aux] : (void *)&args[p];
     }
     unsigned grid[3];
-    launch_grid(e, ggrid, grid);
+    if ((st = launch_grid(k, e, ggrid, grid)) != TJ_OK) return st;
     unsigned block[3] = {e->threads, 1, 1};
     int nvtx = atomic_load_explicit(&kernel_nvtx_launches, memory_order_relaxed);
     if (nvtx) kernel_nvtx_push(k->nvtx_launch);
@@ -466,6 +475,7 @@ void tj_kernel_destroy(tj_kernel *k) {
     pthread_mutex_destroy(&k->mu);
     free(k->tensor_align);
     free(k->scalar_conv);
+    cache_dir_close(k->own_dir);
     tj_graph_free(k->g);
     free(k);
 }
@@ -495,4 +505,12 @@ void kernel_set_test_hooks(tj_kernel *k, const kernel_test_hooks *h) {
         k->hooks = *h;
     else
         memset(&k->hooks, 0, sizeof k->hooks);
+    /* A memory-only kernel shares the process's memory store, keyed by the
+     * graph: a cubin from a test's compile hook (another schedule, another
+     * back end) must not be served to a kernel without it, nor the reverse
+     * (the hit would get the launch description emit_kernel picks, not the
+     * hook's). Such a kernel gets a store of its own. */
+    if (h && h->compile && !k->own_dir && !cache_dir_path(k->dir) &&
+        cache_dir_open("", &k->own_dir) == TJ_OK)
+        k->dir = k->own_dir;
 }

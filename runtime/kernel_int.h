@@ -205,6 +205,7 @@ struct tj_kernel {
     int ngrid_ops;
     kgrid_op grid_ops[KERNEL_GRID_OPS];
     cache_dir *dir;                    /* shared, process-wide (kernel_env.c) */
+    cache_dir *own_dir;                /* a private memory store (test hooks), owned */
     kmap map;
     pthread_mutex_t mu;                /* the entry list */
     kentry *all;

@@ -298,7 +298,7 @@ static tj_status grid_layout(const tj_kernel *k, kentry *e, const emit_launch *L
         e->cluster[i] = L->cluster[i] ? L->cluster[i] : 1;
         if (e->cluster[i] != 1) e->has_cluster = 1;
     }
-    if (L->grid_mode < EMIT_GRID_GRAPH || L->grid_mode > EMIT_GRID_PERSISTENT ||
+    if (L->grid_mode < EMIT_GRID_GRAPH || L->grid_mode > EMIT_GRID_MUL ||
         (L->grid_mode != EMIT_GRID_GRAPH && (L->grid_arg < 1 || L->grid_arg > 1 << 20)) ||
         e->cluster[0] * e->cluster[1] * e->cluster[2] > 16)
         return tj_set_error(TJ_ERR_INTERNAL, "graph '%s': launch description has grid mode %d "

@@ -384,6 +384,13 @@ TEST(test_bad_store_arguments) {
     BAD_BUILD(tj_store(f.g, f.x, XC, f.t, (int[]){1, 1}, 0), TJ_ERR_VERIFY);
     BAD_BUILD(tj_store(f.g, f.x, XC, f.t, (int[]){0, 5}, 0), TJ_ERR_VERIFY);
     BAD_BUILD(tj_store(f.g, f.x, XC, f.t, NULL, 2u), TJ_ERR_VERIFY);
+    /* masked: the mask must exist, be bool and broadcast to the value */
+    BAD(tj_store_masked(NULL, (tj_tensor){0}, c, (tj_val){0}, (tj_val){0}, NULL, 0),
+        TJ_ERR_INVALID_ARG);
+    BAD_BUILD(tj_store_masked(f.g, f.x, XC, f.t, FOREIGN, NULL, 0), TJ_ERR_INVALID_ARG);
+    BAD_BUILD(tj_store_masked(f.g, f.x, XC, f.t, f.t, NULL, 0), TJ_ERR_VERIFY);
+    BAD_BUILD(tj_store_masked(f.g, f.x, XC, f.t, f.pid, NULL, 0), TJ_ERR_VERIFY);
+    BAD_BUILD(tj_store_masked(f.g, f.x, XC, f.t, TJ_NONE, NULL, 0x100u), TJ_ERR_INVALID_ARG);
 #undef XC
 }
 

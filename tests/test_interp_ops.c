@@ -640,4 +640,35 @@ TEST(test_f64_mode_mma_sums_in_double) {
     tj_graph_free(g);
 }
 
+/* max/min reductions fold from -inf/+inf and ignore NaN, as the kernels'
+ * fmaxf/fminf do: a row of NaNs gives -inf (max) or +inf (min). */
+TEST(test_reduce_max_min_of_nan_rows_are_the_identities) {
+    for (int op = 0; op < 2; op++) {
+        tj_graph *g = NULL;
+        CHECK_OK(tj_graph_new("nanrow", &g));
+        tj_dim d2[2] = {4, 8}, d1[1] = {4};
+        tj_tensor x = tj_tensor_arg(g, "x", TJ_F32, 2, d2, NULL);
+        tj_tensor y = tj_tensor_arg(g, "y", TJ_F32, 1, d1, NULL);
+        tj_val z = tj_const(g, TJ_I32, 0);
+        tj_val at[2] = {z, z};
+        tj_val r = tj_reduce(g, op ? TJ_RMIN : TJ_RMAX, tj_load(g, x, at, 2, d2, NULL, 0, 0), 1);
+        tj_store(g, y, &z, tj_reshape(g, r, 1, d1), NULL, 0);
+        tj_val one = tj_const(g, TJ_I32, 1);
+        tj_set_grid(g, 1, &one);
+        CHECK_OK(tj_graph_status(g));
+        float xs[32], ys[4];
+        for (int i = 0; i < 32; i++) xs[i] = (float)harness_uniform(-1, 1);
+        for (int j = 0; j < 8; j++) xs[8 + j] = NAN;           /* row 1: all NaN */
+        xs[16 + 3] = NAN;                                      /* row 2: one NaN */
+        void *ts[2] = {xs, ys};
+        CHECK_OK(tj_interp_run(g, NULL, ts, NULL, 0));
+        CHECK(ys[1] == (op ? INFINITY : -INFINITY));
+        float want = op ? INFINITY : -INFINITY;
+        for (int j = 0; j < 8; j++)
+            if (j != 3) want = op ? fminf(want, xs[16 + j]) : fmaxf(want, xs[16 + j]);
+        CHECK(ys[2] == want);
+        tj_graph_free(g);
+    }
+}
+
 int main(void) { return harness_main(); }

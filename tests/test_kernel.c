@@ -551,8 +551,9 @@ TEST(test_kernel_grid_modes_and_grid_params) {
     launch_edit = edit_grid;
     tj_graph *g = policy_graph("modes");
     CHECK(g);
-    static const int modes[3] = {EMIT_GRID_GRAPH, EMIT_GRID_DIV, EMIT_GRID_PERSISTENT};
-    for (int m = 0; m < 3; m++) {
+    static const int modes[4] = {EMIT_GRID_GRAPH, EMIT_GRID_DIV, EMIT_GRID_PERSISTENT,
+                                 EMIT_GRID_MUL};
+    for (int m = 0; m < 4; m++) {
         edit_mode = modes[m];
         edit_arg = harness_randint(1, 5);
         tj_kernel *k = make(g, 0, "");
@@ -576,6 +577,9 @@ TEST(test_kernel_grid_modes_and_grid_params) {
             } else if (edit_mode == EMIT_GRID_DIV) {
                 CHECK(last_grid[0] == (unsigned)((grid[0] + edit_arg - 1) / edit_arg));
                 CHECK(last_grid[1] == (unsigned)grid[1] && last_grid[2] == (unsigned)grid[2]);
+            } else if (edit_mode == EMIT_GRID_MUL) {
+                CHECK(last_grid[0] == (unsigned)(grid[0] * edit_arg));
+                CHECK(last_grid[1] == (unsigned)grid[1] && last_grid[2] == (unsigned)grid[2]);
             } else {   /* 132 fake SMs, clusters of 2 */
                 int64_t want = total < 132 * edit_arg ? total : 132 * edit_arg;
                 want = want >= 2 ? want - want % 2 : 2;
@@ -583,6 +587,20 @@ TEST(test_kernel_grid_modes_and_grid_params) {
                        last_grid[0], (long long)want, (long long)total);
                 CHECK(last_grid[1] == 1 && last_grid[2] == 1);
             }
+        }
+        if (edit_mode == EMIT_GRID_MUL) {   /* more blocks than a launch may have */
+            edit_arg = 1 << 20;
+            tj_kernel *big = make(g, 0, "");
+            int64_t v[6];
+            policy_vals(v, 20000);
+            double sc[4] = {1, 2, 1, 3};
+            uint64_t tp[5];
+            for (int t = 0; t < 5; t++) tp[t] = (uint64_t)(t + 1) << 20;
+            int64_t grid[3];
+            CHECK_OK(tj_graph_grid(g, v, grid));
+            CHECK(grid[0] > INT32_MAX / edit_arg);
+            CHECK_ERR(tj_kernel_launch(big, tp, sc, v, NULL), TJ_ERR_INVALID_ARG, "2^31-1");
+            tj_kernel_destroy(big);
         }
         tj_kernel_destroy(k);
     }
@@ -622,6 +640,28 @@ TEST(test_kernel_rejects_a_launch_description_that_does_not_fit) {
         tj_kernel_destroy(k);
     }
     launch_edit = NULL;
+    tj_graph_free(g);
+}
+
+/* Memory-only kernels with compile hooks keep their cubins to themselves:
+ * two such kernels of one graph each compile (a bench comparing two back
+ * ends once timed one cubin twice through the shared memory store). */
+TEST(test_kernel_hooked_memory_only_kernels_do_not_share_cubins) {
+    fakes_reset();
+    tj_graph *g = policy_graph("private");
+    CHECK(g);
+    tj_kernel *a = make(g, 0, ""), *b = make(g, 0, "");
+    CHECK(a && b);
+    int64_t v[6];
+    policy_vals(v, 21);
+    double sc[4] = {1, 2, 1, 3};
+    uint64_t tp[5];
+    for (int t = 0; t < 5; t++) tp[t] = (uint64_t)(t + 1) << 20;
+    CHECK_OK(tj_kernel_launch(a, tp, sc, v, NULL));
+    CHECK_OK(tj_kernel_launch(b, tp, sc, v, NULL));
+    CHECKF(atomic_load(&compiles) == 2, "compiles %d", atomic_load(&compiles));
+    tj_kernel_destroy(a);
+    tj_kernel_destroy(b);
     tj_graph_free(g);
 }
 

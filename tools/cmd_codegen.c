@@ -1,17 +1,24 @@
 /*
- * cmd_codegen.c — `tilejit emit` and `tilejit compile`: the generic
- * lowering's CUDA C++, and a cubin through NVRTC. Both work with no GPU.
+ * cmd_codegen.c — `tilejit emit` and `tilejit compile`: the kernel's CUDA
+ * C++ (or, through LLVM, its PTX or LLVM IR), and a cubin through NVRTC
+ * (or LLVM + nvJitLink). Both work with no GPU.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "compile.h"
+#include "emit.h"
+#include "emit_ptx.h"
 
 typedef struct codegen_args {
     const char *file;
     const char *arch;
     const char *out;
+    const char *lang;       /* emit: cuda, ptx, llvm */
+    const char *backend;    /* compile: nvrtc, llvm */
+    const char *schedule;   /* emit_kernel's `force`; NULL picks */
     int in_process;
     int nbinds;
     const char *binds[64];
@@ -20,13 +27,20 @@ typedef struct codegen_args {
 static int parse_args(const char *cmd, int argc, char **argv, codegen_args *a, int need_out) {
     memset(a, 0, sizeof *a);
     a->arch = "sm_90a";
+    a->lang = "cuda";
+    a->backend = "nvrtc";
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (cli_is_help(s)) return cli_print_help(cmd), -1;
-        if (!strcmp(s, "--arch") || !strcmp(s, "--bind") || !strcmp(s, "-o")) {
+        if (!strcmp(s, "--arch") || !strcmp(s, "--bind") || !strcmp(s, "-o") ||
+            !strcmp(s, "--schedule") || (!need_out && !strcmp(s, "--lang")) ||
+            (need_out && !strcmp(s, "--backend"))) {
             if (i + 1 >= argc) return cli_usage(cmd, "%s needs a value", s);
             const char *v = argv[++i];
             if (!strcmp(s, "--arch")) a->arch = v;
+            else if (!strcmp(s, "--schedule")) a->schedule = v;
+            else if (!strcmp(s, "--lang")) a->lang = v;
+            else if (!strcmp(s, "--backend")) a->backend = v;
             else if (!strcmp(s, "-o")) a->out = v;
             else if (a->nbinds < 64) a->binds[a->nbinds++] = v;
             else return cli_usage(cmd, "too many --bind options");
@@ -42,6 +56,10 @@ static int parse_args(const char *cmd, int argc, char **argv, codegen_args *a, i
     }
     if (!a->file) return cli_usage(cmd, "which graph? give a .tj file or - for stdin");
     if (need_out && !a->out) return cli_usage(cmd, "where to? give -o OUT.cubin");
+    if (strcmp(a->lang, "cuda") && strcmp(a->lang, "ptx") && strcmp(a->lang, "llvm"))
+        return cli_usage(cmd, "--lang is cuda, ptx or llvm, not '%s'", a->lang);
+    if (strcmp(a->backend, "nvrtc") && strcmp(a->backend, "llvm"))
+        return cli_usage(cmd, "--backend is nvrtc or llvm, not '%s'", a->backend);
     return CLI_OK;
 }
 
@@ -68,7 +86,15 @@ int cli_emit(int argc, char **argv) {
     rc = load_bound("emit", &a, &g, &vals);
     if (rc == CLI_OK) {
         char *src = NULL;
-        tj_status st = tj_emit_cuda(g, a.arch, vals, &src);
+        tj_status st;
+        if (!strcmp(a.lang, "ptx"))
+            st = emit_ptx(g, a.arch, vals, a.schedule, &src, NULL);
+        else if (!strcmp(a.lang, "llvm"))
+            st = a.schedule && strcmp(a.schedule, "generic")
+                     ? emit_ptx(g, a.arch, vals, a.schedule, &src, NULL)   /* its refusal */
+                     : emit_ptx_llvm_ir(g, a.arch, vals, &src);
+        else
+            st = emit_kernel(g, a.arch, vals, a.schedule, &src, NULL);
         if (st != TJ_OK)
             rc = st == TJ_ERR_INVALID_ARG || st == TJ_ERR_UNBOUND ? cli_usage("emit", "%s", tj_last_error())
                                                                    : cli_fail("emit", "%s", tj_last_error());
@@ -94,8 +120,10 @@ int cli_compile(int argc, char **argv) {
         char *log = NULL;
         /* A compiler crash must not take the CLI down: compile in a child
          * unless asked not to. */
-        tj_status st = tj_compile(g, a.arch, vals, a.in_process ? 0 : TJ_COMPILE_IN_CHILD, &cubin,
-                                  &size, &log);
+        unsigned flags = a.in_process ? 0 : TJ_COMPILE_IN_CHILD;
+        if (!strcmp(a.backend, "llvm")) flags = TJ_COMPILE_BACKEND_LLVM;
+        tj_status st = compile_graph_as(g, a.arch, vals, a.schedule, flags, &cubin, &size, &log,
+                                        NULL);
         if (st != TJ_OK) {
             if (log && *log) fprintf(stderr, "%s\n", log);
             rc = st == TJ_ERR_INVALID_ARG || st == TJ_ERR_UNBOUND
@@ -108,7 +136,9 @@ int cli_compile(int argc, char **argv) {
             if (!written) {
                 rc = cli_fail("compile", "cannot write %s", a.out);
             } else {
-                fprintf(stderr, "tilejit compile: wrote %s (%zu bytes, %s)\n", a.out, size, a.arch);
+                fprintf(stderr, "tilejit compile: wrote %s (%zu bytes, %s, %s)\n", a.out, size,
+                        a.arch, size > 4 && !memcmp(cubin, "\x7f" "ELF", 4) ? a.backend
+                                : "llvm: PTX for the driver (no nvJitLink)");
             }
         }
         tj_free(cubin);

@@ -54,6 +54,7 @@ typedef struct attn {
     tj_val scale;
     tj_val nkv;           /* i32: number of keys */
     tj_val diag;          /* i32: key j is visible to query i iff j <= i + diag */
+    tj_val k_start;       /* varlen: the sequence's first key row; else TJ_NONE */
 } attn;
 
 /* One loop over KV tiles [lo, hi); st[] = {m, l, acc} in and out. */
@@ -67,8 +68,16 @@ static tj_status kv_loop(attn *a, tj_val lo, tj_val hi, int masked, tj_val st[3]
 
     tj_val at[4] = {a->b, j, a->kvh, ri32(g, 0)};
     int axes[2] = {1, 3};
+    unsigned flags = 0;
+    if (tj_val_ok(a->k_start)) {   /* packed: element rows from the sequence's start */
+        at[0] = tj_add(g, a->k_start, tj_mul(g, j, ri32(g, a->bn)));
+        at[1] = a->kvh;
+        at[2] = ri32(g, 0);
+        axes[0] = 0, axes[1] = 2;
+        flags = TJ_COORD_ELEMENT;
+    }
     tj_dim kv_tile[2] = {a->bn, a->d};
-    tj_val k = tj_load(g, a->k, at, 2, kv_tile, axes, 0, 0);
+    tj_val k = tj_load(g, a->k, at, 2, kv_tile, axes, 0, flags);
     tj_val sc = tj_mul(g, tj_mma(g, a->q, k, TJ_NONE, TJ_TRANS_B), a->scale);
     tj_dim row[2] = {1, a->bn};
     tj_val k_idx = tj_add(g, tj_iota(g, TJ_I32, 2, row, 1), tj_mul(g, j, ri32(g, a->bn)));
@@ -95,7 +104,7 @@ static tj_status kv_loop(attn *a, tj_val lo, tj_val hi, int masked, tj_val st[3]
     tj_val pr = tj_unary(g, TJ_EXP2, tj_mul(g, tj_sub(g, sc, m_use), log2e));
     tj_val alpha = tj_unary(g, TJ_EXP2, tj_mul(g, tj_sub(g, m, m_use), log2e));
     tj_val l_new = tj_fma(g, l, alpha, tj_rowsum(g, pr));
-    tj_val v = tj_load(g, a->v, at, 2, kv_tile, axes, 0, 0);
+    tj_val v = tj_load(g, a->v, at, 2, kv_tile, axes, 0, flags);
     tj_val acc_new = tj_mma(g, tj_cast(g, pr, p->dtype), v, tj_mul(g, acc, alpha), 0);
     tj_val next[3] = {m_new, l_new, acc_new};
     return tj_for_end(g, 3, next, st);
@@ -121,8 +130,8 @@ static tj_status check_params(const tj_attention_params *p) {
         return recipe_error(TJ_ERR_INVALID_ARG, "%s: dtype %s: bf16, f16 or f32 is needed", fn,
                             tj_dtype_name(p->dtype) ? tj_dtype_name(p->dtype) : "(invalid)");
     if ((p->causal != 0 && p->causal != 1) || (p->cross != 0 && p->cross != 1) ||
-        (p->lse != 0 && p->lse != 1))
-        return recipe_error(TJ_ERR_INVALID_ARG, "%s: causal, cross and lse are 0 or 1", fn);
+        (p->lse != 0 && p->lse != 1) || (p->varlen != 0 && p->varlen != 1))
+        return recipe_error(TJ_ERR_INVALID_ARG, "%s: causal, cross, lse and varlen are 0 or 1", fn);
     if ((unsigned)p->seq_policy > TJ_DYNAMIC ||
         (p->seq_policy == TJ_BUCKET_MULTIPLE) != (p->seq_bucket != 0) || p->seq_bucket < 0)
         return recipe_error(TJ_ERR_INVALID_ARG,
@@ -147,31 +156,68 @@ tj_status tj_recipe_attention(const tj_attention_params *p, tj_graph **out) {
     tj_sym batch = tj_symbol(g, "batch", TJ_DYNAMIC, 0, 1);
     tj_sym seq = rsymbol(g, "seq", pol);
     tj_sym seq_kv = p->cross ? rsymbol(g, "seq_kv", pol) : seq;
-    tj_dim qshape[4] = {tj_dim_sym(batch), tj_dim_sym(seq), hq, a.d};
-    tj_dim kvshape[4] = {tj_dim_sym(batch), tj_dim_sym(seq_kv), hkv, a.d};
-    tj_dim lshape[3] = {tj_dim_sym(batch), hq, tj_dim_sym(seq)};
-    tj_tensor tq = rtensor(g, "q", p->dtype, 4, qshape);
-    a.k = rtensor(g, "k", p->dtype, 4, kvshape);
-    a.v = rtensor(g, "v", p->dtype, 4, kvshape);
-    tj_tensor to = rtensor(g, "o", p->dtype, 4, qshape);
-    tj_tensor tl = p->lse ? rtensor(g, "lse", TJ_F32, 3, lshape) : (tj_tensor){TJ_NONE_ID};
+    tj_tensor tq, to, tl = {TJ_NONE_ID}, cu_q = {TJ_NONE_ID}, cu_k = {TJ_NONE_ID};
+    if (p->varlen) {
+        /* Packed: the batch is cu_len - 1 sequences of their own lengths. */
+        tj_sym total_q = tj_symbol(g, "total_q", TJ_DYNAMIC, 0, 1);
+        tj_sym total_k = p->cross ? tj_symbol(g, "total_k", TJ_DYNAMIC, 0, 1) : total_q;
+        tj_sym cu_len = tj_symbol(g, "cu_len", TJ_DYNAMIC, 0, 1);
+        tj_dim qshape[3] = {tj_dim_sym(total_q), hq, a.d};
+        tj_dim kvshape[3] = {tj_dim_sym(total_k), hkv, a.d};
+        tj_dim lshape[2] = {hq, tj_dim_sym(total_q)}, cshape[1] = {tj_dim_sym(cu_len)};
+        tq = rtensor(g, "q", p->dtype, 3, qshape);
+        a.k = rtensor(g, "k", p->dtype, 3, kvshape);
+        a.v = rtensor(g, "v", p->dtype, 3, kvshape);
+        to = rtensor(g, "o", p->dtype, 3, qshape);
+        if (p->lse) tl = rtensor(g, "lse", TJ_F32, 2, lshape);
+        cu_q = rtensor(g, "cu_seqlens_q", TJ_I32, 1, cshape);
+        cu_k = p->cross ? rtensor(g, "cu_seqlens_k", TJ_I32, 1, cshape) : cu_q;
+    } else {
+        tj_dim qshape[4] = {tj_dim_sym(batch), tj_dim_sym(seq), hq, a.d};
+        tj_dim kvshape[4] = {tj_dim_sym(batch), tj_dim_sym(seq_kv), hkv, a.d};
+        tj_dim lshape[3] = {tj_dim_sym(batch), hq, tj_dim_sym(seq)};
+        tq = rtensor(g, "q", p->dtype, 4, qshape);
+        a.k = rtensor(g, "k", p->dtype, 4, kvshape);
+        a.v = rtensor(g, "v", p->dtype, 4, kvshape);
+        to = rtensor(g, "o", p->dtype, 4, qshape);
+        if (p->lse) tl = rtensor(g, "lse", TJ_F32, 3, lshape);
+    }
     a.scale = tj_scalar_arg(g, "scale", TJ_F32);
 
     tj_val pm = tj_program_id(g, 0);
     a.h = tj_program_id(g, 1);
     a.b = tj_program_id(g, 2);
     a.kvh = hq == hkv ? a.h : tj_div(g, a.h, ri32(g, hq / hkv));
-    tj_val q_at[4] = {a.b, pm, a.h, ri32(g, 0)};
-    int axes[2] = {1, 3};
-    tj_dim q_tile[2] = {a.bm, a.d};
-    a.q = tj_load(g, tq, q_at, 2, q_tile, axes, 0, 0);
     tj_dim col[2] = {a.bm, 1};
     tj_val row0 = tj_mul(g, pm, ri32(g, a.bm));
     a.q_idx = tj_add(g, tj_iota(g, TJ_I32, 2, col, 0), row0);
-    a.nkv = tj_symval(g, seq_kv);
+    tj_val q_at[4] = {a.b, pm, a.h, ri32(g, 0)};
+    int axes[2] = {1, 3};
+    unsigned q_flags = 0;
+    tj_val nq = tj_symval(g, seq), q_start = TJ_NONE;
+    a.k_start = TJ_NONE;
+    if (p->varlen) {
+        /* Sequence b: rows [cu[b], cu[b+1]) of the packed tensors. */
+        tj_val b1 = tj_add(g, a.b, ri32(g, 1));
+        q_start = tj_load(g, cu_q, &a.b, 0, NULL, NULL, 0, TJ_COORD_ELEMENT);
+        nq = tj_sub(g, tj_load(g, cu_q, &b1, 0, NULL, NULL, 0, TJ_COORD_ELEMENT), q_start);
+        a.k_start = p->cross ? tj_load(g, cu_k, &a.b, 0, NULL, NULL, 0, TJ_COORD_ELEMENT) : q_start;
+        a.nkv = p->cross ? tj_sub(g, tj_load(g, cu_k, &b1, 0, NULL, NULL, 0, TJ_COORD_ELEMENT),
+                                  a.k_start)
+                         : nq;
+        q_at[0] = tj_add(g, q_start, row0);
+        q_at[1] = a.h;
+        q_at[2] = ri32(g, 0);
+        axes[0] = 0, axes[1] = 2;
+        q_flags = TJ_COORD_ELEMENT;
+    } else {
+        a.nkv = tj_symval(g, seq_kv);
+    }
+    tj_dim q_tile[2] = {a.bm, a.d};
+    a.q = tj_load(g, tq, q_at, 2, q_tile, axes, 0, q_flags);
     /* Causal rows align bottom-right (FlashAttention >= 2.1): the last
      * query sees the last key, so with a longer KV the diagonal shifts. */
-    a.diag = p->cross ? tj_sub(g, a.nkv, tj_symval(g, seq)) : TJ_NONE;
+    a.diag = p->cross ? tj_sub(g, a.nkv, nq) : TJ_NONE;
     if (p->score_setup && (s = p->score_setup(g, a.h, p->user)) != TJ_OK)
         return recipe_finish(g, s, out);
 
@@ -193,6 +239,11 @@ tj_status tj_recipe_attention(const tj_attention_params *p, tj_graph **out) {
         n_total = rcdiv(g, a.nkv, a.bn);
         n_full = tj_div(g, a.nkv, bn);
     }
+    if (p->varlen) {   /* a block past its sequence's end has no work */
+        tj_val live = tj_binary(g, TJ_LT, row0, nq);
+        n_total = tj_where(g, live, n_total, zero);
+        n_full = tj_minimum(g, n_full, n_total);
+    }
     tj_dim stat[2] = {a.bm, 1}, acc_shape[2] = {a.bm, a.d};
     tj_val st[3] = {tj_full(g, TJ_F32, 2, stat, -INFINITY), tj_full(g, TJ_F32, 2, stat, 0),
                     tj_full(g, TJ_F32, 2, acc_shape, 0)};
@@ -202,13 +253,26 @@ tj_status tj_recipe_attention(const tj_attention_params *p, tj_graph **out) {
     tj_val m = st[0], l = st[1], acc = st[2];
     tj_val empty = tj_binary(g, TJ_EQ, l, rf32(g, 0));
     tj_val o = tj_div(g, acc, tj_where(g, empty, rf32(g, 1), l));
-    tj_store(g, to, q_at, tj_cast(g, o, p->dtype), axes, 0);
-    if (p->lse) {
-        tj_dim flat[1] = {a.bm};
-        tj_val lse = tj_reshape(g, tj_add(g, m, tj_unary(g, TJ_LOG, l)), 1, flat);
-        tj_val l_at[3] = {a.b, a.h, pm};
-        int l_axes[1] = {2};
-        tj_store(g, tl, l_at, lse, l_axes, 0);
+    if (p->varlen) {   /* rows past the sequence belong to the next one */
+        tj_val mine = tj_binary(g, TJ_LT, a.q_idx, nq);
+        tj_store_masked(g, to, q_at, tj_cast(g, o, p->dtype), mine, axes, q_flags);
+        if (p->lse) {
+            tj_dim flat[1] = {a.bm};
+            tj_val lse = tj_reshape(g, tj_add(g, m, tj_unary(g, TJ_LOG, l)), 1, flat);
+            tj_val l_at[2] = {a.h, q_at[0]};
+            int l_axes[1] = {1};
+            tj_store_masked(g, tl, l_at, lse, tj_reshape(g, mine, 1, flat), l_axes,
+                            TJ_COORD_ELEMENT);
+        }
+    } else {
+        tj_store(g, to, q_at, tj_cast(g, o, p->dtype), axes, 0);
+        if (p->lse) {
+            tj_dim flat[1] = {a.bm};
+            tj_val lse = tj_reshape(g, tj_add(g, m, tj_unary(g, TJ_LOG, l)), 1, flat);
+            tj_val l_at[3] = {a.b, a.h, pm};
+            int l_axes[1] = {2};
+            tj_store(g, tl, l_at, lse, l_axes, 0);
+        }
     }
     tj_val grid[3] = {rcdiv(g, tj_symval(g, seq), a.bm), ri32(g, hq), tj_symval(g, batch)};
     tj_set_grid(g, 3, grid);
@@ -272,6 +336,7 @@ tj_status recipe_attention_str(const rp_set *rp, tj_graph **out) {
     if (s == TJ_OK) s = rp_sym_policy(rp, "seq", 1, &pol);
     if (s == TJ_OK) s = rp_flag(rp, "cross", &p.cross);
     if (s == TJ_OK) s = rp_flag(rp, "lse", &p.lse);
+    if (s == TJ_OK) s = rp_flag(rp, "varlen", &p.varlen);
     if (s == TJ_OK) s = rp_number(rp, "softcap", 0, 1e6, &mod.softcap);
     if (s == TJ_OK) s = rp_choice(rp, "alibi", "0|1|computed", &mod.alibi);
     if (s != TJ_OK) return s;

@@ -47,6 +47,12 @@ tj_status recipe_gemm(const rp_set *rp, tj_graph **out) {
     tj_tensor tB = rtensor(g, "b", dt, 2, bshape);
     tj_tensor tBias = bias ? rtensor(g, "bias", out_dt, 1, &cshape[1]) : (tj_tensor){TJ_NONE_ID};
     tj_tensor tC = rtensor(g, "c", out_dt, 2, cshape);
+    /* 16-byte aligned operands and output: what the copy engine (TMA) of
+     * the Hopper schedule needs, and what framework allocations give. A
+     * misaligned pointer is a clear launch error, never a wrong result. */
+    tj_tensor_set_align(g, tA, 16);
+    tj_tensor_set_align(g, tB, 16);
+    tj_tensor_set_align(g, tC, 16);
 
     tj_val pid_m = tj_program_id(g, 0), pid_n = tj_program_id(g, 1);
     tj_dim acc_shape[2] = {bm, bn};

@@ -12,8 +12,20 @@
 
 /* Tried in this order; the first that applies wins. Ends with {NULL}. */
 const sched_entry sched_table[] = {
+    {"gemm_sm90", sched_gemm_sm90},
+    {"rows", sched_rows},
     {NULL, NULL},
 };
+
+/* A feature no fast schedule lowers yet, so none is tried: masked stores
+ * (tj_store_masked) are the generic lowering's alone for now. NULL when
+ * the fast schedules may look at the graph. */
+static const char *generic_only(const tj_graph *g) {
+    for (int32_t i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].op == IR_STORE && (g->nodes[i].flags & IR_STORE_MASKED))
+            return "a masked store (generic lowering only)";
+    return NULL;
+}
 
 /* "generic, rows, ..." for messages. */
 static const char *sched_names(void) {
@@ -59,9 +71,17 @@ tj_status emit_kernel(const tj_graph *g, const char *arch, const int64_t *sym_va
     emit_launch *L = launch ? launch : &local;
     char note[sizeof L->note] = "";
     int known = force == NULL || !strcmp(force, "generic");
+    const char *only = generic_only(g);
     for (const sched_entry *s = sched_table; s->name; s++) {
         if (force && strcmp(force, s->name)) continue;
         known = 1;
+        if (only) {
+            if (force)
+                return tj_set_error(TJ_ERR_UNSUPPORTED, "graph '%s': schedule '%s' does not apply: %s",
+                                    tj_graph_name(g), force, only);
+            append_note(note, sizeof note, s->name, only);
+            continue;
+        }
         /* A schedule reads what it needs; the generic lowering (below)
          * verifies the graph and checks the arch and bindings first. */
         tj_status st = tj_graph_verify(g);

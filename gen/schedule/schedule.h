@@ -30,4 +30,7 @@ extern const sched_entry sched_table[];
 tj_status sched_rows(const tj_graph *g, const char *arch, const int64_t *sym_vals, char **src,
                      emit_launch *launch, char *why, size_t why_size); /* rows.c */
 
+tj_status sched_gemm_sm90(const tj_graph *g, const char *arch, const int64_t *sym_vals,
+                          char **src, emit_launch *launch, char *why, size_t why_size); /* gemm_sm90.c */
+
 #endif

@@ -36,7 +36,7 @@ tj_small_gemm(const tj::f16 *__restrict__ t_a, const tj::f16 *__restrict__ t_b, 
   v3 = sym_K;
   // node #4 (binary)
   int v4;
-  v4 = tjg::cdiv(v3, v2);
+  v4 = tj::cdiv(v3, v2);
   // node #5 (const)
   float v5[32];
   #pragma unroll 1
@@ -135,7 +135,7 @@ tj_small_gemm(const tj::f16 *__restrict__ t_a, const tj::f16 *__restrict__ t_b, 
     const int e = k * NT + tid;
     const int i = e / 64, j = e % 64;
     (void)i; (void)j;
-    const float t13 = tjg::relu(v8[k]);
+    const float t13 = tj::relu(v8[k]);
     v13[k] = t13;
   }
   { // store c

@@ -107,7 +107,7 @@ tj_small_softmax(const tj::bf16 *__restrict__ t_x, tj::bf16 *__restrict__ t_y, i
     const int i = e / 100, j = e % 100;
     (void)i; (void)j;
     const float t5 = (v_row[k] - b0[k]);
-    const float t6 = tjg::exp(t5);
+    const float t6 = tj::exp(t5);
     v6[k] = t6;
   }
   // node #7 (reduce)
@@ -162,7 +162,7 @@ tj_small_softmax(const tj::bf16 *__restrict__ t_x, tj::bf16 *__restrict__ t_y, i
     if (e >= 400) break;
     const int i = e / 100, j = e % 100;
     (void)i; (void)j;
-    const float t8 = tjg::div(v6[k], b1[k]);
+    const float t8 = tj::div(v6[k], b1[k]);
     v_probs[k] = t8;
   }
   { // store y

@@ -1,0 +1,204 @@
+/*
+ * membound.c — memory-bound recipes (issue 6): softmax, RMSNorm and
+ * LayerNorm over bf16 rows of several widths, 512 MiB per input, launched
+ * through the public runtime (tj_kernel_launch: what users run), next to
+ * the device-to-device copy bandwidth measured in the same process and
+ * torch's op (bench/membound_torch.py, run just before in the same device
+ * call, its JSON lines read with --torch).
+ *
+ *   bench_membound [--quick] [--json FILE] [--torch FILE] [--commit SHA]
+ *
+ * Figures are bytes read + written per second (x in, y out; the weights
+ * are a row and not counted). Timing: CUDA events, 3 warm-up runs, the
+ * median of 20 (5 with --quick). Each case also checks its first rows
+ * against the CPU interpreter (max_rel_err in the JSON).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "driver.h"
+#include "ir.h"
+
+#define DIE(...) do { fprintf(stderr, __VA_ARGS__); fprintf(stderr, ": %s\n", tj_last_error()); exit(1); } while (0)
+
+static const size_t INPUT_BYTES = (size_t)512 << 20;
+
+#define BENCH_RAND_SCALE 2.0
+#include "bench_util.h"
+
+typedef struct copy_case { drv_ptr src, dst; size_t bytes; } copy_case;
+static void copy_run(void *ctx) {
+    copy_case *c = ctx;
+    if (drv_memcpy_dtod(c->dst, c->src, c->bytes) != TJ_OK) DIE("copy");
+}
+
+typedef struct rcase {
+    tj_graph *g;
+    tj_kernel *k;
+    int64_t vals[4];
+    uint64_t ptrs[4];
+    double scalars[2];
+    int nt;
+} rcase;
+
+static void rcase_run(void *ctx) {
+    rcase *c = ctx;
+    if (tj_kernel_launch(c->k, c->ptrs, c->scalars, c->vals, NULL) != TJ_OK) DIE("launch");
+}
+
+/* The first `rows` rows on the CPU interpreter against the kernel's:
+ * max |got - want| / (|want| + mean|want|). */
+static double check_rows(rcase *c, int64_t cols, int64_t rows) {
+    int64_t vals[4];
+    memcpy(vals, c->vals, sizeof vals);
+    vals[0] = rows; /* symbol 0 is rows in the row recipes */
+    void *host[4] = {0}, *got = NULL;
+    size_t es = 2;
+    for (int t = 0; t < c->nt; t++) {
+        int64_t n;
+        tj_tensor_extent(c->g, (tj_tensor){t}, vals, &n);
+        host[t] = malloc((size_t)n * es);
+        drv_memcpy_dtoh(host[t], c->ptrs[t], (size_t)n * es);
+    }
+    int y = c->nt - 1; /* the output is the last tensor */
+    size_t n = (size_t)(rows * cols);
+    got = malloc(n * es);
+    memcpy(got, host[y], n * es);
+    if (tj_interp_run(c->g, vals, host, c->scalars, 0) != TJ_OK) DIE("interp");
+    double scale = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double w = 0;
+        tj_convert(TJ_F64, &w, TJ_BF16, (char *)host[y] + i * es, 1);
+        scale += fabs(w) / (double)n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double a = 0, w = 0;
+        tj_convert(TJ_F64, &a, TJ_BF16, (char *)got + i * es, 1);
+        tj_convert(TJ_F64, &w, TJ_BF16, (char *)host[y] + i * es, 1);
+        double e = fabs(a - w) / (fabs(w) + scale);
+        if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+    }
+    for (int t = 0; t < c->nt; t++) free(host[t]);
+    free(got);
+    return worst;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+static FILE *json;
+static const char *commit = "unknown";
+static char devname[256];
+
+static void emit(const char *cas, double ours, const char *peer, double peer_value, double err,
+                 const char *note) {
+    double ratio = peer_value > 0 ? ours / peer_value : 0;
+    printf("%-22s %8.1f GB/s  %-6s %8.1f  ratio %.3f  err %.1e %s\n", cas, ours, peer, peer_value,
+           ratio, err, note);
+    if (!json) return;
+    time_t now = time(NULL);
+    char date[16];
+    strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
+    fprintf(json,
+            "{\"case\": \"%s\", \"ours\": %.1f, \"peer\": \"%s\", \"peer_value\": %.1f, "
+            "\"ratio\": %.4f, \"unit\": \"GB/s\", \"max_rel_err\": %.2e, \"path\": \"%s\", "
+            "\"device\": \"%s\", \"date\": \"%s\", \"commit\": \"%s\"}\n",
+            cas, ours, peer, peer_value, ratio, err, note, devname, date, commit);
+}
+
+/* torch's GB/s for `cas` from membound_torch.py's lines, 0 if absent. */
+static double torch_value(const char *path, const char *cas) {
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f) return 0;
+    char line[512], key[128];
+    snprintf(key, sizeof key, "\"case\": \"%s\"", cas);
+    double v = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, key), *q = strstr(line, "\"gbs\": ");
+        if (p && q) v = atof(q + 7);
+    }
+    fclose(f);
+    return v;
+}
+
+int main(int argc, char **argv) {
+    int quick = 0;
+    const char *torch = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = fopen(argv[++i], "w");
+        else if (!strcmp(argv[i], "--torch") && i + 1 < argc) torch = argv[++i];
+        else if (!strcmp(argv[i], "--commit") && i + 1 < argc) commit = argv[++i];
+    }
+    const char *why = NULL;
+    if (!drv_available(&why)) {
+        printf("no GPU: %s\n", why ? why : "");
+        return 0;
+    }
+    drv_device dev;
+    drv_device_info(0, &dev);
+    snprintf(devname, sizeof devname, "%s", dev.name);
+    printf("device %s (%s), %d SMs\n", dev.name, dev.arch, dev.sm_count);
+    int reps = quick ? 5 : 20;
+
+    size_t nelem = INPUT_BYTES / 2;
+    drv_ptr x = device_random(TJ_BF16, nelem), y;
+    if (drv_mem_alloc(INPUT_BYTES, &y) != TJ_OK) DIE("alloc");
+    copy_case cp = {x, y, INPUT_BYTES};
+    double copy_gbs = 2.0 * (double)INPUT_BYTES / (time_median(copy_run, &cp, reps) * 1e-3) / 1e9;
+    printf("%-22s %8.1f GB/s\n", "device copy", copy_gbs);
+
+    static const char *const names[3] = {"softmax", "rmsnorm", "layernorm"};
+    static const int64_t widths[] = {128, 1024, 4096, 8192, 16384, 32768, 65536};
+    for (int r = 0; r < 3; r++) {
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+            int64_t cols = widths[w];
+            if (cols == 65536 && r != 0) continue;
+            rcase c;
+            memset(&c, 0, sizeof c);
+            if (tj_recipe_build(names[r], 0, NULL, &c.g) != TJ_OK) DIE("recipe %s", names[r]);
+            tj_kernel_options o = {NULL, 0, ""};
+            if (tj_kernel_create(c.g, &o, &c.k) != TJ_OK) DIE("kernel %s", names[r]);
+            c.vals[0] = (int64_t)nelem / cols;
+            c.vals[1] = cols;
+            c.nt = tj_num_tensors(c.g);
+            drv_ptr extra[2] = {0, 0};
+            c.ptrs[0] = x;
+            for (int t = 1; t < c.nt - 1; t++) extra[t - 1] = device_random(TJ_BF16, (size_t)cols);
+            for (int t = 1; t < c.nt - 1; t++) c.ptrs[t] = extra[t - 1];
+            c.ptrs[c.nt - 1] = y;
+            c.scalars[0] = 1e-5;
+            char *src = NULL;
+            tj_emit_cuda(c.g, dev.arch, c.vals, &src);
+            char sched[32] = "?";
+            if (src && !strncmp(src, "// schedule: ", 13)) sscanf(src + 13, "%31[a-z0-9_]", sched);
+            tj_free(src);
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            rcase_run(&c); /* the compile */
+            drv_context_sync();
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            double first_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+            float ms = time_median(rcase_run, &c, reps);
+            double gbs = 2.0 * (double)INPUT_BYTES / (ms * 1e-3) / 1e9;
+            double err = check_rows(&c, cols, 4);
+            char cas[64], note[96];
+            snprintf(cas, sizeof cas, "%s bf16 %lldx%lld", names[r], (long long)c.vals[0],
+                     (long long)cols);
+            snprintf(note, sizeof note, "%s", sched);
+            emit(cas, gbs, "copy", copy_gbs, err, note);
+            double tv = torch_value(torch, cas);
+            if (tv > 0) emit(cas, gbs, "torch", tv, err, note);
+            printf("%22s first launch (compile) %.0f ms\n", "", first_ms);
+            for (int t = 0; t < 2; t++) drv_mem_free(extra[t]);
+            tj_kernel_destroy(c.k);
+            tj_graph_free(c.g);
+        }
+    }
+    drv_mem_free(x);
+    drv_mem_free(y);
+    if (json) fclose(json);
+    return 0;
+}

@@ -1,0 +1,86 @@
+/*
+ * emit_common.c — what every CUDA C++ lowering (the generic one and the
+ * fast schedules) writes the same way: the C types a dtype lives in, exact
+ * literals, and the C expression of each elementwise op. One table, so a
+ * fix to an op's lowering reaches every schedule at once.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "emit.h"
+
+const char *emit_reg_type(int dtype) {
+    switch (dtype) {
+    case TJ_I32: return "int";
+    case TJ_I64: return "long long";
+    case TJ_BOOL: return "bool";
+    default: return "float";
+    }
+}
+
+const char *emit_mem_type(int dtype) {
+    switch (dtype) {
+    case TJ_F32: return "float";
+    case TJ_F16: return "tj::f16";
+    case TJ_BF16: return "tj::bf16";
+    case TJ_F8E4M3: return "tj::f8e4m3";
+    case TJ_F8E5M2: return "tj::f8e5m2";
+    case TJ_I32: return "int";
+    case TJ_I64: return "long long";
+    case TJ_BOOL: return "unsigned char";
+    default: return "void";
+    }
+}
+
+void emit_literal(int dtype, double x, char *buf, size_t size) {
+    x = ir_round_to(dtype, x);
+    if (dtype == TJ_BOOL)
+        snprintf(buf, size, "%s", x != 0 ? "true" : "false");
+    else if (dtype == TJ_I32)
+        snprintf(buf, size, "%lld", (long long)x);
+    else if (dtype == TJ_I64)
+        snprintf(buf, size, "%lldLL", (long long)x);
+    else if (isnan(x))
+        snprintf(buf, size, "__int_as_float(0x7fc00000)");
+    else if (isinf(x))
+        snprintf(buf, size, "__int_as_float(%s)", x > 0 ? "0x7f800000" : "(int)0xff800000");
+    else {
+        /* %.9g round-trips a float; a C++ float literal needs a '.' or 'e'. */
+        char num[48];
+        snprintf(num, sizeof num, "%.9g", (float)x);
+        snprintf(buf, size, "%s%sf", num, strpbrk(num, ".e") ? "" : ".0");
+    }
+}
+
+static const char *const unary_fmt[TJ_UNARY_COUNT] = {
+    [TJ_NEG] = "(-%1$s)",            [TJ_ABS] = "tj::abs(%1$s)",
+    [TJ_EXP] = "tj::exp(%1$s)",      [TJ_EXP2] = "tj::exp2(%1$s)",
+    [TJ_LOG] = "tj::log(%1$s)",      [TJ_LOG2] = "tj::log2(%1$s)",
+    [TJ_SQRT] = "tj::sqrt(%1$s)",    [TJ_RSQRT] = "tj::rsqrt(%1$s)",
+    [TJ_RECIP] = "tj::recip(%1$s)",  [TJ_SIN] = "tj::sin(%1$s)",
+    [TJ_COS] = "tj::cos(%1$s)",      [TJ_TANH] = "tj::tanh(%1$s)",
+    [TJ_SIGMOID] = "tj::sigmoid(%1$s)", [TJ_SILU] = "tj::silu(%1$s)",
+    [TJ_GELU] = "tj::gelu(%1$s)",    [TJ_GELU_TANH] = "tj::gelu_tanh(%1$s)",
+    [TJ_RELU] = "tj::relu(%1$s)",    [TJ_FLOOR] = "tj::floor(%1$s)",
+    [TJ_CEIL] = "tj::ceil(%1$s)",    [TJ_NOT] = "tj::lnot(%1$s)",
+};
+
+static const char *const binary_fmt[TJ_BINARY_COUNT] = {
+    [TJ_ADD] = "(%1$s + %2$s)",  [TJ_SUB] = "(%1$s - %2$s)",  [TJ_MUL] = "(%1$s * %2$s)",
+    [TJ_DIV] = "tj::div(%1$s, %2$s)", [TJ_MAX] = "tj::max(%1$s, %2$s)",
+    [TJ_MIN] = "tj::min(%1$s, %2$s)", [TJ_POW] = "tj::pow(%1$s, %2$s)",
+    [TJ_MOD] = "tj::mod(%1$s, %2$s)", [TJ_CDIV] = "tj::cdiv(%1$s, %2$s)",
+    [TJ_AND] = "tj::land(%1$s, %2$s)", [TJ_OR] = "tj::lor(%1$s, %2$s)",
+    [TJ_XOR] = "tj::lxor(%1$s, %2$s)",
+    [TJ_EQ] = "(%1$s == %2$s)", [TJ_NE] = "(%1$s != %2$s)", [TJ_LT] = "(%1$s < %2$s)",
+    [TJ_LE] = "(%1$s <= %2$s)", [TJ_GT] = "(%1$s > %2$s)", [TJ_GE] = "(%1$s >= %2$s)",
+};
+
+const char *emit_unary_fmt(int op) {
+    return op >= 0 && op < TJ_UNARY_COUNT && unary_fmt[op] ? unary_fmt[op] : "%1$s";
+}
+
+const char *emit_binary_fmt(int op) {
+    return op >= 0 && op < TJ_BINARY_COUNT && binary_fmt[op] ? binary_fmt[op] : "%1$s";
+}

@@ -1,0 +1,306 @@
+/*
+ * rows.c — the `rows` schedule for memory-bound graphs: norms, softmax,
+ * elementwise chains with row and column broadcasts, row reductions. Any
+ * graph without a loop or mma whose tiles are all [R,W], [R,1], [1,W] /
+ * [W], [1,1] or scalars (rows.h has the model). This file decides whether
+ * a graph fits and how threads split a row; rows_emit.c writes the kernel.
+ *
+ * How many threads own a row follows from the specialized width: enough
+ * that each holds about 32 elements (four 16-byte chunks of bf16 in flight
+ * a thread; fewer when a norm's weight rows are held too), at least 8
+ * lanes, at most the block; narrow rows put several programs in one block
+ * (EMIT_GRID_DIV) so a block moves enough bytes.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rows.h"
+
+#define ROWS_MAX_ELEMS 64   /* registers of one value a thread may hold */
+#define ROWS_BLOCK 256      /* threads a block aims for */
+
+static const ir_node *N(const rows_plan *p, int32_t id) { return &p->g->nodes[id]; }
+
+static void mark_live(rows_plan *p, int32_t id) {
+    if (p->live[id]) return;
+    p->live[id] = 1;
+    const ir_node *n = N(p, id);
+    for (int k = 0; k < n->nin; k++) mark_live(p, n->in[k]);
+}
+
+static int decline(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int decline(char *why, size_t size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, size, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+int rows_unit_stride(const tj_graph *g, int t, int d) {
+    const ir_tensor *x = &g->tensors[t];
+    if (!x->has_strides) return d == x->rank - 1;
+    return !tj_dim_is_sym(x->strides[d]) && x->strides[d] == 1;
+}
+
+/* A tile's [m, n] (a rank-1 [n] is [1, n]); -1 on an unbound dim. */
+static int tile_dims(const rows_plan *p, const ir_node *n, int64_t *m, int64_t *w) {
+    int64_t d[2] = {1, 1};
+    for (int i = 0; i < n->type.rank; i++)
+        if (ir_dim_eval(p->g, n->type.dims[i], p->sym, 1, &d[i]) != TJ_OK) return -1;
+    *m = n->type.rank == 2 ? d[0] : 1;
+    *w = n->type.rank == 2 ? d[1] : n->type.rank == 1 ? d[0] : 1;
+    return 0;
+}
+
+static int shape_class(const rows_plan *p, const ir_node *n, int64_t m, int64_t w) {
+    if (n->type.rank == 0) return RC_SCALAR;
+    int rowdep = p->R > 1 && m == p->R, coldep = p->W > 1 && w == p->W;
+    return rowdep ? (coldep ? RC_FULL : RC_ROW) : (coldep ? RC_COL : RC_UNIT);
+}
+
+static int is_wide(int c) { return c == RC_COL || c == RC_FULL; }
+
+/* The class of every live node, or a reason to decline. */
+static int classify(rows_plan *p, char *why, size_t size) {
+    const tj_graph *g = p->g;
+    for (int32_t id = 0; id < g->nnodes; id++) {
+        const ir_node *n = N(p, id);
+        if (!p->live[id] || n->type.dtype == IR_VOID) continue;
+        int64_t m, w;
+        if (tile_dims(p, n, &m, &w)) return decline(why, size, "a tile dim has no value");
+        int c = shape_class(p, n, m, w);
+        int has_rowt = 0, has_wide = 0;
+        for (int k = 0; k < n->nin; k++) {
+            has_rowt |= p->cls[n->in[k]] == RC_ROWT;
+            has_wide |= is_wide(p->cls[n->in[k]]);
+        }
+        switch (n->op) {
+        case IR_RESHAPE: {
+            int x = p->cls[n->in[0]];
+            if (x == RC_ROW && n->type.rank == 1 && p->R > 1) c = RC_ROWT;
+            else if (x == RC_ROWT && c == RC_ROW) c = RC_ROW;
+            else if (x == RC_ROWT || (c != x && !(c <= RC_UNIT && x <= RC_UNIT)))
+                return decline(why, size, "a reshape that moves values between rows and columns");
+            break;
+        }
+        case IR_TRANSPOSE:
+            if (p->cls[n->in[0]] > RC_UNIT) return decline(why, size, "a transpose");
+            break;
+        case IR_REDUCE: {
+            int x = p->cls[n->in[0]];
+            int along_cols = n->type.rank == 1 || n->index == 1;
+            if (x == RC_ROWT) return decline(why, size, "a reduction of a reshaped row vector");
+            if (!along_cols && (x == RC_ROW || x == RC_FULL))
+                return decline(why, size, "a reduction along axis 0 across the %d rows of a tile",
+                               p->R);
+            break;
+        }
+        case IR_LOAD:
+            if (n->type.rank == 1 && w != p->W && w != 1)
+                return decline(why, size, "a 1-D load of %lld elements (tile width %d)",
+                               (long long)w, p->W);
+            break;
+        default:
+            if (has_rowt) {
+                if (has_wide || n->type.rank != 1)
+                    return decline(why, size, "a reshaped row vector used against columns");
+                c = RC_ROWT;
+            }
+            break;
+        }
+        if (n->type.rank == 1 && c != RC_ROWT && w != p->W && w != 1)
+            return decline(why, size, "a 1-D tile of %lld elements (tile width %d)",
+                           (long long)w, p->W);
+        p->cls[id] = (uint8_t)c;
+    }
+    return 0;
+}
+
+/* Tensors written by the graph: every access (load or store) must be the
+ * same tile at the same coordinates, so a thread touches only its own
+ * elements, and no load may follow a store. */
+static int check_tensors(rows_plan *p, char *why, size_t size) {
+    const tj_graph *g = p->g;
+    for (int t = 0; t < g->ntensors; t++) {
+        if (!p->stored[t]) continue;
+        int32_t first = -1, stores = 0;
+        for (int k = 0; k < g->nbody; k++) {
+            int32_t id = g->body[k];
+            const ir_node *n = N(p, id);
+            if ((n->op != IR_LOAD && n->op != IR_STORE) || n->tensor != t || !p->live[id]) continue;
+            if (n->op == IR_LOAD && stores)
+                return decline(why, size, "tensor %s is read after it is written", g->tensors[t].name);
+            stores += n->op == IR_STORE;
+            if (first < 0) {
+                first = id;
+                continue;
+            }
+            const ir_node *f = N(p, first);
+            int32_t fv = f->op == IR_STORE ? f->in[f->nin - 1] : first;
+            int32_t nv = n->op == IR_STORE ? n->in[n->nin - 1] : id;
+            int same = f->flags == n->flags && p->cls[fv] == p->cls[nv] &&
+                       memcmp(f->axes, n->axes, sizeof f->axes) == 0 &&
+                       N(p, fv)->type.rank == N(p, nv)->type.rank;
+            int R = g->tensors[t].rank;
+            for (int d = 0; same && d < R; d++) same = f->in[d] == n->in[d];
+            if (!same)
+                return decline(why, size, "tensor %s is accessed at two different tiles",
+                               g->tensors[t].name);
+        }
+    }
+    return 0;
+}
+
+/* Elements per chunk: 16 bytes of the narrowest tensor moved column-wise. */
+static int chunk_elems(const rows_plan *p) {
+    const tj_graph *g = p->g;
+    size_t es = 0;
+    for (int32_t id = 0; id < g->nnodes; id++) {
+        const ir_node *n = N(p, id);
+        if (!p->live[id] || (n->op != IR_LOAD && n->op != IR_STORE)) continue;
+        int32_t v = n->op == IR_STORE ? n->in[n->nin - 1] : id;
+        if (!is_wide(p->cls[v])) continue;
+        int col = N(p, v)->type.rank == 2 ? n->axes[1] : n->axes[0];
+        if (!rows_unit_stride(g, n->tensor, col)) continue;
+        size_t s = tj_dtype_size(g->tensors[n->tensor].dtype);
+        if (!es || s < es) es = s;
+    }
+    return es ? (int)(16 / es) : 4;
+}
+
+static int pow2_ceil(int64_t x) {
+    int r = 1;
+    while (r < x && r < (1 << 30)) r *= 2;
+    return r;
+}
+
+static int choose_threads(rows_plan *p, char *why, size_t size) {
+    if (p->R > 1024) return decline(why, size, "a tile of %d rows", p->R);
+    p->V = chunk_elems(p);
+    int64_t nq = (p->W + p->V - 1) / p->V;
+    /* About 32 elements a thread, split between the wide inputs that are
+     * held at once (x, and a norm's weight and bias rows). */
+    int nwide = 0;
+    for (int32_t id = 0; id < p->g->nnodes; id++)
+        nwide += p->live[id] && p->g->nodes[id].op == IR_LOAD && is_wide(p->cls[id]);
+    int elems = nwide >= 3 ? 8 : nwide == 2 ? 16 : 32;
+    int cwant = elems <= p->V ? 1 : elems / p->V;
+    p->TR = pow2_ceil((nq + cwant - 1) / cwant);
+    /* Blocks of 1024 threads measured slow (a whole SM's registers for one
+     * block): more elements a thread rather than more than 512 threads,
+     * until a thread would hold more than 32. */
+    if (p->TR > 512 && (nq + 511) / 512 * p->V <= 32) p->TR = 512;
+    /* A warp's access should cover whole 128-byte lines: 8 lanes of 16 bytes. */
+    if (p->TR < 8) p->TR = pow2_ceil(nq) < 8 ? pow2_ceil(nq) : 8;
+    if (p->TR > 1024) p->TR = 1024;
+    while (p->TR > 1 && p->TR * p->R > 1024) p->TR /= 2;
+    p->C = (int)((nq + p->TR - 1) / p->TR);
+    if ((int64_t)p->C * p->V > ROWS_MAX_ELEMS)
+        return decline(why, size, "rows of %d columns need %d elements a thread (limit %d)",
+                       p->W, p->C * p->V, ROWS_MAX_ELEMS);
+    int per_prog = p->TR * p->R;
+    p->P = per_prog >= ROWS_BLOCK ? 1 : ROWS_BLOCK / per_prog;
+    /* Whole warps of whole groups when a group is part of a warp. */
+    while (p->P > 1 && (p->TR * p->R * p->P) % 32 != 0) p->P--;
+    p->NT = (p->TR * p->R * p->P + 31) / 32 * 32;
+    return 0;
+}
+
+tj_status rows_analyze(rows_plan *p, char *why, size_t size) {
+    const tj_graph *g = p->g;
+    for (int k = 0; k < g->nbody; k++)
+        if (N(p, g->body[k])->op == IR_STORE) mark_live(p, g->body[k]);
+    int64_t R = 1, W = 1;
+    for (int32_t id = 0; id < g->nnodes; id++) {
+        const ir_node *n = N(p, id);
+        if (n->op == IR_LOAD || n->op == IR_STORE) {
+            p->loaded[n->tensor] |= n->op == IR_LOAD;
+            p->stored[n->tensor] |= n->op == IR_STORE && p->live[id];
+        }
+        if (!p->live[id] || n->type.dtype == IR_VOID || n->type.rank == 0) continue;
+        int64_t m, w;
+        if (tile_dims(p, n, &m, &w)) return decline(why, size, "a tile dim has no value"), TJ_OK;
+        if (n->type.rank == 2 && m > R) R = m;
+        if (w > W) W = w;
+    }
+    if (R > 1024 || W > (1 << 20))
+        return decline(why, size, "a tile of [%lld,%lld]", (long long)R, (long long)W), TJ_OK;
+    p->R = (int)R;
+    p->W = (int)W;
+    for (int32_t id = 0; id < g->nnodes; id++) {
+        const ir_node *n = N(p, id);
+        if (!p->live[id] || n->type.rank != 2) continue;
+        int64_t m, w;
+        tile_dims(p, n, &m, &w);
+        if ((m != 1 && m != R) || (w != 1 && w != W))
+            return decline(why, size, "tiles of several shapes ([%lld,%lld] and [%lld,%lld])",
+                           (long long)m, (long long)w, (long long)R, (long long)W), TJ_OK;
+    }
+    if (classify(p, why, size) || check_tensors(p, why, size) || choose_threads(p, why, size))
+        return TJ_OK;
+    for (int32_t id = 0; id < g->nnodes; id++) {
+        const ir_node *n = N(p, id);
+        if (p->live[id] && n->op == IR_REDUCE && is_wide(p->cls[n->in[0]]) && p->TR > 32)
+            p->nreduce++;
+    }
+    return TJ_OK;
+}
+
+/* The schedule's entry (sched_table). */
+tj_status sched_rows(const tj_graph *g, const char *arch, const int64_t *sym_vals, char **src,
+                     emit_launch *launch, char *why, size_t why_size) {
+    *src = NULL;
+    /* A bad arch name is the generic lowering's error to report. */
+    int cc = 0, len = 0;
+    if (!arch || sscanf(arch, "sm_%d%n", &cc, &len) != 1 || cc < 80 ||
+        !(arch[len] == '\0' || ((arch[len] == 'a' || arch[len] == 'f') && arch[len + 1] == '\0'))) {
+        snprintf(why, why_size, "arch is not a target name of sm_80 or later");
+        return TJ_OK;
+    }
+    for (int32_t id = 0; id < g->nnodes; id++) {
+        if (g->nodes[id].op == IR_FOR || g->nodes[id].op == IR_MMA) {
+            snprintf(why, why_size, "the graph has %s", g->nodes[id].op == IR_FOR ? "a loop" : "an mma");
+            return TJ_OK;
+        }
+    }
+    if (g->ntensors + g->nscalars + g->nsyms + 1 > EMIT_MAX_PARAMS) {
+        snprintf(why, why_size, "more than %d kernel parameters", EMIT_MAX_PARAMS - 1);
+        return TJ_OK;
+    }
+    for (int s = 0; s < g->nsyms; s++) {
+        int64_t v;
+        if (sym_vals && sym_vals[s] != TJ_UNBOUND &&
+            ir_dim_eval(g, tj_dim_sym((tj_sym){s}), sym_vals, 0, &v) != TJ_OK) {
+            snprintf(why, why_size, "symbol %s has an invalid value", g->syms[s].name);
+            return TJ_OK;
+        }
+    }
+    rows_plan p;
+    memset(&p, 0, sizeof p);
+    p.g = g;
+    p.sym = sym_vals;
+    p.arch = arch;
+    size_t nn = (size_t)g->nnodes + 1, nt = (size_t)g->ntensors + 1;
+    p.cls = calloc(nn, 1);
+    p.live = calloc(nn, 1);
+    p.stored = calloc(nt, 1);
+    p.loaded = calloc(nt, 1);
+    p.names = calloc(nn, sizeof *p.names);
+    tj_status st = TJ_OK;
+    if (!p.cls || !p.live || !p.stored || !p.loaded || !p.names)
+        st = tj_set_error(TJ_ERR_NO_MEMORY, "rows schedule: out of memory");
+    if (st == TJ_OK) {
+        why[0] = '\0';
+        st = rows_analyze(&p, why, why_size);
+        if (st == TJ_OK && !why[0]) st = rows_emit(&p, src, launch);
+    }
+    free(p.cls);
+    free(p.live);
+    free(p.stored);
+    free(p.loaded);
+    free(p.names);
+    return st;
+}

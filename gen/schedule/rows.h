@@ -1,0 +1,58 @@
+/*
+ * rows.h — the `rows` schedule's plan, shared by its analysis (rows.c)
+ * and its emitter (rows_emit.c). Internal.
+ *
+ * The model: every tile of the graph is [R,W], [R,1], [1,W] / [W] or
+ * [1,1] for one R (the tile's rows) and one W (its specialized width).
+ * A row of a program is owned by a group of TR threads (a power of two:
+ * part of a warp, a warp, several warps or the whole block); the block
+ * holds G = R*P such groups (P programs per block when rows are narrow,
+ * launched with EMIT_GRID_DIV). A thread holds the columns of its row in
+ * chunks of V consecutive elements: chunk c of lane l covers columns
+ * (l + c*TR)*V .. +V-1, so consecutive lanes touch consecutive 16-byte
+ * pieces of memory. A value's class says what a thread holds of it:
+ *
+ *   RC_SCALAR  rank 0                  one register
+ *   RC_UNIT    [1,1] / [1]             one register (the same in every group of a program)
+ *   RC_ROW     [R,1]                   one register: this thread's row's value
+ *   RC_ROWT    [R] made by reshape of [R,1]: as RC_ROW (stored along the row dim)
+ *   RC_COL     [W] / [1,W]             C*V registers: this lane's columns
+ *   RC_FULL    [R,W]                   C*V registers: this lane's columns of its row
+ */
+#ifndef TJ_SCHED_ROWS_H
+#define TJ_SCHED_ROWS_H
+
+#include "schedule.h"
+
+enum { RC_SCALAR = 0, RC_UNIT, RC_ROW, RC_ROWT, RC_COL, RC_FULL };
+
+typedef struct rows_plan {
+    const tj_graph *g;
+    const int64_t *sym;
+    const char *arch;
+    int R, W;        /* tile rows and columns (specialized) */
+    int V;           /* elements per chunk */
+    int TR;          /* threads per row (power of two, <= 1024) */
+    int C;           /* chunks per thread */
+    int P;           /* programs per block (EMIT_GRID_DIV when > 1) */
+    int NT;          /* block threads: TR*R*P rounded up to a warp */
+    uint8_t *cls;    /* per node: RC_* */
+    uint8_t *live;   /* per node: needed by a store */
+    uint8_t *stored; /* per tensor: written by the graph */
+    uint8_t *loaded; /* per tensor: read by the graph */
+    char (*names)[48];
+    int nreduce;     /* row reductions needing shared memory (TR > 32) */
+    size_t smem;     /* static shared bytes (reported in the launch) */
+} rows_plan;
+
+/* Classify and check the graph, choose TR/C/P; TJ_OK with why[0] != 0
+ * when the schedule does not apply. */
+tj_status rows_analyze(rows_plan *p, char *why, size_t why_size);
+
+/* Write the kernel for an analyzed plan. */
+tj_status rows_emit(rows_plan *p, char **src, emit_launch *L);
+
+/* 1 when column dim `d` of tensor t has stride 1 at compile time. */
+int rows_unit_stride(const tj_graph *g, int t, int d);
+
+#endif

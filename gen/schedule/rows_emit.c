@@ -1,0 +1,548 @@
+/*
+ * rows_emit.c — the `rows` schedule's kernel text (rows.h has the model,
+ * templates/tj/rows.cuh the device side).
+ *
+ * One statement (or one fully unrolled slot loop over the C*V columns a
+ * thread holds) per op, in program order; a wide value is a register
+ * array indexed by constants only, so it never spills to local memory.
+ * Loads and stores move a chunk of V elements with 16-byte accesses when
+ * the chunk lies inside the tensor and its address is aligned (checked
+ * once per row at run time), element by element otherwise (the ragged
+ * tail, a misaligned or strided row). Row reductions combine a thread's
+ * columns, then its group's lanes with warp shuffles, then (groups wider
+ * than a warp) the warps' partials through shared memory, in a fixed
+ * order so every thread of a row ends with the same bits.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rows.h"
+
+typedef struct rem {
+    rows_plan *p;
+    strbuf out;
+    int depth;
+} rem;
+
+static void line(rem *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line(rem *e, const char *fmt, ...) {
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sb_printf(&e->out, "%*s%s\n", 2 * e->depth, "", buf);
+}
+
+static const ir_node *N(const rem *e, int32_t id) { return &e->p->g->nodes[id]; }
+static const char *V(const rem *e, int32_t id) { return e->p->names[id]; }
+static int wide(const rem *e, int32_t id) {
+    return e->p->cls[id] == RC_COL || e->p->cls[id] == RC_FULL;
+}
+
+static const char *reg_type(int dtype) { return emit_reg_type(dtype); }
+static const char *mem_type(int dtype) { return emit_mem_type(dtype); }
+static void literal(int dtype, double x, char *buf, size_t size) {
+    emit_literal(dtype, x, buf, size);
+}
+
+/* Operand `id` at slot `slot` (a C expression) of a result. */
+static void opnd(const rem *e, int32_t id, const char *slot, char *buf, size_t size) {
+    const ir_node *n = N(e, id);
+    if (n->op == IR_CONST)
+        literal(n->type.dtype, n->f, buf, size);
+    else if (wide(e, id))
+        snprintf(buf, size, "%s[%s]", V(e, id), slot);
+    else
+        snprintf(buf, size, "%s", V(e, id));
+}
+
+/* Open an unrolled loop over a thread's slots: `k` the slot, `j` its column. */
+static void begin_slots(rem *e) {
+    line(e, "#pragma unroll");
+    line(e, "for (int k = 0; k < S; ++k) {");
+    e->depth++;
+    line(e, "const int j = (lane + (k / V) * TR) * V + k %% V; (void)j;");
+}
+static void end_slots(rem *e) {
+    e->depth--;
+    line(e, "}");
+}
+
+/* node id = rhs (printf format over the operands %1$s %2$s %3$s). */
+static void assign(rem *e, int32_t id, const char *fmt, const int32_t *ops, int nops) {
+    char x[3][160] = {"", "", ""}, rhs[1024];
+    const char *slot = wide(e, id) ? "k" : "0";
+    for (int k = 0; k < nops && k < 3; k++) opnd(e, ops[k], slot, x[k], sizeof x[k]);
+    snprintf(rhs, sizeof rhs, fmt, x[0], x[1], x[2]);
+    if (!wide(e, id)) {
+        line(e, "%s = %s;", V(e, id), rhs);
+        return;
+    }
+    begin_slots(e);
+    line(e, "%s[k] = %s;", V(e, id), rhs);
+    end_slots(e);
+}
+
+
+/* Integer add/sub/mul wrap (two's complement) as the interpreter's do. */
+static const char *int_binary(int sub) {
+    switch (sub) {
+    case TJ_ADD: return "tj::iadd(%1$s, %2$s)";
+    case TJ_SUB: return "tj::isub(%1$s, %2$s)";
+    case TJ_MUL: return "tj::imul(%1$s, %2$s)";
+    default: return NULL;
+    }
+}
+
+static void emit_cast(rem *e, int32_t id) {
+    const ir_node *n = N(e, id);
+    int from = N(e, n->in[0])->type.dtype, to = n->type.dtype;
+    char fmt[160];
+    if (ir_is_float(to))
+        snprintf(fmt, sizeof fmt, "tj::round_to<%s>(%s)", mem_type(to),
+                 from == TJ_BOOL ? "(%1$s ? 1.0f : 0.0f)" : ir_is_float(from) ? "%1$s" : "(float)%1$s");
+    else if (to == TJ_BOOL)
+        snprintf(fmt, sizeof fmt, "(%%1$s != 0)");
+    else if (ir_is_float(from))
+        snprintf(fmt, sizeof fmt, "tj::f2i<%s>(%%1$s)", reg_type(to));
+    else
+        snprintf(fmt, sizeof fmt, "(%s)%%1$s", reg_type(to));
+    assign(e, id, fmt, n->in, 1);
+}
+
+static void emit_iota(rem *e, int32_t id) {
+    const ir_node *n = N(e, id);
+    int c = e->p->cls[id];
+    int along_cols = n->type.rank == 1 || n->index == 1;
+    const char *idx = along_cols ? (wide(e, id) ? "j" : "0")
+                                 : (c == RC_ROW || c == RC_FULL ? "ri" : "0");
+    char rhs[64];
+    snprintf(rhs, sizeof rhs, "(%s)%s", reg_type(n->type.dtype), idx);
+    if (!wide(e, id)) {
+        line(e, "%s = %s;", V(e, id), rhs);
+        return;
+    }
+    begin_slots(e);
+    line(e, "%s[k] = %s;", V(e, id), rhs);
+    end_slots(e);
+}
+
+static void emit_reduce(rem *e, int32_t id) {
+    const ir_node *n = N(e, id);
+    int32_t x = n->in[0];
+    if (!wide(e, x) || (n->type.rank == 2 && n->index == 0)) {
+        /* a dim of size 1 (or a [1,W] along rows): the reduction is a copy */
+        assign(e, id, "%1$s", &x, 1);
+        return;
+    }
+    static const char *const op[3] = {"tj::rows::sum_op", "tj::rows::max_op", "tj::rows::min_op"};
+    const char *rt = reg_type(n->type.dtype);
+    char xs[160];
+    opnd(e, x, "k", xs, sizeof xs);
+    line(e, "{");
+    e->depth++;
+    line(e, "%s q_acc = %s::identity<%s>();", rt, op[n->sub], rt);
+    begin_slots(e);
+    const rows_plan *p = e->p;
+    if ((int64_t)p->C * p->V * p->TR != p->W)
+        line(e, "if (j < W) q_acc = %s::apply(q_acc, %s);", op[n->sub], xs);
+    else
+        line(e, "q_acc = %s::apply(q_acc, %s);", op[n->sub], xs);
+    end_slots(e);
+    if (p->TR > 32) {
+        line(e, "__shared__ %s q_part[NT / 32];", rt);
+        line(e, "%s = tj::rows::group_reduce<%s, TR>(q_acc, q_part);", V(e, id), op[n->sub]);
+    } else {
+        line(e, "%s = tj::rows::group_reduce<%s, TR>(q_acc, (%s *)0);", V(e, id), op[n->sub], rt);
+    }
+    e->depth--;
+    line(e, "}");
+}
+
+/* ---- loads and stores --------------------------------------------------- */
+
+/* The tensor dims a load or store's tile rows and columns run along
+ * (-1: none), and the multiplier of each coordinate. */
+typedef struct access {
+    int rowdim, coldim;
+    int64_t mult[TJ_MAX_RANK];
+} access;
+
+static access access_of(const rem *e, const ir_node *n, int32_t v) {
+    const ir_node *vn = N(e, v);
+    access a = {-1, -1, {1, 1, 1, 1, 1}};
+    int c = e->p->cls[v];
+    if (vn->type.rank == 2) {
+        a.rowdim = n->axes[0];
+        a.coldim = n->axes[1];
+    } else if (vn->type.rank == 1) {
+        if (c == RC_ROWT) a.rowdim = n->axes[0];
+        else a.coldim = n->axes[0];
+    }
+    if (!(n->flags & TJ_COORD_ELEMENT)) {
+        int64_t m = 1, w = 1;
+        for (int k = 0; k < vn->type.rank; k++) {
+            int64_t d = 1;
+            ir_dim_eval(e->p->g, vn->type.dims[k], e->p->sym, 1, &d);
+            if (vn->type.rank == 2 && k == 0) m = d;
+            else w = d;
+        }
+        if (a.rowdim >= 0) a.mult[a.rowdim] = vn->type.rank == 2 ? m : w;
+        if (a.coldim >= 0) a.mult[a.coldim] = w;
+    }
+    return a;
+}
+
+/* Declares q_rin (the row is inside the tensor and the program active),
+ * q_ro (the row's element offset, the column dim excluded when `wide`)
+ * and q_o<d>, each dim's first element (the column dim's is the tile's column 0). */
+static void access_row(rem *e, const ir_node *n, int32_t v, const access *a, int wide_v) {
+    const tj_graph *g = e->p->g;
+    const ir_tensor *t = &g->tensors[n->tensor];
+    int rowdep = e->p->cls[v] == RC_ROW || e->p->cls[v] == RC_FULL || e->p->cls[v] == RC_ROWT;
+    char cond[1024] = "active", off[1024] = "0";
+    size_t co = strlen(cond), oo = strlen(off);
+    for (int d = 0; d < t->rank; d++) {
+        char coord[160];
+        opnd(e, n->in[d], "0", coord, sizeof coord);
+        line(e, "const long long q_o%d = (long long)%s * %lld%s;", d, coord,
+             (long long)a->mult[d], d == a->rowdim && rowdep ? " + ri" : "");
+        if (d == a->coldim && wide_v) continue;
+        co += (size_t)snprintf(cond + co, sizeof cond - co, " && q_o%d >= 0 && q_o%d < t_%s_d%d",
+                               d, d, t->name, d);
+        oo += (size_t)snprintf(off + oo, sizeof off - oo, " + q_o%d * t_%s_s%d", d, t->name, d);
+        if (co >= sizeof cond || oo >= sizeof off) break;
+    }
+    line(e, "const bool q_rin = %s;", cond);
+    line(e, "const long long q_ro = %s;", off);
+}
+
+static void emit_load(rem *e, int32_t id) {
+    const rows_plan *p = e->p;
+    const ir_node *n = N(e, id);
+    const ir_tensor *t = &p->g->tensors[n->tensor];
+    const char *mt = mem_type(t->dtype);
+    char pad[64];
+    literal(t->dtype, n->f, pad, sizeof pad);
+    access a = access_of(e, n, id);
+    int w = wide(e, id);
+    line(e, "{ // load %s", t->name);
+    e->depth++;
+    access_row(e, n, id, &a, w);
+    if (!w) {
+        line(e, "%s = q_rin ? tj::ld(t_%s + q_ro) : %s;", V(e, id), t->name, pad);
+    } else {
+        int unit = rows_unit_stride(p->g, n->tensor, a.coldim);
+        line(e, "const long long q_c0 = q_o%d;", a.coldim);
+        int vec = unit && (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
+        if (vec) {
+            line(e, "const %s *q_p = t_%s + q_ro + q_c0;", mt, t->name);
+            line(e, "const bool q_vec = q_rin && tj::rows::aligned16(q_p);");
+        }
+        line(e, "#pragma unroll");
+        line(e, "for (int c = 0; c < C; ++c) {");
+        e->depth++;
+        line(e, "const int j0 = (lane + c * TR) * V;");
+        if (vec) {
+            line(e, "if (q_vec && j0 + V <= W && q_c0 + j0 >= 0 && q_c0 + j0 + V <= t_%s_d%d) {",
+                 t->name, a.coldim);
+            line(e, "  const tj::rows::chunk<%s, V> q_w = tj::rows::ldv<%s, V, %d>(q_p + j0);", mt,
+                 mt, p->stored[n->tensor] ? 0 : 1);
+            line(e, "  #pragma unroll");
+            line(e, "  for (int u = 0; u < V; ++u) %s[c * V + u] = tj::to_reg(q_w.t[u]);", V(e, id));
+            line(e, "} else {");
+        } else {
+            line(e, "{");
+        }
+        line(e, "  #pragma unroll");
+        line(e, "  for (int u = 0; u < V; ++u) {");
+        line(e, "    const long long q_c = q_c0 + j0 + u;");
+        line(e, "    %s[c * V + u] = (q_rin && j0 + u < W && q_c >= 0 && q_c < t_%s_d%d) ? "
+                "tj::ld(t_%s + q_ro + q_c * t_%s_s%d) : %s;",
+             V(e, id), t->name, a.coldim, t->name, t->name, a.coldim, pad);
+        line(e, "  }");
+        line(e, "}");
+        e->depth--;
+        line(e, "}");
+    }
+    e->depth--;
+    line(e, "}");
+}
+
+static void emit_store(rem *e, int32_t id) {
+    const rows_plan *p = e->p;
+    const ir_node *n = N(e, id);
+    const ir_tensor *t = &p->g->tensors[n->tensor];
+    const char *mt = mem_type(t->dtype);
+    int32_t v = n->in[n->nin - 1];
+    int c = p->cls[v];
+    access a = access_of(e, n, v);
+    int w = wide(e, v);
+    /* One thread writes each element: values a whole row (or program) holds
+     * are written by its first lane (or first row). */
+    const char *who = c == RC_FULL ? "true" : c == RC_COL ? "ri == 0"
+                      : c == RC_ROW || c == RC_ROWT ? "lane == 0" : "lane == 0 && ri == 0";
+    line(e, "if (%s) { // store %s", who, t->name);
+    e->depth++;
+    access_row(e, n, v, &a, w);
+    char val[160];
+    if (!w) {
+        opnd(e, v, "0", val, sizeof val);
+        line(e, "if (q_rin) tj::st(t_%s + q_ro, %s);", t->name, val);
+    } else {
+        opnd(e, v, "c * V + u", val, sizeof val);
+        int unit = rows_unit_stride(p->g, n->tensor, a.coldim);
+        line(e, "const long long q_c0 = q_o%d;", a.coldim);
+        int vec = unit && (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
+        if (vec) {
+            line(e, "%s *q_p = t_%s + q_ro + q_c0;", mt, t->name);
+            line(e, "const bool q_vec = q_rin && tj::rows::aligned16(q_p);");
+        }
+        line(e, "#pragma unroll");
+        line(e, "for (int c = 0; c < C; ++c) {");
+        e->depth++;
+        line(e, "const int j0 = (lane + c * TR) * V;");
+        if (vec) {
+            line(e, "if (q_vec && j0 + V <= W && q_c0 + j0 >= 0 && q_c0 + j0 + V <= t_%s_d%d) {",
+                 t->name, a.coldim);
+            line(e, "  tj::rows::chunk<%s, V> q_w;", mt);
+            line(e, "  #pragma unroll");
+            line(e, "  for (int u = 0; u < V; ++u) q_w.t[u] = tj::to_mem<%s>(%s);", mt, val);
+            line(e, "  tj::rows::stv(q_p + j0, q_w);");
+            line(e, "} else {");
+        } else {
+            line(e, "{");
+        }
+        line(e, "  #pragma unroll");
+        line(e, "  for (int u = 0; u < V; ++u) {");
+        line(e, "    const long long q_c = q_c0 + j0 + u;");
+        line(e, "    if (q_rin && j0 + u < W && q_c >= 0 && q_c < t_%s_d%d) "
+                "tj::st(t_%s + q_ro + q_c * t_%s_s%d, %s);",
+             t->name, a.coldim, t->name, t->name, a.coldim, val);
+        line(e, "  }");
+        line(e, "}");
+        e->depth--;
+        line(e, "}");
+    }
+    e->depth--;
+    line(e, "}");
+}
+
+/* ---- the walk ----------------------------------------------------------- */
+
+static void emit_node(rem *e, int32_t id) {
+    const ir_node *n = N(e, id);
+    const rows_plan *p = e->p;
+    if (n->op == IR_STORE) {
+        emit_store(e, id);
+        return;
+    }
+    if (n->op == IR_CONST || n->op == IR_SCALAR_ARG) return; /* literals, parameters */
+    char desc[160];
+    line(e, "// %s", ir_node_desc(p->g, id, desc, sizeof desc));
+    if (wide(e, id))
+        line(e, "%s %s[S];", reg_type(n->type.dtype), V(e, id));
+    else
+        line(e, "%s %s;", reg_type(n->type.dtype), V(e, id));
+    static const char *const axis[3] = {"x", "y", "z"};
+    char rhs[96];
+    switch (n->op) {
+    case IR_SYMVAL:
+        line(e, "%s = sym_%s;", V(e, id), p->g->syms[n->index].name);
+        break;
+    case IR_PROGRAM_ID:
+        if (n->index == 0) snprintf(rhs, sizeof rhs, "prog0");
+        else snprintf(rhs, sizeof rhs, "(int)blockIdx.%s", axis[n->index]);
+        line(e, "%s = %s;", V(e, id), rhs);
+        break;
+    case IR_NUM_PROGRAMS:
+        if (n->index == 0 && p->P > 1) snprintf(rhs, sizeof rhs, "grid_0");
+        else snprintf(rhs, sizeof rhs, "(int)gridDim.%s", axis[n->index]);
+        line(e, "%s = %s;", V(e, id), rhs);
+        break;
+    case IR_IOTA: emit_iota(e, id); break;
+    case IR_LOAD: emit_load(e, id); break;
+    case IR_UNARY: assign(e, id, emit_unary_fmt(n->sub), n->in, 1); break;
+    case IR_BINARY: {
+        const char *f = ir_is_int(n->type.dtype) ? int_binary(n->sub) : NULL;
+        assign(e, id, f ? f : emit_binary_fmt(n->sub), n->in, 2);
+        break;
+    }
+    case IR_WHERE: assign(e, id, "(%1$s ? %2$s : %3$s)", n->in, 3); break;
+    case IR_FMA: assign(e, id, "fmaf(%1$s, %2$s, %3$s)", n->in, 3); break;
+    case IR_CAST: emit_cast(e, id); break;
+    case IR_REDUCE: emit_reduce(e, id); break;
+    case IR_BROADCAST: case IR_RESHAPE: case IR_TRANSPOSE: assign(e, id, "%1$s", n->in, 1); break;
+    default: break;
+    }
+}
+
+/* Node id after every operand it needs (program order otherwise). */
+static void emit_with_deps(rem *e, int32_t id, uint8_t *done) {
+    if (done[id]) return;
+    done[id] = 1;
+    const ir_node *n = N(e, id);
+    for (int k = 0; k < n->nin; k++) emit_with_deps(e, n->in[k], done);
+    emit_node(e, id);
+}
+
+static int baked(const rows_plan *p, int s) {
+    return p->g->syms[s].policy == TJ_EXACT && p->sym && p->sym[s] != TJ_UNBOUND;
+}
+
+static void emit_signature(rem *e, emit_launch *L) {
+    const rows_plan *p = e->p;
+    const tj_graph *g = p->g;
+    sb_printf(&e->out, "extern \"C\" __global__ void __launch_bounds__(%d)\ntj_%s(", p->NT, g->name);
+    int np = 0;
+    const char *sep = "";
+    for (int t = 0; t < g->ntensors; t++, sep = ", ") {
+        sb_printf(&e->out, "%s%s%s *__restrict__ t_%s", sep, p->stored[t] ? "" : "const ",
+                  mem_type(g->tensors[t].dtype), g->tensors[t].name);
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_TENSOR, .index = t, .ctype = EMIT_C_PTR,
+                                       .size = sizeof(void *)};
+    }
+    for (int i = 0; i < g->nscalars; i++, sep = ", ") {
+        int dt = g->scalars[i].dtype;
+        int ct = ir_is_float(dt) ? EMIT_C_F32 : dt == TJ_I64 ? EMIT_C_I64 : EMIT_C_I32;
+        sb_printf(&e->out, "%s%s p_%s", sep,
+                  ct == EMIT_C_F32 ? "float" : ct == EMIT_C_I64 ? "long long" : "int",
+                  g->scalars[i].name);
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_SCALAR, .index = i, .ctype = ct,
+                                       .size = ct == EMIT_C_I64 ? 8u : 4u};
+    }
+    for (int s = 0; s < g->nsyms; s++) {
+        if (baked(p, s)) continue;
+        sb_printf(&e->out, "%sint sym_%s", sep, g->syms[s].name);
+        sep = ", ";
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_SYMBOL, .index = s, .ctype = EMIT_C_I32,
+                                       .size = 4};
+    }
+    if (p->P > 1) {
+        sb_printf(&e->out, "%sint grid_0", sep);
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_GRID, .index = 0, .ctype = EMIT_C_I32,
+                                       .size = 4};
+    }
+    sb_printf(&e->out, ") {\n");
+    L->nparams = np;
+}
+
+static void emit_prologue(rem *e) {
+    const rows_plan *p = e->p;
+    const tj_graph *g = p->g;
+    line(e, "constexpr int NT = %d, TR = %d, V = %d, C = %d, S = C * V, W = %d, R = %d;", p->NT,
+         p->TR, p->V, p->C, p->W, p->R);
+    line(e, "const int tid = threadIdx.x, lane = tid %% TR, grp = tid / TR, ri = grp %% R;");
+    line(e, "(void)NT; (void)lane; (void)ri; (void)S; (void)W;");
+    if (p->P > 1) {
+        line(e, "const int prog0 = (int)blockIdx.x * %d + grp / R;", p->P);
+        line(e, "const bool active = grp < R * %d && prog0 < grid_0;", p->P);
+    } else {
+        line(e, "const int prog0 = (int)blockIdx.x;");
+        line(e, "const bool active = grp < R;");
+    }
+    line(e, "(void)prog0; (void)active;");
+    for (int s = 0; s < g->nsyms; s++)
+        if (baked(p, s))
+            line(e, "constexpr int sym_%s = %lld;", g->syms[s].name, (long long)p->sym[s]);
+    for (int t = 0; t < g->ntensors; t++) {
+        const ir_tensor *x = &g->tensors[t];
+        char expr[96];
+        for (int d = 0; d < x->rank; d++) {
+            if (tj_dim_is_sym(x->dims[d]))
+                snprintf(expr, sizeof expr, "sym_%s", g->syms[ir_dim_sym(g, x->dims[d])].name);
+            else
+                snprintf(expr, sizeof expr, "%lldLL", (long long)x->dims[d]);
+            line(e, "const long long t_%s_d%d = %s; (void)t_%s_d%d;", x->name, d, expr, x->name, d);
+        }
+        for (int d = x->rank - 1; d >= 0; d--) {
+            if (x->has_strides && tj_dim_is_sym(x->strides[d]))
+                snprintf(expr, sizeof expr, "sym_%s", g->syms[ir_dim_sym(g, x->strides[d])].name);
+            else if (x->has_strides)
+                snprintf(expr, sizeof expr, "%lldLL", (long long)x->strides[d]);
+            else if (d == x->rank - 1)
+                snprintf(expr, sizeof expr, "1LL");
+            else
+                snprintf(expr, sizeof expr, "t_%s_s%d * t_%s_d%d", x->name, d + 1, x->name, d + 1);
+            line(e, "const long long t_%s_s%d = %s; (void)t_%s_s%d;", x->name, d, expr, x->name, d);
+        }
+    }
+    for (int i = 0; i < g->nscalars; i++) {
+        int dt = g->scalars[i].dtype;
+        line(e, "const %s a_%s = %sp_%s%s; (void)a_%s;", reg_type(dt), g->scalars[i].name,
+             dt == TJ_BOOL ? "(" : "", g->scalars[i].name, dt == TJ_BOOL ? " != 0)" : "",
+             g->scalars[i].name);
+    }
+}
+
+static void make_names(rows_plan *p) {
+    const tj_graph *g = p->g;
+    for (int32_t id = 0; id < g->nnodes; id++) {
+        const ir_node *n = &g->nodes[id];
+        if (n->op == IR_SCALAR_ARG)
+            snprintf(p->names[id], sizeof p->names[id], "a_%s", g->scalars[n->index].name);
+        else if (n->name)
+            snprintf(p->names[id], sizeof p->names[id], "v_%s", n->name);
+        else
+            snprintf(p->names[id], sizeof p->names[id], "v%d", (int)id);
+    }
+}
+
+tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
+    const tj_graph *g = p->g;
+    char hash[65];
+    tj_status st = tj_graph_hash(g, hash);
+    if (st != TJ_OK) return st;
+    make_names(p);
+    rem e = {.p = p};
+    sb_printf(&e.out, "// tilejit rows kernel for graph '%s' (%s): width %d, %d thread%s a row, "
+              "%d chunk%s of %d, %d row%s a program, %d program%s a block\n",
+              g->name, p->arch, p->W, p->TR, p->TR > 1 ? "s" : "", p->C, p->C > 1 ? "s" : "",
+              p->V, p->R, p->R > 1 ? "s" : "", p->P, p->P > 1 ? "s" : "");
+    sb_printf(&e.out, "// graph sha256 %s\n// bindings:", hash);
+    for (int s = 0; s < g->nsyms; s++) {
+        static const char *const pol[] = {"exact", "pow2", "multiple", "dynamic"};
+        if (p->sym && p->sym[s] != TJ_UNBOUND)
+            sb_printf(&e.out, " %s=%lld (%s)", g->syms[s].name, (long long)p->sym[s],
+                      pol[g->syms[s].policy]);
+        else
+            sb_printf(&e.out, " %s (%s)", g->syms[s].name, pol[g->syms[s].policy]);
+    }
+    sb_printf(&e.out, "\n#include \"tj/rows.cuh\"\n\n");
+    memset(L, 0, sizeof *L);
+    emit_signature(&e, L);
+    e.depth = 1;
+    emit_prologue(&e);
+    uint8_t *done = calloc((size_t)g->nnodes + 1, 1);
+    if (!done) {
+        sb_free(&e.out);
+        return tj_set_error(TJ_ERR_NO_MEMORY, "rows schedule: out of memory");
+    }
+    /* Loads of tensors the kernel does not write go first, so their
+     * latency (a weight row from L2) overlaps the input's instead of
+     * following the reductions; everything else keeps program order. */
+    for (int k = 0; k < g->nbody; k++) {
+        const ir_node *n = &g->nodes[g->body[k]];
+        if (p->live[g->body[k]] && n->op == IR_LOAD && !p->stored[n->tensor])
+            emit_with_deps(&e, g->body[k], done);
+    }
+    for (int k = 0; k < g->nbody; k++)
+        if (p->live[g->body[k]]) emit_with_deps(&e, g->body[k], done);
+    free(done);
+    sb_printf(&e.out, "}\n");
+    if (e.out.oom) {
+        sb_free(&e.out);
+        return tj_set_error(TJ_ERR_NO_MEMORY, "rows schedule: out of memory");
+    }
+    snprintf(L->kernel, sizeof L->kernel, "tj_%s", g->name);
+    L->threads = p->NT;
+    L->smem_bytes = 0;
+    L->grid_mode = p->P > 1 ? EMIT_GRID_DIV : EMIT_GRID_GRAPH;
+    L->grid_arg = p->P > 1 ? p->P : 0;
+    *src = e.out.data;
+    return TJ_OK;
+}

@@ -1,0 +1,111 @@
+"""The built-in recipes (docs/recipes.md), one call each."""
+import ctypes
+from dataclasses import dataclass
+
+from . import _lib
+from ._lib import lib
+from .graph import Graph, Val, dtype, policy
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    summary: str
+    params: dict   # key -> default, as strings
+
+    def build(self, **params):
+        return recipe(self.name, **params)
+
+
+def recipes():
+    """Every built-in recipe, with its parameters' defaults."""
+    out = []
+    for i in range(lib.tj_recipe_count()):
+        info = lib.tj_recipe_get(i).contents
+        params = dict(p.split("=", 1) for p in info.params.decode().split())
+        out.append(Recipe(info.name.decode(), info.summary.decode(), params))
+    return out
+
+
+def _value(v):
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if hasattr(v, "short"):      # a DType
+        return v.short
+    if not isinstance(v, (str, int, float)):
+        return dtype(v).short    # a torch dtype
+    return str(v)
+
+
+def recipe(name, **params):
+    """Build a recipe: recipe("rmsnorm", dtype="bf16", cols="exact") -> Graph.
+    Booleans become 1/0 and torch dtypes their names."""
+    args = [f"{k}={_value(v)}".encode() for k, v in params.items()]
+    arr = (ctypes.c_char_p * max(len(args), 1))(*args)
+    out = ctypes.c_void_p()
+    _lib.check(lib.tj_recipe_build(name.encode(), len(args), arr, ctypes.byref(out)))
+    return Graph(_ptr=out.value)
+
+
+def attention(head_dim=128, num_q_heads=8, num_kv_heads=None, causal=False, cross=False,
+              lse=False, block_m=128, block_n=64, dtype_="bf16", seq_policy="dynamic",
+              name=None, score_mod=None, score_setup=None, varlen=False):
+    """tj_recipe_attention with Python score hooks.
+
+    score_mod(g, scores, q_idx, k_idx, head) -> Val runs while the graph is
+    built, inside each KV loop (see docs/recipes.md); score_setup(g, head)
+    runs once before the loops (declare extra tensors/scalars there)."""
+    p = _lib.AttentionParams()
+    lib.tj_attention_params_init(ctypes.byref(p))
+    pol, bucket = policy(seq_policy)
+    p.name = name.encode() if name else None
+    p.head_dim, p.num_q_heads = head_dim, num_q_heads
+    p.num_kv_heads = num_kv_heads if num_kv_heads is not None else num_q_heads
+    p.causal, p.cross, p.lse, p.varlen = int(causal), int(cross), int(lse), int(varlen)
+    p.block_m, p.block_n, p.dtype = block_m, block_n, dtype(dtype_)
+    p.seq_policy, p.seq_bucket = pol, bucket
+    holder = {}          # the Graph wrapper of the graph being built
+    failure = []         # an exception raised in a hook, re-raised after the build
+
+    def graph_of(gptr):
+        g = holder.get("g")
+        if g is None or g._g != gptr:
+            g = Graph(_ptr=gptr)
+            g._borrowed = True
+            holder["g"] = g
+        return g
+
+    def mod(gptr, s, qi, ki, h, user):
+        try:
+            g = graph_of(gptr)
+            out = score_mod(g, Val(g, s), Val(g, qi), Val(g, ki), Val(g, h))
+            return out.id
+        except BaseException as e:   # a C caller cannot take a Python exception
+            failure.append(e)
+            return -1
+
+    def setup(gptr, h, user):
+        try:
+            g = graph_of(gptr)
+            score_setup(g, Val(g, h))
+            return 0
+        except BaseException as e:
+            failure.append(e)
+            return getattr(e, "status", None) or 1
+
+    cb_mod = _lib.SCORE_MOD_FN(mod) if score_mod else _lib.SCORE_MOD_FN()
+    cb_setup = _lib.SCORE_SETUP_FN(setup) if score_setup else _lib.SCORE_SETUP_FN()
+    p.score_mod, p.score_setup = cb_mod, cb_setup
+    out = ctypes.c_void_p()
+    try:
+        st = lib.tj_recipe_attention(ctypes.byref(p), ctypes.byref(out))
+    finally:
+        g = holder.pop("g", None)
+        if g is not None:
+            g._g = None   # borrowed from the recipe: never freed by the wrapper
+    if failure:
+        if out.value:
+            lib.tj_graph_free(out.value)
+        raise failure[0]
+    _lib.check(st)
+    return Graph(_ptr=out.value)

@@ -1,0 +1,125 @@
+// tj/rows.cuh - the device side of the `rows` schedule (gen/schedule/rows*.c):
+// memory-bound row-wise kernels (norms, softmax, elementwise chains).
+//
+// A row of a program is owned by a group of TR threads (a power of two,
+// groups aligned to TR inside the block); a thread holds its columns in
+// chunks of V consecutive elements in plain register arrays. This header
+// gives the three things such kernels need beyond tj/math.cuh:
+//
+//   chunk<T, V>               V elements of storage type T as 32-bit words
+//   ldv<T, V, NC>(p)          one chunk from global memory in 16-byte accesses
+//   stv(p, chunk)             one chunk to global memory in 16-byte accesses
+//   aligned16(p)              whether p may be used by ldv / stv
+//   group_reduce<Op, TR>(x, part)   Op over the TR threads of x's row group
+//   sum_op, max_op, min_op    as tj/reduce.cuh's (float sums in f32, integer
+//                             sums wrap, max/min of floats ignore NaN)
+//
+// Only types.cuh and math.cuh are included, to keep NVRTC's work small.
+#ifndef TJ_ROWS_CUH
+#define TJ_ROWS_CUH
+
+#include "tj/types.cuh"
+#include "tj/math.cuh"
+
+namespace tj {
+namespace rows {
+
+// V elements of T, V * sizeof(T) a multiple of 16 bytes.
+template <class T, int V>
+struct chunk {
+    static constexpr int WORDS = V * (int)sizeof(T) / 4;
+    union {
+        u32 w[WORDS];
+        T t[V];
+    };
+};
+
+TJ_DEV bool aligned16(const void *p) { return ((u64)p & 15u) == 0; }
+
+// NC: the tensor is not written by the kernel, so the read-only
+// non-coherent path may serve it.
+template <class T, int V, int NC>
+TJ_DEV chunk<T, V> ldv(const T *p) {
+    chunk<T, V> c;
+#pragma unroll
+    for (int q = 0; q < chunk<T, V>::WORDS; q += 4) {
+        const void *a = (const char *)p + 4 * q;
+        if (NC)
+            // ld.global.nc.v4.u32: 16 bytes through the read-only (texture) path
+            asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];"
+                         : "=r"(c.w[q]), "=r"(c.w[q + 1]), "=r"(c.w[q + 2]), "=r"(c.w[q + 3])
+                         : "l"(a));
+        else
+            // ld.global.v4.u32: 16 bytes, coherent (the kernel also writes this tensor)
+            asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];"
+                         : "=r"(c.w[q]), "=r"(c.w[q + 1]), "=r"(c.w[q + 2]), "=r"(c.w[q + 3])
+                         : "l"(a)
+                         : "memory");
+    }
+    return c;
+}
+
+template <class T, int V>
+TJ_DEV void stv(T *p, const chunk<T, V> &c) {
+#pragma unroll
+    for (int q = 0; q < chunk<T, V>::WORDS; q += 4) {
+        void *a = (char *)p + 4 * q;
+        // st.global.v4.u32: 16 bytes
+        asm volatile("st.global.v4.u32 [%0], {%1, %2, %3, %4};"
+                     :
+                     : "l"(a), "r"(c.w[q]), "r"(c.w[q + 1]), "r"(c.w[q + 2]), "r"(c.w[q + 3])
+                     : "memory");
+    }
+}
+
+// ---- reductions ---------------------------------------------------------------
+
+struct sum_op {
+    template <class R> TJ_DEV static R identity() { return (R)0; }
+    TJ_DEV static float apply(float a, float b) { return a + b; }
+    TJ_DEV static int apply(int a, int b) { return iadd(a, b); }
+    TJ_DEV static long long apply(long long a, long long b) { return iadd(a, b); }
+};
+struct max_op {
+    template <class R> TJ_DEV static R identity() { return lowest<R>(); }
+    template <class R> TJ_DEV static R apply(R a, R b) { return tj::max(a, b); }
+};
+struct min_op {
+    template <class R> TJ_DEV static R identity() { return highest<R>(); }
+    template <class R> TJ_DEV static R apply(R a, R b) { return tj::min(a, b); }
+};
+
+// shfl.sync.bfly over the full warp (every lane of every warp is present:
+// blocks are whole warps).
+TJ_DEV float shfl_xor(float v, int m) { return __shfl_xor_sync(0xffffffffu, v, m); }
+TJ_DEV int shfl_xor(int v, int m) { return __shfl_xor_sync(0xffffffffu, v, m); }
+TJ_DEV long long shfl_xor(long long v, int m) { return __shfl_xor_sync(0xffffffffu, v, m); }
+TJ_DEV bool shfl_xor(bool v, int m) { return __shfl_xor_sync(0xffffffffu, (int)v, m) != 0; }
+
+// Op over the TR threads of the calling thread's group; every thread of
+// the group gets the same bits (a butterfly combines a+b and b+a, equal
+// in IEEE arithmetic; the warps' partials are combined in warp order).
+// TR > 32: `part` is shared memory of NT/32 elements used by this call
+// only, and every thread of the block must call (one barrier inside).
+template <class Op, int TR, class R>
+TJ_DEV R group_reduce(R x, R *part) {
+    constexpr int L = TR < 32 ? TR : 32;
+#pragma unroll
+    for (int m = L / 2; m >= 1; m /= 2) x = Op::apply(x, shfl_xor(x, m));
+    if (TR > 32) {
+        constexpr int NW = TR / 32;
+        const int warp = (int)threadIdx.x / 32;
+        if ((threadIdx.x & 31) == 0) part[warp] = x;
+        __syncthreads();
+        const int w0 = warp / NW * NW;
+        x = part[w0];
+#pragma unroll
+        for (int q = 1; q < NW; ++q) x = Op::apply(x, part[w0 + q]);
+    }
+    return x;
+}
+
+}  // namespace rows
+}  // namespace tj
+
+#endif  // TJ_ROWS_CUH

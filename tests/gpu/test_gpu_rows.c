@@ -1,0 +1,277 @@
+/*
+ * test_gpu_rows.c — the `rows` schedule on a device, through the public
+ * runtime (tj_kernel_create / tj_kernel_launch): every row recipe at
+ * ragged widths and row counts, elementwise chains on 2-D grids, random
+ * graphs the schedule takes (broadcasts, casts, masks, row statistics),
+ * misaligned tensors (the element-by-element path) and an in-place
+ * update, each against the CPU interpreter on random inputs with the
+ * outputs poisoned first. SKIPs without a device or NVRTC.
+ */
+#include "gpu_harness.h"
+#include "randgraph.h"
+
+#define MAX_T 8
+
+typedef struct rcase {
+    int n;
+    gpu_buf buf[MAX_T];
+    void *ref[MAX_T];
+    int stored[MAX_T];
+    double scalars[MAX_T];
+    uint64_t ptrs[MAX_T];
+} rcase;
+
+static void rcase_free(rcase *c) {
+    for (int t = 0; t < c->n; t++) {
+        gpu_buf_free(&c->buf[t]);
+        free(c->ref[t]);
+    }
+    memset(c, 0, sizeof *c);
+}
+
+/* Inputs random, outputs poisoned, the interpreter run on the host copy.
+ * `offset` elements of slack before every tensor (a misaligned base when
+ * odd). */
+static tj_status rcase_make(const tj_graph *g, const int64_t *vals, int offset, rcase *c) {
+    memset(c, 0, sizeof *c);
+    c->n = tj_num_tensors(g);
+    if (c->n > MAX_T) return tj_set_error(TJ_ERR_INVALID_ARG, "rcase: too many tensors");
+    int loaded[MAX_T] = {0};
+    for (int i = 0; i < g->nnodes; i++) {
+        if (g->nodes[i].op == IR_STORE) c->stored[g->nodes[i].tensor] = 1;
+        if (g->nodes[i].op == IR_LOAD) loaded[g->nodes[i].tensor] = 1;
+    }
+    tj_status s = TJ_OK;
+    for (int t = 0; t < c->n && s == TJ_OK; t++) {
+        tj_dtype dt = tj_tensor_dtype(g, (tj_tensor){t});
+        int64_t n = 0;
+        s = tj_tensor_extent(g, (tj_tensor){t}, vals, &n);
+        if (s != TJ_OK) break;
+        int integral = dt == TJ_I32 || dt == TJ_I64;
+        if (c->stored[t] && !loaded[t]) /* written in place: random too */
+            s = gpu_buf_poison(&c->buf[t], dt, (size_t)(n + offset));
+        else
+            s = gpu_buf_random(&c->buf[t], dt, (size_t)(n + offset), integral ? 0 : -2,
+                               integral ? 7 : 2);
+        if (s != TJ_OK) break;
+        size_t es = tj_dtype_size(dt);
+        c->ref[t] = malloc((size_t)n * es + 1);
+        if (!c->ref[t]) {
+            s = tj_set_error(TJ_ERR_NO_MEMORY, "rcase: out of memory");
+            break;
+        }
+        memcpy(c->ref[t], (char *)c->buf[t].host + (size_t)offset * es, (size_t)n * es);
+        c->ptrs[t] = c->buf[t].dev + (uint64_t)offset * es;
+    }
+    for (int i = 0; i < tj_num_scalars(g); i++) c->scalars[i] = harness_uniform(0.25, 1.0);
+    if (s == TJ_OK) s = tj_interp_run(g, vals, c->ref, c->scalars, 0);
+    if (s == TJ_OK) s = drv_context_sync();
+    if (s != TJ_OK) rcase_free(c);
+    return s;
+}
+
+/* Outputs against the interpreter: |got - want| <= tol * (|want| + mean|want|),
+ * so small softmax probabilities are checked relatively, not against 1. */
+static int rcase_check(const tj_graph *g, rcase *c, int offset, double tol, char *why, size_t n) {
+    for (int t = 0; t < c->n; t++) {
+        if (!c->stored[t]) continue;
+        gpu_buf *b = &c->buf[t];
+        if (gpu_buf_download(b) != TJ_OK) {
+            snprintf(why, n, "download: %s", tj_last_error());
+            return 0;
+        }
+        size_t es = tj_dtype_size(b->dtype), cnt = b->n - (size_t)offset;
+        double scale = 0;
+        for (size_t i = 0; i < cnt; i++) {
+            double want = 0;
+            tj_convert(TJ_F64, &want, b->dtype, (const char *)c->ref[t] + i * es, 1);
+            if (isfinite(want)) scale += fabs(want) / (double)cnt;
+        }
+        double t0 = tol > 0 ? tol : gpu_tolerance(b->dtype);
+        if (tol > 0) scale = 1.0; /* random graphs: as test_gpu_kernels.c compares them */
+        for (size_t i = 0; i < cnt; i++) {
+            double got = gpu_buf_get(b, i + (size_t)offset), want = 0;
+            tj_convert(TJ_F64, &want, b->dtype, (const char *)c->ref[t] + i * es, 1);
+            if (isnan(want) && isnan(got)) continue;
+            if (isinf(want) && got == want) continue;
+            if (!(fabs(got - want) <= t0 * (fabs(want) + scale) + 1e-30)) {
+                snprintf(why, n, "tensor %s[%zu] = %.6g, interpreter %.6g (tolerance %g, scale %g)",
+                         tj_tensor_name(g, (tj_tensor){t}), i, got, want, t0, scale);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* The schedule the runtime picks for (g, vals) on this device. */
+static int picks_rows(const tj_graph *g, const char *arch, const int64_t *vals) {
+    char *src = NULL;
+    if (tj_emit_cuda(g, arch, vals, &src) != TJ_OK) return 0;
+    int rows = strncmp(src, "// schedule: rows", 17) == 0;
+    tj_free(src);
+    return rows;
+}
+
+/* Launch g at vals through a tj_kernel and compare; 1 when it agrees. */
+static int run_case(tj_kernel *k, const tj_graph *g, const int64_t *vals, int offset, double tol,
+                    char *why, size_t n) {
+    rcase c;
+    if (rcase_make(g, vals, offset, &c) != TJ_OK) {
+        snprintf(why, n, "setup: %s", tj_last_error());
+        return 0;
+    }
+    tj_status st = tj_kernel_launch(k, c.ptrs, c.scalars, vals, NULL);
+    if (st == TJ_OK) st = drv_context_sync();
+    int ok = st == TJ_OK && rcase_check(g, &c, offset, tol, why, n);
+    if (st != TJ_OK) snprintf(why, n, "launch: %s: %s", tj_status_name(st), tj_last_error());
+    rcase_free(&c);
+    return ok;
+}
+
+static tj_graph *recipe(const char *name, const char *p0, const char *p1) {
+    const char *ps[2] = {p0, p1};
+    tj_graph *g = NULL;
+    if (tj_recipe_build(name, p0 ? (p1 ? 2 : 1) : 0, ps, &g) != TJ_OK)
+        fprintf(stderr, "  %s: %s\n", name, tj_last_error());
+    return g;
+}
+
+static tj_kernel *make(const tj_graph *g) {
+    tj_kernel_options o = {NULL, 0, ""};
+    tj_kernel *k = NULL;
+    if (tj_kernel_create(g, &o, &k) != TJ_OK) fprintf(stderr, "  %s\n", tj_last_error());
+    return k;
+}
+
+static void bind(const tj_graph *g, int64_t rows, int64_t cols, int64_t *vals) {
+    for (int s = 0; s < tj_num_symbols(g); s++)
+        vals[s] = strcmp(tj_symbol_name(g, (tj_sym){s}), "cols") ? rows : cols;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static const char *const row_recipes[][2] = {
+    {"softmax", NULL},        {"rmsnorm", NULL},       {"layernorm", "bias=1"},
+    {"layernorm", "bias=0"},  {"softmax", "dtype=f32"}, {"rmsnorm", "dtype=f16"},
+    {"softmax", "bm=4"},      {"layernorm", "cols=pow2"},
+};
+
+TEST(test_gpu_rows_recipes_match_the_interpreter_at_ragged_sizes) {
+    drv_device dev;
+    GPU_REQUIRE_DEVICE(&dev);
+    static const int64_t cols[] = {1, 7, 100, 128, 1000, 1024, 4097, 8192, 16384};
+    static const int64_t rows[] = {1, 3, 37, 130};
+    int ran = 0;
+    for (size_t r = 0; r < sizeof row_recipes / sizeof row_recipes[0]; r++) {
+        tj_graph *g = recipe(row_recipes[r][0], row_recipes[r][1], NULL);
+        CHECK(g);
+        tj_kernel *k = make(g);
+        CHECK(k);
+        for (size_t w = 0; w < sizeof cols / sizeof cols[0]; w++) {
+            int64_t vals[4];
+            bind(g, rows[(w + r) % 4], cols[w], vals);
+            CHECKF(picks_rows(g, dev.arch, vals), "%s %s cols=%lld: not the rows schedule",
+                   row_recipes[r][0], row_recipes[r][1] ? row_recipes[r][1] : "",
+                   (long long)cols[w]);
+            char why[320] = "";
+            CHECKF(run_case(k, g, vals, 0, 0, why, sizeof why), "%s %s rows=%lld cols=%lld: %s",
+                   row_recipes[r][0], row_recipes[r][1] ? row_recipes[r][1] : "",
+                   (long long)vals[0], (long long)cols[w], why);
+            ran++;
+        }
+        tj_kernel_destroy(k);
+        tj_graph_free(g);
+    }
+    printf("  %d recipe cases\n", ran);
+}
+
+TEST(test_gpu_rows_elementwise_chains_on_2d_grids) {
+    drv_device dev;
+    GPU_REQUIRE_DEVICE(&dev);
+    static const char *const ops[] = {"op=silu_mul", "op=gelu_mul", "op=gelu_tanh_mul",
+                                      "op=add_relu", "op=add", "op=mul"};
+    static const char *const tiles[] = {"bn=128", "bn=1024", "bn=64"};
+    for (int o = 0; o < 6; o++) {
+        tj_graph *g = recipe("eltwise", ops[o], tiles[o % 3]);
+        tj_kernel *k = make(g);
+        CHECK(g && k);
+        int64_t vals[2];
+        bind(g, 61 + 40 * o, 300 + 517 * o, vals);
+        CHECK(picks_rows(g, dev.arch, vals));
+        char why[320] = "";
+        CHECKF(run_case(k, g, vals, 0, 0, why, sizeof why), "eltwise %s %s: %s", ops[o],
+               tiles[o % 3], why);
+        tj_kernel_destroy(k);
+        tj_graph_free(g);
+    }
+}
+
+TEST(test_gpu_rows_misaligned_tensors_take_the_element_path) {
+    drv_device dev;
+    GPU_REQUIRE_DEVICE(&dev);
+    const char *const names[] = {"rmsnorm", "softmax"};
+    for (int r = 0; r < 2; r++) {
+        tj_graph *g = recipe(names[r], NULL, NULL);
+        tj_kernel *k = make(g);
+        CHECK(g && k);
+        int64_t vals[2];
+        bind(g, 19, 2048, vals);
+        char why[320] = "";
+        CHECKF(run_case(k, g, vals, 3, 0, why, sizeof why), "%s offset by 3: %s", names[r], why);
+        tj_kernel_destroy(k);
+        tj_graph_free(g);
+    }
+}
+
+TEST(test_gpu_rows_in_place_update_with_a_row_statistic) {
+    drv_device dev;
+    GPU_REQUIRE_DEVICE(&dev);
+    tj_graph *g = NULL;
+    CHECK_OK(tj_graph_new("inplace", &g));
+    tj_sym rows = tj_symbol(g, "rows", TJ_DYNAMIC, 0, 1);
+    tj_sym cols = tj_symbol(g, "cols", TJ_EXACT, 0, 1);
+    tj_dim d[2] = {tj_dim_sym(rows), tj_dim_sym(cols)};
+    tj_tensor x = tj_tensor_arg(g, "x", TJ_BF16, 2, d, NULL);
+    tj_tensor st = tj_tensor_arg(g, "stat", TJ_F32, 1, d, NULL);
+    tj_val at[2] = {tj_program_id(g, 0), tj_const(g, TJ_I32, 0)};
+    tj_val t = tj_cast(g, tj_load(g, x, at, 2, (tj_dim[]){2, tj_dim_sym(cols)}, NULL, 0, 0), TJ_F32);
+    tj_val m = tj_rowmax(g, t);
+    tj_store(g, x, at, tj_cast(g, tj_sub(g, t, m), TJ_BF16), NULL, 0);
+    tj_store(g, st, at, tj_reshape(g, m, 1, (tj_dim[]){2}), NULL, 0);
+    tj_val grid = tj_binary(g, TJ_CDIV, tj_symval(g, rows), tj_const(g, TJ_I32, 2));
+    tj_set_grid(g, 1, &grid);
+    CHECK(tj_graph_status(g) == TJ_OK);
+    tj_kernel *k = make(g);
+    int64_t vals[2] = {77, 3000};
+    CHECK(picks_rows(g, dev.arch, vals));
+    char why[320] = "";
+    CHECKF(run_case(k, g, vals, 0, 0, why, sizeof why), "%s", why);
+    tj_kernel_destroy(k);
+    tj_graph_free(g);
+}
+
+TEST(test_gpu_rows_random_graphs_it_takes_match_the_interpreter) {
+    drv_device dev;
+    GPU_REQUIRE_DEVICE(&dev);
+    int taken = 0, total = 120;
+    for (int i = 0; i < total; i++) {
+        rg_graph r;
+        if (rg_build(harness_seed, i, &r) != TJ_OK) continue;
+        int64_t vals[8];
+        rg_bind(r.g, harness_seed, i % 3, vals);
+        if (picks_rows(r.g, dev.arch, vals)) {
+            tj_kernel *k = make(r.g);
+            char why[320] = "";
+            CHECKF(k && run_case(k, r.g, vals, 0, r.rtol, why, sizeof why), "graph %d (%s): %s", i,
+                   r.desc, why);
+            tj_kernel_destroy(k);
+            taken++;
+        }
+        tj_graph_free(r.g);
+    }
+    printf("  %d of %d random graphs ran on the rows schedule\n", taken, total);
+    CHECK(taken > 0);
+}
+
+int main(void) { return harness_main(); }

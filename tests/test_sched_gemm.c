@@ -1,0 +1,437 @@
+/*
+ * test_sched_gemm.c — the gemm_sm90 schedule without a GPU: which graphs
+ * it takes and which it declines (with the reason the launch note and
+ * `tilejit emit` show), the launch description it writes (tensor maps,
+ * persistent grid, threads, shared memory), and that what it emits
+ * compiles with NVRTC for sm_90a at many shapes and configurations
+ * (in a child process: NVRTC 13.0 has crashed on wgmma code). NVRTC
+ * tests SKIP when it is missing.
+ */
+#include "emit.h"
+#include "harness.h"
+#include "nvrtc.h"
+#include "schedule.h"
+#include "templates.h"
+
+static tj_graph *recipe(const char *params, int aligned) {
+    const char *argv[16];
+    char buf[256];
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", params);
+    for (char *s = strtok(buf, " "); s && n < 16; s = strtok(NULL, " ")) argv[n++] = s;
+    tj_graph *g = NULL;
+    if (tj_recipe_build("gemm", n, argv, &g) != TJ_OK) {
+        fprintf(stderr, "  %s\n", tj_last_error());
+        return NULL;
+    }
+    /* The recipe declares its operands 16-byte aligned; `aligned` 0 takes
+     * that back (element alignment) to see the schedule decline. */
+    for (int t = 0; t < tj_num_tensors(g); t++)
+        tj_tensor_set_align(g, (tj_tensor){t},
+                            aligned ? 16 : (int)tj_dtype_size(tj_tensor_dtype(g, (tj_tensor){t})));
+    return g;
+}
+
+static void gemm_vals(const tj_graph *g, int64_t m, int64_t n, int64_t k, int64_t *vals) {
+    vals[tj_find_symbol(g, "M").id] = m;
+    vals[tj_find_symbol(g, "N").id] = n;
+    vals[tj_find_symbol(g, "K").id] = k;
+}
+
+/* Run the schedule directly: 1 applied (src, L set), 0 declined (why). */
+static int apply(const tj_graph *g, const char *arch, const int64_t *vals, char **src,
+                 emit_launch *L, char *why, size_t size) {
+    *src = NULL;
+    why[0] = '\0';
+    memset(L, 0, sizeof *L);
+    tj_status s = sched_gemm_sm90(g, arch, vals, src, L, why, size);
+    if (s != TJ_OK) {
+        snprintf(why, size, "error %s: %s", tj_status_name(s), tj_last_error());
+        return -1;
+    }
+    return *src != NULL;
+}
+
+/* The reason the schedule gives for g (fails the test if it applies). */
+#define CHECK_DECLINES(g, arch, vals, substr)                                       \
+    do {                                                                            \
+        char *src_;                                                                 \
+        emit_launch L_;                                                             \
+        char why_[160];                                                             \
+        int r_ = apply((g), (arch), (vals), &src_, &L_, why_, sizeof why_);         \
+        free(src_);                                                                 \
+        CHECKF(r_ == 0 && strstr(why_, (substr)), "wanted a decline with \"%s\"; got %d \"%s\"", \
+               (substr), r_, why_);                                                 \
+    } while (0)
+
+TEST(test_gemm_recipe_is_taken_with_aligned_tensors) {
+    tj_graph *g = recipe("dtype=bf16", 1);
+    CHECK(g);
+    int64_t vals[3];
+    gemm_vals(g, 1000, 1000, 1000, vals);
+    char *src, why[160];
+    emit_launch L;
+    int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+    tj_graph_free(g);
+    CHECKF(r == 1, "%s", why);
+    CHECK(strstr(src, "wgmma_bf16_m64n128k16<0, 1>") != NULL);   /* A K-major, B N-major */
+    CHECK(strstr(src, "tma_load_2d") && strstr(src, "regs_take<232>"));
+    free(src);
+    CHECK(L.threads == 384 && L.grid_mode == EMIT_GRID_PERSISTENT && L.grid_arg == 1);
+    CHECK(L.smem_bytes > 4 * 32768 && L.smem_bytes <= 227 * 1024);
+    int tmaps = 0, grids = 0;
+    for (int p = 0; p < L.nparams; p++) {
+        if (L.params[p].kind == EMIT_PARAM_TENSORMAP) {
+            const emit_tmap *t = &L.params[p].tmap;
+            CHECK(L.params[p].ctype == EMIT_C_TMAP && L.params[p].size == 128);
+            CHECK(t->rank == 2 && t->box[0] == 64 && t->swizzle == 128);
+            /* a: [128 rows of M, 64 of K]; b (N-major): [64 rows of K, 64 of N];
+             * c: the output's 64x64 boxes */
+            CHECK(t->box[1] == (L.params[p].index == 0 ? 128u : 64u));
+            tmaps++;
+        }
+        if (L.params[p].kind == EMIT_PARAM_GRID) grids++;
+    }
+    CHECK(tmaps == 3 && grids == 3);
+}
+
+TEST(test_gemm_takes_every_layout_and_f16) {
+    static const char *ps[] = {"trans_a=1", "trans_b=1", "trans_a=1 trans_b=1 dtype=f16",
+                               "dtype=f16 bias=1 act=silu out=f32"};
+    static const char *want[] = {"<1, 1>", "<0, 0>", "<1, 0>", "<0, 1>"};
+    for (int i = 0; i < 4; i++) {
+        tj_graph *g = recipe(ps[i], 1);
+        CHECK(g);
+        int64_t vals[3];
+        gemm_vals(g, 256, 512, 64, vals);
+        char *src, why[160];
+        emit_launch L;
+        int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(r == 1, "%s: %s", ps[i], why);
+        int has = strstr(src, want[i]) != NULL;
+        free(src);
+        CHECKF(has, "%s: wgmma transposes %s", ps[i], want[i]);
+    }
+}
+
+/* A 16-bit output with 16-byte rows leaves through shared memory and
+ * TMA stores; an f32 one (or ragged rows) is stored from registers. */
+TEST(test_gemm_output_goes_through_tma_only_where_it_can) {
+    static const char *ps[] = {"out=bf16", "out=f32", "dtype=f16 trans_b=1"};
+    static const int64_t n[] = {512, 512, 100};   /* c rows of 100 f16: 200 bytes */
+    static const int want[] = {1, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        tj_graph *g = recipe(ps[i], 1);
+        CHECK(g);
+        int64_t vals[3];
+        gemm_vals(g, 256, n[i], 64, vals);
+        char *src, why[160];
+        emit_launch L;
+        int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(r == 1, "%s: %s", ps[i], why);
+        int tma = strstr(src, "tma_store_2d") != NULL;
+        free(src);
+        CHECKF(tma == want[i], "%s: tma store %d", ps[i], tma);
+    }
+}
+
+TEST(test_gemm_declines_other_targets) {
+    tj_graph *g = recipe("dtype=bf16", 1);
+    CHECK(g);
+    int64_t vals[3];
+    gemm_vals(g, 256, 256, 256, vals);
+    CHECK_DECLINES(g, "sm_80", vals, "needs sm_90a");
+    CHECK_DECLINES(g, "sm_90", vals, "needs sm_90a");
+    tj_graph_free(g);
+}
+
+TEST(test_gemm_declines_tensors_not_declared_16_byte_aligned) {
+    tj_graph *g = recipe("dtype=bf16", 0);
+    CHECK(g);
+    int64_t vals[3];
+    gemm_vals(g, 256, 256, 256, vals);
+    CHECK_DECLINES(g, "sm_90a", vals, "16-byte aligned");
+    tj_graph_free(g);
+}
+
+TEST(test_gemm_declines_rows_that_are_not_16_byte_multiples) {
+    tj_graph *g = recipe("dtype=bf16", 1);
+    CHECK(g);
+    int64_t vals[3];
+    gemm_vals(g, 256, 256, 100, vals);     /* a's rows: 200 bytes */
+    CHECK_DECLINES(g, "sm_90a", vals, "16-byte multiples");
+    gemm_vals(g, 256, 100, 256, vals);     /* b's rows */
+    CHECK_DECLINES(g, "sm_90a", vals, "16-byte multiples");
+    tj_graph_free(g);
+}
+
+TEST(test_gemm_declines_unsupported_dtypes_and_tiles) {
+    tj_graph *g = recipe("dtype=f32", 1);
+    CHECK(g);
+    int64_t vals[3];
+    gemm_vals(g, 256, 256, 256, vals);
+    CHECK_DECLINES(g, "sm_90a", vals, "bf16 and f16");
+    tj_graph_free(g);
+    g = recipe("dtype=f8e4m3", 1);
+    CHECK(g);
+    CHECK_DECLINES(g, "sm_90a", vals, "bf16 and f16");
+    tj_graph_free(g);
+    g = recipe("bk=32", 1);
+    CHECK(g);
+    CHECK_DECLINES(g, "sm_90a", vals, "multiple of 64");
+    tj_graph_free(g);
+    g = recipe("bm=256 bn=256", 1);
+    CHECK(g);
+    CHECK_DECLINES(g, "sm_90a", vals, "registers");
+    tj_graph_free(g);
+    g = recipe("bn=32", 1);
+    CHECK(g);
+    CHECK_DECLINES(g, "sm_90a", vals, "multiple of 64");
+    tj_graph_free(g);
+}
+
+TEST(test_non_gemm_recipes_decline) {
+    static const char *names[] = {"rmsnorm", "layernorm", "softmax", "attention", "decode"};
+    for (int i = 0; i < 5; i++) {
+        tj_graph *g = NULL;
+        if (tj_recipe_build(names[i], 0, NULL, &g) != TJ_OK) continue;   /* not built here */
+        int64_t vals[8];
+        for (int s = 0; s < 8; s++) vals[s] = 256;
+        char *src;
+        emit_launch L;
+        char why[160];
+        int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+        free(src);
+        tj_graph_free(g);
+        CHECKF(r == 0 && why[0], "%s: %d \"%s\"", names[i], r, why);
+    }
+}
+
+static tj_graph *parse(const char *text) {
+    tj_graph *g = NULL;
+    if (tj_graph_parse(text, strlen(text), "t.tj", &g) != TJ_OK)
+        fprintf(stderr, "  %s\n", tj_last_error());
+    return g;
+}
+
+/* A GEMM graph with `epi` (lines using %acc, ending in a value %out
+ * [64,64] f32) between the loop and the store of c. */
+static tj_graph *with_epilogue(const char *decls, const char *epi) {
+    char text[4096];
+    snprintf(text, sizeof text,
+             "tilejit 1\ngraph g\nsym M exact\nsym N exact\nsym K exact\n"
+             "tensor a bf16[M,K] align 16\ntensor b bf16[K,N] align 16\n%s"
+             "tensor c bf16[M,N] align 16\n"
+             "%%pm = program_id 0 : i32\n%%pn = program_id 1 : i32\n"
+             "%%zero = const 0 : f32[64,64]\n%%k = symval K : i32\n%%bk = const 64 : i32\n"
+             "%%nk = cdiv %%k, %%bk : i32\n%%i0 = const 0 : i32\n%%i1 = const 1 : i32\n"
+             "%%acc = for %%kt = %%i0 to %%nk step %%i1 iter(%%cc = %%zero) {\n"
+             "  %%ta = load a [%%pm, %%kt] : bf16[64,64]\n  %%tb = load b [%%kt, %%pn] : bf16[64,64]\n"
+             "  %%nx = mma %%ta, %%tb, %%cc : f32[64,64]\n  yield %%nx\n}\n"
+             "%s%%o = cast %%out : bf16[64,64]\nstore c [%%pm, %%pn], %%o\n"
+             "%%gm = symval M : i32\n%%g0 = cdiv %%gm, %%bk : i32\n"
+             "%%gn = symval N : i32\n%%g1 = cdiv %%gn, %%bk : i32\ngrid [%%g0, %%g1]\n",
+             decls, epi);
+    return parse(text);
+}
+
+TEST(test_gemm_declines_epilogues_that_are_not_elementwise) {
+    int64_t vals[3] = {256, 256, 256};
+    tj_graph *g = with_epilogue("", "%s = sum %acc axis 1 : f32[64,1]\n"
+                                    "%out = sub %acc, %s : f32[64,64]\n");
+    CHECK(g);
+    CHECK_DECLINES(g, "sm_90a", vals, "not elementwise");
+    tj_graph_free(g);
+    g = with_epilogue("", "%out = transpose %acc : f32[64,64]\n");
+    CHECK(g);
+    CHECK_DECLINES(g, "sm_90a", vals, "not elementwise");
+    tj_graph_free(g);
+}
+
+TEST(test_gemm_declines_a_residual_loaded_elsewhere_than_stored) {
+    int64_t vals[3] = {256, 256, 256};
+    /* c is read one tile to the right of where it is written. */
+    tj_graph *g = with_epilogue("", "%pn1 = add %pn, %i1 : i32\n"
+                                    "%r = load c [%pm, %pn1] : bf16[64,64]\n"
+                                    "%rf = cast %r : f32[64,64]\n%out = add %acc, %rf : f32[64,64]\n");
+    CHECK(g);
+    CHECK_DECLINES(g, "sm_90a", vals, "loaded elsewhere");
+    tj_graph_free(g);
+    /* In place (same coordinates) is fine. */
+    g = with_epilogue("", "%r = load c [%pm, %pn] : bf16[64,64]\n"
+                          "%rf = cast %r : f32[64,64]\n%out = add %acc, %rf : f32[64,64]\n");
+    CHECK(g);
+    char *src, why[160];
+    emit_launch L;
+    int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+    free(src);
+    tj_graph_free(g);
+    CHECKF(r == 1, "%s", why);
+}
+
+/* Two stores to one tensor keep their order: neither goes through TMA. */
+TEST(test_gemm_tensor_stored_twice_is_stored_from_registers) {
+    int64_t vals[3] = {256, 256, 256};
+    tj_graph *g = with_epilogue("", "%first = cast %acc : bf16[64,64]\n"
+                                    "store c [%pm, %pn], %first\n"
+                                    "%out = mul %acc, %acc : f32[64,64]\n");
+    CHECK(g);
+    char *src, why[160];
+    emit_launch L;
+    int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+    tj_graph_free(g);
+    CHECKF(r == 1, "%s", why);
+    int tma = strstr(src, "tma_store_2d") != NULL;
+    free(src);
+    CHECK(!tma);
+}
+
+TEST(test_gemm_declines_two_loops_and_extra_loop_work) {
+    int64_t vals[3] = {256, 256, 256};
+    const char *two =
+        "tilejit 1\ngraph g\nsym M exact\nsym N exact\nsym K exact\n"
+        "tensor a bf16[M,K] align 16\ntensor b bf16[K,N] align 16\ntensor c f32[M,N] align 16\n"
+        "%pm = program_id 0 : i32\n%pn = program_id 1 : i32\n%zero = const 0 : f32[64,64]\n"
+        "%i0 = const 0 : i32\n%i1 = const 1 : i32\n%k = symval K : i32\n"
+        "%acc = for %kt = %i0 to %k step %i1 iter(%cc = %zero) {\n"
+        "  %ta = load a [%pm, %kt] : bf16[64,64]\n  %tb = load b [%kt, %pn] : bf16[64,64]\n"
+        "  %nx = mma %ta, %tb, %cc : f32[64,64]\n  %n2 = mul %nx, %nx : f32[64,64]\n  yield %n2\n}\n"
+        "store c [%pm, %pn], %acc\ngrid [%k, %k]\n";
+    tj_graph *g = parse(two);
+    CHECK(g);
+    CHECK_DECLINES(g, "sm_90a", vals, "mma(a, b, acc)");
+    tj_graph_free(g);
+}
+
+/* ---- emitted code compiles --------------------------------------------------- */
+
+static int nvrtc_ok(void) { return nvrtc_load() == TJ_OK && nvrtc_arch_supported("sm_90a"); }
+
+/* Compile the schedule's kernel for g in a child; unless `spills_ok`,
+ * ptxas's resource line must show no spills. */
+static int compiles(const tj_graph *g, const int64_t *vals, int spills_ok, char *why,
+                    size_t size) {
+    char *src;
+    emit_launch L;
+    if (apply(g, "sm_90a", vals, &src, &L, why, size) != 1) return 0;
+    nvrtc_header hs[64];
+    int nh = tj_template_count();
+    for (int i = 0; i < nh && i < 64; i++) {
+        hs[i].name = tj_template_name(i);
+        hs[i].text = tj_template_text(i);
+    }
+    static const char *opts[] = {"-Xptxas=-v"};
+    nvrtc_request req = {.source = src, .name = "gemm_sm90.cu", .arch = "sm_90a", .headers = hs,
+                         .nheaders = nh, .options = opts, .noptions = 1, .in_child = 1,
+                         .timeout_s = 120};
+    nvrtc_result res = {0};
+    tj_status s = nvrtc_compile(&req, &res);
+    int ok = s == TJ_OK;
+    if (!ok)
+        snprintf(why, size, "%s: %s\n%.2000s", tj_status_name(s), tj_last_error(),
+                 res.log ? res.log : "");
+    else if (!spills_ok && res.log && (strstr(res.log, "bytes spill stores") &&
+                         !strstr(res.log, " 0 bytes spill stores"))) {
+        snprintf(why, size, "spills:\n%.1500s", res.log);
+        ok = 0;
+    }
+    nvrtc_result_free(&res);
+    free(src);
+    return ok;
+}
+
+TEST(test_gemm_kernels_compile_for_sm90a_at_many_configs) {
+    if (!nvrtc_ok()) SKIP("NVRTC for sm_90a is not available: %.200s", tj_last_error());
+    static const char *cfgs[] = {
+        "dtype=bf16",
+        "dtype=bf16 bn=256 bias=1 act=gelu",
+        "dtype=f16 trans_a=1",
+        "dtype=bf16 trans_b=1 bm=64 bn=256",
+        "dtype=f16 trans_a=1 trans_b=1 bm=256 bn=128 out=f32",
+        "dtype=bf16 bm=64 bn=64 bk=128 act=silu",
+        "dtype=bf16 bk=128 bias=1 act=gelu_tanh out=f32",
+        "dtype=f16 bm=128 bn=256 trans_a=1 act=relu",
+    };
+    static const int64_t shapes[][3] = {{1000, 1000, 1000}, {8, 8, 8},   {4096, 4096, 4096},
+                                        {136, 264, 520},    {128, 4096, 4096}, {8192, 8192, 512},
+                                        {200, 72, 64},      {16384, 4096, 4096}};
+    for (int i = 0; i < 8; i++) {
+        tj_graph *g = recipe(cfgs[i], 1);
+        CHECK(g);
+        int64_t vals[3];
+        gemm_vals(g, shapes[i][0], shapes[i][1], shapes[i][2], vals);
+        char why[2600];
+        /* At 8x8x8 every bound folds to a constant and ptxas keeps a few
+         * epilogue values on the stack (40 bytes with erf gelu): compiled,
+         * not held to the no-spill rule. */
+        int ok = compiles(g, vals, shapes[i][0] * shapes[i][1] < 4096, why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(ok, "%s at %lldx%lldx%lld: %s", cfgs[i], (long long)shapes[i][0],
+               (long long)shapes[i][1], (long long)shapes[i][2], why);
+    }
+}
+
+TEST(test_gemm_kernel_with_dynamic_sizes_compiles) {
+    if (!nvrtc_ok()) SKIP("NVRTC for sm_90a is not available: %.200s", tj_last_error());
+    tj_graph *g = recipe("dtype=bf16 m=dynamic n=dynamic k=dynamic", 1);
+    CHECK(g);
+    int64_t vals[3] = {TJ_UNBOUND, TJ_UNBOUND, TJ_UNBOUND};
+    char why[2600];
+    /* Dynamic sizes say nothing of 16-byte rows: declined, unless divisible. */
+    char *src;
+    emit_launch L;
+    int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+    free(src);
+    tj_graph_free(g);
+    CHECKF(r == 0 && strstr(why, "16-byte multiples"), "%d %s", r, why);
+    const char *text =
+        "tilejit 1\ngraph dyn\nsym M dynamic\nsym N dynamic div 8\nsym K dynamic div 64\n"
+        "tensor a f16[M,K] align 16\ntensor b f16[N,K] align 16\ntensor c f16[M,N] align 16\n"
+        "%pm = program_id 0 : i32\n%pn = program_id 1 : i32\n%zero = const 0 : f32[128,128]\n"
+        "%k = symval K : i32\n%bk = const 64 : i32\n%nk = cdiv %k, %bk : i32\n"
+        "%i0 = const 0 : i32\n%i1 = const 1 : i32\n"
+        "%acc = for %kt = %i0 to %nk step %i1 iter(%cc = %zero) {\n"
+        "  %ta = load a [%pm, %kt] : f16[128,64]\n  %tb = load b [%pn, %kt] : f16[128,64]\n"
+        "  %nx = mma %ta, %tb, %cc trans_b : f32[128,128]\n  yield %nx\n}\n"
+        "%o = cast %acc : f16[128,128]\nstore c [%pm, %pn], %o\n"
+        "%gm = symval M : i32\n%b128 = const 128 : i32\n%g0 = cdiv %gm, %b128 : i32\n"
+        "%gn = symval N : i32\n%g1 = cdiv %gn, %b128 : i32\ngrid [%g0, %g1]\n";
+    g = parse(text);
+    CHECK(g);
+    int ok = compiles(g, vals, 0, why, sizeof why);
+    tj_graph_free(g);
+    CHECKF(ok, "%s", why);
+}
+
+/* ---- the dispatcher ---------------------------------------------------------- */
+
+TEST(test_emit_picks_gemm_sm90_and_notes_why_not) {
+    tj_graph *g = recipe("dtype=bf16 bias=1 act=gelu", 1);
+    CHECK(g);
+    int64_t vals[3];
+    gemm_vals(g, 512, 512, 512, vals);
+    char *src = NULL;
+    CHECK_OK(tj_emit_cuda(g, "sm_90a", vals, &src));
+    int fast = strncmp(src, "// schedule: gemm_sm90", 22) == 0;
+    tj_free(src);
+    CHECKF(fast, "first line: not gemm_sm90");
+    CHECK_OK(tj_emit_cuda(g, "sm_80", vals, &src));
+    int noted = strstr(src, "gemm_sm90: needs sm_90a") != NULL;
+    tj_free(src);
+    tj_graph_free(g);
+    CHECK(noted);
+    g = recipe("dtype=bf16", 0);
+    CHECK(g);
+    CHECK_OK(tj_emit_cuda(g, "sm_90a", vals, &src));
+    noted = strstr(src, "// schedule: generic") && strstr(src, "16-byte aligned");
+    tj_free(src);
+    emit_launch L;
+    CHECK_ERR(emit_kernel(g, "sm_90a", vals, "gemm_sm90", &src, &L), TJ_ERR_UNSUPPORTED,
+              "16-byte aligned");
+    tj_graph_free(g);
+    CHECK(noted);
+}
+
+int main(void) { return harness_main(); }

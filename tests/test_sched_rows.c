@@ -1,0 +1,322 @@
+/*
+ * The `rows` schedule without a GPU: which graphs it takes and which it
+ * declines (and why), how it splits a row from the width, and that what it
+ * emits compiles with NVRTC for sm_80 and sm_90a at ragged widths with no
+ * register spills up to 8192 columns. tests/gpu/test_gpu_rows.c runs the kernels.
+ */
+#include <math.h>
+
+#include "harness.h"
+#include "nvrtc.h"
+#include "randgraph.h"
+#include "schedule.h"
+#include "templates.h"
+
+static const int64_t widths[] = {1, 7, 100, 128, 1000, 4097, 8192, 16384};
+#define NWIDTHS (int)(sizeof widths / sizeof widths[0])
+
+/* Bind every symbol: cols = `cols`, everything else 1000. */
+static void bind(const tj_graph *g, int64_t cols, int64_t *vals) {
+    for (int s = 0; s < tj_num_symbols(g); s++)
+        vals[s] = strcmp(tj_symbol_name(g, (tj_sym){s}), "cols") ? 1000 : cols;
+}
+
+static tj_graph *recipe(const char *name, const char *p0, const char *p1) {
+    const char *ps[2] = {p0, p1};
+    tj_graph *g = NULL;
+    if (tj_recipe_build(name, p0 ? (p1 ? 2 : 1) : 0, ps, &g) != TJ_OK) {
+        fprintf(stderr, "  %s: %s\n", name, tj_last_error());
+        return NULL;
+    }
+    return g;
+}
+
+/* sched_rows at (g, cols): 1 taken (src, L set), 0 declined (why set). */
+static int rows_emit_at(const tj_graph *g, const char *arch, const int64_t *vals, char **src,
+                        emit_launch *L, char *why, size_t whylen) {
+    *src = NULL;
+    why[0] = '\0';
+    tj_status st = sched_rows(g, arch, vals, src, L, why, whylen);
+    if (st != TJ_OK) {
+        snprintf(why, whylen, "error %s: %s", tj_status_name(st), tj_last_error());
+        return -1;
+    }
+    return *src != NULL;
+}
+
+static int nvrtc_ok(void) { return nvrtc_load() == TJ_OK && nvrtc_arch_supported("sm_90a"); }
+
+/* Compile src; 0 ok (ms and spill bytes set), else prints the log. */
+static int compile_src(const char *src, const char *arch, double *ms, int *spills) {
+    static nvrtc_header hs[64];
+    int nh = tj_template_count();
+    if (nh > 64) nh = 64;
+    for (int i = 0; i < nh; i++) hs[i] = (nvrtc_header){tj_template_name(i), tj_template_text(i)};
+    const char *opts[1] = {"--ptxas-options=-v"};
+    nvrtc_request req = {0};
+    req.source = src;
+    req.name = "rows.cu";
+    req.arch = arch;
+    req.headers = hs;
+    req.nheaders = nh;
+    req.options = opts;
+    req.noptions = 1;
+    nvrtc_result res = {0};
+    tj_status st = nvrtc_compile(&req, &res);
+    *ms = res.seconds * 1e3;
+    *spills = 0;
+    const char *sp = res.log ? strstr(res.log, "bytes spill stores") : NULL;
+    if (sp) {
+        const char *b = sp;
+        while (b > res.log && b[-1] == ' ') b--;
+        while (b > res.log && b[-1] >= '0' && b[-1] <= '9') b--;
+        *spills = atoi(b);
+    }
+    if (st != TJ_OK) fprintf(stderr, "  %s: %s\n%s\n", arch, tj_last_error(), res.log ? res.log : "");
+    nvrtc_result_free(&res);
+    return st != TJ_OK;
+}
+
+/* ---- what it takes ---------------------------------------------------- */
+
+static const char *const row_recipes[][2] = {
+    {"softmax", NULL},          {"rmsnorm", NULL},          {"layernorm", "bias=1"},
+    {"layernorm", "bias=0"},    {"softmax", "dtype=f32"},   {"rmsnorm", "dtype=f16"},
+    {"eltwise", "op=silu_mul"}, {"eltwise", "op=gelu_mul"}, {"eltwise", "op=gelu_tanh_mul"},
+    {"eltwise", "op=add_relu"}, {"eltwise", "op=add"},      {"eltwise", "op=mul"},
+};
+#define NROW_RECIPES (int)(sizeof row_recipes / sizeof row_recipes[0])
+
+TEST(test_rows_takes_every_row_recipe_at_ragged_widths) {
+    for (int r = 0; r < NROW_RECIPES; r++) {
+        tj_graph *g = recipe(row_recipes[r][0], row_recipes[r][1], NULL);
+        CHECK(g);
+        for (int w = 0; w < NWIDTHS; w++) {
+            int64_t vals[8];
+            bind(g, widths[w], vals);
+            char *src, why[200];
+            emit_launch L;
+            int took = rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why);
+            CHECKF(took == 1, "%s %s cols=%lld: %s", row_recipes[r][0],
+                   row_recipes[r][1] ? row_recipes[r][1] : "", (long long)widths[w], why);
+            if (took != 1) continue;
+            CHECK(L.threads >= 32 && L.threads <= 1024 && L.threads % 32 == 0);
+            CHECK(L.grid_mode == (L.grid_arg > 1 ? EMIT_GRID_DIV : EMIT_GRID_GRAPH));
+            CHECK(strstr(src, "#include \"tj/rows.cuh\""));
+            free(src);
+        }
+        tj_graph_free(g);
+    }
+}
+
+TEST(test_rows_threads_a_row_follow_the_width) {
+    tj_graph *g = recipe("softmax", NULL, NULL);
+    int64_t vals[2];
+    char *src, why[200];
+    emit_launch L;
+    /* narrow rows: a few lanes a row, many programs a block */
+    bind(g, 128, vals);
+    CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    CHECK(L.grid_mode == EMIT_GRID_DIV && L.grid_arg >= 16 && L.threads == 256);
+    CHECK(L.params[L.nparams - 1].kind == EMIT_PARAM_GRID);
+    CHECK(strstr(src, "8 threads a row")); /* 8 lanes x 16 bytes: whole 128-byte lines */
+    free(src);
+    /* 8192: a block of 256 a row, 32 elements a thread */
+    bind(g, 8192, vals);
+    CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    CHECK(L.grid_mode == EMIT_GRID_GRAPH && L.threads == 256);
+    CHECK(strstr(src, "4 chunks of 8"));
+    free(src);
+    /* 32768: the whole block a row */
+    bind(g, 32768, vals);
+    CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    CHECK(L.threads == 1024);
+    free(src);
+    tj_graph_free(g);
+}
+
+TEST(test_rows_emit_is_deterministic) {
+    tj_graph *g = recipe("layernorm", NULL, NULL);
+    int64_t vals[2];
+    bind(g, 1000, vals);
+    char *a, *b, why[200];
+    emit_launch L;
+    CHECK(rows_emit_at(g, "sm_80", vals, &a, &L, why, sizeof why) == 1);
+    CHECK(rows_emit_at(g, "sm_80", vals, &b, &L, why, sizeof why) == 1);
+    CHECK(!strcmp(a, b));
+    free(a);
+    free(b);
+    tj_graph_free(g);
+}
+
+/* ---- what it declines --------------------------------------------------- */
+
+/* x[rows, cols] loaded as [bm, cols] f32 at (program, 0); y stored likewise. */
+typedef struct rowg {
+    tj_graph *g;
+    tj_tensor x, y;
+    tj_val x_tile, at[2];
+    tj_sym rows, cols;
+} rowg;
+
+static void rowg_begin(rowg *r, int bm) {
+    tj_graph_new("rowg", &r->g);
+    tj_graph *g = r->g;
+    tj_sym rows = r->rows = tj_symbol(g, "rows", TJ_DYNAMIC, 0, 1);
+    r->cols = tj_symbol(g, "cols", TJ_EXACT, 0, 1);
+    tj_dim d[2] = {tj_dim_sym(rows), tj_dim_sym(r->cols)};
+    r->x = tj_tensor_arg(g, "x", TJ_F32, 2, d, NULL);
+    r->y = tj_tensor_arg(g, "y", TJ_F32, 2, d, NULL);
+    r->at[0] = tj_program_id(g, 0);
+    r->at[1] = tj_const(g, TJ_I32, 0);
+    r->x_tile = tj_load(g, r->x, r->at, 2, (tj_dim[]){bm, tj_dim_sym(r->cols)}, NULL, 0, 0);
+    tj_val grid = tj_binary(g, TJ_CDIV, tj_symval(g, rows), tj_const(g, TJ_I32, bm));
+    tj_set_grid(g, 1, &grid);
+}
+
+static void expect_decline_at(tj_graph *g, int64_t cols, const char *reason) {
+    int64_t vals[2] = {1000, cols};
+    char *src, why[200];
+    emit_launch L;
+    CHECK(tj_graph_status(g) == TJ_OK);
+    int took = rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why);
+    CHECKF(took == 0 && strstr(why, reason), "want a decline naming '%s', got %d '%s'", reason,
+           took, why);
+    if (took == 1) free(src);
+}
+static void expect_decline(tj_graph *g, const char *reason) { expect_decline_at(g, 256, reason); }
+
+TEST(test_rows_declines_loops_and_mma) {
+    tj_graph *g = recipe("gemm", NULL, NULL);
+    expect_decline(g, "loop");
+    tj_graph_free(g);
+}
+
+TEST(test_rows_declines_a_reduction_across_the_rows_of_a_tile) {
+    rowg r;
+    rowg_begin(&r, 4);
+    tj_val colsum = tj_sum(r.g, r.x_tile, 0); /* [1, cols] over 4 rows */
+    tj_store(r.g, r.y, r.at, tj_add(r.g, r.x_tile, colsum), NULL, 0);
+    expect_decline(r.g, "axis 0");
+    tj_graph_free(r.g);
+}
+
+TEST(test_rows_declines_a_transpose) {
+    rowg r;
+    rowg_begin(&r, 16);
+    tj_val t = tj_transpose(r.g, r.x_tile);
+    tj_store(r.g, r.y, r.at, t, NULL, 0);
+    expect_decline_at(r.g, 16, "transpose");
+    tj_graph_free(r.g);
+}
+
+TEST(test_rows_declines_a_tensor_read_after_it_is_written) {
+    rowg r;
+    rowg_begin(&r, 1);
+    tj_store(r.g, r.y, r.at, r.x_tile, NULL, 0);
+    tj_val again = tj_load(r.g, r.y, r.at, 2, (tj_dim[]){1, tj_dim_sym(r.cols)}, NULL, 0, 0);
+    tj_store(r.g, r.x, r.at, tj_add(r.g, again, r.x_tile), NULL, 0);
+    expect_decline(r.g, "read after");
+    tj_graph_free(r.g);
+}
+
+TEST(test_rows_declines_tiles_of_two_widths) {
+    rowg r;
+    rowg_begin(&r, 1);
+    tj_val half = tj_load(r.g, r.x, r.at, 2, (tj_dim[]){1, 64}, NULL, 0, 0);
+    tj_store(r.g, r.y, r.at, r.x_tile, NULL, 0);
+    tj_tensor z = tj_tensor_arg(r.g, "z", TJ_F32, 1, (tj_dim[]){64}, NULL);
+    tj_store(r.g, z, &r.at[1], tj_reshape(r.g, half, 1, (tj_dim[]){64}), NULL, 0);
+    expect_decline(r.g, "several shapes");
+    tj_graph_free(r.g);
+}
+
+TEST(test_rows_takes_an_in_place_update_and_a_row_statistic) {
+    rowg r;
+    rowg_begin(&r, 4);
+    tj_graph *g = r.g;
+    tj_tensor stat = tj_tensor_arg(g, "stat", TJ_F32, 1, (tj_dim[]){tj_dim_sym(r.rows)}, NULL);
+    tj_val m = tj_rowmax(g, r.x_tile);
+    tj_store(g, r.x, r.at, tj_sub(g, r.x_tile, m), NULL, 0);  /* in place */
+    tj_store(g, stat, r.at, tj_reshape(g, m, 1, (tj_dim[]){4}), NULL, 0);
+    int64_t vals[2] = {1000, 300};
+    char *src, why[200];
+    emit_launch L;
+    CHECKF(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
+    if (src) CHECK(strstr(src, "if (lane == 0) { // store stat"));
+    free(src);
+    tj_graph_free(g);
+}
+
+/* ---- NVRTC -------------------------------------------------------------- */
+
+TEST(test_rows_kernels_compile_without_spills_for_sm80_and_sm90a) {
+    if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
+    static const char *const archs[2] = {"sm_80", "sm_90a"};
+    double worst = 0;
+    char worst_case[128] = "";
+    int n = 0;
+    for (int r = 0; r < NROW_RECIPES; r++) {
+        tj_graph *g = recipe(row_recipes[r][0], row_recipes[r][1], NULL);
+        for (int w = 0; w < NWIDTHS; w++) {
+            int64_t vals[8];
+            bind(g, widths[w], vals);
+            for (int a = 0; a < 2; a++) {
+                if (r >= 4 && a == 0 && w % 2) continue; /* fewer sm_80 variants: time */
+                char *src, why[200];
+                emit_launch L;
+                if (rows_emit_at(g, archs[a], vals, &src, &L, why, sizeof why) != 1) continue;
+                double ms;
+                int spills;
+                int bad = compile_src(src, archs[a], &ms, &spills);
+                CHECKF(!bad, "%s %s cols=%lld %s", row_recipes[r][0],
+                       row_recipes[r][1] ? row_recipes[r][1] : "", (long long)widths[w], archs[a]);
+                /* Up to 8192 columns nothing spills; wider rows run 1024 threads,
+                 * which caps a thread at 64 registers (a few bytes may spill). */
+                CHECKF(spills == 0 || widths[w] > 8192, "%s %s cols=%lld %s spills %d bytes", row_recipes[r][0],
+                       row_recipes[r][1] ? row_recipes[r][1] : "", (long long)widths[w], archs[a],
+                       spills);
+                if (ms > worst) {
+                    worst = ms;
+                    snprintf(worst_case, sizeof worst_case, "%s %s cols=%lld %s", row_recipes[r][0],
+                             row_recipes[r][1] ? row_recipes[r][1] : "", (long long)widths[w],
+                             archs[a]);
+                }
+                n++;
+                free(src);
+            }
+        }
+        tj_graph_free(g);
+    }
+    printf("  %d kernels compiled, slowest NVRTC compile %.0f ms (%s)\n", n, worst, worst_case);
+}
+
+TEST(test_rows_random_graphs_it_takes_compile) {
+    if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
+    int total = 200, taken = 0;
+    const char *env = getenv("TJ_EMIT_GRAPHS");
+    if (env && *env) total = atoi(env);
+    for (int i = 0; i < total; i++) {
+        rg_graph r;
+        if (rg_build(harness_seed, i, &r) != TJ_OK) continue;
+        int64_t vals[8];
+        rg_bind(r.g, harness_seed, i % 3, vals);
+        const char *arch = (i & 1) ? "sm_90a" : "sm_80";
+        char *src, why[200];
+        emit_launch L;
+        int took = rows_emit_at(r.g, arch, vals, &src, &L, why, sizeof why);
+        CHECKF(took >= 0, "graph %d (%s): %s", i, r.desc, why);
+        if (took == 1) {
+            double ms;
+            int spills;
+            CHECKF(!compile_src(src, arch, &ms, &spills), "graph %d (%s) for %s", i, r.desc, arch);
+            taken++;
+            free(src);
+        }
+        tj_graph_free(r.g);
+    }
+    printf("  %d of %d random graphs taken by rows\n", taken, total);
+    CHECK(taken > 0);
+}
+
+int main(void) { return harness_main(); }
