@@ -75,29 +75,38 @@ static const cli_command cli_commands[] = {
      "  --bundle FILE  where to prebuild (default $TMPDIR/tilejit-demo.bundle)\n"
      "  --cpu-only     the interpreter table only\n",
      cli_demo},
-    {"emit", "FILE|- [--arch A] [--bind SYM=N ...]",
-     "print the CUDA C++ of the generic lowering (no GPU needed)",
+    {"emit", "FILE|- [--arch A] [--bind SYM=N ...] [--schedule S] [--lang L]",
+     "print the kernel tilejit compiles for a graph (no GPU needed)",
      "Parse and verify the graph, specialize it at the bindings (exact and\n"
      "bucketed symbols must be bound; dynamic ones may be) and print the\n"
-     "kernel's CUDA C++, which includes the embedded tj/ templates.\n"
+     "kernel's CUDA C++, which includes the embedded tj/ templates. Its\n"
+     "first line names the schedule picked (docs/schedules.md) and, for the\n"
+     "generic lowering, why each fast schedule declined.\n"
      "\n"
      "Options:\n"
      "  --arch A        target, sm_80 or later (default sm_90a)\n"
      "  --bind SYM=N    a symbol's value; repeat, or SYM=N,SYM2=M\n"
+     "  --schedule S    insist on a schedule: generic, rows, gemm_sm90 (an\n"
+     "                  error says why when it does not apply)\n"
+     "  --lang L        cuda (default); ptx or llvm: the LLVM back end's PTX\n"
+     "                  or LLVM IR of the generic lowering (built with -Dllvm)\n"
      "\n"
      "Example:\n"
      "  tilejit dump softmax | tilejit emit - --bind cols=4096\n",
      cli_emit},
-    {"compile", "FILE|- --arch A [--bind SYM=N ...] -o OUT.cubin",
-     "compile the graph to a cubin with NVRTC (no GPU needed)",
+    {"compile", "FILE|- --arch A [--bind SYM=N ...] [--schedule S] [--backend B] -o OUT.cubin",
+     "compile the graph to a cubin with NVRTC or LLVM (no GPU needed)",
      "Emit as `tilejit emit` does and compile with NVRTC (found with dlopen;\n"
      "TILEJIT_NVRTC names the library) to a cubin for the arch. The compile\n"
      "runs in a child process, so a compiler crash is an error, not a crash\n"
-     "of tilejit (--in-process turns that off).\n"
+     "of tilejit (--in-process turns that off). With --backend llvm the\n"
+     "generic lowering goes through LLVM to PTX and nvJitLink to a cubin.\n"
      "\n"
      "Options:\n"
      "  --arch A        target, e.g. sm_80, sm_90a (default sm_90a)\n"
      "  --bind SYM=N    a symbol's value\n"
+     "  --schedule S    insist on a schedule (as for emit)\n"
+     "  --backend B     nvrtc (default) or llvm (built with -Dllvm)\n"
      "  -o FILE         where to write the cubin\n"
      "  --in-process    compile in this process\n"
      "\n"
