@@ -347,11 +347,6 @@ static tj_status run(const tj_graph *g, const char *arch, const int64_t *sym_val
     if (g->ntensors + g->nscalars + g->nsyms > EMIT_MAX_PARAMS)
         return tj_set_error(TJ_ERR_UNSUPPORTED, "graph '%s' has more than %d kernel parameters",
                             g->name, EMIT_MAX_PARAMS);
-    for (int32_t i = 0; i < g->nnodes; i++)
-        if (g->nodes[i].op == IR_STORE && (g->nodes[i].flags & IR_STORE_MASKED))
-            return tj_set_error(TJ_ERR_UNSUPPORTED,
-                                "graph '%s': masked stores are not in the LLVM back end yet "
-                                "(use the NVRTC one)", g->name);
     char hash[65];
     if ((st = tj_graph_hash(g, hash)) != TJ_OK) return st;
     double t0 = now_s();

@@ -412,11 +412,15 @@ static void emit_store(px *p, int32_t id) {
     int dt = p->g->tensors[n->tensor].dtype;
     int32_t v = n->in[n->nin - 1];
     px_shape s = p->shapes[v];
+    int masked = (n->flags & IR_STORE_MASKED) != 0;
+    px_opnd mask = {0};
+    if (masked) mask = operand(p, n->in[n->nin - 2], s);   /* staged before the slot loop */
     px_access a;
     access_bases(p, id, s, &a);
     begin(p, s);
     access_index(p, id, s.rank, &a);
     LLVMValueRef ok = a.inb;
+    if (masked) ok = LLVMBuildAnd(p->b, ok, opnd_read(p, mask), "");   /* bools are i1 */
     if (s.rank == 0)   /* one thread stores a scalar */
         ok = LLVMBuildAnd(p->b, ok, LLVMBuildICmp(p->b, LLVMIntEQ, p->tid, i32c(p, 0), ""), "");
     LLVMBasicBlockRef st = block(p, "st"), join = block(p, "st.end");

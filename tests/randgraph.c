@@ -177,7 +177,21 @@ static tj_status build_elementwise(build *b, uint64_t seed, rg_graph *out) {
     tj_val col0 = whole ? ci(b, 0) : tj_mul(g, pc, ci(b, (double)b->bn));
     tj_val v = chain(b, b->pool[0], 2 + pick(&b->r, 7), row0, col0);
     tj_val oc[2] = {pr, pc};
-    tj_status st = tj_store(g, o, oc, tj_cast(g, v, od), NULL, 0);
+    tj_status st;
+    int masked = pick(&b->r, 4) == 0;
+    if (masked) {
+        /* A masked store: a checkerboard of global (row + col) parities
+         * in a row, column or full mask, by chance. */
+        int form = pick(&b->r, 3);
+        tj_dim rd[2] = {b->bm, 1}, cd[2] = {1, b->bn}, fd[2] = {b->bm, b->bn};
+        tj_val ri = tj_add(g, tj_iota(g, TJ_I32, 2, form == 1 ? cd : form == 0 ? rd : fd, 0), row0);
+        tj_val cj = tj_add(g, tj_iota(g, TJ_I32, 2, form == 0 ? rd : form == 1 ? cd : fd, 1), col0);
+        tj_val sel = form == 0 ? ri : form == 1 ? cj : tj_add(g, ri, cj);
+        tj_val mask = tj_binary(g, TJ_NE, tj_binary(g, TJ_MOD, sel, ci(b, 3)), ci(b, 0));
+        st = tj_store_masked(g, o, oc, tj_cast(g, v, od), mask, NULL, 0);
+    } else {
+        st = tj_store(g, o, oc, tj_cast(g, v, od), NULL, 0);
+    }
     lossy(b, od);
     if (st != TJ_OK) return st;
     if (whole) {
@@ -193,11 +207,12 @@ static tj_status build_elementwise(build *b, uint64_t seed, rg_graph *out) {
                       whole ? ci(b, 1)
                             : tj_binary(g, TJ_CDIV, tj_symval(g, cols), ci(b, (double)b->bn))};
     if (whole)
-        snprintf(out->desc, sizeof out->desc, "elementwise seed %llu tile [%lld,cols]",
-                 (unsigned long long)seed, (long long)b->bm);
+        snprintf(out->desc, sizeof out->desc, "elementwise seed %llu tile [%lld,cols]%s",
+                 (unsigned long long)seed, (long long)b->bm, masked ? " masked store" : "");
     else
-        snprintf(out->desc, sizeof out->desc, "elementwise seed %llu tile [%lld,%lld]",
-                 (unsigned long long)seed, (long long)b->bm, (long long)b->bn);
+        snprintf(out->desc, sizeof out->desc, "elementwise seed %llu tile [%lld,%lld]%s",
+                 (unsigned long long)seed, (long long)b->bm, (long long)b->bn,
+                 masked ? " masked store" : "");
     return tj_set_grid(g, 2, grid);
 }
 

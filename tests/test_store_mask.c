@@ -153,4 +153,20 @@ TEST(test_store_mask_generic_lowering_compiles) {
     }
 }
 
+TEST(test_store_mask_llvm_back_end_compiles) {
+    tj_graph *g = masked_graph(0, 16, 32);
+    CHECK(g);
+    int64_t vals[2] = {100, 70};
+    void *cubin = NULL;
+    size_t size = 0;
+    tj_status st = tj_compile(g, "sm_90a", vals, TJ_COMPILE_BACKEND_LLVM, &cubin, &size, NULL);
+    if (st == TJ_ERR_UNSUPPORTED) {
+        tj_graph_free(g);
+        SKIP("no LLVM back end here: %s", tj_last_error());
+    }
+    CHECKF(st == TJ_OK && size > 0, "%s", tj_last_error());
+    tj_free(cubin);
+    tj_graph_free(g);
+}
+
 int main(void) { return harness_main(); }
