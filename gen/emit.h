@@ -108,6 +108,10 @@ const char *emit_reg_type(int dtype);
 const char *emit_mem_type(int dtype);
 void emit_literal(int dtype, double x, char *buf, size_t size);
 const char *emit_unary_fmt(int op);    /* tj_unop */
+/* Mark id and everything it needs (a loop: its yields and the stores and
+ * loops in its body) in live[]; _all: from the graph's stores and loops. */
+void emit_mark_live(const tj_graph *g, uint8_t *live, int32_t id);
+void emit_mark_live_all(const tj_graph *g, uint8_t *live);
 const char *emit_binary_fmt(int op);   /* tj_binop */
 
 /* Largest dynamic shared memory a block may use on `arch` (bytes). */

@@ -77,6 +77,27 @@ static const char *const binary_fmt[TJ_BINARY_COUNT] = {
     [TJ_LE] = "(%1$s <= %2$s)", [TJ_GT] = "(%1$s > %2$s)", [TJ_GE] = "(%1$s >= %2$s)",
 };
 
+void emit_mark_live(const tj_graph *g, uint8_t *live, int32_t id) {
+    if (live[id]) return;
+    live[id] = 1;
+    const ir_node *n = &g->nodes[id];
+    for (int k = 0; k < n->nin; k++) emit_mark_live(g, live, n->in[k]);
+    if (n->op == IR_FOR && n->loop) {
+        for (int k = 0; k < n->loop->ncarried; k++) emit_mark_live(g, live, n->loop->yields[k]);
+        for (int k = 0; k < n->loop->nbody; k++) {
+            ir_op op = g->nodes[n->loop->body[k]].op;
+            if (op == IR_STORE || op == IR_FOR) emit_mark_live(g, live, n->loop->body[k]);
+        }
+    }
+}
+
+void emit_mark_live_all(const tj_graph *g, uint8_t *live) {
+    for (int k = 0; k < g->nbody; k++) {
+        ir_op op = g->nodes[g->body[k]].op;
+        if (op == IR_STORE || op == IR_FOR) emit_mark_live(g, live, g->body[k]);
+    }
+}
+
 const char *emit_unary_fmt(int op) {
     return op >= 0 && op < TJ_UNARY_COUNT && unary_fmt[op] ? unary_fmt[op] : "%1$s";
 }

@@ -123,19 +123,6 @@ static void make_name(em *e, int32_t id) {
 
 /* ---- liveness ------------------------------------------------------ */
 
-static void mark_live(em *e, int32_t id) {
-    if (e->live[id]) return;
-    e->live[id] = 1;
-    const ir_node *n = N(e, id);
-    for (int k = 0; k < n->nin; k++) mark_live(e, n->in[k]);
-    if (n->op == IR_FOR && n->loop) {
-        for (int k = 0; k < n->loop->ncarried; k++) mark_live(e, n->loop->yields[k]);
-        for (int k = 0; k < n->loop->nbody; k++) {
-            ir_op op = N(e, n->loop->body[k])->op;
-            if (op == IR_STORE || op == IR_FOR) mark_live(e, n->loop->body[k]);
-        }
-    }
-}
 
 /* ---- slot loops ---------------------------------------------------- */
 
@@ -805,10 +792,7 @@ static tj_status prepare(em *e, uint8_t *stored) {
             memcpy(e->names[id], e->names[N(e, n->in[0])->loop->carried[n->index]],
                    sizeof e->names[id]);
     }
-    for (int k = 0; k < g->nbody; k++) {
-        ir_op op = N(e, g->body[k])->op;
-        if (op == IR_STORE || op == IR_FOR) mark_live(e, g->body[k]);
-    }
+    emit_mark_live_all(g, e->live);
     for (int32_t id = 0; id < g->nnodes; id++) {
         const ir_node *n = N(e, id);
         if (!e->live[id] || n->op == IR_FOR_RESULT || n->op == IR_LOOP_IV ||

@@ -175,19 +175,6 @@ static tj_status eval_shape(px *p, int32_t id) {
     return TJ_OK;
 }
 
-static void mark_live(px *p, int32_t id) {
-    if (p->live[id]) return;
-    p->live[id] = 1;
-    const ir_node *n = &p->g->nodes[id];
-    for (int k = 0; k < n->nin; k++) mark_live(p, n->in[k]);
-    if (n->op == IR_FOR && n->loop) {
-        for (int k = 0; k < n->loop->ncarried; k++) mark_live(p, n->loop->yields[k]);
-        for (int k = 0; k < n->loop->nbody; k++) {
-            ir_op op = p->g->nodes[n->loop->body[k]].op;
-            if (op == IR_STORE || op == IR_FOR) mark_live(p, n->loop->body[k]);
-        }
-    }
-}
 
 int px_baked(const px *p, int s) {
     return p->g->syms[s].policy == TJ_EXACT && p->sym && p->sym[s] != TJ_UNBOUND;
@@ -203,10 +190,7 @@ tj_status px_prepare(px *p) {
     }
     for (int32_t id = 0; id < g->nnodes; id++)
         if (g->nodes[id].op == IR_STORE) p->stored[g->nodes[id].tensor] = 1;
-    for (int k = 0; k < g->nbody; k++) {
-        ir_op op = g->nodes[g->body[k]].op;
-        if (op == IR_STORE || op == IR_FOR) mark_live(p, g->body[k]);
-    }
+    emit_mark_live_all(g, p->live);
     int64_t biggest = 1;
     for (int32_t id = 0; id < g->nnodes; id++) {
         const ir_node *n = &g->nodes[id];

@@ -28,19 +28,6 @@ static int no(char *why, size_t size, const char *fmt, ...) {
 
 static const ir_node *node(const gs_plan *p, int32_t id) { return &p->g->nodes[id]; }
 
-static void mark_live(gs_plan *p, int32_t id) {
-    if (p->live[id]) return;
-    p->live[id] = 1;
-    const ir_node *n = node(p, id);
-    for (int k = 0; k < n->nin; k++) mark_live(p, n->in[k]);
-    if (n->op == IR_FOR && n->loop) {
-        for (int k = 0; k < n->loop->ncarried; k++) mark_live(p, n->loop->yields[k]);
-        for (int k = 0; k < n->loop->nbody; k++) {
-            ir_op op = node(p, n->loop->body[k])->op;
-            if (op == IR_STORE || op == IR_FOR) mark_live(p, n->loop->body[k]);
-        }
-    }
-}
 
 /* A value every thread can compute on its own: rank 0, pure. */
 static int scalar_op(const ir_node *n) {
@@ -320,7 +307,7 @@ tj_status gs_match(const tj_graph *g, const char *arch, const int64_t *sym, gs_p
     }
     for (int k = 0; k < g->nbody; k++) {
         ir_op op = node(p, g->body[k])->op;
-        if (op == IR_STORE || op == IR_FOR) mark_live(p, g->body[k]);
+        if (op == IR_STORE || op == IR_FOR) emit_mark_live(p->g, p->live, g->body[k]);
     }
     int ok = structure(p, why, why_size);
     const ir_node *m = ok ? node(p, p->mma) : NULL;

@@ -23,12 +23,6 @@
 
 static const ir_node *N(const rows_plan *p, int32_t id) { return &p->g->nodes[id]; }
 
-static void mark_live(rows_plan *p, int32_t id) {
-    if (p->live[id]) return;
-    p->live[id] = 1;
-    const ir_node *n = N(p, id);
-    for (int k = 0; k < n->nin; k++) mark_live(p, n->in[k]);
-}
 
 static int decline(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int decline(char *why, size_t size, const char *fmt, ...) {
@@ -212,7 +206,7 @@ static int choose_threads(rows_plan *p, char *why, size_t size) {
 tj_status rows_analyze(rows_plan *p, char *why, size_t size) {
     const tj_graph *g = p->g;
     for (int k = 0; k < g->nbody; k++)
-        if (N(p, g->body[k])->op == IR_STORE) mark_live(p, g->body[k]);
+        if (N(p, g->body[k])->op == IR_STORE) emit_mark_live(p->g, p->live, g->body[k]);
     int64_t R = 1, W = 1;
     for (int32_t id = 0; id < g->nnodes; id++) {
         const ir_node *n = N(p, id);
