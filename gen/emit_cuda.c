@@ -81,13 +81,7 @@ static const char *V(const em *e, int32_t id) { return e->names[id]; }
 static int64_t count(shape s) { return s.m * s.n; }
 static int slots(const em *e, shape s) { return (int)((count(s) + e->nt - 1) / e->nt); }
 
-static const char *reg_type(int dtype) { return emit_reg_type(dtype); }
-static const char *mem_type(int dtype) { return emit_mem_type(dtype); }
 static size_t reg_size(int dtype) { return dtype == TJ_I64 ? 8 : dtype == TJ_BOOL ? 1 : 4; }
-
-static void literal(int dtype, double x, char *buf, size_t size) {
-    emit_literal(dtype, x, buf, size);
-}
 
 /* ---- shapes and names ---------------------------------------------- */
 
@@ -148,9 +142,9 @@ static void end_slots(em *e) {
 
 static void declare(em *e, const char *name, int dtype, shape s) {
     if (s.rank == 0)
-        line(e, "%s %s;", reg_type(dtype), name);
+        line(e, "%s %s;", emit_reg_type(dtype), name);
     else
-        line(e, "%s %s[%d];", reg_type(dtype), name, slots(e, s));
+        line(e, "%s %s[%d];", emit_reg_type(dtype), name, slots(e, s));
 }
 
 static void need_smem(em *e, size_t bytes) {
@@ -172,7 +166,7 @@ static void operand(em *e, int32_t id, shape to, char *expr, size_t size) {
     }
     /* Broadcast: stage the operand, then read element (i or 0, j or 0). */
     int dtype = N(e, id)->type.dtype;
-    const char *ct = reg_type(dtype);
+    const char *ct = emit_reg_type(dtype);
     char tmp[32];
     snprintf(tmp, sizeof tmp, "b%d", e->ntemp++);
     need_smem(e, (size_t)count(s) * reg_size(dtype));
@@ -220,20 +214,20 @@ static void node_rhs(em *e, int32_t id, char x[3][160], char *rhs, size_t size) 
     case IR_CAST: {
         int from = N(e, n->in[0])->type.dtype, to = n->type.dtype;
         if (ir_is_float(to))
-            snprintf(fmt, sizeof fmt, "tjg::round_to<%s>(%s)", mem_type(to),
+            snprintf(fmt, sizeof fmt, "tjg::round_to<%s>(%s)", emit_mem_type(to),
                      from == TJ_BOOL ? "(%1$s ? 1.0f : 0.0f)" : ir_is_float(from) ? "%1$s" : "(float)%1$s");
         else if (to == TJ_BOOL)
             snprintf(fmt, sizeof fmt, "(%%1$s != 0)");
         else if (ir_is_float(from))
-            snprintf(fmt, sizeof fmt, "tjg::f2i<%s>(%%1$s)", reg_type(to));
+            snprintf(fmt, sizeof fmt, "tjg::f2i<%s>(%%1$s)", emit_reg_type(to));
         else
-            snprintf(fmt, sizeof fmt, "(%s)%%1$s", reg_type(to));
+            snprintf(fmt, sizeof fmt, "(%s)%%1$s", emit_reg_type(to));
         break;
     }
-    case IR_CONST: literal(n->type.dtype, n->f, x[0], sizeof x[0]); break;
+    case IR_CONST: emit_literal(n->type.dtype, n->f, x[0], sizeof x[0]); break;
     case IR_IOTA: {
         int along_n = n->type.rank == 1 || n->index == 1;
-        snprintf(x[0], sizeof x[0], along_n ? "(%s)j" : "(%s)i", reg_type(n->type.dtype));
+        snprintf(x[0], sizeof x[0], along_n ? "(%s)j" : "(%s)i", emit_reg_type(n->type.dtype));
         break;
     }
     default: break;   /* IR_BROADCAST: the operand itself */
@@ -321,7 +315,7 @@ static void emit_group(em *e, const int32_t *ids, int count) {
         int32_t id = ids[m];
         char rhs[1024];
         node_rhs(e, id, x[m], rhs, sizeof rhs);
-        line(e, "const %s t%d = %s;", reg_type(N(e, id)->type.dtype), (int)id, rhs);
+        line(e, "const %s t%d = %s;", emit_reg_type(N(e, id)->type.dtype), (int)id, rhs);
         if (e->nuse[id] > inside[m]) line(e, "%s[k] = t%d;", V(e, id), (int)id);
     }
     end_slots(e);
@@ -337,7 +331,7 @@ static void stage(em *e, int32_t id, size_t offset_bytes) {
     shape s = e->shapes[id];
     need_smem(e, offset_bytes + (size_t)count(s) * reg_size(dtype));
     begin_slots(e, s);
-    line(e, "((%s *)(tj_smem + %zu))[e] = %s[k];", reg_type(dtype), offset_bytes, V(e, id));
+    line(e, "((%s *)(tj_smem + %zu))[e] = %s[k];", emit_reg_type(dtype), offset_bytes, V(e, id));
     end_slots(e);
 }
 
@@ -345,7 +339,7 @@ static void emit_reshape_like(em *e, int32_t id) {
     const ir_node *n = N(e, id);
     int32_t x = n->in[0];
     shape s = e->shapes[id], xs = e->shapes[x];
-    const char *ct = reg_type(n->type.dtype);
+    const char *ct = emit_reg_type(n->type.dtype);
     if (xs.rank == 0) { /* a scalar every thread holds */
         assign(e, id, "%1$s", V(e, x), NULL, NULL);
         return;
@@ -374,7 +368,7 @@ static void emit_reduce(em *e, int32_t id) {
     int32_t x = n->in[0];
     shape xs = e->shapes[x];
     int dtype = n->type.dtype;
-    const char *ct = reg_type(dtype);
+    const char *ct = emit_reg_type(dtype);
     /* rank 1 [N] is [1,N]: its axis 0 runs along N */
     int along_n = (n->type.rank == 1) || n->index == 1;
     static const char *const init_f[3] = {"0.0f", "-__int_as_float(0x7f800000)",
@@ -428,7 +422,7 @@ static void emit_mma(em *e, int32_t id) {
         if (dt == TJ_F32)
             snprintf(rexpr, sizeof rexpr, "%s[k]", V(e, src));
         else
-            snprintf(rexpr, sizeof rexpr, "tjg::round_to<%s>(%s[k])", mem_type(dt), V(e, src));
+            snprintf(rexpr, sizeof rexpr, "tjg::round_to<%s>(%s[k])", emit_mem_type(dt), V(e, src));
         line(e, "((float *)(tj_smem + %zu))[e] = %s;", w ? boff : (size_t)0, rexpr);
         end_slots(e);
     }
@@ -506,7 +500,7 @@ static void emit_load(em *e, int32_t id) {
     const ir_tensor *t = &e->g->tensors[n->tensor];
     shape s = e->shapes[id];
     char pad[64], pfx[32];
-    literal(t->dtype, n->f, pad, sizeof pad);
+    emit_literal(t->dtype, n->f, pad, sizeof pad);
     snprintf(pfx, sizeof pfx, "L%d", (int)id);
     line(e, "{");
     e->depth++;
@@ -561,7 +555,7 @@ static void emit_region(em *e, int32_t parent);
 static void emit_for(em *e, int32_t id) {
     const ir_node *n = N(e, id);
     const ir_loop *l = n->loop;
-    const char *it = reg_type(N(e, n->in[0])->type.dtype);
+    const char *it = emit_reg_type(N(e, n->in[0])->type.dtype);
     /* Carried values live in the enclosing scope so results outlast the loop. */
     for (int k = 0; k < l->ncarried; k++) {
         int32_t c = l->carried[k];
@@ -709,7 +703,7 @@ static void emit_signature(em *e, emit_launch *L, uint8_t *stored) {
     const char *sep = "";
     for (int t = 0; t < g->ntensors; t++, sep = ", ") {
         sb_printf(&e->out, "%s%s%s *__restrict__ t_%s", sep, stored[t] ? "" : "const ",
-                  mem_type(g->tensors[t].dtype), g->tensors[t].name);
+                  emit_mem_type(g->tensors[t].dtype), g->tensors[t].name);
         L->params[np++] = (emit_param){.kind = EMIT_PARAM_TENSOR, .index = t, .ctype = EMIT_C_PTR, .size = sizeof(void *)};
     }
     for (int i = 0; i < g->nscalars; i++, sep = ", ") {
@@ -762,7 +756,7 @@ static void emit_prologue(em *e) {
     }
     for (int i = 0; i < g->nscalars; i++) {
         int dt = g->scalars[i].dtype;
-        line(e, "const %s %s = %sp_%s%s;", reg_type(dt), V(e, g->scalars[i].node),
+        line(e, "const %s %s = %sp_%s%s;", emit_reg_type(dt), V(e, g->scalars[i].node),
              dt == TJ_BOOL ? "(" : "", g->scalars[i].name, dt == TJ_BOOL ? " != 0)" : "");
     }
 }

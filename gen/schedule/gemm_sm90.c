@@ -69,10 +69,6 @@ static const char *vname(const gx *x, int32_t id, char buf[64]) {
     return buf;
 }
 
-static void literal(int dtype, double v, char *buf, size_t size) {
-    emit_literal(dtype, v, buf, size);
-}
-
 /* The logistic family without IEEE division's slow path (sm90.cuh); the
  * rest as every lowering writes them. */
 static const char *unary_fmt(int op) {
@@ -134,7 +130,7 @@ static void access_index(gx *x, int32_t id, const char *pfx, const char *li, con
 static void value(gx *x, int32_t id) {
     const ir_node *n = node(x, id);
     char nm[64], a[3][64] = {"", "", ""}, rhs[1024] = "", lit[64];
-    const char *T = gs_reg_type(n->type.dtype);
+    const char *T = emit_reg_type(n->type.dtype);
     vname(x, id, nm);
     for (int k = 0; k < n->nin && k < 3; k++) vname(x, n->in[k], a[k]);
     int elem = x->p->elem[id];
@@ -143,7 +139,7 @@ static void value(gx *x, int32_t id) {
     switch (n->op) {
     case IR_SCALAR_ARG: case IR_LOOP_IV: case IR_FOR: case IR_STORE: return;
     case IR_FOR_RESULT: return;   /* the accumulator element, named by the epilogue */
-    case IR_CONST: literal(n->type.dtype, n->f, lit, sizeof lit); snprintf(rhs, sizeof rhs, "%s", lit); break;
+    case IR_CONST: emit_literal(n->type.dtype, n->f, lit, sizeof lit); snprintf(rhs, sizeof rhs, "%s", lit); break;
     case IR_SYMVAL: snprintf(rhs, sizeof rhs, "sym_%s", x->g->syms[n->index].name); break;
     case IR_PROGRAM_ID: snprintf(rhs, sizeof rhs, "pid%d", n->index); break;
     case IR_NUM_PROGRAMS: snprintf(rhs, sizeof rhs, "grid%d", n->index); break;
@@ -161,7 +157,7 @@ static void value(gx *x, int32_t id) {
             char src[96];
             snprintf(src, sizeof src, from == TJ_BOOL ? "(%s ? 1.0f : 0.0f)"
                                       : ir_is_float(from) ? "%s" : "(float)%s", a[0]);
-            snprintf(rhs, sizeof rhs, "tjg::round_to<%s>(%s)", gs_mem_type(to), src);
+            snprintf(rhs, sizeof rhs, "tjg::round_to<%s>(%s)", emit_mem_type(to), src);
         } else if (to == TJ_BOOL) {
             snprintf(rhs, sizeof rhs, "(%s != 0)", a[0]);
         } else if (ir_is_float(from)) {
@@ -183,7 +179,7 @@ static void value(gx *x, int32_t id) {
             return;
         }
         snprintf(pfx, sizeof pfx, "L%d", (int)id);
-        literal(t->dtype, n->f, pad, sizeof pad);
+        emit_literal(t->dtype, n->f, pad, sizeof pad);
         line(x, "%s %s;", T, nm);
         line(x, "{");
         x->depth++;
@@ -226,7 +222,7 @@ static void signature(gx *x, emit_launch *L) {
     int np = 0;
     for (int t = 0; t < g->ntensors; t++) {
         sb_printf(&x->out, "%s%s%s *__restrict__ t_%s", t ? ", " : "", stored[t] ? "" : "const ",
-                  gs_mem_type(g->tensors[t].dtype), g->tensors[t].name);
+                  emit_mem_type(g->tensors[t].dtype), g->tensors[t].name);
         L->params[np++] = (emit_param){.kind = EMIT_PARAM_TENSOR, .index = t, .ctype = EMIT_C_PTR,
                                        .size = sizeof(void *)};
     }
@@ -306,7 +302,7 @@ static void prologue(gx *x) {
     }
     for (int i = 0; i < g->nscalars; i++) {
         int dt = g->scalars[i].dtype;
-        line(x, "const %s a_%s = %sp_%s%s; (void)a_%s;", gs_reg_type(dt), g->scalars[i].name,
+        line(x, "const %s a_%s = %sp_%s%s; (void)a_%s;", emit_reg_type(dt), g->scalars[i].name,
              dt == TJ_BOOL ? "(" : "", g->scalars[i].name, dt == TJ_BOOL ? " != 0)" : "",
              g->scalars[i].name);
     }
@@ -343,7 +339,7 @@ static void loop_head(gx *x) {
     vname(x, f->in[0], lo);
     vname(x, f->in[1], hi);
     vname(x, f->in[2], st);
-    line(x, "for (%s iv = %s; iv < %s; iv += %s) {", gs_reg_type(node(x, f->in[0])->type.dtype), lo,
+    line(x, "for (%s iv = %s; iv < %s; iv += %s) {", emit_reg_type(node(x, f->in[0])->type.dtype), lo,
          hi, st);
 }
 
@@ -418,7 +414,7 @@ static void hoist_loads(gx *x, int kind, int nbs_count) {
     for (int32_t id = 0; id < x->g->nnodes; id++)
         if (p->live[id] && vector_load(x, id) == kind)
             line(x, kind == 1 ? "%s rv%d[%d][2];" : "%s cv%d[2];",
-                 gs_reg_type(node(x, id)->type.dtype), (int)id, HQ);
+                 emit_reg_type(node(x, id)->type.dtype), (int)id, HQ);
     line(x, "#pragma unroll");
     line(x, kind == 1 ? "for (int nb4 = 0; nb4 < %d; ++nb4)" : "for (int h = 0; h < 2; ++h) {", HQ);
     if (kind == 1) {
@@ -524,7 +520,7 @@ static void epilogue(gx *x) {
     if (tma)
         line(x, "tj::sm90::st_shared_pair<%s>(sbuf + tj::sm90::swizzle128_offset(w4 * 16 + "
                 "(lane >> 2) + 8 * h, nbs * 8 + (lane & 3) * 2), out[0], out[1]);",
-             gs_mem_type(g->tensors[node(x, p->tstore)->tensor].dtype));
+             emit_mem_type(g->tensors[node(x, p->tstore)->tensor].dtype));
     else
         line(x, "(void)out;");
     x->depth--;
@@ -591,7 +587,7 @@ static void consumer(gx *x) {
         line(x, "  continue;");
         line(x, "}");
     }
-    literal(TJ_F32, node(x, p->init)->f, init, sizeof init);
+    emit_literal(TJ_F32, node(x, p->init)->f, init, sizeof init);
     if (p->pingpong) {
         line(x, "if (!starts) {");
         line(x, "  tj::sm90::mbar_wait(bar_order + 8 * cw, order_phase);");

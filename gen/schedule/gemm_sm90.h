@@ -56,9 +56,4 @@ tj_status gs_match(const tj_graph *g, const char *arch, const int64_t *sym, gs_p
                    char *why, size_t why_size);
 void gs_plan_free(gs_plan *p);
 
-/* The scalar C type of a value of `dtype` in a kernel, and the storage
- * type of a tensor element. */
-const char *gs_reg_type(int dtype);
-const char *gs_mem_type(int dtype);
-
 #endif

@@ -14,8 +14,6 @@
 #define SMEM_LIMIT (227u * 1024u)
 #define MAX_STAGES 8
 
-const char *gs_reg_type(int dtype) { return emit_reg_type(dtype); }
-const char *gs_mem_type(int dtype) { return emit_mem_type(dtype); }
 
 static int no(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int no(char *why, size_t size, const char *fmt, ...) {

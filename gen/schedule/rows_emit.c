@@ -43,17 +43,11 @@ static int wide(const rem *e, int32_t id) {
     return e->p->cls[id] == RC_COL || e->p->cls[id] == RC_FULL;
 }
 
-static const char *reg_type(int dtype) { return emit_reg_type(dtype); }
-static const char *mem_type(int dtype) { return emit_mem_type(dtype); }
-static void literal(int dtype, double x, char *buf, size_t size) {
-    emit_literal(dtype, x, buf, size);
-}
-
 /* Operand `id` at slot `slot` (a C expression) of a result. */
 static void opnd(const rem *e, int32_t id, const char *slot, char *buf, size_t size) {
     const ir_node *n = N(e, id);
     if (n->op == IR_CONST)
-        literal(n->type.dtype, n->f, buf, size);
+        emit_literal(n->type.dtype, n->f, buf, size);
     else if (wide(e, id))
         snprintf(buf, size, "%s[%s]", V(e, id), slot);
     else
@@ -103,14 +97,14 @@ static void emit_cast(rem *e, int32_t id) {
     int from = N(e, n->in[0])->type.dtype, to = n->type.dtype;
     char fmt[160];
     if (ir_is_float(to))
-        snprintf(fmt, sizeof fmt, "tj::round_to<%s>(%s)", mem_type(to),
+        snprintf(fmt, sizeof fmt, "tj::round_to<%s>(%s)", emit_mem_type(to),
                  from == TJ_BOOL ? "(%1$s ? 1.0f : 0.0f)" : ir_is_float(from) ? "%1$s" : "(float)%1$s");
     else if (to == TJ_BOOL)
         snprintf(fmt, sizeof fmt, "(%%1$s != 0)");
     else if (ir_is_float(from))
-        snprintf(fmt, sizeof fmt, "tj::f2i<%s>(%%1$s)", reg_type(to));
+        snprintf(fmt, sizeof fmt, "tj::f2i<%s>(%%1$s)", emit_reg_type(to));
     else
-        snprintf(fmt, sizeof fmt, "(%s)%%1$s", reg_type(to));
+        snprintf(fmt, sizeof fmt, "(%s)%%1$s", emit_reg_type(to));
     assign(e, id, fmt, n->in, 1);
 }
 
@@ -121,7 +115,7 @@ static void emit_iota(rem *e, int32_t id) {
     const char *idx = along_cols ? (wide(e, id) ? "j" : "0")
                                  : (c == RC_ROW || c == RC_FULL ? "ri" : "0");
     char rhs[64];
-    snprintf(rhs, sizeof rhs, "(%s)%s", reg_type(n->type.dtype), idx);
+    snprintf(rhs, sizeof rhs, "(%s)%s", emit_reg_type(n->type.dtype), idx);
     if (!wide(e, id)) {
         line(e, "%s = %s;", V(e, id), rhs);
         return;
@@ -140,7 +134,7 @@ static void emit_reduce(rem *e, int32_t id) {
         return;
     }
     static const char *const op[3] = {"tj::rows::sum_op", "tj::rows::max_op", "tj::rows::min_op"};
-    const char *rt = reg_type(n->type.dtype);
+    const char *rt = emit_reg_type(n->type.dtype);
     char xs[160];
     opnd(e, x, "k", xs, sizeof xs);
     line(e, "{");
@@ -225,9 +219,9 @@ static void emit_load(rem *e, int32_t id) {
     const rows_plan *p = e->p;
     const ir_node *n = N(e, id);
     const ir_tensor *t = &p->g->tensors[n->tensor];
-    const char *mt = mem_type(t->dtype);
+    const char *mt = emit_mem_type(t->dtype);
     char pad[64];
-    literal(t->dtype, n->f, pad, sizeof pad);
+    emit_literal(t->dtype, n->f, pad, sizeof pad);
     access a = access_of(e, n, id);
     int w = wide(e, id);
     line(e, "{ // load %s", t->name);
@@ -277,7 +271,7 @@ static void emit_store(rem *e, int32_t id) {
     const rows_plan *p = e->p;
     const ir_node *n = N(e, id);
     const ir_tensor *t = &p->g->tensors[n->tensor];
-    const char *mt = mem_type(t->dtype);
+    const char *mt = emit_mem_type(t->dtype);
     int32_t v = n->in[n->nin - 1];
     int c = p->cls[v];
     access a = access_of(e, n, v);
@@ -345,9 +339,9 @@ static void emit_node(rem *e, int32_t id) {
     char desc[160];
     line(e, "// %s", ir_node_desc(p->g, id, desc, sizeof desc));
     if (wide(e, id))
-        line(e, "%s %s[S];", reg_type(n->type.dtype), V(e, id));
+        line(e, "%s %s[S];", emit_reg_type(n->type.dtype), V(e, id));
     else
-        line(e, "%s %s;", reg_type(n->type.dtype), V(e, id));
+        line(e, "%s %s;", emit_reg_type(n->type.dtype), V(e, id));
     static const char *const axis[3] = {"x", "y", "z"};
     char rhs[96];
     switch (n->op) {
@@ -402,7 +396,7 @@ static void emit_signature(rem *e, emit_launch *L) {
     const char *sep = "";
     for (int t = 0; t < g->ntensors; t++, sep = ", ") {
         sb_printf(&e->out, "%s%s%s *__restrict__ t_%s", sep, p->stored[t] ? "" : "const ",
-                  mem_type(g->tensors[t].dtype), g->tensors[t].name);
+                  emit_mem_type(g->tensors[t].dtype), g->tensors[t].name);
         L->params[np++] = (emit_param){.kind = EMIT_PARAM_TENSOR, .index = t, .ctype = EMIT_C_PTR,
                                        .size = sizeof(void *)};
     }
@@ -473,7 +467,7 @@ static void emit_prologue(rem *e) {
     }
     for (int i = 0; i < g->nscalars; i++) {
         int dt = g->scalars[i].dtype;
-        line(e, "const %s a_%s = %sp_%s%s; (void)a_%s;", reg_type(dt), g->scalars[i].name,
+        line(e, "const %s a_%s = %sp_%s%s; (void)a_%s;", emit_reg_type(dt), g->scalars[i].name,
              dt == TJ_BOOL ? "(" : "", g->scalars[i].name, dt == TJ_BOOL ? " != 0)" : "",
              g->scalars[i].name);
     }
