@@ -1,0 +1,669 @@
+/*
+ * attention_sm90.c — the Hopper schedule for attention-shaped graphs (the
+ * plan and what it accepts: attention_sm90.h, attention_sm90_match.c).
+ *
+ * The kernel (one block per program, primitives in tj/sm90.cuh and
+ * tj/sm90_attn.cuh):
+ *  - warpgroup 0 is the producer: one thread loads the program's q tile
+ *    once, then for every KV loop trip the k and the v tile into a ring of
+ *    shared-memory stages (TMA, 128-byte swizzle, zero fill past the
+ *    tensor's edges), k and v on their own "full" mbarriers so s = q.k^T
+ *    starts before v lands; it gives its registers away (setmaxnreg);
+ *  - warpgroups 1.. are consumers of 64 query rows each: s with wgmma
+ *    from shared memory (SS), then the graph's own ops on the
+ *    accumulator fragments (score modifications, masks, the online
+ *    softmax; row reductions end in quad shuffles), p packed to 16-bit
+ *    pairs in registers and acc += p.v with wgmma taking A from registers
+ *    (RS); the stage is released once both products are done;
+ *  - after the loops, the graph's epilogue per element and stores from
+ *    registers, masked at the tensor's edges.
+ * The loop bounds are the graph's: causal tiles above the diagonal are
+ * never visited, and only the graph's masked loop pays for its masks.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention_sm90.h"
+
+typedef struct ax {
+    const as_plan *p;
+    const tj_graph *g;
+    strbuf out;
+    int depth;
+} ax;
+
+static void line(ax *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line(ax *x, const char *fmt, ...) {
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sb_printf(&x->out, "%*s%s\n", 2 * x->depth, "", buf);
+}
+
+static const ir_node *node(const ax *x, int32_t id) { return &x->g->nodes[id]; }
+
+/* The register array (or scalar) that holds node id's values. Loop
+ * results are their loop's carried arrays after the loop. */
+static const char *base(const ax *x, int32_t id, char buf[64]) {
+    const ir_node *n = node(x, id);
+    if (n->op == IR_SCALAR_ARG)
+        snprintf(buf, 64, "a_%s", x->g->scalars[n->index].name);
+    else if (n->op == IR_LOOP_IV)
+        snprintf(buf, 64, "iv%d", (int)n->in[0]);
+    else if (n->op == IR_FOR_RESULT)
+        snprintf(buf, 64, "c%d", (int)node(x, n->in[0])->loop->carried[n->index]);
+    else if (n->op == IR_LOOP_CARRIED)
+        snprintf(buf, 64, "c%d", (int)id);
+    else
+        snprintf(buf, 64, "%c%d", x->p->cls[id] == AS_SCALAR ? 's' : 'e', (int)id);
+    return buf;
+}
+
+/* Node id's value at the current element: inside loops over t (8-column
+ * block), h (upper / lower row) and c (column of the pair). */
+static const char *at(const ax *x, int32_t id, char buf[96]) {
+    char b[64];
+    base(x, id, b);
+    switch (x->p->cls[id]) {
+    case AS_ROW: snprintf(buf, 96, "%s[h]", b); break;
+    case AS_COL: snprintf(buf, 96, "%s[2 * t + c]", b); break;
+    case AS_FULL: snprintf(buf, 96, "%s[4 * t + 2 * h + c]", b); break;
+    default: snprintf(buf, 96, "%s", b); break;
+    }
+    return buf;
+}
+
+/* Values a thread holds of a node of class cls with n columns. */
+static int count(int cls, int n) { return cls == AS_ROW ? 2 : cls == AS_COL ? n / 4 : n / 2; }
+
+/* Open the element loops for class cls over n columns; returns how many
+ * braces to close. The loops are unrolled: arrays stay registers. */
+static int open_elems(ax *x, int cls, int n) {
+    if (cls == AS_ROW) {
+        line(x, "#pragma unroll");
+        line(x, "for (int h = 0; h < 2; ++h) { const int t = 0, c = 0; (void)t; (void)c;");
+        return 1;
+    }
+    line(x, "#pragma unroll");
+    line(x, "for (int t = 0; t < %d; ++t)", n / 8);
+    if (cls == AS_COL) {
+        line(x, "#pragma unroll");
+        line(x, "for (int c = 0; c < 2; ++c) { const int h = 0; (void)h;");
+        return 1;
+    }
+    line(x, "#pragma unroll");
+    line(x, "for (int h = 0; h < 2; ++h)");
+    line(x, "#pragma unroll");
+    line(x, "for (int c = 0; c < 2; ++c) {");
+    return 1;
+}
+
+/* The right-hand side of an elementwise or scalar op, operands at the
+ * current element (or as scalars). */
+static int rhs(const ax *x, int32_t id, char *out, size_t size) {
+    const ir_node *n = node(x, id);
+    char a[3][96] = {"", "", ""}, lit[64];
+    const char *T = emit_reg_type(n->type.dtype);
+    for (int k = 0; k < n->nin && k < 3; k++) at(x, n->in[k], a[k]);
+    switch (n->op) {
+    case IR_CONST: emit_literal(n->type.dtype, n->f, lit, sizeof lit); snprintf(out, size, "%s", lit); break;
+    case IR_SYMVAL: snprintf(out, size, "sym_%s", x->g->syms[n->index].name); break;
+    case IR_PROGRAM_ID: snprintf(out, size, "pid%d", n->index); break;
+    case IR_NUM_PROGRAMS: snprintf(out, size, "(int)gridDim.%c", "xyz"[n->index]); break;
+    case IR_IOTA:
+        /* rows of the program's tile: this thread's rrow (+8); columns:
+         * the accumulator's 8t + 2(lane % 4) + c */
+        snprintf(out, size, "(%s)(%s)", T,
+                 n->type.rank == 2 && n->index == 0 ? "rrow + 8 * h" : "8 * t + qcol + c");
+        break;
+    case IR_UNARY: snprintf(out, size, emit_unary_fmt(n->sub), a[0]); break;
+    case IR_BINARY: snprintf(out, size, emit_binary_fmt(n->sub), a[0], a[1]); break;
+    case IR_WHERE: snprintf(out, size, "(%s ? %s : %s)", a[0], a[1], a[2]); break;
+    case IR_FMA: snprintf(out, size, "fmaf(%s, %s, %s)", a[0], a[1], a[2]); break;
+    case IR_BROADCAST: case IR_RESHAPE: snprintf(out, size, "%s", a[0]); break;
+    case IR_CAST: {
+        int from = node(x, n->in[0])->type.dtype, to = n->type.dtype;
+        if (ir_is_float(to)) {
+            char src[128];
+            snprintf(src, sizeof src, from == TJ_BOOL ? "(%s ? 1.0f : 0.0f)"
+                                      : ir_is_float(from) ? "%s" : "(float)%s", a[0]);
+            snprintf(out, size, "tjg::round_to<%s>(%s)", emit_mem_type(to), src);
+        } else if (to == TJ_BOOL) {
+            snprintf(out, size, "(%s != 0)", a[0]);
+        } else if (ir_is_float(from)) {
+            snprintf(out, size, "tjg::f2i<%s>(%s)", T, a[0]);
+        } else {
+            snprintf(out, size, "(%s)%s", T, a[0]);
+        }
+        break;
+    }
+    default: return 0;
+    }
+    return 1;
+}
+
+/* Per-dim bases of a load or store: the coordinate times the tile's
+ * extent along the dim (unless coordinates are element offsets). */
+static void access_bases(ax *x, int32_t id, const char *pfx) {
+    const ir_node *n = node(x, id);
+    const ir_tensor *t = &x->g->tensors[n->tensor];
+    int32_t v = n->op == IR_STORE ? n->in[n->nin - 1] : id;
+    int rank = node(x, v)->type.rank;
+    char c[64];
+    for (int d = 0; d < t->rank; d++) {
+        long long mult = 1;
+        for (int k = 0; k < rank; k++)
+            if (n->axes[k] == d && !(n->flags & TJ_COORD_ELEMENT))
+                mult = k == 0 && rank == 2 ? x->p->bm : x->p->ncols[v];
+        line(x, "const long long %s_b%d = (long long)%s * %lld;", pfx, d, base(x, n->in[d], c), mult);
+    }
+}
+
+/* `inb` and `at` of element (li, lj) of a load's or store's tile. */
+static void access_index(ax *x, int32_t id, const char *pfx, const char *li, const char *lj) {
+    const ir_node *n = node(x, id);
+    const ir_tensor *t = &x->g->tensors[n->tensor];
+    int32_t v = n->op == IR_STORE ? n->in[n->nin - 1] : id;
+    int rank = node(x, v)->type.rank;
+    char cond[1024] = "true", addr[1024] = "0";
+    size_t co = 4, ao = 1;
+    for (int d = 0; d < t->rank && co < sizeof cond && ao < sizeof addr; d++) {
+        const char *idx = "";
+        for (int k = 0; k < rank; k++)
+            if (n->axes[k] == d) idx = (rank == 2 && k == 0) ? li : lj;
+        line(x, "const long long %s_o%d = %s_b%d%s%s;", pfx, d, pfx, d, idx[0] ? " + " : "", idx);
+        co += (size_t)snprintf(cond + co, sizeof cond - co, " && %s_o%d >= 0 && %s_o%d < t_%s_d%d",
+                               pfx, d, pfx, d, t->name, d);
+        ao += (size_t)snprintf(addr + ao, sizeof addr - ao, " + %s_o%d * t_%s_s%d", pfx, d,
+                               t->name, d);
+    }
+    line(x, "const bool inb = %s;", cond);
+    line(x, "const long long at = %s;", addr);
+}
+
+/* A scalar: `const T s<id> = ...;` (a rank-0 load reads one element). */
+static void scalar(ax *x, int32_t id) {
+    const ir_node *n = node(x, id);
+    char nm[64], r[1024];
+    const char *T = emit_reg_type(n->type.dtype);
+    base(x, id, nm);
+    if (n->op == IR_SCALAR_ARG || n->op == IR_LOOP_IV) return;
+    if (n->op == IR_LOAD) {
+        const ir_tensor *t = &x->g->tensors[n->tensor];
+        char pfx[32], pad[64];
+        snprintf(pfx, sizeof pfx, "L%d", (int)id);
+        emit_literal(t->dtype, n->f, pad, sizeof pad);
+        line(x, "%s %s;", T, nm);
+        line(x, "{");
+        x->depth++;
+        access_bases(x, id, pfx);
+        access_index(x, id, pfx, "0", "0");
+        line(x, "%s = inb ? tjg::ld(t_%s + at) : %s;", nm, t->name, pad);
+        x->depth--;
+        line(x, "}");
+        return;
+    }
+    if (rhs(x, id, r, sizeof r)) line(x, "const %s %s = %s; (void)%s;", T, nm, r, nm);
+}
+
+/* Fill array `dst` (class cls, n columns) with node src at each element. */
+static void fill(ax *x, const char *dst, int cls, int n, int32_t src) {
+    char a[96];
+    at(x, src, a);
+    open_elems(x, cls, n);
+    line(x, "  %s[%s] = %s;", dst,
+         cls == AS_ROW ? "h" : cls == AS_COL ? "2 * t + c" : "4 * t + 2 * h + c", a);
+    line(x, "}");
+}
+
+static void reduce(ax *x, int32_t id) {
+    const ir_node *n = node(x, id);
+    char in[64];
+    base(x, n->in[0], in);
+    int nin = x->p->ncols[n->in[0]];
+    const char *op = n->sub == TJ_SUM ? "v + %s" : n->sub == TJ_RMAX ? "fmaxf(v, %s)" : "fminf(v, %s)";
+    const char *quad = n->sub == TJ_SUM ? "quad_sum" : n->sub == TJ_RMAX ? "quad_max" : "quad_min";
+    char step[128], el[64];
+    snprintf(el, sizeof el, "%s[4 * t + 2 * h + c]", in);
+    snprintf(step, sizeof step, op, el);
+    line(x, "float e%d[2];   // %s along the row: this thread's columns, then its quad", (int)id,
+         n->sub == TJ_SUM ? "sum" : n->sub == TJ_RMAX ? "max" : "min");
+    line(x, "#pragma unroll");
+    line(x, "for (int h = 0; h < 2; ++h) {");
+    line(x, "  float v = %s[2 * h];", in);
+    line(x, "  #pragma unroll");
+    line(x, "  for (int t = 0; t < %d; ++t)", nin / 8);
+    line(x, "    #pragma unroll");
+    line(x, "    for (int c = 0; c < 2; ++c)");
+    line(x, "      if (t | c) v = %s;", step);
+    line(x, "  e%d[h] = tj::sm90::%s(v);", (int)id, quad);
+    line(x, "}");
+}
+
+/* An ordinary tile value (row, column or full): an array of the thread's
+ * elements, computed element by element. */
+static void tile(ax *x, int32_t id) {
+    const ir_node *n = node(x, id);
+    if (n->op == IR_FOR_RESULT || n->op == IR_LOOP_CARRIED) return;
+    if (n->op == IR_REDUCE) {
+        reduce(x, id);
+        return;
+    }
+    int cls = x->p->cls[id], nc = x->p->ncols[id];
+    char r[1024];
+    if (!rhs(x, id, r, sizeof r)) return;
+    line(x, "%s e%d[%d];", emit_reg_type(n->type.dtype), (int)id, count(cls, nc));
+    open_elems(x, cls, nc);
+    line(x, "  e%d[%s] = %s;", (int)id,
+         cls == AS_ROW ? "h" : cls == AS_COL ? "2 * t + c" : "4 * t + 2 * h + c", r);
+    line(x, "}");
+}
+
+static void value(ax *x, int32_t id) {
+    if (!x->p->live[id] || as_special(x->p, id)) return;
+    const ir_node *n = node(x, id);
+    if (n->op == IR_FOR || n->op == IR_STORE) return;
+    if (x->p->cls[id] == AS_SCALAR) scalar(x, id);
+    else tile(x, id);
+}
+
+static const char *ty(const ax *x) { return x->p->dtype == TJ_BF16 ? "bf16" : "f16"; }
+
+/* s = q . k^T for this warpgroup's 64 rows: wgmma SS, both operands
+ * K-major (d contiguous) in 128-byte-swizzled chunks of 64 columns. */
+static void s_product(ax *x, const as_loop *L) {
+    const as_plan *p = x->p;
+    line(x, "float e%d[%d];", (int)L->smma, p->bn / 2);
+    line(x, "#pragma unroll");
+    line(x, "for (int r = 0; r < %d; ++r) e%d[r] = 0.0f;", p->bn / 2, (int)L->smma);
+    line(x, "tj::sm90::mbar_wait(bar_k + 8 * stage, phase);");
+    line(x, "tj::sm90::wgmma_fence();");
+    line(x, "#pragma unroll");
+    line(x, "for (int kk = 0; kk < D / 16; ++kk)");
+    line(x, "  tj::sm90::wgmma_%s_m64n%dk16<0, 0>(e%d,", ty(x), p->bn, (int)L->smma);
+    line(x, "      tj::sm90::desc_sw128(sq + (kk / 4) * (BM * 128) + cw * (64 * 128) + (kk %% 4) * 32, 16, 1024),");
+    line(x, "      tj::sm90::desc_sw128(sk + (kk / 4) * (BN * 128) + (kk %% 4) * 32, 16, 1024), 1);");
+    line(x, "tj::sm90::wgmma_commit();");
+    line(x, "tj::sm90::wgmma_wait<0>();");
+    line(x, "tj::sm90::pin_all(e%d);", (int)L->smma);
+}
+
+/* p as 16-bit pairs: register i holds p's elements 2i and 2i+1, which
+ * is wgmma's A fragment for k-step i / 4 (tj/sm90_attn.cuh). */
+static void p_pack(ax *x, const as_loop *L) {
+    char in[64];
+    base(x, node(x, L->pcast)->in[0], in);
+    line(x, "unsigned e%d[%d];   // p, packed for wgmma's A", (int)L->pcast, x->p->bn / 4);
+    line(x, "#pragma unroll");
+    line(x, "for (int r = 0; r < %d; ++r)", x->p->bn / 4);
+    line(x, "  e%d[r] = tj::sm90::pack_pair<%s>(%s[2 * r], %s[2 * r + 1]);", (int)L->pcast,
+         emit_mem_type(x->p->dtype), in, in);
+}
+
+/* acc' = p . v + acc: wgmma RS, v N-major (d contiguous); then the stage
+ * goes back to the producer. */
+static void o_product(ax *x, const as_loop *L) {
+    const as_plan *p = x->p;
+    int32_t acc = node(x, L->omma)->in[2];
+    char dst[32];
+    snprintf(dst, sizeof dst, "e%d", (int)L->omma);
+    line(x, "float e%d[%d];", (int)L->omma, p->d / 2);
+    fill(x, dst, AS_FULL, p->d, acc);
+    line(x, "tj::sm90::mbar_wait(bar_v + 8 * stage, phase);");
+    line(x, "tj::sm90::wgmma_fence();");
+    line(x, "#pragma unroll");
+    line(x, "for (int kk = 0; kk < BN / 16; ++kk) {");
+    line(x, "  const unsigned a[4] = {e%d[4 * kk], e%d[4 * kk + 1], e%d[4 * kk + 2], e%d[4 * kk + 3]};",
+         (int)L->pcast, (int)L->pcast, (int)L->pcast, (int)L->pcast);
+    line(x, "  tj::sm90::wgmma_%s_m64n%dk16_rs<1>(e%d, a,", ty(x), p->d, (int)L->omma);
+    line(x, "      tj::sm90::desc_sw128(sv + kk * 2048, BN * 128, 1024));");
+    line(x, "}");
+    line(x, "tj::sm90::wgmma_commit();");
+    line(x, "tj::sm90::wgmma_wait<0>();");
+    line(x, "tj::sm90::pin_all(e%d);", (int)L->omma);
+    line(x, "if (lane == 0) tj::sm90::mbar_arrive(bar_empty + 8 * stage);   // k and v are read");
+}
+
+static void loop_head(ax *x, int32_t f) {
+    const ir_node *n = node(x, f);
+    char lo[96], hi[96], st[96];
+    at(x, n->in[0], lo);
+    at(x, n->in[1], hi);
+    at(x, n->in[2], st);
+    line(x, "for (%s iv%d = %s; iv%d < %s; iv%d += %s) {", emit_reg_type(node(x, n->in[0])->type.dtype),
+         (int)f, lo, (int)f, hi, (int)f, st);
+}
+
+static const as_loop *loop_of(const ax *x, int32_t f) {
+    for (int i = 0; i < x->p->nloops; i++)
+        if (x->p->loops[i].node == f) return &x->p->loops[i];
+    return NULL;
+}
+
+static void consumer_loop(ax *x, int32_t f) {
+    const as_loop *L = loop_of(x, f);
+    const ir_loop *lp = node(x, f)->loop;
+    const ir_node *fn = node(x, f);
+    for (int k = 0; k < lp->ncarried; k++) {
+        int32_t c = lp->carried[k];
+        char dst[32];
+        snprintf(dst, sizeof dst, "c%d", (int)c);
+        line(x, "float c%d[%d];", (int)c, count(x->p->cls[c], x->p->ncols[c]));
+        fill(x, dst, x->p->cls[c], x->p->ncols[c], fn->in[3 + k]);
+    }
+    loop_head(x, f);
+    x->depth++;
+    line(x, "(void)iv%d;", (int)f);
+    line(x, "const unsigned sk = sbase + Q_BYTES + stage * (2 * KV_BYTES), sv = sk + KV_BYTES;");
+    for (int k = 0; k < lp->nbody; k++) {
+        int32_t id = lp->body[k];
+        if (id == L->smma) s_product(x, L);
+        else if (id == L->pcast) p_pack(x, L);
+        else if (id == L->omma) o_product(x, L);
+        else value(x, id);
+    }
+    /* All yields first, then the carried values: a yield may read them. */
+    for (int k = 0; k < lp->ncarried; k++) {
+        int32_t c = lp->carried[k];
+        char dst[32];
+        snprintf(dst, sizeof dst, "y%d", k);
+        line(x, "float y%d[%d];", k, count(x->p->cls[c], x->p->ncols[c]));
+        fill(x, dst, x->p->cls[c], x->p->ncols[c], lp->yields[k]);
+    }
+    for (int k = 0; k < lp->ncarried; k++) {
+        int32_t c = lp->carried[k];
+        line(x, "#pragma unroll");
+        line(x, "for (int r = 0; r < %d; ++r) c%d[r] = y%d[r];",
+             count(x->p->cls[c], x->p->ncols[c]), (int)c, k);
+    }
+    line(x, "if (++stage == STAGES) { stage = 0; phase ^= 1; }");
+    x->depth--;
+    line(x, "}");
+}
+
+static void store(ax *x, int32_t id) {
+    const ir_node *n = node(x, id);
+    char pfx[32], v[96];
+    snprintf(pfx, sizeof pfx, "S%d", (int)id);
+    line(x, "{ // store %s", x->g->tensors[n->tensor].name);
+    x->depth++;
+    access_bases(x, id, pfx);
+    open_elems(x, AS_FULL, x->p->d);
+    x->depth++;
+    access_index(x, id, pfx, "(rrow + 8 * h)", "(8 * t + qcol + c)");
+    line(x, "if (inb) tjg::st(t_%s + at, %s);", x->g->tensors[n->tensor].name,
+         at(x, n->in[n->nin - 1], v));
+    x->depth--;
+    line(x, "}");
+    x->depth--;
+    line(x, "}");
+}
+
+static void consumer(ax *x) {
+    const tj_graph *g = x->g;
+    if (x->p->nwg == 2) line(x, "tj::sm90::regs_take<240>();");
+    line(x, "const int cw = wg - 1, wl = tid & 127, w4 = wl >> 5, lane = tid & 31;");
+    line(x, "const int rrow = cw * 64 + w4 * 16 + (lane >> 2);   // this thread's first row");
+    line(x, "const int qcol = 2 * (lane & 3);                    // and first column");
+    line(x, "(void)rrow; (void)qcol;");
+    line(x, "int stage = 0;");
+    line(x, "unsigned phase = 0;");
+    line(x, "tj::sm90::mbar_wait(bar_q, 0);");
+    for (int k = 0; k < g->nbody; k++) {
+        int32_t id = g->body[k];
+        const ir_node *n = node(x, id);
+        if (n->op == IR_FOR) consumer_loop(x, id);
+        else if (n->op == IR_STORE) store(x, id);
+        else value(x, id);
+    }
+}
+
+/* The copy engine's load of one [rows, 64] chunk of a q / k / v tile:
+ * coordinates innermost first, the tile's rows and column chunk on their
+ * dims, every other dim at its (extent 1) coordinate. */
+static void tma_load(ax *x, int32_t ld, const char *map, const char *dst, const char *bar,
+                     int rows, int ch) {
+    const ir_node *n = node(x, ld);
+    int rank = x->g->tensors[n->tensor].rank;
+    int el = (n->flags & TJ_COORD_ELEMENT) != 0;
+    char args[512] = "";
+    size_t o = 0;
+    for (int i = 0; i < rank && o < sizeof args; i++) {
+        int d = rank - 1 - i;
+        char c[64];
+        base(x, n->in[d], c);
+        int mult = el ? 1 : d == n->axes[0] ? rows : d == n->axes[1] ? x->p->d : 1;
+        if (d == n->axes[1])
+            o += (size_t)snprintf(args + o, sizeof args - o, ", (int)(%s * %d + %d)", c, mult, ch * 64);
+        else
+            o += (size_t)snprintf(args + o, sizeof args - o, ", (int)(%s * %d)", c, mult);
+    }
+    line(x, "tj::sm90::tma_load_%dd(%s + %d, &%s, %s%s);", rank, dst, ch * rows * 128, map, bar,
+         args);
+}
+
+static void producer(ax *x) {
+    const as_plan *p = x->p;
+    const tj_graph *g = x->g;
+    if (p->nwg == 2) line(x, "tj::sm90::regs_release<24>();");
+    line(x, "if (tid == 0) {");
+    x->depth++;
+    line(x, "tj::sm90::tma_prefetch(&tm_q);");
+    line(x, "tj::sm90::tma_prefetch(&tm_k);");
+    line(x, "tj::sm90::tma_prefetch(&tm_v);");
+    line(x, "int stage = 0;");
+    line(x, "unsigned phase = 0;");
+    int q_done = 0;
+    for (int k = 0; k < g->nbody; k++) {
+        int32_t id = g->body[k];
+        const ir_node *n = node(x, id);
+        if (n->op != IR_FOR) {
+            if (p->live[id] && p->cls[id] == AS_SCALAR && n->op != IR_STORE) scalar(x, id);
+            continue;
+        }
+        if (!q_done) {   /* the q tile's coordinates are scalars built before the loops */
+            line(x, "tj::sm90::mbar_expect_tx(bar_q, Q_BYTES);");
+            for (int ch = 0; ch < p->d / 64; ch++)
+                tma_load(x, p->qload, "tm_q", "sq", "bar_q", p->bm, ch);
+            q_done = 1;
+        }
+        const as_loop *L = loop_of(x, id);
+        const ir_loop *lp = n->loop;
+        loop_head(x, id);
+        x->depth++;
+        for (int b = 0; b < lp->nbody; b++) {
+            int32_t bid = lp->body[b];
+            if (p->live[bid] && p->cls[bid] == AS_SCALAR) scalar(x, bid);
+        }
+        line(x, "tj::sm90::mbar_wait(bar_empty + 8 * stage, phase ^ 1);");
+        line(x, "const unsigned sk = sbase + Q_BYTES + stage * (2 * KV_BYTES), sv = sk + KV_BYTES;");
+        line(x, "tj::sm90::mbar_expect_tx(bar_k + 8 * stage, KV_BYTES);");
+        for (int ch = 0; ch < p->d / 64; ch++)
+            tma_load(x, L->kload, "tm_k", "sk", "bar_k + 8 * stage", p->bn, ch);
+        line(x, "tj::sm90::mbar_expect_tx(bar_v + 8 * stage, KV_BYTES);");
+        for (int ch = 0; ch < p->d / 64; ch++)
+            tma_load(x, L->vload, "tm_v", "sv", "bar_v + 8 * stage", p->bn, ch);
+        line(x, "if (++stage == STAGES) { stage = 0; phase ^= 1; }");
+        x->depth--;
+        line(x, "}");
+    }
+    x->depth--;
+    line(x, "}");
+}
+
+static int baked(const ax *x, int s) {
+    return x->g->syms[s].policy == TJ_EXACT && x->p->sym && x->p->sym[s] != TJ_UNBOUND;
+}
+
+/* A tensor map of a q / k / v tile: boxes of [rows, 64] (one 128-byte
+ * swizzle line a row), extent 1 on the dims the tile does not cover. */
+static emit_param tmap_param(const ax *x, const as_operand *o, int rows) {
+    const ir_tensor *t = &x->g->tensors[o->tensor];
+    emit_param q = {.kind = EMIT_PARAM_TENSORMAP, .index = o->tensor, .ctype = EMIT_C_TMAP,
+                    .size = 128};
+    q.tmap.rank = t->rank;
+    for (int i = 0; i < t->rank; i++) {
+        int d = t->rank - 1 - i;
+        q.tmap.box[i] = d == t->rank - 1 ? 64u : d == o->row_dim ? (uint32_t)rows : 1u;
+    }
+    q.tmap.swizzle = 128;
+    q.tmap.l2_promotion = 256;
+    return q;
+}
+
+static void signature(ax *x, emit_launch *L) {
+    const tj_graph *g = x->g;
+    const as_plan *p = x->p;
+    uint8_t stored[EMIT_MAX_PARAMS] = {0};
+    for (int k = 0; k < g->nbody; k++)
+        if (node(x, g->body[k])->op == IR_STORE) stored[node(x, g->body[k])->tensor] = 1;
+    sb_printf(&x->out, "extern \"C\" __global__ void __launch_bounds__(%d, 1)\ntj_%s(", p->threads,
+              g->name);
+    int np = 0;
+    for (int t = 0; t < g->ntensors; t++) {
+        sb_printf(&x->out, "%s%s%s *__restrict__ t_%s", t ? ", " : "", stored[t] ? "" : "const ",
+                  emit_mem_type(g->tensors[t].dtype), g->tensors[t].name);
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_TENSOR, .index = t, .ctype = EMIT_C_PTR,
+                                       .size = sizeof(void *)};
+    }
+    for (int i = 0; i < g->nscalars; i++) {
+        int dt = g->scalars[i].dtype;
+        int ct = ir_is_float(dt) ? EMIT_C_F32 : dt == TJ_I64 ? EMIT_C_I64 : EMIT_C_I32;
+        sb_printf(&x->out, ", %s p_%s",
+                  ct == EMIT_C_F32 ? "float" : ct == EMIT_C_I64 ? "long long" : "int",
+                  g->scalars[i].name);
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_SCALAR, .index = i, .ctype = ct,
+                                       .size = ct == EMIT_C_I64 ? 8u : 4u};
+    }
+    for (int s = 0; s < g->nsyms; s++) {
+        if (baked(x, s)) continue;
+        sb_printf(&x->out, ", int sym_%s", g->syms[s].name);
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_SYMBOL, .index = s, .ctype = EMIT_C_I32,
+                                       .size = 4};
+    }
+    const as_operand *ops[3] = {&p->q, &p->k, &p->v};
+    for (int k = 0; k < 3; k++) {
+        sb_printf(&x->out, ", const __grid_constant__ tj::sm90::tmap tm_%c", "qkv"[k]);
+        L->params[np++] = tmap_param(x, ops[k], k ? p->bn : p->bm);
+    }
+    sb_printf(&x->out, ") {\n");
+    L->nparams = np;
+}
+
+/* Baked symbols, tensor dims and strides (true values), scalar arguments. */
+static void prologue(ax *x) {
+    const tj_graph *g = x->g;
+    for (int s = 0; s < g->nsyms; s++)
+        if (baked(x, s))
+            line(x, "constexpr int sym_%s = %lld;", g->syms[s].name, (long long)x->p->sym[s]);
+    for (int t = 0; t < g->ntensors; t++) {
+        const ir_tensor *p = &g->tensors[t];
+        char e[96];
+        for (int d = 0; d < p->rank; d++) {
+            if (tj_dim_is_sym(p->dims[d]))
+                snprintf(e, sizeof e, "sym_%s", g->syms[ir_dim_sym(g, p->dims[d])].name);
+            else
+                snprintf(e, sizeof e, "%lldLL", (long long)p->dims[d]);
+            line(x, "const long long t_%s_d%d = %s; (void)t_%s_d%d;", p->name, d, e, p->name, d);
+        }
+        for (int d = p->rank - 1; d >= 0; d--) {
+            if (p->has_strides && tj_dim_is_sym(p->strides[d]))
+                snprintf(e, sizeof e, "sym_%s", g->syms[ir_dim_sym(g, p->strides[d])].name);
+            else if (p->has_strides)
+                snprintf(e, sizeof e, "%lldLL", (long long)p->strides[d]);
+            else if (d == p->rank - 1)
+                snprintf(e, sizeof e, "1LL");
+            else
+                snprintf(e, sizeof e, "t_%s_s%d * t_%s_d%d", p->name, d + 1, p->name, d + 1);
+            line(x, "const long long t_%s_s%d = %s; (void)t_%s_s%d;", p->name, d, e, p->name, d);
+        }
+    }
+    for (int i = 0; i < g->nscalars; i++) {
+        int dt = g->scalars[i].dtype;
+        line(x, "const %s a_%s = %sp_%s%s; (void)a_%s;", emit_reg_type(dt), g->scalars[i].name,
+             dt == TJ_BOOL ? "(" : "", g->scalars[i].name, dt == TJ_BOOL ? " != 0)" : "",
+             g->scalars[i].name);
+    }
+    line(x, "const int pid0 = blockIdx.x, pid1 = blockIdx.y, pid2 = blockIdx.z;");
+    line(x, "(void)pid0; (void)pid1; (void)pid2;");
+}
+
+static tj_status kernel(ax *x, emit_launch *L) {
+    const as_plan *p = x->p;
+    const tj_graph *g = x->g;
+    char hash[65];
+    tj_status st = tj_graph_hash(g, hash);
+    if (st != TJ_OK) return st;
+    sb_printf(&x->out, "// tilejit attention_sm90 kernel for graph '%s' (sm_90a)\n// graph sha256 %s\n",
+              g->name, hash);
+    sb_printf(&x->out, "// q [%d,%d], k / v [%d,%d] %s, %d stages, %d consumer warpgroup%s, "
+              "%d KV loop%s\n", p->bm, p->d, p->bn, p->d, ty(x), p->stages, p->nwg,
+              p->nwg > 1 ? "s" : "", p->nloops, p->nloops > 1 ? "s" : "");
+    sb_printf(&x->out, "#include \"tj/generic.cuh\"\n#include \"tj/sm90_attn.cuh\"\n\n");
+    sb_printf(&x->out,
+              "namespace {\nconstexpr int BM = %d, BN = %d, D = %d, STAGES = %d;\n"
+              "constexpr unsigned Q_BYTES = %zu, KV_BYTES = %zu;\n}\n\n",
+              p->bm, p->bn, p->d, p->stages, p->q_bytes, p->kv_bytes);
+    signature(x, L);
+    x->depth = 1;
+    /* Shared memory: q, then STAGES x (k, v), all 1024-aligned (the
+     * swizzle pattern's period); then the mbarriers. */
+    line(x, "extern __shared__ __align__(1024) unsigned char tj_smem[];");
+    line(x, "const int tid = threadIdx.x, wg = tid / 128;");
+    line(x, "const unsigned sbase = (tj::sm90::smem_addr(tj_smem) + 1023u) & ~1023u;");
+    line(x, "const unsigned sq = sbase;");
+    line(x, "const unsigned bar_q = sbase + Q_BYTES + STAGES * (2 * KV_BYTES);");
+    line(x, "const unsigned bar_k = bar_q + 8, bar_v = bar_k + 8 * STAGES, bar_empty = bar_v + 8 * STAGES;");
+    line(x, "(void)sq;");
+    prologue(x);
+    line(x, "if (tid == 0) {");
+    line(x, "  tj::sm90::mbar_init(bar_q, 1);");
+    line(x, "  for (int s = 0; s < STAGES; ++s) {");
+    line(x, "    tj::sm90::mbar_init(bar_k + 8 * s, 1);");
+    line(x, "    tj::sm90::mbar_init(bar_v + 8 * s, 1);");
+    line(x, "    tj::sm90::mbar_init(bar_empty + 8 * s, %d);   // lane 0 of each consumer warp",
+         p->nwg * 4);
+    line(x, "  }");
+    line(x, "  tj::sm90::fence_barrier_init();");
+    line(x, "}");
+    line(x, "__syncthreads();");
+    line(x, "if (wg == 0) {");
+    x->depth++;
+    producer(x);
+    x->depth--;
+    line(x, "} else {");
+    x->depth++;
+    consumer(x);
+    x->depth--;
+    line(x, "}");
+    x->depth = 0;
+    sb_printf(&x->out, "}\n");
+    if (x->out.oom) return tj_set_error(TJ_ERR_NO_MEMORY, "attention_sm90: out of memory");
+    snprintf(L->kernel, sizeof L->kernel, "tj_%s", g->name);
+    L->threads = p->threads;
+    L->smem_bytes = p->smem;
+    L->grid_mode = EMIT_GRID_GRAPH;
+    L->grid_arg = 1;
+    return TJ_OK;
+}
+
+tj_status sched_attention_sm90(const tj_graph *g, const char *arch, const int64_t *sym_vals,
+                               char **src, emit_launch *launch, char *why, size_t why_size) {
+    *src = NULL;
+    as_plan p;
+    tj_status st = as_match(g, arch, sym_vals, &p, why, why_size);
+    if (st != TJ_OK || !p.g) return st;
+    ax x = {.p = &p, .g = g};
+    st = kernel(&x, launch);
+    if (st == TJ_OK) {
+        *src = x.out.data;
+        x.out.data = NULL;
+    }
+    sb_free(&x.out);
+    as_plan_free(&p);
+    return st;
+}

@@ -1,0 +1,177 @@
+/*
+ * test_gpu_attention.c — the attention_sm90 schedule on a device against
+ * the CPU interpreter: ragged sequence lengths (1, 17, 100, 1000), causal
+ * and not, GQA, head dims 64 and 128, bf16 and f16, softcap and ALiBi, a
+ * user's score_mod. The schedule is not in sched_table yet (awaiting this
+ * test's first run), so a compile hook puts its kernel under tj_kernel:
+ * once registered, the hook can go and emit_kernel's `force` =
+ * "attention_sm90" does the same. SKIPs without a device or NVRTC.
+ */
+#include "gpu_harness.h"
+#include "kernel_int.h"
+#include "schedule.h"
+#include "templates.h"
+
+/* compile_graph with the schedule forced: its source, NVRTC, its launch. */
+static tj_status attn_compile(void *user, const tj_graph *g, const char *arch,
+                              const int64_t *spec, void **cubin, size_t *size, emit_launch *L) {
+    (void)user;
+    char *src = NULL, why[160] = "";
+    memset(L, 0, sizeof *L);
+    tj_status st = sched_attention_sm90(g, arch, spec, &src, L, why, sizeof why);
+    if (st != TJ_OK) return st;
+    if (!src)
+        return tj_set_error(TJ_ERR_UNSUPPORTED, "attention_sm90 declined on %s: %s", arch, why);
+    snprintf(L->schedule, sizeof L->schedule, "attention_sm90");
+    nvrtc_header hs[64];
+    int nh = tj_template_count();
+    for (int i = 0; i < nh && i < 64; i++) {
+        hs[i].name = tj_template_name(i);
+        hs[i].text = tj_template_text(i);
+    }
+    nvrtc_request req = {.source = src, .name = "attention_sm90.cu", .arch = arch, .headers = hs,
+                         .nheaders = nh, .in_child = 1, .timeout_s = 300};
+    nvrtc_result res = {0};
+    st = nvrtc_compile(&req, &res);
+    if (st != TJ_OK) fprintf(stderr, "%s\n", res.log ? res.log : "");
+    if (st == TJ_OK) {
+        *cubin = res.cubin;
+        *size = res.cubin_size;
+        res.cubin = NULL;
+    }
+    nvrtc_result_free(&res);
+    free(src);
+    return st;
+}
+
+
+/* The user hook of the CPU test: a distance penalty and a window. */
+static tj_val window_mod(tj_graph *g, tj_val s, tj_val q_idx, tj_val k_idx, tj_val head,
+                         void *user) {
+    (void)user;
+    (void)head;
+    tj_val d = tj_sub(g, q_idx, k_idx);
+    tj_val pen = tj_mul(g, tj_unary(g, TJ_ABS, tj_cast(g, d, TJ_F32)), tj_const(g, TJ_F32, 0.01));
+    return tj_where(g, tj_binary(g, TJ_GT, d, tj_const(g, TJ_I32, 300)), tj_const(g, TJ_F32, -INFINITY),
+                    tj_sub(g, s, pen));
+}
+
+/* One graph at several lengths: o from the device against the interpreter. */
+static void run(tj_graph *g, const char *what) {
+    static const int64_t lens[] = {1, 17, 100, 1000};
+    for (int t = 0; t < tj_num_tensors(g); t++) tj_tensor_set_align(g, (tj_tensor){t}, 16);
+    tj_kernel_options o = {NULL, 0, ""};
+    tj_kernel *k = NULL;
+    CHECK_OK(tj_kernel_create(g, &o, &k));
+    if (!k) return;
+    kernel_test_hooks h = {attn_compile, NULL, NULL, NULL};
+    kernel_set_test_hooks(k, &h);
+    for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
+        int64_t vals[8];
+        for (int i = 0; i < tj_num_symbols(g) && i < 8; i++) {
+            const char *n = tj_symbol_name(g, (tj_sym){i});
+            vals[i] = !strcmp(n, "batch") ? 2 : !strcmp(n, "seq_kv") ? lens[li] + 37 : lens[li];
+        }
+        int nt = tj_num_tensors(g);
+        gpu_buf buf[8];
+        void *ref[8];
+        uint64_t ptrs[8];
+        for (int t = 0; t < nt; t++) {
+            const char *n = tj_tensor_name(g, (tj_tensor){t});
+            tj_dtype dt = tj_tensor_dtype(g, (tj_tensor){t});
+            int64_t e = 0;
+            CHECK_OK(tj_tensor_extent(g, (tj_tensor){t}, vals, &e));
+            if (!strcmp(n, "o")) {
+                CHECK_OK(gpu_buf_poison(&buf[t], dt, (size_t)e));
+            } else if (!strcmp(n, "slopes")) {
+                CHECK_OK(gpu_buf_random(&buf[t], dt, (size_t)e, 0, 0.5));
+            } else {
+                CHECK_OK(gpu_buf_random(&buf[t], dt, (size_t)e, -1, 1));
+            }
+            ref[t] = malloc(gpu_buf_bytes(&buf[t]));
+            memcpy(ref[t], buf[t].host, gpu_buf_bytes(&buf[t]));
+            ptrs[t] = buf[t].dev;
+        }
+        double scale[1] = {0.088};
+        CHECK_OK(tj_interp_run(g, vals, ref, scale, 0));
+        tj_status st = tj_kernel_launch(k, ptrs, scale, vals, NULL);
+        CHECKF(st == TJ_OK, "%s seq %lld: launch: %s", what, (long long)lens[li], tj_last_error());
+        CHECK_OK(drv_context_sync());
+        for (int t = 0; t < nt; t++) {
+            if (strcmp(tj_tensor_name(g, (tj_tensor){t}), "o")) continue;
+            CHECK_OK(gpu_buf_download(&buf[t]));
+            size_t es = tj_dtype_size(buf[t].dtype);
+            int bad = 0;
+            for (size_t i = 0; i < buf[t].n && bad < 3; i++) {
+                double got = 0, want = 0;
+                tj_convert(TJ_F64, &got, buf[t].dtype, (const char *)buf[t].host + i * es, 1);
+                tj_convert(TJ_F64, &want, buf[t].dtype, (const char *)ref[t] + i * es, 1);
+                if ((isnan(got) && isnan(want)) || got == want) continue;
+                if (!(fabs(got - want) <= 2 * gpu_tolerance(buf[t].dtype) * (fabs(want) + 1))) {
+                    fprintf(stderr, "  %s seq %lld: o[%zu] = %g, interpreter %g\n", what,
+                            (long long)lens[li], i, got, want);
+                    bad++;
+                }
+            }
+            CHECKF(bad == 0, "%s seq %lld", what, (long long)lens[li]);
+        }
+        for (int t = 0; t < nt; t++) {
+            gpu_buf_free(&buf[t]);
+            free(ref[t]);
+        }
+    }
+    tj_kernel_destroy(k);
+}
+
+#define REQUIRE_SM90()                                                                   \
+    do {                                                                                 \
+        drv_device dev_;                                                                 \
+        GPU_REQUIRE_DEVICE(&dev_);                                                       \
+        if (nvrtc_load() != TJ_OK) SKIP("NVRTC is not available: %.200s", tj_last_error()); \
+        if (strcmp(dev_.arch, "sm_90a")) SKIP("attention_sm90 needs sm_90a; this is %s", dev_.arch); \
+    } while (0)
+
+TEST(test_gpu_attention_sm90_recipe_variants_match_interpreter) {
+    REQUIRE_SM90();
+    static const char *cfgs[] = {
+        "d=128 causal=0 hq=4 hkv=4",
+        "d=128 causal=1 hq=8 hkv=2",
+        "d=64 causal=1 hq=4 hkv=1",
+        "d=64 causal=0 dtype=f16",
+        "d=128 causal=1 softcap=30",
+        "d=64 alibi=1 causal=1 hq=4 hkv=2",
+        "d=128 alibi=computed softcap=50 hq=8 hkv=4",
+        "d=128 causal=1 cross=1 hq=4 hkv=2",
+        "d=128 block_m=64 causal=1",
+        "d=128 block_n=128 causal=1 dtype=f16",
+    };
+    for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
+        const char *argv[16];
+        char buf[256];
+        int n = 0;
+        snprintf(buf, sizeof buf, "%s", cfgs[i]);
+        for (char *s = strtok(buf, " "); s && n < 16; s = strtok(NULL, " ")) argv[n++] = s;
+        tj_graph *g = NULL;
+        CHECK_OK(tj_recipe_build("attention", n, argv, &g));
+        if (!g) return;
+        run(g, cfgs[i]);
+        tj_graph_free(g);
+    }
+}
+
+TEST(test_gpu_attention_sm90_user_score_mod_matches_interpreter) {
+    REQUIRE_SM90();
+    tj_attention_params p;
+    tj_attention_params_init(&p);
+    p.causal = 1;
+    p.num_q_heads = 4;
+    p.num_kv_heads = 2;
+    p.score_mod = window_mod;
+    tj_graph *g = NULL;
+    CHECK_OK(tj_recipe_attention(&p, &g));
+    if (!g) return;
+    run(g, "window score_mod");
+    tj_graph_free(g);
+}
+
+int main(void) { return harness_main(); }

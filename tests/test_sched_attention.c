@@ -1,0 +1,290 @@
+/*
+ * test_sched_attention.c — the attention_sm90 schedule without a GPU:
+ * which graphs it takes (every attention recipe variant: causal, GQA,
+ * head dims, dtypes, softcap, ALiBi, a user's score_mod, cross) and which
+ * it declines with a reason (gemm, the rows recipes, decode, varlen,
+ * lse, misaligned tensors, other targets), and that what it emits
+ * compiles with NVRTC for sm_90a with no spills (in a child process:
+ * NVRTC 13.0 has crashed on wgmma code). The schedule is not in
+ * sched_table yet, so it is called by name. NVRTC tests SKIP when it is
+ * missing.
+ */
+#include "emit.h"
+#include "harness.h"
+#include "nvrtc.h"
+#include "schedule.h"
+#include "templates.h"
+
+static void align16(tj_graph *g) {
+    for (int t = 0; t < tj_num_tensors(g); t++) tj_tensor_set_align(g, (tj_tensor){t}, 16);
+}
+
+static tj_graph *build(const char *name, const char *params, int aligned) {
+    const char *argv[16];
+    char buf[256];
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", params);
+    for (char *s = strtok(buf, " "); s && n < 16; s = strtok(NULL, " ")) argv[n++] = s;
+    tj_graph *g = NULL;
+    if (tj_recipe_build(name, n, argv, &g) != TJ_OK) {
+        fprintf(stderr, "  %s: %s\n", name, tj_last_error());
+        return NULL;
+    }
+    /* The recipes keep element alignment; TMA wants 16 bytes (what
+     * cudaMalloc and torch give). */
+    if (aligned) align16(g);
+    return g;
+}
+
+/* Symbols bound for a specialization (dynamic ones unbound). */
+static void bind(const tj_graph *g, int64_t *vals, int64_t seq) {
+    for (int s = 0; s < 16; s++) vals[s] = TJ_UNBOUND;
+    tj_sym q = tj_find_symbol(g, "seq");
+    if (q.id >= 0) vals[q.id] = seq;
+}
+
+static int apply(const tj_graph *g, const char *arch, const int64_t *vals, char **src,
+                 emit_launch *L, char *why, size_t size) {
+    *src = NULL;
+    why[0] = '\0';
+    memset(L, 0, sizeof *L);
+    tj_status s = sched_attention_sm90(g, arch, vals, src, L, why, size);
+    if (s != TJ_OK) {
+        snprintf(why, size, "error %s: %s", tj_status_name(s), tj_last_error());
+        return -1;
+    }
+    return *src != NULL;
+}
+
+#define CHECK_DECLINES(g, arch, vals, substr)                                       \
+    do {                                                                            \
+        char *src_;                                                                 \
+        emit_launch L_;                                                             \
+        char why_[160];                                                             \
+        int r_ = apply((g), (arch), (vals), &src_, &L_, why_, sizeof why_);         \
+        free(src_);                                                                 \
+        CHECKF(r_ == 0 && strstr(why_, (substr)), "wanted a decline with \"%s\"; got %d \"%s\"", \
+               (substr), r_, why_);                                                 \
+    } while (0)
+
+static const char *variants[] = {
+    "",
+    "causal=1",
+    "causal=1 hq=8 hkv=2",
+    "hq=16 hkv=1",
+    "d=64",
+    "d=64 causal=1 block_n=128",
+    "d=256",
+    "d=256 causal=1 hq=4 hkv=2",
+    "dtype=f16",
+    "dtype=f16 causal=1 d=64",
+    "softcap=30",
+    "alibi=1 causal=1",
+    "alibi=computed hq=8 hkv=4",
+    "softcap=50 alibi=computed causal=1 d=64",
+    "block_m=64",
+    "block_m=64 d=256",
+    "cross=1 causal=1",
+    "seq=exact",
+};
+
+TEST(test_attention_recipe_variants_are_taken) {
+    for (size_t i = 0; i < sizeof variants / sizeof *variants; i++) {
+        tj_graph *g = build("attention", variants[i], 1);
+        CHECKF(g, "%s", variants[i]);
+        int64_t vals[16];
+        bind(g, vals, 1000);
+        char *src, why[160];
+        emit_launch L;
+        int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(r == 1, "'%s': %s", variants[i], why);
+        CHECKF(strstr(src, "_rs<1>") && strstr(src, "tma_load_4d") && strstr(src, "quad_max"),
+               "'%s'", variants[i]);
+        free(src);
+        CHECK(L.grid_mode == EMIT_GRID_GRAPH && L.smem_bytes <= 227 * 1024);
+        CHECK(L.threads == 256 || L.threads == 384);
+        int tmaps = 0;
+        for (int p = 0; p < L.nparams; p++)
+            if (L.params[p].kind == EMIT_PARAM_TENSORMAP) {
+                const emit_tmap *t = &L.params[p].tmap;
+                CHECK(t->rank == 4 && t->box[0] == 64 && t->box[1] == 1 && t->box[3] == 1);
+                CHECK(t->swizzle == 128);
+                tmaps++;
+            }
+        CHECK(tmaps == 3);
+    }
+}
+
+TEST(test_attention_gqa_reads_the_kv_head_without_copies) {
+    tj_graph *g = build("attention", "causal=1 hq=8 hkv=2", 1);
+    CHECK(g);
+    int64_t vals[16];
+    bind(g, vals, 512);
+    char *src, why[160];
+    emit_launch L;
+    int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+    tj_graph_free(g);
+    CHECKF(r == 1, "%s", why);
+    /* q head h reads kv head h / 4 (hq / hkv), computed from the graph's
+     * own div, not a copy of K/V per q head */
+    /* The kv head coordinate of k's loads is h / s where s holds 4. */
+    int four = -1, kvh = -1;
+    for (const char *l = src; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        int a, b, c, end = 0;   /* %n: the whole pattern matched, not just its first %d */
+        if (sscanf(l, " const int s%d = 4;%n", &a, &end) == 1 && end > 0) four = a;
+        end = 0;
+        if (four >= 0 && sscanf(l, " const int s%d = tj::div(s%d, s%d);%n", &a, &b, &c, &end) == 3 &&
+            end > 0 && c == four)
+            kvh = a;
+    }
+    char want[64];
+    snprintf(want, sizeof want, "(int)(s%d * 1)", kvh);
+    const char *kl = strstr(src, "&tm_k,");
+    CHECKF(kvh >= 0 && kl && strstr(kl, want) && strstr(kl, want) < strchr(kl, '\n'),
+           "k's loads do not take the kv head h / 4 (s%d)", kvh);
+    /* the masked loop and the unmasked one: two KV loops, two q.k^T */
+    CHECK(strstr(src, "2 KV loops") != NULL);
+    free(src);
+}
+
+/* A user's score function through tj_recipe_attention's hook: a
+ * position-dependent bias from iota indices and the head. */
+static tj_val my_mod(tj_graph *g, tj_val s, tj_val q_idx, tj_val k_idx, tj_val head, void *user) {
+    (void)user;
+    tj_val d = tj_cast(g, tj_sub(g, q_idx, k_idx), TJ_F32);
+    tj_val hb = tj_cast(g, head, TJ_F32);
+    tj_val bias = tj_mul(g, tj_unary(g, TJ_ABS, d), tj_const(g, TJ_F32, 0.125));
+    tj_val far = tj_binary(g, TJ_GT, tj_sub(g, q_idx, k_idx), tj_const(g, TJ_I32, 256));
+    s = tj_sub(g, tj_add(g, s, hb), bias);
+    return tj_where(g, far, tj_const(g, TJ_F32, -1e30), s);
+}
+
+TEST(test_attention_takes_a_custom_score_mod) {
+    tj_attention_params p;
+    tj_attention_params_init(&p);
+    p.causal = 1;
+    p.num_q_heads = 8;
+    p.num_kv_heads = 2;
+    p.score_mod = my_mod;
+    tj_graph *g = NULL;
+    tj_status s = tj_recipe_attention(&p, &g);
+    CHECKF(s == TJ_OK, "%s", tj_last_error());
+    align16(g);
+    int64_t vals[16];
+    bind(g, vals, 700);
+    char *src, why[160];
+    emit_launch L;
+    int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+    tj_graph_free(g);
+    CHECKF(r == 1, "%s", why);
+    free(src);
+}
+
+TEST(test_attention_declines_with_reasons) {
+    tj_graph *g = build("attention", "causal=1", 0);
+    CHECK(g);
+    int64_t vals[16];
+    bind(g, vals, 100);
+    CHECK_DECLINES(g, "sm_90a", vals, "16-byte aligned");
+    align16(g);
+    CHECK_DECLINES(g, "sm_90", vals, "needs sm_90a");
+    CHECK_DECLINES(g, "sm_80", vals, "needs sm_90a");
+    tj_graph_free(g);
+
+    static const struct { const char *params, *why; } cases[] = {
+        {"lse=1", "lse"},
+        {"varlen=1", "masked store"},
+        {"dtype=f32", "bf16 and f16"},
+        {"block_m=32", "block_m 32"},
+        {"block_n=32", "block_n 32"},
+        {"d=256 block_n=128", "registers"},
+        {"d=256 block_n=256", "registers"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        g = build("attention", cases[i].params, 1);
+        CHECKF(g, "%s", cases[i].params);
+        bind(g, vals, 100);
+        CHECK_DECLINES(g, "sm_90a", vals, cases[i].why);
+        tj_graph_free(g);
+    }
+}
+
+TEST(test_non_attention_graphs_decline) {
+    static const char *names[] = {"gemm", "rmsnorm", "layernorm", "softmax", "decode"};
+    for (int i = 0; i < 5; i++) {
+        tj_graph *g = build(names[i], "", 1);
+        CHECKF(g, "%s", names[i]);
+        int64_t vals[16];
+        for (int s = 0; s < 16; s++) vals[s] = 256;
+        char *src, why[160];
+        emit_launch L;
+        int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+        free(src);
+        tj_graph_free(g);
+        CHECKF(r == 0 && why[0], "%s: %d \"%s\"", names[i], r, why);
+        printf("  %s: %s\n", names[i], why);
+    }
+}
+
+/* ---- emitted code compiles --------------------------------------------------- */
+
+static int nvrtc_ok(void) { return nvrtc_load() == TJ_OK && nvrtc_arch_supported("sm_90a"); }
+
+/* Compile the schedule's kernel for g in a child; ptxas's resource line
+ * must show no spills. */
+static int compiles(const tj_graph *g, const int64_t *vals, char *why, size_t size) {
+    char *src;
+    emit_launch L;
+    if (apply(g, "sm_90a", vals, &src, &L, why, size) != 1) return 0;
+    nvrtc_header hs[64];
+    int nh = tj_template_count();
+    for (int i = 0; i < nh && i < 64; i++) {
+        hs[i].name = tj_template_name(i);
+        hs[i].text = tj_template_text(i);
+    }
+    static const char *opts[] = {"-Xptxas=-v"};
+    nvrtc_request req = {.source = src, .name = "attention_sm90.cu", .arch = "sm_90a",
+                         .headers = hs, .nheaders = nh, .options = opts, .noptions = 1,
+                         .in_child = 1, .timeout_s = 300};
+    nvrtc_result res = {0};
+    tj_status s = nvrtc_compile(&req, &res);
+    int ok = s == TJ_OK;
+    if (!ok)
+        snprintf(why, size, "%s\n%.3000s", tj_last_error(), res.log ? res.log : "");
+    else if (res.log && strstr(res.log, "bytes spill stores") &&
+             !strstr(res.log, " 0 bytes spill stores")) {
+        snprintf(why, size, "spills:\n%.1500s", res.log);
+        ok = 0;
+    }
+    if (getenv("TJ_TEST_VERBOSE") && res.log) printf("%s\n", res.log);
+    if (ok && getenv("TJ_TEST_DUMP")) printf("%s\n", src);
+    nvrtc_result_free(&res);
+    free(src);
+    return ok;
+}
+
+TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
+    if (!nvrtc_ok()) SKIP("NVRTC for sm_90a is not available: %.200s", tj_last_error());
+    static const char *cfgs[] = {
+        "causal=1 hq=8 hkv=2",
+        "d=64 softcap=30 alibi=computed",
+        "d=256 causal=1",
+        "dtype=f16 alibi=1 causal=1",
+        "block_m=64 d=128 block_n=128",
+        "d=128 block_n=128 causal=1 cross=1",
+        "dtype=f16 d=64 softcap=20 hq=8 hkv=1",
+    };
+    for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
+        tj_graph *g = build("attention", cfgs[i], 1);
+        CHECK(g);
+        int64_t vals[16];
+        bind(g, vals, 1000);
+        char why[4200];
+        int ok = compiles(g, vals, why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(ok, "'%s': %s", cfgs[i], why);
+    }
+}
+
+int main(void) { return harness_main(); }
