@@ -2,7 +2,10 @@
  * The `rows` schedule without a GPU: which graphs it takes and which it
  * declines (and why), how it splits a row from the width, and that what it
  * emits compiles with NVRTC for sm_80 and sm_90a at ragged widths with no
- * register spills up to 8192 columns. tests/gpu/test_gpu_rows.c runs the kernels.
+ * register spills (sm_90a: every width up to 65536, its wide rows on
+ * clusters; sm_80: up to 8192), in each launch variant (one program a
+ * group, the persistent prefetching walk, clusters). tests/gpu/test_gpu_rows.c
+ * runs the kernels.
  */
 #include <math.h>
 
@@ -12,7 +15,7 @@
 #include "schedule.h"
 #include "templates.h"
 
-static const int64_t widths[] = {1, 7, 100, 128, 1000, 4097, 8192, 16384};
+static const int64_t widths[] = {1, 7, 100, 128, 1000, 1024, 4097, 8192, 16384, 32768, 33000, 65536};
 #define NWIDTHS (int)(sizeof widths / sizeof widths[0])
 
 /* Bind every symbol: cols = `cols`, everything else 1000. */
@@ -101,7 +104,12 @@ TEST(test_rows_takes_every_row_recipe_at_ragged_widths) {
                    row_recipes[r][1] ? row_recipes[r][1] : "", (long long)widths[w], why);
             if (took != 1) continue;
             CHECK(L.threads >= 32 && L.threads <= 1024 && L.threads % 32 == 0);
-            CHECK(L.grid_mode == (L.grid_arg > 1 ? EMIT_GRID_DIV : EMIT_GRID_GRAPH));
+            if (L.grid_mode == EMIT_GRID_MUL)
+                CHECK(L.grid_arg == (int)L.cluster[0] && L.grid_arg >= 2 && L.cluster[1] == 1);
+            else if (L.grid_mode == EMIT_GRID_PERSISTENT)
+                CHECK(L.grid_arg >= 1 && L.grid_arg * L.threads <= 2048);
+            else
+                CHECK(L.grid_mode == (L.grid_arg > 1 ? EMIT_GRID_DIV : EMIT_GRID_GRAPH));
             CHECK(strstr(src, "#include \"tj/rows.cuh\""));
             free(src);
         }
@@ -114,23 +122,28 @@ TEST(test_rows_threads_a_row_follow_the_width) {
     int64_t vals[2];
     char *src, why[200];
     emit_launch L;
-    /* narrow rows: a few lanes a row, many programs a block */
+    /* narrow rows: a few lanes a row, many programs a block, walked persistently */
     bind(g, 128, vals);
     CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
-    CHECK(L.grid_mode == EMIT_GRID_DIV && L.grid_arg >= 16 && L.threads == 256);
-    CHECK(L.params[L.nparams - 1].kind == EMIT_PARAM_GRID);
+    CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.threads == 256);
+    CHECK(strstr(src, "32 programs a block"));
+    CHECK(L.params[L.nparams - 1].kind == EMIT_PARAM_GRID && L.params[L.nparams - 1].index == 2);
     CHECK(strstr(src, "8 threads a row")); /* 8 lanes x 16 bytes: whole 128-byte lines */
     free(src);
     /* 8192: a block of 256 a row, 32 elements a thread */
     bind(g, 8192, vals);
     CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
-    CHECK(L.grid_mode == EMIT_GRID_GRAPH && L.threads == 256);
+    CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.threads == 256);
     CHECK(strstr(src, "4 chunks of 8"));
     free(src);
-    /* 32768: the whole block a row */
+    /* 32768: two blocks of 512 a row on sm_90a, the whole block on sm_80 */
     bind(g, 32768, vals);
     CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
-    CHECK(L.threads == 1024);
+    CHECK(L.threads == 512 && L.grid_mode == EMIT_GRID_MUL && L.cluster[0] == 2);
+    free(src);
+    CHECK(rows_emit_at(g, "sm_80", vals, &src, &L, why, sizeof why) == 1);
+    CHECK(L.threads == 1024 && L.grid_mode == EMIT_GRID_GRAPH && L.cluster[0] == 0);
+    CHECK(!strstr(src, "cluster"));
     free(src);
     tj_graph_free(g);
 }
@@ -243,9 +256,79 @@ TEST(test_rows_takes_an_in_place_update_and_a_row_statistic) {
     char *src, why[200];
     emit_launch L;
     CHECKF(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
-    if (src) CHECK(strstr(src, "if (lane == 0) { // store stat"));
+    if (src) CHECK(strstr(src, "if (lane == 0 && cb == 0) { // store stat"));
     free(src);
     tj_graph_free(g);
+}
+
+/* ---- launch variants ------------------------------------------------------ */
+
+TEST(test_rows_walk_prefetches_the_next_program_and_hoists_the_weight) {
+    tj_graph *g = recipe("rmsnorm", NULL, NULL);
+    int64_t vals[2];
+    bind(g, 1024, vals);
+    char *src, why[200];
+    emit_launch L;
+    CHECK(rows_emit_at(g, "sm_80", vals, &src, &L, why, sizeof why) == 1);
+    CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.grid_arg >= 1);
+    int ngrid = 0;
+    for (int i = 0; i < L.nparams; i++) ngrid += L.params[i].kind == EMIT_PARAM_GRID;
+    CHECK(ngrid == 3);
+    if (src) {
+        const char *loop = strstr(src, "for (long long q_b"), *w = strstr(src, "// load w");
+        const char *next = strstr(src, "prefetch program q_b + q_step");
+        const char *store = strstr(src, "// store y");
+        /* the weight row once, before the walk; the next x before this y */
+        CHECK(loop && w && w < loop && !strstr(loop, "// load w"));
+        CHECK(next && store && loop < next && next < store);
+        CHECK(strstr(src, "q_part[2][NT / 32]") || !strstr(src, "q_part"));
+    }
+    free(src);
+    tj_graph_free(g);
+}
+
+TEST(test_rows_in_place_update_is_not_prefetched) {
+    rowg r;
+    rowg_begin(&r, 1);
+    tj_store(r.g, r.x, r.at, tj_mul(r.g, r.x_tile, r.x_tile), NULL, 0);
+    int64_t vals[2] = {1000, 1024};
+    char *src, why[200];
+    emit_launch L;
+    CHECKF(rows_emit_at(r.g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
+    CHECK(L.grid_mode != EMIT_GRID_PERSISTENT);
+    if (src) CHECK(!strstr(src, "_nx"));
+    free(src);
+    tj_graph_free(r.g);
+}
+
+TEST(test_rows_wide_reductions_share_a_row_across_a_cluster_on_sm90) {
+    tj_graph *g = recipe("softmax", NULL, NULL);
+    int64_t vals[2];
+    bind(g, 65536, vals);
+    char *src, why[200];
+    emit_launch L;
+    CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    CHECK(L.grid_mode == EMIT_GRID_MUL && L.grid_arg == 4 && L.cluster[0] == 4 &&
+          L.cluster[1] == 1 && L.cluster[2] == 1 && L.threads == 512);
+    if (src) {
+        /* max then sum: the first waits for the peers to have started */
+        const char *a = strstr(src, "cluster_reduce<"), *b = a ? strstr(a + 1, "cluster_reduce<") : NULL;
+        CHECK(a && b && strstr(a, "true>") < b && strstr(b, "false>"));
+    }
+    free(src);
+    CHECK(rows_emit_at(g, "sm_80", vals, &src, &L, why, sizeof why) == 1);
+    CHECK(L.grid_mode == EMIT_GRID_GRAPH && L.threads == 1024);
+    free(src);
+    tj_graph_free(g);
+    /* without a reduction the blocks would not need each other */
+    rowg r;
+    rowg_begin(&r, 1);
+    tj_store(r.g, r.y, r.at, tj_mul(r.g, r.x_tile, r.x_tile), NULL, 0);
+    int64_t v2[2] = {1000, 65536};
+    CHECKF(rows_emit_at(r.g, "sm_90a", v2, &src, &L, why, sizeof why) == 1, "%s", why);
+    CHECK(L.grid_mode != EMIT_GRID_MUL);
+    free(src);
+    tj_graph_free(r.g);
 }
 
 /* ---- NVRTC -------------------------------------------------------------- */
@@ -255,7 +338,7 @@ TEST(test_rows_kernels_compile_without_spills_for_sm80_and_sm90a) {
     static const char *const archs[2] = {"sm_80", "sm_90a"};
     double worst = 0;
     char worst_case[128] = "";
-    int n = 0;
+    int n = 0, npersist = 0, ncluster = 0;
     for (int r = 0; r < NROW_RECIPES; r++) {
         tj_graph *g = recipe(row_recipes[r][0], row_recipes[r][1], NULL);
         for (int w = 0; w < NWIDTHS; w++) {
@@ -271,9 +354,10 @@ TEST(test_rows_kernels_compile_without_spills_for_sm80_and_sm90a) {
                 int bad = compile_src(src, archs[a], &ms, &spills);
                 CHECKF(!bad, "%s %s cols=%lld %s", row_recipes[r][0],
                        row_recipes[r][1] ? row_recipes[r][1] : "", (long long)widths[w], archs[a]);
-                /* Up to 8192 columns nothing spills; wider rows run 1024 threads,
-                 * which caps a thread at 64 registers (a few bytes may spill). */
-                CHECKF(spills == 0 || widths[w] > 8192, "%s %s cols=%lld %s spills %d bytes", row_recipes[r][0],
+                /* Nothing spills on sm_90a (wide rows go to clusters of 512-thread
+                 * blocks); on sm_80 rows over 8192 columns run 1024 threads, which
+                 * caps a thread at 64 registers, and a few bytes may spill. */
+                CHECKF(spills == 0 || (a == 0 && widths[w] > 8192), "%s %s cols=%lld %s spills %d bytes", row_recipes[r][0],
                        row_recipes[r][1] ? row_recipes[r][1] : "", (long long)widths[w], archs[a],
                        spills);
                 if (ms > worst) {
@@ -283,12 +367,16 @@ TEST(test_rows_kernels_compile_without_spills_for_sm80_and_sm90a) {
                              archs[a]);
                 }
                 n++;
+                npersist += L.grid_mode == EMIT_GRID_PERSISTENT;
+                ncluster += L.grid_mode == EMIT_GRID_MUL;
                 free(src);
             }
         }
         tj_graph_free(g);
     }
-    printf("  %d kernels compiled, slowest NVRTC compile %.0f ms (%s)\n", n, worst, worst_case);
+    printf("  %d kernels compiled (%d persistent, %d on clusters), slowest NVRTC compile %.0f ms "
+           "(%s)\n", n, npersist, ncluster, worst, worst_case);
+    CHECK(npersist > 0 && ncluster > 0);
 }
 
 TEST(test_rows_random_graphs_it_takes_compile) {

@@ -27,21 +27,6 @@ static int no(char *why, size_t size, const char *fmt, ...) {
 
 static const ir_node *node(const as_plan *p, int32_t id) { return &p->g->nodes[id]; }
 
-static void mark_live(as_plan *p, int32_t id) {
-    if (p->live[id]) return;
-    p->live[id] = 1;
-    const ir_node *n = node(p, id);
-    for (int k = 0; k < n->nin; k++) mark_live(p, n->in[k]);
-    if (n->op == IR_FOR && n->loop) {
-        for (int k = 0; k < n->loop->ncarried; k++) mark_live(p, n->loop->yields[k]);
-        for (int k = 0; k < n->loop->nbody; k++) {
-            ir_op op = node(p, n->loop->body[k])->op;
-            if (op == IR_STORE || op == IR_FOR) mark_live(p, n->loop->body[k]);
-        }
-    }
-    if (n->op == IR_FOR_RESULT || n->op == IR_LOOP_CARRIED) mark_live(p, n->in[0]);
-}
-
 int as_special(const as_plan *p, int32_t id) {
     if (id == p->qload) return 1;
     for (int i = 0; i < p->nloops; i++) {
@@ -342,10 +327,7 @@ tj_status as_match(const tj_graph *g, const char *arch, const int64_t *sym, as_p
         as_plan_free(p);
         return tj_set_error(TJ_ERR_NO_MEMORY, "attention_sm90: out of memory");
     }
-    for (int k = 0; k < g->nbody; k++) {
-        ir_op op = node(p, g->body[k])->op;
-        if (op == IR_STORE || op == IR_FOR) mark_live(p, g->body[k]);
-    }
+    emit_mark_live_all(g, p->live);
     int ok = structure(p, why, why_size);
     for (int32_t id = 0; ok && id < g->nnodes; id++)
         if (p->live[id]) ok = classify(p, id, why, why_size);

@@ -283,18 +283,25 @@ tj_status sched_rows(const tj_graph *g, const char *arch, const int64_t *sym_val
     p.stored = calloc(nt, 1);
     p.loaded = calloc(nt, 1);
     p.names = calloc(nn, sizeof *p.names);
+    p.pref = calloc(nn, 1);
+    p.hoist = calloc(nn, 1);
     tj_status st = TJ_OK;
-    if (!p.cls || !p.live || !p.stored || !p.loaded || !p.names)
+    if (!p.cls || !p.live || !p.stored || !p.loaded || !p.names || !p.pref || !p.hoist)
         st = tj_set_error(TJ_ERR_NO_MEMORY, "rows schedule: out of memory");
     if (st == TJ_OK) {
         why[0] = '\0';
         st = rows_analyze(&p, why, why_size);
-        if (st == TJ_OK && !why[0]) st = rows_emit(&p, src, launch);
+        if (st == TJ_OK && !why[0]) {
+            rows_choose_mode(&p);
+            st = rows_emit(&p, src, launch);
+        }
     }
     free(p.cls);
     free(p.live);
     free(p.stored);
     free(p.loaded);
     free(p.names);
+    free(p.pref);
+    free(p.hoist);
     return st;
 }

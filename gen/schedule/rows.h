@@ -18,6 +18,19 @@
  *   RC_ROWT    [R] made by reshape of [R,1]: as RC_ROW (stored along the row dim)
  *   RC_COL     [W] / [1,W]             C*V registers: this lane's columns
  *   RC_FULL    [R,W]                   C*V registers: this lane's columns of its row
+ *
+ * Two launch variants on top of that (rows_mode.c picks them):
+ *
+ *   persistent (`persist`)  EMIT_GRID_PERSISTENT: each group walks programs
+ *       f = slot, slot + gridDim.x*P, ... of the flattened graph grid and
+ *       loads program f+stride's wide input rows (`pref` loads, raw 16-byte
+ *       chunks) before it reduces and stores program f, so two rows are in
+ *       flight a group; loads that no program id reaches (`hoist`: a
+ *       norm's weight row) are made once, before the walk.
+ *   cluster (`CL` > 1)      EMIT_GRID_MUL with a cluster of CL blocks a
+ *       program (sm_90+): block rank r of the cluster holds chunks
+ *       r*TR*C .. of every row, and row reductions combine the blocks'
+ *       partials through distributed shared memory.
  */
 #ifndef TJ_SCHED_ROWS_H
 #define TJ_SCHED_ROWS_H
@@ -36,6 +49,12 @@ typedef struct rows_plan {
     int C;           /* chunks per thread */
     int P;           /* programs per block (EMIT_GRID_DIV when > 1) */
     int NT;          /* block threads: TR*R*P rounded up to a warp */
+    int CL;          /* blocks a program (a cluster, sm_90+), 1 when none */
+    int persist;     /* 1: persistent walk with the next program's rows prefetched */
+    int minblocks;   /* persistent: blocks an SM must hold (__launch_bounds__, grid_arg) */
+    int nfirst;      /* cluster: reductions emitted so far (the first waits for the peers) */
+    uint8_t *pref;   /* per node: a load prefetched a program ahead (persistent) */
+    uint8_t *hoist;  /* per node: a load made once before the walk (persistent) */
     uint8_t *cls;    /* per node: RC_* */
     uint8_t *live;   /* per node: needed by a store */
     uint8_t *stored; /* per tensor: written by the graph */
@@ -48,6 +67,11 @@ typedef struct rows_plan {
 /* Classify and check the graph, choose TR/C/P; TJ_OK with why[0] != 0
  * when the schedule does not apply. */
 tj_status rows_analyze(rows_plan *p, char *why, size_t why_size);
+
+/* rows_mode.c: after rows_analyze, choose the cluster or persistent
+ * variant for the arch (fills CL, persist, minblocks, pref, hoist; may
+ * change TR, C, P, NT). */
+void rows_choose_mode(rows_plan *p);
 
 /* Write the kernel for an analyzed plan. */
 tj_status rows_emit(rows_plan *p, char **src, emit_launch *L);

@@ -25,6 +25,8 @@ typedef struct rem {
     rows_plan *p;
     strbuf out;
     int depth;
+    uint8_t *visible;  /* persistent walk: nodes declared before the loop */
+    uint8_t *scratch;  /* persistent walk: the prefetch scope's emitted nodes */
 } rem;
 
 static void line(rem *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -59,7 +61,7 @@ static void begin_slots(rem *e) {
     line(e, "#pragma unroll");
     line(e, "for (int k = 0; k < S; ++k) {");
     e->depth++;
-    line(e, "const int j = (lane + (k / V) * TR) * V + k %% V; (void)j;");
+    line(e, "const int j = (cb + lane + (k / V) * TR) * V + k %% V; (void)j;");
 }
 static void end_slots(rem *e) {
     e->depth--;
@@ -142,12 +144,26 @@ static void emit_reduce(rem *e, int32_t id) {
     line(e, "%s q_acc = %s::identity<%s>();", rt, op[n->sub], rt);
     begin_slots(e);
     const rows_plan *p = e->p;
-    if ((int64_t)p->C * p->V * p->TR != p->W)
+    if ((int64_t)p->C * p->V * p->TR * p->CL != p->W)
         line(e, "if (j < W) q_acc = %s::apply(q_acc, %s);", op[n->sub], xs);
     else
         line(e, "q_acc = %s::apply(q_acc, %s);", op[n->sub], xs);
     end_slots(e);
-    if (p->TR > 32) {
+    if (p->CL > 1) {
+        /* each reduction its own buffers: nothing is reused across the
+         * cluster barrier, so no second barrier is needed */
+        line(e, "__shared__ %s q_part[NT / 32], q_xch[NT / TR * CL];", rt);
+        line(e, "%s = tj::rows::cluster_reduce<%s, TR, CL, %s>(q_acc, q_part, q_xch);", V(e, id),
+             op[n->sub], e->p->nfirst++ ? "false" : "true");
+    } else if (p->TR > 32 && p->persist) {
+        /* The walk runs this reduction once a program: alternate two
+         * buffers so a fast warp's next write cannot land before a slow
+         * warp has read this one (the next program's barrier orders the
+         * reuse after that). */
+        line(e, "__shared__ %s q_part[2][NT / 32];", rt);
+        line(e, "%s = tj::rows::group_reduce<%s, TR>(q_acc, q_part[q_it & 1]);", V(e, id),
+             op[n->sub]);
+    } else if (p->TR > 32) {
         line(e, "__shared__ %s q_part[NT / 32];", rt);
         line(e, "%s = tj::rows::group_reduce<%s, TR>(q_acc, q_part);", V(e, id), op[n->sub]);
     } else {
@@ -215,11 +231,70 @@ static void access_row(rem *e, const ir_node *n, int32_t v, const access *a, int
     line(e, "const long long q_ro = %s;", off);
 }
 
+/* A wide load's chunks. `raw` NULL: into the node's f32 (register type)
+ * array; else into raw[c], chunks of the tensor's storage type (the
+ * prefetch buffer: half the registers of f32 for 16-bit tensors). */
+static void emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, const char *raw) {
+    const rows_plan *p = e->p;
+    const ir_tensor *t = &p->g->tensors[n->tensor];
+    const char *mt = emit_mem_type(t->dtype);
+    char pad[64];
+    emit_literal(t->dtype, n->f, pad, sizeof pad);
+    int unit = rows_unit_stride(p->g, n->tensor, a->coldim);
+    line(e, "const long long q_c0 = q_o%d;", a->coldim);
+    int vec = unit && (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
+    if (vec) {
+        line(e, "const %s *q_p = t_%s + q_ro + q_c0;", mt, t->name);
+        line(e, "const bool q_vec = q_rin && tj::rows::aligned16(q_p);");
+    }
+    line(e, "#pragma unroll");
+    line(e, "for (int c = 0; c < C; ++c) {");
+    e->depth++;
+    line(e, "const int j0 = (cb + lane + c * TR) * V;");
+    if (vec) {
+        line(e, "if (q_vec && j0 + V <= W && q_c0 + j0 >= 0 && q_c0 + j0 + V <= t_%s_d%d) {",
+             t->name, a->coldim);
+        if (raw) {
+            line(e, "  %s[c] = tj::rows::ldv<%s, V, %d>(q_p + j0);", raw, mt,
+                 p->stored[n->tensor] ? 0 : 1);
+        } else {
+            line(e, "  const tj::rows::chunk<%s, V> q_w = tj::rows::ldv<%s, V, %d>(q_p + j0);", mt,
+                 mt, p->stored[n->tensor] ? 0 : 1);
+            line(e, "  #pragma unroll");
+            line(e, "  for (int u = 0; u < V; ++u) %s[c * V + u] = tj::to_reg(q_w.t[u]);", V(e, id));
+        }
+        line(e, "} else {");
+    } else {
+        line(e, "{");
+    }
+    line(e, "  #pragma unroll");
+    line(e, "  for (int u = 0; u < V; ++u) {");
+    line(e, "    const long long q_c = q_c0 + j0 + u;");
+    line(e, "    const bool q_in = q_rin && j0 + u < W && q_c >= 0 && q_c < t_%s_d%d;", t->name,
+         a->coldim);
+    if (raw)
+        line(e, "    %s[c].t[u] = q_in ? t_%s[q_ro + q_c * t_%s_s%d] : tj::to_mem<%s>(%s);", raw,
+             t->name, t->name, a->coldim, mt, pad);
+    else
+        line(e, "    %s[c * V + u] = q_in ? tj::ld(t_%s + q_ro + q_c * t_%s_s%d) : %s;", V(e, id),
+             t->name, t->name, a->coldim, pad);
+    line(e, "  }");
+    line(e, "}");
+    e->depth--;
+    line(e, "}");
+}
+
 static void emit_load(rem *e, int32_t id) {
     const rows_plan *p = e->p;
     const ir_node *n = N(e, id);
     const ir_tensor *t = &p->g->tensors[n->tensor];
-    const char *mt = emit_mem_type(t->dtype);
+    if (p->pref[id]) {
+        /* fetched a program ahead (emit_prefetch): only the conversion */
+        line(e, "#pragma unroll");
+        line(e, "for (int k = 0; k < S; ++k) %s[k] = tj::to_reg(%s_nx[k / V].t[k %% V]);", V(e, id),
+             V(e, id));
+        return;
+    }
     char pad[64];
     emit_literal(t->dtype, n->f, pad, sizeof pad);
     access a = access_of(e, n, id);
@@ -227,42 +302,10 @@ static void emit_load(rem *e, int32_t id) {
     line(e, "{ // load %s", t->name);
     e->depth++;
     access_row(e, n, id, &a, w);
-    if (!w) {
+    if (!w)
         line(e, "%s = q_rin ? tj::ld(t_%s + q_ro) : %s;", V(e, id), t->name, pad);
-    } else {
-        int unit = rows_unit_stride(p->g, n->tensor, a.coldim);
-        line(e, "const long long q_c0 = q_o%d;", a.coldim);
-        int vec = unit && (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
-        if (vec) {
-            line(e, "const %s *q_p = t_%s + q_ro + q_c0;", mt, t->name);
-            line(e, "const bool q_vec = q_rin && tj::rows::aligned16(q_p);");
-        }
-        line(e, "#pragma unroll");
-        line(e, "for (int c = 0; c < C; ++c) {");
-        e->depth++;
-        line(e, "const int j0 = (lane + c * TR) * V;");
-        if (vec) {
-            line(e, "if (q_vec && j0 + V <= W && q_c0 + j0 >= 0 && q_c0 + j0 + V <= t_%s_d%d) {",
-                 t->name, a.coldim);
-            line(e, "  const tj::rows::chunk<%s, V> q_w = tj::rows::ldv<%s, V, %d>(q_p + j0);", mt,
-                 mt, p->stored[n->tensor] ? 0 : 1);
-            line(e, "  #pragma unroll");
-            line(e, "  for (int u = 0; u < V; ++u) %s[c * V + u] = tj::to_reg(q_w.t[u]);", V(e, id));
-            line(e, "} else {");
-        } else {
-            line(e, "{");
-        }
-        line(e, "  #pragma unroll");
-        line(e, "  for (int u = 0; u < V; ++u) {");
-        line(e, "    const long long q_c = q_c0 + j0 + u;");
-        line(e, "    %s[c * V + u] = (q_rin && j0 + u < W && q_c >= 0 && q_c < t_%s_d%d) ? "
-                "tj::ld(t_%s + q_ro + q_c * t_%s_s%d) : %s;",
-             V(e, id), t->name, a.coldim, t->name, t->name, a.coldim, pad);
-        line(e, "  }");
-        line(e, "}");
-        e->depth--;
-        line(e, "}");
-    }
+    else
+        emit_wide_load(e, n, id, &a, NULL);
     e->depth--;
     line(e, "}");
 }
@@ -279,7 +322,8 @@ static void emit_store(rem *e, int32_t id) {
     /* One thread writes each element: values a whole row (or program) holds
      * are written by its first lane (or first row). */
     const char *who = c == RC_FULL ? "true" : c == RC_COL ? "ri == 0"
-                      : c == RC_ROW || c == RC_ROWT ? "lane == 0" : "lane == 0 && ri == 0";
+                      : c == RC_ROW || c == RC_ROWT ? "lane == 0 && cb == 0"
+                      : "lane == 0 && ri == 0 && cb == 0";
     line(e, "if (%s) { // store %s", who, t->name);
     e->depth++;
     access_row(e, n, v, &a, w);
@@ -299,7 +343,7 @@ static void emit_store(rem *e, int32_t id) {
         line(e, "#pragma unroll");
         line(e, "for (int c = 0; c < C; ++c) {");
         e->depth++;
-        line(e, "const int j0 = (lane + c * TR) * V;");
+        line(e, "const int j0 = (cb + lane + c * TR) * V;");
         if (vec) {
             line(e, "if (q_vec && j0 + V <= W && q_c0 + j0 >= 0 && q_c0 + j0 + V <= t_%s_d%d) {",
                  t->name, a.coldim);
@@ -349,12 +393,11 @@ static void emit_node(rem *e, int32_t id) {
         line(e, "%s = sym_%s;", V(e, id), p->g->syms[n->index].name);
         break;
     case IR_PROGRAM_ID:
-        if (n->index == 0) snprintf(rhs, sizeof rhs, "prog0");
-        else snprintf(rhs, sizeof rhs, "(int)blockIdx.%s", axis[n->index]);
-        line(e, "%s = %s;", V(e, id), rhs);
+        line(e, "%s = prog%d;", V(e, id), n->index);
         break;
     case IR_NUM_PROGRAMS:
-        if (n->index == 0 && p->P > 1) snprintf(rhs, sizeof rhs, "grid_0");
+        if (p->persist || (n->index == 0 && p->P > 1)) snprintf(rhs, sizeof rhs, "grid_%d", n->index);
+        else if (n->index == 0 && p->CL > 1) snprintf(rhs, sizeof rhs, "(int)gridDim.x / CL");
         else snprintf(rhs, sizeof rhs, "(int)gridDim.%s", axis[n->index]);
         line(e, "%s = %s;", V(e, id), rhs);
         break;
@@ -384,6 +427,96 @@ static void emit_with_deps(rem *e, int32_t id, uint8_t *done) {
     emit_node(e, id);
 }
 
+/* One program's nodes. Loads of tensors the kernel does not write go
+ * first, so their latency (a weight row from L2) overlaps the input's
+ * instead of following the reductions; everything else keeps program
+ * order. `after_loads` (persistent walk) runs between the two. */
+static void emit_prefetch(rem *e, const char *q_f);
+static void emit_body_split(rem *e, uint8_t *done, int prefetch) {
+    const rows_plan *p = e->p;
+    const tj_graph *g = p->g;
+    for (int k = 0; k < g->nbody; k++) {
+        const ir_node *n = &g->nodes[g->body[k]];
+        if (p->live[g->body[k]] && n->op == IR_LOAD && !p->stored[n->tensor])
+            emit_with_deps(e, g->body[k], done);
+    }
+    if (prefetch) emit_prefetch(e, "q_b + q_step + q_slot");
+    for (int k = 0; k < g->nbody; k++)
+        if (p->live[g->body[k]]) emit_with_deps(e, g->body[k], done);
+}
+static void emit_body(rem *e, uint8_t *done) { emit_body_split(e, done, 0); }
+
+/* prog0..2 and `active` of flattened program q_f (persistent walk). */
+static void emit_program_of(rem *e) {
+    line(e, "const int prog0 = (int)(q_f %% grid_0), prog1 = (int)(q_f / grid_0 %% grid_1), "
+            "prog2 = (int)(q_f / grid_0 / grid_1);");
+    line(e, "const bool active = grp < R * %d && q_f < q_total;", e->p->P);
+    line(e, "(void)prog0; (void)prog1; (void)prog2; (void)active;");
+}
+
+/* The prefetched loads of program `q_f` (a C expression) into their
+ * <name>_nx chunk buffers, with the scalar coordinates they need
+ * recomputed in a scope of their own (the nodes declared before the loop
+ * are reused). Past the last program `active` is false and the buffers
+ * get the pad value without touching memory. */
+static void emit_prefetch(rem *e, const char *q_f) {
+    const rows_plan *p = e->p;
+    const tj_graph *g = p->g;
+    uint8_t *scratch = e->scratch;
+    memcpy(scratch, e->visible, (size_t)g->nnodes + 1);
+    line(e, "{ // prefetch program %s", q_f);
+    e->depth++;
+    line(e, "const long long q_f = %s;", q_f);
+    emit_program_of(e);
+    for (int32_t id = 0; id < g->nnodes; id++) {
+        if (!p->pref[id]) continue;
+        const ir_node *n = N(e, id);
+        for (int k = 0; k < n->nin; k++) emit_with_deps(e, n->in[k], scratch);
+        access a = access_of(e, n, id);
+        char raw[64];
+        snprintf(raw, sizeof raw, "%s_nx", V(e, id));
+        line(e, "{ // load %s", g->tensors[n->tensor].name);
+        e->depth++;
+        access_row(e, n, id, &a, 1);
+        emit_wide_load(e, n, id, &a, raw);
+        e->depth--;
+        line(e, "}");
+    }
+    e->depth--;
+    line(e, "}");
+}
+
+/* The persistent walk (rows.h): hoisted loads, the first program's
+ * prefetch, then a loop whose step converts the prefetched chunks,
+ * fetches the next program's and computes and stores this one. */
+static void emit_walk(rem *e, uint8_t *done) {
+    const rows_plan *p = e->p;
+    const tj_graph *g = p->g;
+    line(e, "const int q_slot = grp / R;");
+    line(e, "const long long q_total = (long long)grid_0 * grid_1 * grid_2;");
+    line(e, "const long long q_step = (long long)gridDim.x * %d;", p->P);
+    for (int32_t id = 0; id < g->nnodes; id++)
+        if (p->hoist[id]) emit_with_deps(e, id, done);
+    for (int32_t id = 0; id < g->nnodes; id++)
+        if (p->pref[id])
+            line(e, "tj::rows::chunk<%s, V> %s_nx[C];",
+                 emit_mem_type(g->tensors[N(e, id)->tensor].dtype), V(e, id));
+    memcpy(e->visible, done, (size_t)g->nnodes + 1);
+    char first[64];
+    snprintf(first, sizeof first, "(long long)blockIdx.x * %d + q_slot", p->P);
+    emit_prefetch(e, first);
+    line(e, "#pragma unroll 1");
+    line(e, "for (long long q_b = (long long)blockIdx.x * %d, q_it = 0; q_b < q_total; "
+            "q_b += q_step, ++q_it) {", p->P);
+    e->depth++;
+    line(e, "(void)q_it;");
+    line(e, "const long long q_f = q_b + q_slot;");
+    emit_program_of(e);
+    emit_body_split(e, done, 1);
+    e->depth--;
+    line(e, "}");
+}
+
 static int baked(const rows_plan *p, int s) {
     return p->g->syms[s].policy == TJ_EXACT && p->sym && p->sym[s] != TJ_UNBOUND;
 }
@@ -391,7 +524,12 @@ static int baked(const rows_plan *p, int s) {
 static void emit_signature(rem *e, emit_launch *L) {
     const rows_plan *p = e->p;
     const tj_graph *g = p->g;
-    sb_printf(&e->out, "extern \"C\" __global__ void __launch_bounds__(%d)\ntj_%s(", p->NT, g->name);
+    if (p->persist)
+        sb_printf(&e->out, "extern \"C\" __global__ void __launch_bounds__(%d, %d)\ntj_%s(", p->NT,
+                  p->minblocks, g->name);
+    else
+        sb_printf(&e->out, "extern \"C\" __global__ void __launch_bounds__(%d)\ntj_%s(", p->NT,
+                  g->name);
     int np = 0;
     const char *sep = "";
     for (int t = 0; t < g->ntensors; t++, sep = ", ") {
@@ -416,9 +554,10 @@ static void emit_signature(rem *e, emit_launch *L) {
         L->params[np++] = (emit_param){.kind = EMIT_PARAM_SYMBOL, .index = s, .ctype = EMIT_C_I32,
                                        .size = 4};
     }
-    if (p->P > 1) {
-        sb_printf(&e->out, "%sint grid_0", sep);
-        L->params[np++] = (emit_param){.kind = EMIT_PARAM_GRID, .index = 0, .ctype = EMIT_C_I32,
+    /* the persistent walk flattens the graph's grid itself */
+    for (int d = 0; d < (p->persist ? 3 : p->P > 1 ? 1 : 0); d++, sep = ", ") {
+        sb_printf(&e->out, "%sint grid_%d", sep, d);
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_GRID, .index = d, .ctype = EMIT_C_I32,
                                        .size = 4};
     }
     sb_printf(&e->out, ") {\n");
@@ -428,18 +567,34 @@ static void emit_signature(rem *e, emit_launch *L) {
 static void emit_prologue(rem *e) {
     const rows_plan *p = e->p;
     const tj_graph *g = p->g;
-    line(e, "constexpr int NT = %d, TR = %d, V = %d, C = %d, S = C * V, W = %d, R = %d;", p->NT,
-         p->TR, p->V, p->C, p->W, p->R);
+    line(e, "constexpr int NT = %d, TR = %d, V = %d, C = %d, S = C * V, W = %d, R = %d, CL = %d;",
+         p->NT, p->TR, p->V, p->C, p->W, p->R, p->CL);
     line(e, "const int tid = threadIdx.x, lane = tid %% TR, grp = tid / TR, ri = grp %% R;");
-    line(e, "(void)NT; (void)lane; (void)ri; (void)S; (void)W;");
-    if (p->P > 1) {
+    line(e, "(void)NT; (void)lane; (void)ri; (void)S; (void)W; (void)CL;");
+    if (p->CL > 1) {
+        /* block r of a program's cluster holds chunks r*TR*C .. of each row */
+        line(e, "const int cb = (int)tj::rows::cluster_rank() * TR * C;");
+        line(e, "const int prog0 = (int)blockIdx.x / CL;");
+        line(e, "const bool active = grp < R;");
+        line(e, "tj::rows::cluster_arrive_relaxed();");
+    } else if (p->persist) {
+        /* programs are set per step of the walk (emit_walk) */
+        line(e, "constexpr int cb = 0;");
+        line(e, "const bool active = grp < R * %d;", p->P);
+    } else if (p->P > 1) {
+        line(e, "constexpr int cb = 0;");
         line(e, "const int prog0 = (int)blockIdx.x * %d + grp / R;", p->P);
         line(e, "const bool active = grp < R * %d && prog0 < grid_0;", p->P);
     } else {
+        line(e, "constexpr int cb = 0;");
         line(e, "const int prog0 = (int)blockIdx.x;");
         line(e, "const bool active = grp < R;");
     }
-    line(e, "(void)prog0; (void)active;");
+    if (!p->persist) {
+        line(e, "const int prog1 = (int)blockIdx.y, prog2 = (int)blockIdx.z;");
+        line(e, "(void)prog0; (void)prog1; (void)prog2;");
+    }
+    line(e, "(void)cb; (void)active;");
     for (int s = 0; s < g->nsyms; s++)
         if (baked(p, s))
             line(e, "constexpr int sym_%s = %lld;", g->syms[s].name, (long long)p->sym[s]);
@@ -497,6 +652,12 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
               "%d chunk%s of %d, %d row%s a program, %d program%s a block\n",
               g->name, p->arch, p->W, p->TR, p->TR > 1 ? "s" : "", p->C, p->C > 1 ? "s" : "",
               p->V, p->R, p->R > 1 ? "s" : "", p->P, p->P > 1 ? "s" : "");
+    if (p->CL > 1)
+        sb_printf(&e.out, "// a cluster of %d blocks a program, reductions through distributed "
+                  "shared memory\n", p->CL);
+    if (p->persist)
+        sb_printf(&e.out, "// persistent: %d blocks an SM walk the programs, the next one's rows "
+                  "prefetched\n", p->minblocks);
     sb_printf(&e.out, "// graph sha256 %s\n// bindings:", hash);
     for (int s = 0; s < g->nsyms; s++) {
         static const char *const pol[] = {"exact", "pow2", "multiple", "dynamic"};
@@ -512,21 +673,22 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
     e.depth = 1;
     emit_prologue(&e);
     uint8_t *done = calloc((size_t)g->nnodes + 1, 1);
-    if (!done) {
+    e.visible = calloc((size_t)g->nnodes + 1, 1);
+    e.scratch = calloc((size_t)g->nnodes + 1, 1);
+    if (!done || !e.visible || !e.scratch) {
+        free(done);
+        free(e.visible);
+        free(e.scratch);
         sb_free(&e.out);
         return tj_set_error(TJ_ERR_NO_MEMORY, "rows schedule: out of memory");
     }
-    /* Loads of tensors the kernel does not write go first, so their
-     * latency (a weight row from L2) overlaps the input's instead of
-     * following the reductions; everything else keeps program order. */
-    for (int k = 0; k < g->nbody; k++) {
-        const ir_node *n = &g->nodes[g->body[k]];
-        if (p->live[g->body[k]] && n->op == IR_LOAD && !p->stored[n->tensor])
-            emit_with_deps(&e, g->body[k], done);
-    }
-    for (int k = 0; k < g->nbody; k++)
-        if (p->live[g->body[k]]) emit_with_deps(&e, g->body[k], done);
+    if (p->persist)
+        emit_walk(&e, done);
+    else
+        emit_body(&e, done);
     free(done);
+    free(e.visible);
+    free(e.scratch);
     sb_printf(&e.out, "}\n");
     if (e.out.oom) {
         sb_free(&e.out);
@@ -535,8 +697,17 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
     snprintf(L->kernel, sizeof L->kernel, "tj_%s", g->name);
     L->threads = p->NT;
     L->smem_bytes = 0;
-    L->grid_mode = p->P > 1 ? EMIT_GRID_DIV : EMIT_GRID_GRAPH;
-    L->grid_arg = p->P > 1 ? p->P : 0;
+    if (p->CL > 1) {
+        L->grid_mode = EMIT_GRID_MUL;
+        L->grid_arg = p->CL;
+        L->cluster[0] = (unsigned)p->CL, L->cluster[1] = L->cluster[2] = 1;
+    } else if (p->persist) {
+        L->grid_mode = EMIT_GRID_PERSISTENT;
+        L->grid_arg = p->minblocks;
+    } else {
+        L->grid_mode = p->P > 1 ? EMIT_GRID_DIV : EMIT_GRID_GRAPH;
+        L->grid_arg = p->P > 1 ? p->P : 0;
+    }
     *src = e.out.data;
     return TJ_OK;
 }

@@ -13,6 +13,9 @@
 //   group_reduce<Op, TR>(x, part)   Op over the TR threads of x's row group
 //   sum_op, max_op, min_op    as tj/reduce.cuh's (float sums in f32, integer
 //                             sums wrap, max/min of floats ignore NaN)
+//   cluster_reduce<Op, TR, CL, FIRST>(x, part, xch)   (sm_90+) Op over a row
+//                             split across the CL blocks of a cluster
+//   cluster_rank(), cluster_arrive_relaxed()          (sm_90+)
 //
 // Only types.cuh and math.cuh are included, to keep NVRTC's work small.
 #ifndef TJ_ROWS_CUH
@@ -118,6 +121,68 @@ TJ_DEV R group_reduce(R x, R *part) {
     }
     return x;
 }
+
+// ---- clusters (sm_90+): one row over CL blocks ---------------------------------
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+TJ_DEV unsigned cluster_rank() {
+    unsigned r;
+    // %cluster_ctarank: this block's rank in its cluster
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+    return r;
+}
+
+// The kernel's first phase of the cluster barrier: the matching wait (in
+// the first cluster_reduce) guarantees every peer block has started, so
+// its shared memory exists before anyone writes to it.
+TJ_DEV void cluster_arrive_relaxed() {
+    // barrier.cluster.arrive.relaxed: signal without ordering memory
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory");
+}
+TJ_DEV void cluster_wait() {
+    // barrier.cluster.wait.acquire: peers' writes before their arrive are visible
+    asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+TJ_DEV void cluster_sync() {
+    // barrier.cluster.arrive.release + wait.acquire: a full cluster barrier
+    asm volatile("barrier.cluster.arrive.release.aligned;\n\t"
+                 "barrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+
+// The generic address of *p in the shared memory of cluster block `rank`.
+template <class T>
+TJ_DEV T *map_rank(T *p, unsigned rank) {
+    u64 r;
+    // mapa.u64: a generic shared address mapped to another block of the cluster
+    asm volatile("mapa.u64 %0, %1, %2;" : "=l"(r) : "l"(p), "r"(rank));
+    return (T *)r;
+}
+
+// Op over the TR threads of the caller's group in each of the CL blocks of
+// the cluster (block r holds the row's r-th part). Each block's partial is
+// pushed into slot [group][r] of every block's `xch` (shared memory of
+// NT/TR*CL elements, this call's only), then every block combines the
+// slots in rank order, so all get the same bits. Every thread of every
+// block must call (barriers inside). FIRST: the kernel's first such call,
+// which completes the prologue's cluster_arrive_relaxed. `xch` is never
+// written again after the call's barrier, so a block may exit right after.
+template <class Op, int TR, int CL, bool FIRST, class R>
+TJ_DEV R cluster_reduce(R x, R *part, R *xch) {
+    x = group_reduce<Op, TR>(x, part);
+    const int g = (int)threadIdx.x / TR;
+    const unsigned me = cluster_rank();
+    if (FIRST) cluster_wait();
+    if ((int)threadIdx.x % TR == 0) {
+#pragma unroll
+        for (int q = 0; q < CL; ++q) *map_rank(&xch[g * CL + (int)me], (unsigned)q) = x;
+    }
+    cluster_sync();
+    x = xch[g * CL];
+#pragma unroll
+    for (int q = 1; q < CL; ++q) x = Op::apply(x, xch[g * CL + q]);
+    return x;
+}
+#endif
 
 }  // namespace rows
 }  // namespace tj

@@ -5,7 +5,10 @@
  * graphs the schedule takes (broadcasts, casts, masks, row statistics),
  * misaligned tensors (the element-by-element path) and an in-place
  * update, each against the CPU interpreter on random inputs with the
- * outputs poisoned first. SKIPs without a device or NVRTC.
+ * outputs poisoned first; the launch variants (the persistent prefetching
+ * walk at narrow and mid widths, clusters sharing a row at 16384 columns
+ * and more on sm_90+) at row counts below, at and far above one wave.
+ * SKIPs without a device or NVRTC.
  */
 #include "gpu_harness.h"
 #include "randgraph.h"
@@ -113,6 +116,18 @@ static int picks_rows(const tj_graph *g, const char *arch, const int64_t *vals) 
     return rows;
 }
 
+/* Whether the rows kernel for (g, vals) has `what` in its header
+ * ("// persistent", "// a cluster"). */
+static int rows_variant(const tj_graph *g, const char *arch, const int64_t *vals, const char *what) {
+    char *src = NULL;
+    if (tj_emit_cuda(g, arch, vals, &src) != TJ_OK) return 0;
+    const char *body = strstr(src, "#include");
+    const char *hit = strstr(src, what);
+    int yes = hit && (!body || hit < body);
+    tj_free(src);
+    return yes;
+}
+
 /* Launch g at vals through a tj_kernel and compare; 1 when it agrees. */
 static int run_case(tj_kernel *k, const tj_graph *g, const int64_t *vals, int offset, double tol,
                     char *why, size_t n) {
@@ -160,7 +175,8 @@ static const char *const row_recipes[][2] = {
 TEST(test_gpu_rows_recipes_match_the_interpreter_at_ragged_sizes) {
     drv_device dev;
     GPU_REQUIRE_DEVICE(&dev);
-    static const int64_t cols[] = {1, 7, 100, 128, 1000, 1024, 4097, 8192, 16384};
+    static const int64_t cols[] = {1,    7,    100,   128,   1000,  1024,
+                                   4097, 8192, 16384, 32768, 33000, 65536};
     static const int64_t rows[] = {1, 3, 37, 130};
     int ran = 0;
     for (size_t r = 0; r < sizeof row_recipes / sizeof row_recipes[0]; r++) {
@@ -169,6 +185,8 @@ TEST(test_gpu_rows_recipes_match_the_interpreter_at_ragged_sizes) {
         tj_kernel *k = make(g);
         CHECK(k);
         for (size_t w = 0; w < sizeof cols / sizeof cols[0]; w++) {
+            /* 4 rows of 32768 need more than 64 elements a thread: rows declines */
+            if (cols[w] > 16384 && row_recipes[r][1] && !strcmp(row_recipes[r][1], "bm=4")) continue;
             int64_t vals[4];
             bind(g, rows[(w + r) % 4], cols[w], vals);
             CHECKF(picks_rows(g, dev.arch, vals), "%s %s cols=%lld: not the rows schedule",
@@ -272,6 +290,77 @@ TEST(test_gpu_rows_random_graphs_it_takes_match_the_interpreter) {
     }
     printf("  %d of %d random graphs ran on the rows schedule\n", taken, total);
     CHECK(taken > 0);
+}
+
+/* The persistent walk: a group's programs f, f + stride, ...; rows fewer
+ * than the grid's groups (most blocks idle), about one wave, and many
+ * steps a group; ragged widths take the element path at the row's end
+ * while the next row is in flight. */
+TEST(test_gpu_rows_persistent_walk_matches_the_interpreter) {
+    drv_device dev;
+    GPU_REQUIRE_DEVICE(&dev);
+    static const char *const names[][2] = {{"softmax", NULL}, {"rmsnorm", NULL},
+                                           {"layernorm", "bias=1"}, {"softmax", "bm=4"}};
+    static const int64_t cols[] = {100, 128, 1000, 2048, 4097, 8192};
+    static const int64_t rows[] = {1, 5, 1000, 20000};
+    int ran = 0;
+    for (int r = 0; r < 4; r++) {
+        tj_graph *g = recipe(names[r][0], names[r][1], NULL);
+        tj_kernel *k = make(g);
+        CHECK(g && k);
+        for (int w = 0; w < 6; w++) {
+            for (int n = 0; n < 4; n++) {
+                if (cols[w] * rows[n] > ((int64_t)1 << 25)) continue; /* interpreter time */
+                int64_t vals[4];
+                bind(g, rows[n], cols[w], vals);
+                CHECKF(rows_variant(g, dev.arch, vals, "// persistent"),
+                       "%s cols=%lld: not the persistent walk", names[r][0], (long long)cols[w]);
+                char why[320] = "";
+                CHECKF(run_case(k, g, vals, 0, 0, why, sizeof why), "%s %s rows=%lld cols=%lld: %s",
+                       names[r][0], names[r][1] ? names[r][1] : "", (long long)rows[n],
+                       (long long)cols[w], why);
+                ran++;
+            }
+        }
+        tj_kernel_destroy(k);
+        tj_graph_free(g);
+    }
+    printf("  %d persistent cases\n", ran);
+}
+
+/* Clusters (sm_90+): each block of a program's cluster holds part of the
+ * row; max, sum, mean and variance combine through distributed shared
+ * memory. Ragged widths leave the last block a partial (or empty) part. */
+TEST(test_gpu_rows_clusters_match_the_interpreter) {
+    drv_device dev;
+    GPU_REQUIRE_DEVICE(&dev);
+    if (dev.cc_major < 9) SKIP("clusters need sm_90 (device %s)", dev.arch);
+    static const char *const names[][2] = {{"softmax", NULL}, {"rmsnorm", NULL},
+                                           {"layernorm", "bias=1"}, {"softmax", "dtype=f32"}};
+    static const int64_t cols[] = {16384, 32768, 33000, 65536};
+    static const int64_t rows[] = {1, 3, 130};
+    int ran = 0;
+    for (int r = 0; r < 4; r++) {
+        tj_graph *g = recipe(names[r][0], names[r][1], NULL);
+        tj_kernel *k = make(g);
+        CHECK(g && k);
+        for (int w = 0; w < 4; w++) {
+            for (int n = 0; n < 3; n++) {
+                int64_t vals[4];
+                bind(g, rows[n], cols[w], vals);
+                if (!rows_variant(g, dev.arch, vals, "// a cluster")) continue;
+                char why[320] = "";
+                CHECKF(run_case(k, g, vals, 0, 0, why, sizeof why), "%s %s rows=%lld cols=%lld: %s",
+                       names[r][0], names[r][1] ? names[r][1] : "", (long long)rows[n],
+                       (long long)cols[w], why);
+                ran++;
+            }
+        }
+        tj_kernel_destroy(k);
+        tj_graph_free(g);
+    }
+    printf("  %d cluster cases\n", ran);
+    CHECK(ran >= 20);
 }
 
 int main(void) { return harness_main(); }
