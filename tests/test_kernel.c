@@ -513,8 +513,6 @@ TEST(test_kernel_grid_matches_interpreter_grid_for_every_recipe) {
                 sc[i] = 0.5;
             }
             CHECK_OK(tj_graph_grid(g, vals, grid));
-            CHECKF(tj_kernel_launch(k, tp, sc, vals, NULL) == TJ_OK, "%s: %s",
-                   tj_recipe_get(r)->name, tj_last_error());
             /* A schedule may run several programs per block. */
             int64_t spec[16];
             emit_launch L;
@@ -522,6 +520,12 @@ TEST(test_kernel_grid_matches_interpreter_grid_for_every_recipe) {
             cache_specialize(g, vals, spec);
             CHECK_OK(emit_kernel(g, ARCH, spec, NULL, &src, &L));
             free(src);
+            /* Tensor maps are encoded by the real driver at launch. */
+            int tmaps = 0;
+            for (int i = 0; i < L.nparams; i++) tmaps += L.params[i].kind == EMIT_PARAM_TENSORMAP;
+            if (tmaps && !drv_available(NULL)) continue;
+            CHECKF(tj_kernel_launch(k, tp, sc, vals, NULL) == TJ_OK, "%s: %s",
+                   tj_recipe_get(r)->name, tj_last_error());
             if (L.grid_mode == EMIT_GRID_DIV) grid[0] = (grid[0] + L.grid_arg - 1) / L.grid_arg;
             if (L.grid_mode == EMIT_GRID_PERSISTENT) continue;
             for (int i = 0; i < 3; i++)

@@ -30,9 +30,12 @@ static tj_graph *build(const char *name, const char *params, int aligned) {
         fprintf(stderr, "  %s: %s\n", name, tj_last_error());
         return NULL;
     }
-    /* The recipes keep element alignment; TMA wants 16 bytes (what
-     * cudaMalloc and torch give). */
+    /* The recipe declares its tensors 16-byte aligned (what TMA needs and
+     * cudaMalloc and torch give); a user graph may keep element alignment. */
     if (aligned) align16(g);
+    else
+        for (int t = 0; t < tj_num_tensors(g); t++)
+            tj_tensor_set_align(g, (tj_tensor){t}, (int)tj_dtype_size(tj_tensor_dtype(g, (tj_tensor){t})));
     return g;
 }
 

@@ -181,6 +181,13 @@ tj_status tj_recipe_attention(const tj_attention_params *p, tj_graph **out) {
         a.v = rtensor(g, "v", p->dtype, 4, kvshape);
         to = rtensor(g, "o", p->dtype, 4, qshape);
         if (p->lse) tl = rtensor(g, "lse", TJ_F32, 3, lshape);
+        /* 16-byte aligned, as cudaMalloc and torch give: what the copy
+         * engine (TMA) of the sm_90a schedule needs. A misaligned pointer
+         * is a clear launch error, never a wrong result. */
+        tj_tensor_set_align(g, tq, 16);
+        tj_tensor_set_align(g, a.k, 16);
+        tj_tensor_set_align(g, a.v, 16);
+        tj_tensor_set_align(g, to, 16);
     }
     a.scale = tj_scalar_arg(g, "scale", TJ_F32);
 
