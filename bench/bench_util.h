@@ -27,7 +27,7 @@ static float frand(void) {
 }
 
 /* A device buffer of n elements of dtype filled with random values. */
-static drv_ptr device_random(tj_dtype dt, size_t n) {
+static inline drv_ptr device_random(tj_dtype dt, size_t n) {
     size_t es = tj_dtype_size(dt), chunk = (size_t)1 << 22;
     drv_ptr p;
     if (drv_mem_alloc(n * es, &p) != TJ_OK) DIE("alloc %zu bytes", n * es);

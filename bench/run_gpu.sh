@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One full call on the GPU machine: build (release), the gpu test suite,
 # the baseline benchmark and its torch peers. Logs and JSON go to $OUT.
-#   bench/run_gpu.sh [suite|check|bench|gemm|membound|python|llvm|all]   (default all)
+#   bench/run_gpu.sh [suite|check|bench|gemm|membound|attention|python|llvm|all]   (default all)
 # check: the short integrated pass (each GPU test binary under a time
 # limit, 60 random graphs, PTX cases when build/ptx-cases is carried).
 set -uo pipefail
@@ -36,6 +36,17 @@ if [ "$what" = gemm ]; then
   tail -20 "$OUT/gpu-gemm.log"
   mkdir -p /tmp/tj-sass
   timeout 400 $B/bench_gemm --json "$OUT/gemm.jsonl" --commit "$commit" --sass /tmp/tj-sass 2>&1 | tee "$OUT/gemm.log"
+  exit $rc
+fi
+if [ "$what" = attention ]; then
+  # issue 8: attention_sm90 against the interpreter, then the FA3 sweep
+  # against SDPA (cuDNN, flash). ATTN_ONLY=d128-n8192 narrows both.
+  timeout 200 $B/tests/test_gpu_attention > "$OUT/gpu-attention.log" 2>&1
+  rc=$?
+  tail -3 "$OUT/gpu-attention.log"
+  timeout 200 python3 bench/attention_torch.py ${ATTN_ONLY:-} > "$OUT/attention_torch.jsonl" 2> "$OUT/attention_torch.err"
+  timeout 300 $B/bench_attention ${ATTN_QUICK:+--quick} ${ATTN_ONLY:+--only $ATTN_ONLY} --torch "$OUT/attention_torch.jsonl" \
+    --json "$OUT/attention.jsonl" --commit "$commit" 2>&1 | tee "$OUT/attention.log"
   exit $rc
 fi
 if [ "$what" = membound ]; then

@@ -1,0 +1,293 @@
+/*
+ * attention.c — forward attention (issue 8) on the FlashAttention-3
+ * paper's sweep, launched through the public runtime (tj_kernel_launch:
+ * what users run), next to torch's SDPA with the cuDNN and the flash
+ * backends (bench/attention_torch.py, run just before in the same device
+ * call, its JSON lines read with --torch).
+ *
+ *   bench_attention [--quick] [--json FILE] [--torch FILE] [--commit SHA]
+ *                   [--only d128-n8192]
+ *
+ * Sweep: bf16, 16k tokens a batch (batch = 16384 / N), hidden 2048
+ * (heads = 2048 / d), N = 512 .. 16384, d = 64 / 128 / 256, causal and not.
+ * TFLOP/s count 4·batch·heads·N²·d (halved when causal), the paper's
+ * convention. Score modifiers (softcap 30, ALiBi with computed slopes) are
+ * measured at d 128, N 2048 and 8192, reported against the plain case as
+ * peer `plain` (the ratio is what the modifier costs).
+ * Every point is checked in the same run: 24 sampled query rows of o
+ * against a float64 reference on the CPU from the same bf16 inputs
+ * (max_abs_err in the JSON; bf16 output, so ~4e-3 is expected).
+ * Timing: CUDA events, 3 warm-up runs, the median of 20 (5 with --quick).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "driver.h"
+#include "ir.h"
+
+#define DIE(...) do { fprintf(stderr, __VA_ARGS__); fprintf(stderr, ": %s\n", tj_last_error()); exit(1); } while (0)
+
+#include "bench_util.h"
+
+static FILE *json;
+static const char *commit = "unknown";
+static char devname[256];
+
+/* Tile sizes a head dim gets (FlashAttention-3's choices where the
+ * schedule's register budget allows them). */
+static void tiles(int d, int causal, int *bm, int *bn) {
+    (void)causal;
+    *bm = 128;
+    *bn = d == 256 ? 64 : 128;
+}
+
+typedef struct acase {
+    tj_graph *g;
+    tj_kernel *k;
+    int64_t vals[4];
+    uint64_t ptrs[4];
+    double scale;
+} acase;
+
+static void acase_run(void *ctx) {
+    acase *c = ctx;
+    if (tj_kernel_launch(c->k, c->ptrs, &c->scale, c->vals, NULL) != TJ_OK) DIE("launch");
+}
+
+enum { MOD_NONE, MOD_SOFTCAP, MOD_ALIBI };
+static const char *const mod_name[] = {"", "-softcap", "-alibi"};
+
+static float bf(const uint16_t *p, size_t i) {
+    uint32_t u = (uint32_t)p[i] << 16; /* bf16 is the top half of an f32 */
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Row i of head h of batch b, in float64, from the bf16 inputs
+ * ([batch, N, heads, d]); the recipe's score order: scale, modifier, mask. */
+static void reference_row(const uint16_t *q, const uint16_t *k, const uint16_t *v, int64_t n,
+                          int heads, int d, int causal, int mod, double scale, int64_t b, int h,
+                          int64_t i, double *out) {
+    double *s = malloc(sizeof(double) * (size_t)n);
+    size_t qo = (((size_t)b * (size_t)n + (size_t)i) * (size_t)heads + (size_t)h) * (size_t)d;
+    double mx = -INFINITY;
+    int64_t last = causal ? i : n - 1;
+    double slope = exp2(-8.0 * (h + 1) / heads);
+    for (int64_t j = 0; j <= last; j++) {
+        size_t ko = (((size_t)b * (size_t)n + (size_t)j) * (size_t)heads + (size_t)h) * (size_t)d;
+        double dot = 0;
+        for (int e = 0; e < d; e++) dot += (double)bf(q, qo + e) * bf(k, ko + e);
+        dot *= scale;
+        if (mod == MOD_SOFTCAP) dot = 30.0 * tanh(dot / 30.0);
+        if (mod == MOD_ALIBI) dot += slope * (double)(j - i);
+        s[j] = dot;
+        if (dot > mx) mx = dot;
+    }
+    double l = 0;
+    for (int e = 0; e < d; e++) out[e] = 0;
+    for (int64_t j = 0; j <= last; j++) {
+        double p = exp(s[j] - mx);
+        l += p;
+        size_t vo = (((size_t)b * (size_t)n + (size_t)j) * (size_t)heads + (size_t)h) * (size_t)d;
+        for (int e = 0; e < d; e++) out[e] += p * bf(v, vo + e);
+    }
+    for (int e = 0; e < d; e++) out[e] /= l;
+    free(s);
+}
+
+static void emit(const char *cas, double ours, const char *peer, double peer_value, double err,
+                 const char *note) {
+    double ratio = peer_value > 0 ? ours / peer_value : 0;
+    printf("%-26s %7.1f TFLOP/s  %-6s %7.1f  ratio %.3f  err %.1e %s\n", cas, ours, peer,
+           peer_value, ratio, err, note);
+    if (!json) return;
+    time_t now = time(NULL);
+    char date[16];
+    strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
+    fprintf(json,
+            "{\"case\": \"%s\", \"ours\": %.1f, \"peer\": \"%s\", \"peer_value\": %.1f, "
+            "\"ratio\": %.4f, \"unit\": \"TFLOP/s\", \"max_abs_err\": %.2e, \"path\": \"%s\", "
+            "\"device\": \"%s\", \"date\": \"%s\", \"commit\": \"%s\"}\n",
+            cas, ours, peer, peer_value, ratio, err, note, devname, date, commit);
+    fflush(json);
+}
+
+/* torch's TFLOP/s for (case, peer) from attention_torch.py, 0 if absent. */
+static double torch_value(const char *path, const char *cas, const char *peer) {
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f) return 0;
+    char line[512], key[128], pk[64];
+    snprintf(key, sizeof key, "\"case\": \"%s\"", cas);
+    snprintf(pk, sizeof pk, "\"peer\": \"%s\"", peer);
+    double v = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *q = strstr(line, "\"tflops\": ");
+        if (strstr(line, key) && strstr(line, pk) && q) v = atof(q + 10);
+    }
+    fclose(f);
+    return v;
+}
+
+typedef struct inputs {
+    uint16_t *host[3];
+    drv_ptr dev[4];
+    size_t n;
+} inputs;
+
+/* q, k, v random in [-1, 1) (host copies kept), o poisoned with NaN. */
+static void inputs_make(inputs *in, size_t n) {
+    in->n = n;
+    float *f = malloc(n * sizeof(float));
+    for (int t = 0; t < 3; t++) {
+        in->host[t] = malloc(n * 2);
+        for (size_t i = 0; i < n; i++) f[i] = frand();
+        tj_convert(TJ_BF16, in->host[t], TJ_F32, f, n);
+        if (drv_mem_alloc(n * 2, &in->dev[t]) != TJ_OK) DIE("alloc");
+        if (drv_memcpy_htod(in->dev[t], in->host[t], n * 2) != TJ_OK) DIE("copy");
+    }
+    free(f);
+    if (drv_mem_alloc(n * 2, &in->dev[3]) != TJ_OK) DIE("alloc");
+}
+
+static void poison(drv_ptr p, size_t n) {
+    uint16_t *h = malloc(n * 2);
+    for (size_t i = 0; i < n; i++) h[i] = 0x7fc1; /* a bf16 NaN */
+    drv_memcpy_htod(p, h, n * 2);
+    free(h);
+}
+
+/* One point: build, compile (timed), check, time. Returns TFLOP/s. */
+static double run_case(const inputs *in, int d, int64_t n, int causal, int mod, int reps,
+                       double *err, char *sched, size_t sched_size) {
+    int heads = 2048 / d, bm, bn;
+    int64_t batch = 16384 / n;
+    tiles(d, causal, &bm, &bn);
+    char a0[32], a1[32], a2[32], a3[32], a4[32], a5[32], a6[32];
+    const char *argv[8] = {a0, a1, a2, a3, a4, a5, a6};
+    int argc = 6;
+    snprintf(a0, sizeof a0, "d=%d", d);
+    snprintf(a1, sizeof a1, "hq=%d", heads);
+    snprintf(a2, sizeof a2, "hkv=%d", heads);
+    snprintf(a3, sizeof a3, "causal=%d", causal);
+    snprintf(a4, sizeof a4, "block_m=%d", bm);
+    snprintf(a5, sizeof a5, "block_n=%d", bn);
+    if (mod == MOD_SOFTCAP) snprintf(a6, sizeof a6, "softcap=30");
+    if (mod == MOD_ALIBI) snprintf(a6, sizeof a6, "alibi=computed");
+    if (mod != MOD_NONE) argc = 7;
+    acase c;
+    memset(&c, 0, sizeof c);
+    if (tj_recipe_build("attention", argc, argv, &c.g) != TJ_OK) DIE("recipe");
+    tj_kernel_options o = {NULL, 0, ""};
+    if (tj_kernel_create(c.g, &o, &c.k) != TJ_OK) DIE("kernel");
+    for (int s = 0; s < tj_num_symbols(c.g); s++) {
+        const char *name = tj_symbol_name(c.g, (tj_sym){s});
+        c.vals[s] = !strcmp(name, "batch") ? batch : n;
+    }
+    for (int t = 0; t < 4; t++) c.ptrs[t] = in->dev[t];
+    c.scale = 1.0 / sqrt((double)d);
+    size_t elems = (size_t)batch * (size_t)n * (size_t)heads * (size_t)d;
+    poison(in->dev[3], elems);
+    char *src = NULL;
+    drv_device dev;
+    drv_device_info(0, &dev);
+    tj_emit_cuda(c.g, dev.arch, c.vals, &src);
+    snprintf(sched, sched_size, "?");
+    if (src && !strncmp(src, "// schedule: ", 13)) sscanf(src + 13, "%31[a-z0-9_]", sched);
+    tj_free(src);
+    acase_run(&c);
+    if (drv_context_sync() != TJ_OK) DIE("run");
+    /* the check, on the first run's output */
+    uint16_t *got = malloc(elems * 2);
+    drv_memcpy_dtoh(got, in->dev[3], elems * 2);
+    double worst = 0, ref[256];
+    for (int sidx = 0; sidx < 24; sidx++) {
+        int64_t b = (int64_t)(fabs(frand()) * (double)batch) % batch;
+        int h = (int)((int64_t)(fabs(frand()) * heads) % heads);
+        int64_t i = sidx == 0 ? 0 : sidx == 1 ? n - 1 : (int64_t)(fabs(frand()) * (double)n) % n;
+        reference_row(in->host[0], in->host[1], in->host[2], n, heads, d, causal, mod, c.scale, b,
+                      h, i, ref);
+        size_t off = (((size_t)b * (size_t)n + (size_t)i) * (size_t)heads + (size_t)h) * (size_t)d;
+        for (int e = 0; e < d; e++) {
+            double x = fabs((double)bf(got, off + e) - ref[e]);
+            if (!(x <= worst)) worst = isnan(x) ? INFINITY : x;
+        }
+    }
+    free(got);
+    *err = worst;
+    float ms = time_median(acase_run, &c, reps);
+    tj_kernel_destroy(c.k);
+    tj_graph_free(c.g);
+    double flop = 4.0 * (double)batch * heads * (double)n * (double)n * d * (causal ? 0.5 : 1.0);
+    return flop / (ms * 1e-3) / 1e12;
+}
+
+int main(int argc, char **argv) {
+    int quick = 0;
+    const char *torch = NULL, *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = fopen(argv[++i], "w");
+        else if (!strcmp(argv[i], "--torch") && i + 1 < argc) torch = argv[++i];
+        else if (!strcmp(argv[i], "--commit") && i + 1 < argc) commit = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_attention [--quick] [--json FILE] [--torch FILE] "
+                            "[--commit SHA] [--only CASE-PREFIX]\n");
+            return 2;
+        }
+    }
+    const char *why = NULL;
+    if (!drv_available(&why)) {
+        printf("no GPU: %s\n", why ? why : "");
+        return 0;
+    }
+    drv_device dev;
+    drv_device_info(0, &dev);
+    snprintf(devname, sizeof devname, "%s", dev.name);
+    printf("device %s (%s), %d SMs\n", dev.name, dev.arch, dev.sm_count);
+    int reps = quick ? 5 : 20;
+    inputs in;
+    inputs_make(&in, (size_t)16384 * 2048);
+
+    static const int ds[] = {64, 128, 256};
+    static const int64_t ns[] = {512, 1024, 2048, 4096, 8192, 16384};
+    for (size_t di = 0; di < 3; di++) {
+        for (int causal = 0; causal < 2; causal++) {
+            for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+                int d = ds[di];
+                int64_t n = ns[ni];
+                int nmods = d == 128 && (n == 2048 || n == 8192) ? 3 : 1;
+                double plain = 0;
+                for (int mod = 0; mod < nmods; mod++) {
+                    char cas[64], sched[32];
+                    snprintf(cas, sizeof cas, "d%d-n%lld-%s%s", d, (long long)n,
+                             causal ? "causal" : "full", mod_name[mod]);
+                    if (only && strncmp(cas, only, strlen(only))) continue;
+                    double err = 0;
+                    double tf = run_case(&in, d, n, causal, mod, reps, &err, sched, sizeof sched);
+                    if (mod == MOD_NONE) {
+                        plain = tf;
+                        int any = 0;
+                        static const char *const peers[] = {"cudnn", "flash"};
+                        for (int p = 0; p < 2; p++) {
+                            double tv = torch_value(torch, cas, peers[p]);
+                            if (tv > 0) emit(cas, tf, peers[p], tv, err, sched);
+                            any |= tv > 0;
+                        }
+                        if (!any) emit(cas, tf, "none", 0, err, sched);
+                    } else {
+                        emit(cas, tf, "plain", plain, err, sched);
+                    }
+                }
+            }
+        }
+    }
+    for (int t = 0; t < 4; t++) drv_mem_free(in.dev[t]);
+    for (int t = 0; t < 3; t++) free(in.host[t]);
+    if (json) fclose(json);
+    return 0;
+}
