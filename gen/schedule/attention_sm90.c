@@ -32,6 +32,13 @@ typedef struct ax {
     const tj_graph *g;
     strbuf out;
     int depth;
+    /* The loop being emitted, when it is software-pipelined (pipeline_plan):
+     * its carried accumulator, the nodes that read it, whether the pending
+     * product has been waited for in this trip yet. */
+    int pipe;
+    int32_t pacc;
+    uint8_t *pdep;
+    int drained;
 } ax;
 
 static void line(ax *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -102,6 +109,35 @@ static int open_elems(ax *x, int cls, int n) {
     return 1;
 }
 
+static int is_binary(const ax *x, int32_t id, int sub) {
+    const ir_node *n = node(x, id);
+    return n->op == IR_BINARY && n->sub == sub && n->type.dtype == TJ_F32;
+}
+
+/* exp2((v - r) * c) with r and c the same along a row (the softmax's
+ * exponent, max subtracted, log2 e applied) as one FMA, v * c - r * c, as
+ * FlashAttention computes it: the rounding differs from the graph's two
+ * steps by about 2^-24 of v * c. 1 when the pattern is there. */
+static int exp2_fma(const ax *x, int32_t arg, char *out, size_t size) {
+    if (!is_binary(x, arg, TJ_MUL)) return 0;
+    const ir_node *m = node(x, arg);
+    for (int k = 0; k < 2; k++) {
+        int32_t sub = m->in[k], c = m->in[1 - k];
+        int cc = x->p->cls[c];
+        if (!is_binary(x, sub, TJ_SUB) || (cc != AS_SCALAR && cc != AS_ROW)) continue;
+        int32_t v = node(x, sub)->in[0], r = node(x, sub)->in[1];
+        int rc = x->p->cls[r];
+        if (rc != AS_SCALAR && rc != AS_ROW) continue;
+        char av[96], ar[96], ac[96];
+        at(x, v, av);
+        at(x, r, ar);
+        at(x, c, ac);
+        snprintf(out, size, "tj::fast_exp2(fmaf(%s, %s, -(%s * %s)))", av, ac, ar, ac);
+        return 1;
+    }
+    return 0;
+}
+
 /* The right-hand side of an elementwise or scalar op, operands at the
  * current element (or as scalars). */
 static int rhs(const ax *x, int32_t id, char *out, size_t size) {
@@ -120,7 +156,12 @@ static int rhs(const ax *x, int32_t id, char *out, size_t size) {
         snprintf(out, size, "(%s)(%s)", T,
                  n->type.rank == 2 && n->index == 0 ? "rrow + 8 * h" : "8 * t + qcol + c");
         break;
-    case IR_UNARY: snprintf(out, size, emit_unary_fmt(n->sub), a[0]); break;
+    case IR_UNARY:
+        if (n->type.dtype == TJ_F32 && n->sub == TJ_EXP2 && exp2_fma(x, n->in[0], out, size)) break;
+        if (n->type.dtype == TJ_F32 && n->sub == TJ_EXP2) snprintf(out, size, "tj::fast_exp2(%s)", a[0]);
+        else if (n->type.dtype == TJ_F32 && n->sub == TJ_TANH) snprintf(out, size, "tj::fast_tanh(%s)", a[0]);
+        else snprintf(out, size, emit_unary_fmt(n->sub), a[0]);
+        break;
     case IR_BINARY: snprintf(out, size, emit_binary_fmt(n->sub), a[0], a[1]); break;
     case IR_WHERE: snprintf(out, size, "(%s ? %s : %s)", a[0], a[1], a[2]); break;
     case IR_FMA: snprintf(out, size, "fmaf(%s, %s, %s)", a[0], a[1], a[2]); break;
@@ -273,14 +314,107 @@ static void value(ax *x, int32_t id) {
 
 static const char *ty(const ax *x) { return x->p->dtype == TJ_BF16 ? "bf16" : "f16"; }
 
+/* Issue (and commit) dst += a . v of stage `st`: wgmma RS, a the packed
+ * p fragments, v N-major (d contiguous). dst is the plan's accumulator:
+ * the loop's carried array when pipelined, else the product's own. */
+static void pv_issue(ax *x, const char *a, const char *st, const char *ph, int commit) {
+    const as_plan *p = x->p;
+    char dst[32];
+    snprintf(dst, sizeof dst, "%c%d", x->pipe ? 'c' : 'e', (int)x->pacc);
+    line(x, "tj::sm90::mbar_wait(bar_v + 8 * %s, %s);", st, ph);
+    line(x, "const unsigned svp = sbase + Q_BYTES + %s * (2 * KV_BYTES) + KV_BYTES;", st);
+    line(x, "tj::sm90::wgmma_fence();");
+    line(x, "#pragma unroll");
+    line(x, "for (int kk = 0; kk < BN / 16; ++kk) {");
+    line(x, "  const unsigned a[4] = {%s[4 * kk], %s[4 * kk + 1], %s[4 * kk + 2], %s[4 * kk + 3]};",
+         a, a, a, a);
+    line(x, "  tj::sm90::wgmma_%s_m64n%dk16_rs<1>(%s, a,", ty(x), p->d, dst);
+    line(x, "      tj::sm90::desc_sw128(svp + kk * 2048, BN * 128, 1024));");
+    line(x, "}");
+    if (commit) line(x, "tj::sm90::wgmma_commit();");
+}
+
+/* Before this trip first reads the accumulator: wait for the pending
+ * p.v, give its v stage back. */
+static void pv_drain(ax *x) {
+    if (x->drained) return;
+    x->drained = 1;
+    /* The wait on every path, not only when a product is pending: see
+     * s_product. */
+    line(x, "tj::sm90::wgmma_wait<0>();   // the pending p.v, before the accumulator is read");
+    line(x, "tj::sm90::pin_all(c%d);", (int)x->pacc);
+    line(x, "if (pend && lane == 0) tj::sm90::mbar_arrive(bar_vfree + 8 * pstage);   // v is read");
+    line(x, "pend = false;");
+}
+
+/* After a pipelined loop: its last p.v. */
+static void pv_flush(ax *x) {
+    line(x, "if (pend) {   // the loop's last p.v");
+    x->depth++;
+    pv_issue(x, "pp", "pstage", "pphase", 1);
+    line(x, "tj::sm90::wgmma_wait<0>();");
+    line(x, "tj::sm90::pin_all(c%d);", (int)x->pacc);
+    line(x, "if (lane == 0) tj::sm90::mbar_arrive(bar_vfree + 8 * pstage);   // v is read");
+    line(x, "pend = false;");
+    x->depth--;
+    line(x, "}");
+}
+
+/* Whether a KV loop can be software-pipelined: acc' = p.v + C, with C
+ * computed from the carried acc by ops nothing else in the loop reads,
+ * and the product read by nothing but the yield of acc. Then the
+ * product of trip j may finish during trip j + 1's s and softmax: acc is
+ * only read again (for C) after the wait. dep marks the nodes that read
+ * acc; *acc the carried node. */
+static int pipeline_plan(const ax *x, const as_loop *L, const ir_loop *lp, uint8_t *dep,
+                         int32_t *acc) {
+    int ky = -1;
+    for (int k = 0; k < lp->ncarried; k++) {
+        if (lp->yields[k] != L->omma) continue;
+        if (ky >= 0) return 0;
+        ky = k;
+    }
+    if (ky < 0) return 0;
+    memset(dep, 0, (size_t)x->g->nnodes + 1);
+    dep[lp->carried[ky]] = 1;
+    for (int b = 0; b < lp->nbody; b++) {
+        int32_t id = lp->body[b];
+        const ir_node *n = node(x, id);
+        for (int k = 0; k < n->nin && id != L->omma; k++)
+            if (dep[n->in[k]]) dep[id] = 1;
+    }
+    if (dep[L->smma] || dep[L->pcast] || dep[L->kload] || dep[L->vload]) return 0;
+    for (int b = 0; b < lp->nbody; b++) {
+        int32_t id = lp->body[b];
+        const ir_node *n = node(x, id);
+        if (!x->p->live[id] || dep[id]) continue;
+        for (int k = 0; k < n->nin; k++) {
+            if (dep[n->in[k]] && !(id == L->omma && k == 2)) return 0;
+            if (n->in[k] == L->omma) return 0;
+        }
+    }
+    for (int k = 0; k < lp->ncarried; k++)
+        if (k != ky && (dep[lp->yields[k]] || lp->yields[k] == L->omma)) return 0;
+    *acc = lp->carried[ky];
+    return 1;
+}
+
 /* s = q . k^T for this warpgroup's 64 rows: wgmma SS, both operands
- * K-major (d contiguous) in 128-byte-swizzled chunks of 64 columns. */
+ * K-major (d contiguous) in 128-byte-swizzled chunks of 64 columns. In a
+ * pipelined loop the previous trip's p.v is issued right behind it, and
+ * the thread waits for s only: the softmax below runs while the tensor
+ * cores finish p.v (FlashAttention-3's intra-warpgroup overlap). With two
+ * consumer warpgroups the issues take turns (named barriers 1 and 2), so
+ * one warpgroup's softmax runs under the other's products (ping-pong).
+ * The k stage goes back to the producer as soon as s is done. */
 static void s_product(ax *x, const as_loop *L) {
     const as_plan *p = x->p;
+    int pp = x->pipe && p->nwg == 2;
     line(x, "float e%d[%d];", (int)L->smma, p->bn / 2);
     line(x, "#pragma unroll");
     line(x, "for (int r = 0; r < %d; ++r) e%d[r] = 0.0f;", p->bn / 2, (int)L->smma);
     line(x, "tj::sm90::mbar_wait(bar_k + 8 * stage, phase);");
+    if (pp) line(x, "tj::sm90::named_barrier(1 + cw, 256);   // this warpgroup's turn to issue");
     line(x, "tj::sm90::wgmma_fence();");
     line(x, "#pragma unroll");
     line(x, "for (int kk = 0; kk < D / 16; ++kk)");
@@ -288,8 +422,23 @@ static void s_product(ax *x, const as_loop *L) {
     line(x, "      tj::sm90::desc_sw128(sq + (kk / 4) * (BM * 128) + cw * (64 * 128) + (kk %% 4) * 32, 16, 1024),");
     line(x, "      tj::sm90::desc_sw128(sk + (kk / 4) * (BN * 128) + (kk %% 4) * 32, 16, 1024), 1);");
     line(x, "tj::sm90::wgmma_commit();");
-    line(x, "tj::sm90::wgmma_wait<0>();");
+    if (x->pipe) {
+        /* Its own commit group, empty on the first trip, so waiting for
+         * all but one group is waiting for s on every path (ptxas
+         * serializes wgmma when some path reads an accumulator early). */
+        line(x, "if (pend) {   // the previous trip's p.v, behind s");
+        x->depth++;
+        pv_issue(x, "pp", "pstage", "pphase", 0);
+        x->depth--;
+        line(x, "}");
+        line(x, "tj::sm90::wgmma_commit();");
+        if (pp) line(x, "tj::sm90::named_arrive(2 - cw, 256);   // the other warpgroup's turn");
+        line(x, "tj::sm90::wgmma_wait<1>();");
+    } else {
+        line(x, "tj::sm90::wgmma_wait<0>();");
+    }
     line(x, "tj::sm90::pin_all(e%d);", (int)L->smma);
+    line(x, "if (lane == 0) tj::sm90::mbar_arrive(bar_kfree + 8 * stage);   // k is read");
 }
 
 /* p as 16-bit pairs: register i holds p's elements 2i and 2i+1, which
@@ -304,8 +453,11 @@ static void p_pack(ax *x, const as_loop *L) {
          emit_mem_type(x->p->dtype), in, in);
 }
 
-/* acc' = p . v + acc: wgmma RS, v N-major (d contiguous); then the stage
- * goes back to the producer. */
+/* acc' = p . v + acc: wgmma RS, v N-major (d contiguous); then the v
+ * stage goes back to the producer. In a pipelined loop the product is
+ * only recorded here (its C operand becomes the carried accumulator, p
+ * and the stage are kept) and issued behind the next trip's s, or after
+ * the loop (pv_flush). */
 static void o_product(ax *x, const as_loop *L) {
     const as_plan *p = x->p;
     int32_t acc = node(x, L->omma)->in[2];
@@ -313,19 +465,21 @@ static void o_product(ax *x, const as_loop *L) {
     snprintf(dst, sizeof dst, "e%d", (int)L->omma);
     line(x, "float e%d[%d];", (int)L->omma, p->d / 2);
     fill(x, dst, AS_FULL, p->d, acc);
-    line(x, "tj::sm90::mbar_wait(bar_v + 8 * stage, phase);");
-    line(x, "tj::sm90::wgmma_fence();");
-    line(x, "#pragma unroll");
-    line(x, "for (int kk = 0; kk < BN / 16; ++kk) {");
-    line(x, "  const unsigned a[4] = {e%d[4 * kk], e%d[4 * kk + 1], e%d[4 * kk + 2], e%d[4 * kk + 3]};",
-         (int)L->pcast, (int)L->pcast, (int)L->pcast, (int)L->pcast);
-    line(x, "  tj::sm90::wgmma_%s_m64n%dk16_rs<1>(e%d, a,", ty(x), p->d, (int)L->omma);
-    line(x, "      tj::sm90::desc_sw128(sv + kk * 2048, BN * 128, 1024));");
-    line(x, "}");
-    line(x, "tj::sm90::wgmma_commit();");
+    if (x->pipe) {
+        line(x, "#pragma unroll");
+        line(x, "for (int r = 0; r < %d; ++r) pp[r] = e%d[r];", p->bn / 4, (int)L->pcast);
+        line(x, "pstage = stage;");
+        line(x, "pphase = phase;");
+        line(x, "pend = true;");
+        return;
+    }
+    char a[32];
+    snprintf(a, sizeof a, "e%d", (int)L->pcast);
+    x->pacc = L->omma;
+    pv_issue(x, a, "stage", "phase", 1);
     line(x, "tj::sm90::wgmma_wait<0>();");
     line(x, "tj::sm90::pin_all(e%d);", (int)L->omma);
-    line(x, "if (lane == 0) tj::sm90::mbar_arrive(bar_empty + 8 * stage);   // k and v are read");
+    line(x, "if (lane == 0) tj::sm90::mbar_arrive(bar_vfree + 8 * stage);   // v is read");
 }
 
 static void loop_head(ax *x, int32_t f) {
@@ -348,6 +502,9 @@ static void consumer_loop(ax *x, int32_t f) {
     const as_loop *L = loop_of(x, f);
     const ir_loop *lp = node(x, f)->loop;
     const ir_node *fn = node(x, f);
+    x->pipe = pipeline_plan(x, L, lp, x->pdep, &x->pacc);
+    line(x, "// KV loop %d: %s", (int)f, x->pipe ? "pipelined (p.v finishes under the next s and softmax)"
+                                               : "not pipelined (the accumulator is read in the loop)");
     for (int k = 0; k < lp->ncarried; k++) {
         int32_t c = lp->carried[k];
         char dst[32];
@@ -358,9 +515,11 @@ static void consumer_loop(ax *x, int32_t f) {
     loop_head(x, f);
     x->depth++;
     line(x, "(void)iv%d;", (int)f);
-    line(x, "const unsigned sk = sbase + Q_BYTES + stage * (2 * KV_BYTES), sv = sk + KV_BYTES;");
+    line(x, "const unsigned sk = sbase + Q_BYTES + stage * (2 * KV_BYTES);");
+    x->drained = 0;
     for (int k = 0; k < lp->nbody; k++) {
         int32_t id = lp->body[k];
+        if (x->pipe && (id == L->omma || (x->pdep[id] && x->p->live[id]))) pv_drain(x);
         if (id == L->smma) s_product(x, L);
         else if (id == L->pcast) p_pack(x, L);
         else if (id == L->omma) o_product(x, L);
@@ -383,6 +542,8 @@ static void consumer_loop(ax *x, int32_t f) {
     line(x, "if (++stage == STAGES) { stage = 0; phase ^= 1; }");
     x->depth--;
     line(x, "}");
+    if (x->pipe) pv_flush(x);
+    x->pipe = 0;
 }
 
 static void store(ax *x, int32_t id) {
@@ -412,6 +573,13 @@ static void consumer(ax *x) {
     line(x, "(void)rrow; (void)qcol;");
     line(x, "int stage = 0;");
     line(x, "unsigned phase = 0;");
+    line(x, "unsigned pp[%d];   // the pending p.v of a pipelined loop: p, its stage", x->p->bn / 4);
+    line(x, "int pstage = 0;");
+    line(x, "unsigned pphase = 0;");
+    line(x, "bool pend = false;");
+    line(x, "(void)pp; (void)pstage; (void)pphase; (void)pend;");
+    if (x->p->nwg == 2)
+        line(x, "if (cw == 1) tj::sm90::named_arrive(1, 256);   // warpgroup 0 issues first");
     line(x, "tj::sm90::mbar_wait(bar_q, 0);");
     for (int k = 0; k < g->nbody; k++) {
         int32_t id = g->body[k];
@@ -479,11 +647,12 @@ static void producer(ax *x) {
             int32_t bid = lp->body[b];
             if (p->live[bid] && p->cls[bid] == AS_SCALAR) scalar(x, bid);
         }
-        line(x, "tj::sm90::mbar_wait(bar_empty + 8 * stage, phase ^ 1);");
         line(x, "const unsigned sk = sbase + Q_BYTES + stage * (2 * KV_BYTES), sv = sk + KV_BYTES;");
+        line(x, "tj::sm90::mbar_wait(bar_kfree + 8 * stage, phase ^ 1);");
         line(x, "tj::sm90::mbar_expect_tx(bar_k + 8 * stage, KV_BYTES);");
         for (int ch = 0; ch < p->d / 64; ch++)
             tma_load(x, L->kload, "tm_k", "sk", "bar_k + 8 * stage", p->bn, ch);
+        line(x, "tj::sm90::mbar_wait(bar_vfree + 8 * stage, phase ^ 1);");
         line(x, "tj::sm90::mbar_expect_tx(bar_v + 8 * stage, KV_BYTES);");
         for (int ch = 0; ch < p->d / 64; ch++)
             tma_load(x, L->vload, "tm_v", "sv", "bar_v + 8 * stage", p->bn, ch);
@@ -617,7 +786,8 @@ static tj_status kernel(ax *x, emit_launch *L) {
     line(x, "const unsigned sbase = (tj::sm90::smem_addr(tj_smem) + 1023u) & ~1023u;");
     line(x, "const unsigned sq = sbase;");
     line(x, "const unsigned bar_q = sbase + Q_BYTES + STAGES * (2 * KV_BYTES);");
-    line(x, "const unsigned bar_k = bar_q + 8, bar_v = bar_k + 8 * STAGES, bar_empty = bar_v + 8 * STAGES;");
+    line(x, "const unsigned bar_k = bar_q + 8, bar_v = bar_k + 8 * STAGES;");
+    line(x, "const unsigned bar_kfree = bar_v + 8 * STAGES, bar_vfree = bar_kfree + 8 * STAGES;");
     line(x, "(void)sq;");
     prologue(x);
     line(x, "if (tid == 0) {");
@@ -625,8 +795,9 @@ static tj_status kernel(ax *x, emit_launch *L) {
     line(x, "  for (int s = 0; s < STAGES; ++s) {");
     line(x, "    tj::sm90::mbar_init(bar_k + 8 * s, 1);");
     line(x, "    tj::sm90::mbar_init(bar_v + 8 * s, 1);");
-    line(x, "    tj::sm90::mbar_init(bar_empty + 8 * s, %d);   // lane 0 of each consumer warp",
+    line(x, "    tj::sm90::mbar_init(bar_kfree + 8 * s, %d);   // lane 0 of each consumer warp",
          p->nwg * 4);
+    line(x, "    tj::sm90::mbar_init(bar_vfree + 8 * s, %d);", p->nwg * 4);
     line(x, "  }");
     line(x, "  tj::sm90::fence_barrier_init();");
     line(x, "}");
@@ -657,8 +828,10 @@ tj_status sched_attention_sm90(const tj_graph *g, const char *arch, const int64_
     as_plan p;
     tj_status st = as_match(g, arch, sym_vals, &p, why, why_size);
     if (st != TJ_OK || !p.g) return st;
-    ax x = {.p = &p, .g = g};
-    st = kernel(&x, launch);
+    ax x = {.p = &p, .g = g, .pdep = calloc((size_t)g->nnodes + 1, 1)};
+    st = x.pdep ? kernel(&x, launch)
+                : tj_set_error(TJ_ERR_NO_MEMORY, "attention_sm90: out of memory");
+    free(x.pdep);
     if (st == TJ_OK) {
         *src = x.out.data;
         x.out.data = NULL;

@@ -41,6 +41,20 @@ TJ_DEV void tma_load_5d(u32 dst, const tmap *map, u32 bar, int c0, int c1, int c
         : "memory");
 }
 
+// Arrive at named barrier `id` without waiting: the other half of
+// named_barrier (tj/sm90.cuh), so one warpgroup can let another through.
+TJ_DEV void named_arrive(int id, int count) {
+    // bar.arrive id, count: count this warp's threads at barrier id, do not wait
+    asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(count) : "memory");
+}
+
+// Pin 32-bit registers (a packed P fragment) as pin_all pins accumulators.
+template <int N>
+TJ_DEV void pin_all_u32(u32 (&d)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) asm volatile("" : "+r"(d[i])::"memory");
+}
+
 // The four lanes of a quad hold the columns of the same two rows of an
 // accumulator: xor-shuffles by 1 and 2 finish a row reduction.
 TJ_DEV float quad_max(float v) {
@@ -59,8 +73,20 @@ TJ_DEV float quad_sum(float v) {
 // Two f32 values as one register of two 16-bit elements of type T (a in
 // the low half: the lower column), rounded to nearest even as tj::to_mem.
 template <class T>
-TJ_DEV u32 pack_pair(float a, float b) {
-    return (u32)to_mem<T>(a).bits | ((u32)to_mem<T>(b).bits << 16);
+TJ_DEV u32 pack_pair(float a, float b);
+template <>
+TJ_DEV u32 pack_pair<bf16>(float a, float b) {
+    u32 r;
+    // cvt.rn.bf16x2.f32 d, hi, lo: both halves in one instruction
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(b), "f"(a));
+    return r;
+}
+template <>
+TJ_DEV u32 pack_pair<f16>(float a, float b) {
+    u32 r;
+    // cvt.rn.f16x2.f32 d, hi, lo: both halves in one instruction
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(b), "f"(a));
+    return r;
 }
 
 // wgmma_<type>_m64n<N>k16_rs<TB>(d, a, desc_b): d += A[64x16] . B[16xN],
