@@ -235,7 +235,7 @@ TEST(test_non_attention_graphs_decline) {
 static int nvrtc_ok(void) { return nvrtc_load() == TJ_OK && nvrtc_arch_supported("sm_90a"); }
 
 /* Compile the schedule's kernel for g in a child; ptxas's resource line
- * must show no spills. */
+ * must show no spills, and it must not have serialized the wgmmas. */
 static int compiles(const tj_graph *g, const int64_t *vals, char *why, size_t size) {
     char *src;
     emit_launch L;
@@ -258,6 +258,10 @@ static int compiles(const tj_graph *g, const int64_t *vals, char *why, size_t si
     else if (res.log && strstr(res.log, "bytes spill stores") &&
              !strstr(res.log, " 0 bytes spill stores")) {
         snprintf(why, size, "spills:\n%.1500s", res.log);
+        ok = 0;
+    } else if (res.log && strstr(res.log, "instructions are serialized")) {
+        /* ptxas gave up overlapping the products (C7514 / C7520) */
+        snprintf(why, size, "wgmma serialized:\n%.1500s", res.log);
         ok = 0;
     }
     if (getenv("TJ_TEST_VERBOSE") && res.log) printf("%s\n", res.log);

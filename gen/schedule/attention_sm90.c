@@ -502,7 +502,9 @@ static void consumer_loop(ax *x, int32_t f) {
     const as_loop *L = loop_of(x, f);
     const ir_loop *lp = node(x, f)->loop;
     const ir_node *fn = node(x, f);
-    x->pipe = pipeline_plan(x, L, lp, x->pdep, &x->pacc);
+    /* One consumer warpgroup (block_m 64): ptxas serializes the
+     * conditional p.v issue there (C7520), so it keeps the plain loop. */
+    x->pipe = x->p->nwg == 2 && pipeline_plan(x, L, lp, x->pdep, &x->pacc);
     line(x, "// KV loop %d: %s", (int)f, x->pipe ? "pipelined (p.v finishes under the next s and softmax)"
                                                : "not pipelined (the accumulator is read in the loop)");
     for (int k = 0; k < lp->ncarried; k++) {
