@@ -2,48 +2,13 @@
  * test_gpu_attention.c — the attention_sm90 schedule on a device against
  * the CPU interpreter: ragged sequence lengths (1, 17, 100, 1000), causal
  * and not, GQA, head dims 64 and 128, bf16 and f16, softcap and ALiBi, a
- * user's score_mod. The schedule is not in sched_table yet (awaiting this
- * test's first run), so a compile hook puts its kernel under tj_kernel:
- * once registered, the hook can go and emit_kernel's `force` =
- * "attention_sm90" does the same. SKIPs without a device or NVRTC.
+ * user's score_mod, through tj_kernel as users run it (the test checks
+ * the dispatcher picks attention_sm90). SKIPs without a device or NVRTC.
  */
 #include "gpu_harness.h"
 #include "kernel_int.h"
 #include "schedule.h"
 #include "templates.h"
-
-/* compile_graph with the schedule forced: its source, NVRTC, its launch. */
-static tj_status attn_compile(void *user, const tj_graph *g, const char *arch,
-                              const int64_t *spec, void **cubin, size_t *size, emit_launch *L) {
-    (void)user;
-    char *src = NULL, why[160] = "";
-    memset(L, 0, sizeof *L);
-    tj_status st = sched_attention_sm90(g, arch, spec, &src, L, why, sizeof why);
-    if (st != TJ_OK) return st;
-    if (!src)
-        return tj_set_error(TJ_ERR_UNSUPPORTED, "attention_sm90 declined on %s: %s", arch, why);
-    snprintf(L->schedule, sizeof L->schedule, "attention_sm90");
-    nvrtc_header hs[64];
-    int nh = tj_template_count();
-    for (int i = 0; i < nh && i < 64; i++) {
-        hs[i].name = tj_template_name(i);
-        hs[i].text = tj_template_text(i);
-    }
-    nvrtc_request req = {.source = src, .name = "attention_sm90.cu", .arch = arch, .headers = hs,
-                         .nheaders = nh, .in_child = 1, .timeout_s = 300};
-    nvrtc_result res = {0};
-    st = nvrtc_compile(&req, &res);
-    if (st != TJ_OK) fprintf(stderr, "%s\n", res.log ? res.log : "");
-    if (st == TJ_OK) {
-        *cubin = res.cubin;
-        *size = res.cubin_size;
-        res.cubin = NULL;
-    }
-    nvrtc_result_free(&res);
-    free(src);
-    return st;
-}
-
 
 /* The user hook of the CPU test: a distance penalty and a window. */
 static tj_val window_mod(tj_graph *g, tj_val s, tj_val q_idx, tj_val k_idx, tj_val head,
@@ -57,20 +22,17 @@ static tj_val window_mod(tj_graph *g, tj_val s, tj_val q_idx, tj_val k_idx, tj_v
 }
 
 /* One graph at several lengths: o from the device against the interpreter. */
-static void run(tj_graph *g, const char *what) {
-    static const int64_t lens[] = {1, 17, 100, 1000};
+static void run_at(tj_graph *g, const char *what, const int64_t *lens, size_t nlens, int64_t batch) {
     for (int t = 0; t < tj_num_tensors(g); t++) tj_tensor_set_align(g, (tj_tensor){t}, 16);
     tj_kernel_options o = {NULL, 0, ""};
     tj_kernel *k = NULL;
     CHECK_OK(tj_kernel_create(g, &o, &k));
     if (!k) return;
-    kernel_test_hooks h = {attn_compile, NULL, NULL, NULL};
-    kernel_set_test_hooks(k, &h);
-    for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
+    for (size_t li = 0; li < nlens; li++) {
         int64_t vals[8];
         for (int i = 0; i < tj_num_symbols(g) && i < 8; i++) {
             const char *n = tj_symbol_name(g, (tj_sym){i});
-            vals[i] = !strcmp(n, "batch") ? 2 : !strcmp(n, "seq_kv") ? lens[li] + 37 : lens[li];
+            vals[i] = !strcmp(n, "batch") ? batch : !strcmp(n, "seq_kv") ? lens[li] + 37 : lens[li];
         }
         int nt = tj_num_tensors(g);
         gpu_buf buf[8];
@@ -92,6 +54,12 @@ static void run(tj_graph *g, const char *what) {
             memcpy(ref[t], buf[t].host, gpu_buf_bytes(&buf[t]));
             ptrs[t] = buf[t].dev;
         }
+        /* the dispatcher's pick, as the runtime makes it */
+        char *src = NULL;
+        CHECK_OK(tj_emit_cuda(g, "sm_90a", vals, &src));
+        CHECKF(src && !strncmp(src, "// schedule: attention_sm90", 27), "%s seq %lld: %.200s", what,
+               (long long)lens[li], src ? src : "");
+        tj_free(src);
         double scale[1] = {0.088};
         CHECK_OK(tj_interp_run(g, vals, ref, scale, 0));
         tj_status st = tj_kernel_launch(k, ptrs, scale, vals, NULL);
@@ -121,6 +89,11 @@ static void run(tj_graph *g, const char *what) {
         }
     }
     tj_kernel_destroy(k);
+}
+
+static void run(tj_graph *g, const char *what) {
+    static const int64_t lens[] = {1, 17, 100, 1000};
+    run_at(g, what, lens, sizeof lens / sizeof *lens, 2);
 }
 
 #define REQUIRE_SM90()                                                                   \
@@ -172,6 +145,27 @@ TEST(test_gpu_attention_sm90_user_score_mod_matches_interpreter) {
     if (!g) return;
     run(g, "window score_mod");
     tj_graph_free(g);
+}
+
+/* A long ragged length: many KV trips through both loops, so the
+ * pipelined loop's pending product crosses trips and loops. One head,
+ * one sequence: the interpreter's side stays a few seconds. */
+TEST(test_gpu_attention_sm90_long_ragged_sequence_matches_interpreter) {
+    REQUIRE_SM90();
+    static const char *cfgs[] = {"d=64 causal=0 hq=1 hkv=1", "d=64 causal=1 hq=1 hkv=1"};
+    static const int64_t lens[] = {4097};
+    for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
+        const char *argv[8];
+        char buf[128];
+        int n = 0;
+        snprintf(buf, sizeof buf, "%s", cfgs[i]);
+        for (char *s = strtok(buf, " "); s && n < 8; s = strtok(NULL, " ")) argv[n++] = s;
+        tj_graph *g = NULL;
+        CHECK_OK(tj_recipe_build("attention", n, argv, &g));
+        if (!g) return;
+        run_at(g, cfgs[i], lens, 1, 1);
+        tj_graph_free(g);
+    }
 }
 
 int main(void) { return harness_main(); }
