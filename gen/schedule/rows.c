@@ -171,16 +171,8 @@ static int pow2_ceil(int64_t x) {
     return r;
 }
 
-static int choose_threads(rows_plan *p, char *why, size_t size) {
-    if (p->R > 1024) return decline(why, size, "a tile of %d rows", p->R);
-    p->V = chunk_elems(p);
+int rows_split(rows_plan *p, int elems) {
     int64_t nq = (p->W + p->V - 1) / p->V;
-    /* About 32 elements a thread, split between the wide inputs that are
-     * held at once (x, and a norm's weight and bias rows). */
-    int nwide = 0;
-    for (int32_t id = 0; id < p->g->nnodes; id++)
-        nwide += p->live[id] && p->g->nodes[id].op == IR_LOAD && is_wide(p->cls[id]);
-    int elems = nwide >= 3 ? 8 : nwide == 2 ? 16 : 32;
     int cwant = elems <= p->V ? 1 : elems / p->V;
     p->TR = pow2_ceil((nq + cwant - 1) / cwant);
     /* Blocks of 1024 threads measured slow (a whole SM's registers for one
@@ -192,14 +184,27 @@ static int choose_threads(rows_plan *p, char *why, size_t size) {
     if (p->TR > 1024) p->TR = 1024;
     while (p->TR > 1 && p->TR * p->R > 1024) p->TR /= 2;
     p->C = (int)((nq + p->TR - 1) / p->TR);
-    if ((int64_t)p->C * p->V > ROWS_MAX_ELEMS)
-        return decline(why, size, "rows of %d columns need %d elements a thread (limit %d)",
-                       p->W, p->C * p->V, ROWS_MAX_ELEMS);
+    if ((int64_t)p->C * p->V > ROWS_MAX_ELEMS) return 0;
     int per_prog = p->TR * p->R;
     p->P = per_prog >= ROWS_BLOCK ? 1 : ROWS_BLOCK / per_prog;
     /* Whole warps of whole groups when a group is part of a warp. */
     while (p->P > 1 && (p->TR * p->R * p->P) % 32 != 0) p->P--;
     p->NT = (p->TR * p->R * p->P + 31) / 32 * 32;
+    return 1;
+}
+
+static int choose_threads(rows_plan *p, char *why, size_t size) {
+    if (p->R > 1024) return decline(why, size, "a tile of %d rows", p->R);
+    p->V = chunk_elems(p);
+    /* About 32 elements a thread, split between the wide inputs that are
+     * held at once (x, and a norm's weight and bias rows). */
+    int nwide = 0;
+    for (int32_t id = 0; id < p->g->nnodes; id++)
+        nwide += p->live[id] && p->g->nodes[id].op == IR_LOAD && is_wide(p->cls[id]);
+    int elems = nwide >= 3 ? 8 : nwide == 2 ? 16 : 32;
+    if (!rows_split(p, elems))
+        return decline(why, size, "rows of %d columns need %d elements a thread (limit %d)",
+                       p->W, p->C * p->V, ROWS_MAX_ELEMS);
     return 0;
 }
 

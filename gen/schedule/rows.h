@@ -25,8 +25,9 @@
  *       f = slot, slot + gridDim.x*P, ... of the flattened graph grid and
  *       loads program f+stride's wide input rows (`pref` loads, raw 16-byte
  *       chunks) before it reduces and stores program f, so two rows are in
- *       flight a group; loads that no program id reaches (`hoist`: a
- *       norm's weight row) are made once, before the walk.
+ *       flight a group; loads that no program id reaches (a norm's
+ *       weight row) are made once before the walk (`hoist`) or, with
+ *       `late`, where they are used each program (rows_mode.c chooses).
  *   cluster (`CL` > 1)      EMIT_GRID_MUL with a cluster of CL blocks a
  *       program (sm_90+): block rank r of the cluster holds chunks
  *       r*TR*C .. of every row, and row reductions combine the blocks'
@@ -52,6 +53,7 @@ typedef struct rows_plan {
     int CL;          /* blocks a program (a cluster, sm_90+), 1 when none */
     int persist;     /* 1: persistent walk with the next program's rows prefetched */
     int minblocks;   /* persistent: blocks an SM must hold (__launch_bounds__, grid_arg) */
+    int late;        /* persistent: loads other than the prefetched ones at their use, each program */
     int nfirst;      /* cluster: reductions emitted so far (the first waits for the peers) */
     uint8_t *pref;   /* per node: a load prefetched a program ahead (persistent) */
     uint8_t *hoist;  /* per node: a load made once before the walk (persistent) */
@@ -64,9 +66,26 @@ typedef struct rows_plan {
     size_t smem;     /* static shared bytes (reported in the launch) */
 } rows_plan;
 
+/* Bench and test hook (never set by the library): force a launch
+ * variant. mode: ROWS_AUTO (the model), ROWS_PLAIN (one program a group),
+ * ROWS_PERSIST (the walk, where it applies), ROWS_CLUSTER (where it
+ * applies); elems: elements of the input row a thread holds (0: the
+ * model's); minblocks: persistent blocks an SM (0: the model's); late:
+ * 0 the model's, 1 reload a weight row each program, 2 hold it. A
+ * variant that does not apply to a graph falls back to the model. */
+enum { ROWS_AUTO = 0, ROWS_PLAIN, ROWS_PERSIST, ROWS_CLUSTER };
+typedef struct rows_force {
+    int mode, elems, minblocks, late;
+} rows_force;
+extern rows_force rows_forced;
+
 /* Classify and check the graph, choose TR/C/P; TJ_OK with why[0] != 0
  * when the schedule does not apply. */
 tj_status rows_analyze(rows_plan *p, char *why, size_t why_size);
+
+/* TR, C, P, NT for about `elems` elements of a row a thread (rows.c);
+ * 0 when a thread would hold more than the limit (C is set). */
+int rows_split(rows_plan *p, int elems);
 
 /* rows_mode.c: after rows_analyze, choose the cluster or persistent
  * variant for the arch (fills CL, persist, minblocks, pref, hoist; may

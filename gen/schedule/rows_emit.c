@@ -430,14 +430,18 @@ static void emit_with_deps(rem *e, int32_t id, uint8_t *done) {
 /* One program's nodes. Loads of tensors the kernel does not write go
  * first, so their latency (a weight row from L2) overlaps the input's
  * instead of following the reductions; everything else keeps program
- * order. `after_loads` (persistent walk) runs between the two. */
+ * order. The persistent walk prefetches the next program between the
+ * two; with `late` only its prefetched loads go first, and a weight row
+ * is loaded where it is used (an L1 hit, no registers held across the
+ * reductions). */
 static void emit_prefetch(rem *e, const char *q_f);
 static void emit_body_split(rem *e, uint8_t *done, int prefetch) {
     const rows_plan *p = e->p;
     const tj_graph *g = p->g;
     for (int k = 0; k < g->nbody; k++) {
         const ir_node *n = &g->nodes[g->body[k]];
-        if (p->live[g->body[k]] && n->op == IR_LOAD && !p->stored[n->tensor])
+        if (p->live[g->body[k]] && n->op == IR_LOAD && !p->stored[n->tensor] &&
+            (!p->late || p->pref[g->body[k]]))
             emit_with_deps(e, g->body[k], done);
     }
     if (prefetch) emit_prefetch(e, "q_b + q_step + q_slot");
@@ -641,6 +645,15 @@ static void make_names(rows_plan *p) {
     }
 }
 
+/* The walk loads something other than its prefetched rows where it is used. */
+static int late_loads(const rows_plan *p) {
+    for (int32_t id = 0; p->late && id < p->g->nnodes; id++) {
+        const ir_node *n = &p->g->nodes[id];
+        if (p->live[id] && n->op == IR_LOAD && !p->pref[id] && !p->stored[n->tensor]) return 1;
+    }
+    return 0;
+}
+
 tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
     const tj_graph *g = p->g;
     char hash[65];
@@ -657,7 +670,7 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
                   "shared memory\n", p->CL);
     if (p->persist)
         sb_printf(&e.out, "// persistent: %d blocks an SM walk the programs, the next one's rows "
-                  "prefetched\n", p->minblocks);
+                  "prefetched%s\n", p->minblocks, late_loads(p) ? ", weight rows reloaded each program" : "");
     sb_printf(&e.out, "// graph sha256 %s\n// bindings:", hash);
     for (int s = 0; s < g->nsyms; s++) {
         static const char *const pol[] = {"exact", "pow2", "multiple", "dynamic"};

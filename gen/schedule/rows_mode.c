@@ -1,21 +1,22 @@
 /*
  * rows_mode.c — which launch variant of the `rows` schedule a plan gets
- * (rows.h has the model). Measured on an H200 (docs/performance.md,
- * issue 6), one program a group left the memory pipe idle while a block
- * reduced and stored, and rows of 16384 columns and more needed blocks of
- * 512–1024 threads holding 32–96 values a thread. Two answers:
+ * (rows.h has the model). Fitted on an H200 by a sweep of every variant
+ * at softmax/rmsnorm/layernorm 128 … 65536 columns (docs/performance.md,
+ * issue 6, 2026-11-28 evening). What it showed: bandwidth follows the
+ * bytes of loads in flight an SM (about 32 KB reached 83–93 % of copy,
+ * 8–16 KB 48–73 %), spills cost 2–3×, and a cluster barrier per reduction
+ * loses to anything that fits one block. Hence:
  *
- * - cluster (sm_90+, a row reduction, a row wanting more than 512
- *   threads): CL blocks of 512 threads share a row, each holding at least
- *   16 of its elements a thread, their reductions combined through
- *   distributed shared memory. Without a reduction the blocks would not
- *   need each other, and the plain layout already covers such rows.
- * - persistent (blocks of at most 512 threads with an input row to
- *   prefetch): groups walk programs and load the next one's row while
- *   the current one is reduced and stored. A norm's weight row is loaded
- *   once per group instead of once per row.
- *
- * Everything else keeps one program a group (rows.c's layout).
+ * - the persistent walk, a thread holding 64 bytes of the row, whenever a
+ *   program fits 512 threads: groups walk programs and load the next
+ *   one's row while the current one is reduced and stored; blocks an SM
+ *   from a register estimate fitted to NVRTC (walk_regs), at most 1024
+ *   threads an SM; weight rows held across the walk when that keeps two
+ *   blocks an SM, else loaded where used (L1 hits);
+ * - wider rows: the walk at 128 bytes a thread when nothing but the row
+ *   is loaded, else one program a group (rows.c's layout);
+ * - clusters (sm_90+, a row reduction) only where that layout would hold
+ *   more than 32 elements a thread at 1024 threads, i.e. spill.
  */
 #include <stdio.h>
 #include <string.h>
@@ -60,15 +61,6 @@ static int invariant(const rows_plan *p, int32_t id) {
 
 static int float_dtype(int dt) { return dt == TJ_F32 || dt == TJ_F16 || dt == TJ_BF16; }
 
-/* Wide loads (x, a norm's weight and bias) held at once: rows.c sized
- * the row split by them. */
-static int wide_loads(const rows_plan *p) {
-    int n = 0;
-    for (int32_t id = 0; id < p->g->nnodes; id++)
-        n += p->live[id] && N(p, id)->op == IR_LOAD && is_wide(p->cls[id]);
-    return n;
-}
-
 static int wide_reduces(const rows_plan *p) {
     int n = 0;
     for (int32_t id = 0; id < p->g->nnodes; id++) {
@@ -79,11 +71,17 @@ static int wide_reduces(const rows_plan *p) {
     return n;
 }
 
-static void choose_cluster(rows_plan *p) {
-    if (arch_cc(p->arch) < 90 || !wide_reduces(p) || p->R * CLUSTER_BLOCK > 1024) return;
-    int nw = wide_loads(p);
-    int elems = nw >= 3 ? 8 : nw == 2 ? 16 : 32;
-    if (elems < 16) elems = 16; /* fewer a thread leaves the reductions dominant */
+rows_force rows_forced;
+
+typedef struct layout { int TR, C, P, NT; } layout;
+static layout save(const rows_plan *p) { return (layout){p->TR, p->C, p->P, p->NT}; }
+static void restore(rows_plan *p, layout l) { p->TR = l.TR, p->C = l.C, p->P = l.P, p->NT = l.NT; }
+
+/* A cluster of CL blocks of CLUSTER_BLOCK threads, each thread holding
+ * about `elems` elements of the row; 0 (plan unchanged) when the row
+ * fits one block or the arch has no clusters. */
+static int try_cluster(rows_plan *p, int elems) {
+    if (arch_cc(p->arch) < 90 || !wide_reduces(p) || p->R * CLUSTER_BLOCK > 1024) return 0;
     int64_t nq = (p->W + p->V - 1) / p->V;
     int cwant = elems <= p->V ? 1 : elems / p->V;
     /* Any cluster size divides the grid (CL blocks a program), so a ragged
@@ -91,19 +89,25 @@ static void choose_cluster(rows_plan *p) {
      * not 4 with one empty. */
     int64_t per_block = (int64_t)CLUSTER_BLOCK * cwant;
     int cl = (int)((nq + per_block - 1) / per_block);
-    if (cl < 2) return;
+    if (cl < 2) return 0;
     if (cl > CLUSTER_MAX) cl = CLUSTER_MAX;
+    int c = (int)((nq + (int64_t)CLUSTER_BLOCK * cl - 1) / ((int64_t)CLUSTER_BLOCK * cl));
+    if (c * p->V > 64) return 0;
     p->CL = cl;
     p->TR = CLUSTER_BLOCK;
-    p->C = (int)((nq + (int64_t)p->TR * cl - 1) / ((int64_t)p->TR * cl));
+    p->C = c;
     p->P = 1;
     p->NT = p->TR * p->R;
+    return 1;
 }
 
-static void choose_persistent(rows_plan *p) {
+/* Mark the prefetched and hoisted loads for the current layout; the
+ * registers of prefetched chunks a thread holds (0: nothing to prefetch). */
+static int mark_walk(rows_plan *p, int late) {
     const tj_graph *g = p->g;
-    if (p->CL > 1 || p->TR * p->R * p->P > 512) return;
-    int S = p->C * p->V, words = 0, npref = 0;
+    int S = p->C * p->V, words = 0;
+    memset(p->pref, 0, (size_t)g->nnodes);
+    memset(p->hoist, 0, (size_t)g->nnodes);
     /* Body statements only: the walk converts a prefetched row in its
      * first pass over the body, before the buffer is refilled. */
     for (int k = 0; k < g->nbody; k++) {
@@ -113,39 +117,119 @@ static void choose_persistent(rows_plan *p) {
         const ir_tensor *t = &g->tensors[n->tensor];
         /* With R = 1 a row tile is RC_COL: what tells x from a weight row is
          * whether the program id reaches its coordinates. */
-        int inv = invariant(p, id);
-        if (inv && p->cls[id] != RC_FULL) {
-            p->hoist[id] = 1;
+        if (invariant(p, id) && p->cls[id] != RC_FULL) {
+            p->hoist[id] = !late;
         } else if (is_wide(p->cls[id]) && !p->stored[n->tensor] && float_dtype(t->dtype)) {
             int ok = 1;
-            for (int k = 0; k < n->nin && ok; k++) ok = pure_scalar(p, n->in[k]);
+            for (int q = 0; q < n->nin && ok; q++) ok = pure_scalar(p, n->in[q]);
             int w = (int)((size_t)S * tj_dtype_size(t->dtype) / 4);
             if (ok && words + w <= PREF_WORDS) {
                 p->pref[id] = 1;
                 words += w;
-                npref++;
             }
         }
     }
-    if (!npref) {
-        memset(p->hoist, 0, (size_t)g->nnodes);
-        return;
+    if (!words) memset(p->hoist, 0, (size_t)g->nnodes);
+    return words;
+}
+
+/* Registers a thread of the walk needs, roughly (fitted to NVRTC's
+ * allocation for sm_90a; more promised blocks than this allows spilled
+ * and measured 2-3x slower): the prefetched chunks, the row in f32, the
+ * hoisted weight rows in f32, a late weight row's chunks in flight, and
+ * addresses and loop state. */
+static int walk_regs(const rows_plan *p, int words, int late) {
+    int S = p->C * p->V, npref = 0, nhoist = 0, nlate = 0;
+    for (int32_t id = 0; id < p->g->nnodes; id++) {
+        const ir_node *n = N(p, id);
+        if (!p->live[id] || n->op != IR_LOAD || !is_wide(p->cls[id])) continue;
+        npref += p->pref[id];
+        nhoist += !p->pref[id] && p->hoist[id];
+        nlate += !p->pref[id] && late && !p->stored[n->tensor];
+    }
+    /* One row's result takes its input's registers (softmax at 32
+     * elements fit 64); several rows combined keep a result beside them
+     * (silu(a) * b at 16 spilled at 64). */
+    int est = words + S * (npref + nhoist + (npref > 1)) + (nlate ? S : 0) + 16;
+    return (est + 7) / 8 * 8;
+}
+
+/* The persistent walk with about `elems` elements of a row a thread (0:
+ * rows.c's split); late < 0: the model's choice; 0 (plan unchanged) when
+ * it does not apply. */
+static int try_persist(rows_plan *p, int elems, int late, int mb_forced) {
+    layout old = save(p);
+    /* a tile of several rows: more elements a thread until a program fits 512 threads */
+    int ok = !elems || rows_split(p, elems);
+    while (ok && p->R > 1 && elems && elems < 64 && p->TR * p->R * p->P > 512)
+        ok = rows_split(p, elems *= 2);
+    int words = ok && p->TR * p->R * p->P <= 512 ? mark_walk(p, late > 0) : 0;
+    if (words && late < 0) {
+        /* Hold the weight rows when that still leaves two blocks an SM
+         * (measured 1-2 % faster than reloading them from L1: rmsnorm at
+         * 1024-8192 columns); reload them where used otherwise (holding a
+         * layernorm's two rows at 32 elements a thread spilled or halved
+         * the blocks: 2300 GB/s against 3250 at 4096 columns). */
+        /* (16 registers of margin: rows held across the loop stretch
+         * the allocation; layernorm's two rows at 4096 spilled at 2) */
+        int held = 65536 / (p->NT * (walk_regs(p, words, 0) + 16));
+        late = held < 2;
+        if (late) words = mark_walk(p, 1);
+    }
+    if (!words) {
+        restore(p, old);
+        memset(p->pref, 0, (size_t)p->g->nnodes);
+        memset(p->hoist, 0, (size_t)p->g->nnodes);
+        return 0;
     }
     p->persist = 1;
-    /* Registers a thread needs, roughly: the prefetched chunks, the wide
-     * values live at once (the loads in f32 and one result), a few dozen
-     * for addresses and loop state. __launch_bounds__ then promises the
-     * grid's blocks-per-SM so a persistent grid is resident in one wave. */
-    int est = words + S * (wide_loads(p) + 1) + 32;
-    est = (est + 7) / 8 * 8;
-    int mb = 65536 / (p->NT * est);
-    if (mb > 2048 / p->NT) mb = 2048 / p->NT;
+    p->late = late > 0;
+    /* __launch_bounds__ promises the grid's blocks an SM so a persistent
+     * grid is resident in one wave; at most 1024 threads an SM (more was
+     * never faster, and 64 registers a thread is where the walk with 32
+     * elements a thread stops fitting). */
+    int held = 0;
+    for (int32_t id = 0; id < p->g->nnodes; id++) held |= p->hoist[id] && is_wide(p->cls[id]);
+    /* 8 registers of margin for held rows (layernorm without bias at 4097
+     * columns spilled without it) */
+    int mb = 65536 / (p->NT * (walk_regs(p, words, p->late) + (held ? 8 : 0)));
+    if (mb > 1024 / p->NT) mb = 1024 / p->NT;
     if (mb < 1) mb = 1;
+    if (mb_forced > 0 && mb_forced * p->NT <= 2048) mb = mb_forced;
     p->minblocks = mb;
+    return 1;
+}
+
+/* Wide loads of anything but the row itself (a norm's weight rows). */
+static int weight_rows(const rows_plan *p) {
+    int n = 0;
+    for (int32_t id = 0; id < p->g->nnodes; id++) {
+        const ir_node *x = N(p, id);
+        n += p->live[id] && x->op == IR_LOAD && is_wide(p->cls[id]) && invariant(p, id);
+    }
+    return n;
 }
 
 void rows_choose_mode(rows_plan *p) {
+    const rows_force f = rows_forced;
     p->CL = 1;
-    choose_cluster(p);
-    choose_persistent(p);
+    if (f.mode == ROWS_PLAIN) return;
+    if (f.mode == ROWS_CLUSTER && try_cluster(p, f.elems ? f.elems : 32)) return;
+    int late = f.late ? f.late == 1 : -1;
+    if (f.mode == ROWS_PERSIST && try_persist(p, f.elems, late, f.minblocks)) return;
+    /* The model (docs/performance.md, issue 6, has the sweep behind it).
+     * 64 bytes of the row a thread (32 bf16): 16 bytes a thread left the
+     * norms at 48-73 % of copy, 64 bytes reach 78-93 %. */
+    int elems = 4 * p->V;
+    if (try_persist(p, elems, late, 0)) return;
+    /* Rows over 512 threads of that: the walk at twice the elements when
+     * nothing else is held a program (softmax 32768: 3220 GB/s against
+     * 2230 on a cluster); with weight rows that walk lost to the plain
+     * 1024-thread block (rmsnorm 32768: 2050 against 2210), and a cluster
+     * lost to both (1470). */
+    if (!weight_rows(p) && try_persist(p, 2 * elems, late, 0)) return;
+    /* Clusters only where the plain block would hold more than 32
+     * elements a thread under its 64-register cap and spill (softmax
+     * 65536: 265 GB/s plain, 2150 on 4 blocks). */
+    if (p->C * p->V > 32) try_cluster(p, elems);
 }
