@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One full call on the GPU machine: build (release), the gpu test suite,
 # the baseline benchmark and its torch peers. Logs and JSON go to $OUT.
-#   bench/run_gpu.sh [suite|check|bench|gemm|membound|attention|python|llvm|all]   (default all)
+#   bench/run_gpu.sh [suite|check|bench|gemm|membound|attention|decode|python|llvm|all]   (default all)
 # check: the short integrated pass (each GPU test binary under a time
 # limit, 60 random graphs, PTX cases when build/ptx-cases is carried).
 set -uo pipefail
@@ -47,6 +47,16 @@ if [ "$what" = attention ]; then
   timeout 200 python3 bench/attention_torch.py ${ATTN_ONLY:-} > "$OUT/attention_torch.jsonl" 2> "$OUT/attention_torch.err"
   timeout 300 $B/bench_attention ${ATTN_QUICK:+--quick} ${ATTN_ONLY:+--only $ATTN_ONLY} --torch "$OUT/attention_torch.jsonl" \
     --json "$OUT/attention.jsonl" --commit "$commit" 2>&1 | tee "$OUT/attention.log"
+  exit $rc
+fi
+if [ "$what" = decode ]; then
+  # issue 8: the decode schedule against the interpreter, then KV 1k..128k
+  # against a device copy of the same bytes and torch's best SDPA path
+  timeout 200 $B/tests/test_gpu_decode > "$OUT/gpu-decode.log" 2>&1
+  rc=$?
+  grep -vE "^PASS" "$OUT/gpu-decode.log" | tail -20
+  timeout 150 python3 bench/decode_torch.py > "$OUT/decode_torch.jsonl" 2> "$OUT/decode_torch.err"
+  timeout 250 $B/bench_decode --torch "$OUT/decode_torch.jsonl" --json "$OUT/decode.jsonl" --commit "$commit" 2>&1 | tee "$OUT/decode.log"
   exit $rc
 fi
 if [ "$what" = membound ]; then

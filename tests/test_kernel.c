@@ -527,6 +527,7 @@ TEST(test_kernel_grid_matches_interpreter_grid_for_every_recipe) {
             CHECKF(tj_kernel_launch(k, tp, sc, vals, NULL) == TJ_OK, "%s: %s",
                    tj_recipe_get(r)->name, tj_last_error());
             if (L.grid_mode == EMIT_GRID_DIV) grid[0] = (grid[0] + L.grid_arg - 1) / L.grid_arg;
+            if (L.grid_mode == EMIT_GRID_MUL) grid[0] *= L.grid_arg;
             if (L.grid_mode == EMIT_GRID_PERSISTENT) continue;
             for (int i = 0; i < 3; i++)
                 CHECKF(last_grid[i] == (unsigned)grid[i], "%s: grid[%d] %u, want %lld",

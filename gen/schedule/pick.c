@@ -12,6 +12,7 @@
 
 /* Tried in this order; the first that applies wins. Ends with {NULL}. */
 const sched_entry sched_table[] = {
+    {"decode", sched_decode},
     {"attention_sm90", sched_attention_sm90},
     {"gemm_sm90", sched_gemm_sm90},
     {"rows", sched_rows},

@@ -27,6 +27,9 @@ typedef struct sched_entry {
  * row whose name is NULL. */
 extern const sched_entry sched_table[];
 
+tj_status sched_decode(const tj_graph *g, const char *arch, const int64_t *sym_vals, char **src,
+                       emit_launch *launch, char *why, size_t why_size); /* decode.c */
+
 tj_status sched_rows(const tj_graph *g, const char *arch, const int64_t *sym_vals, char **src,
                      emit_launch *launch, char *why, size_t why_size); /* rows.c */
 
