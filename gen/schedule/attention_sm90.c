@@ -566,15 +566,42 @@ static void store(ax *x, int32_t id) {
     line(x, "}");
 }
 
+/* 1 when node id's value depends on program id 0 (the q tile). */
+static int on_pid0(const ax *x, int32_t id) {
+    const ir_node *n = node(x, id);
+    if (n->op == IR_PROGRAM_ID) return n->index == 0;
+    for (int k = 0; k < n->nin; k++)
+        if (on_pid0(x, n->in[k])) return 1;
+    return 0;
+}
+
+/* 1 when a KV loop's trip count varies with the q tile (a causal bound). */
+static int uneven(const ax *x) {
+    for (int i = 0; i < x->p->nloops; i++) {
+        const ir_node *f = node(x, x->p->loops[i].node);
+        if (on_pid0(x, f->in[0]) || on_pid0(x, f->in[1])) return 1;
+    }
+    return 0;
+}
+
 /* The persistent walk: this block's programs, a stride of the grid
- * apart. Programs of one (head, batch) stay together so the blocks
- * running at once share k and v in L2; within it the q tiles go from
- * the last (under a causal bound, the longest) to the first. */
+ * apart. When every program has the same work, the programs of one
+ * (head, batch) stay together, so the blocks running at once share k
+ * and v in L2. When the work grows with the q tile (causal bounds), the
+ * longest go first, all heads of one q tile together: every stride's
+ * blocks then get programs of about the same length (a stride over
+ * head-grouped programs would hand some blocks only the long ones). */
 static void walk_open(ax *x) {
     line(x, "for (long long tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {");
     x->depth++;
-    line(x, "const int pid0 = grid0 - 1 - (int)(tile %% grid0);");
-    line(x, "const int pid1 = (int)((tile / grid0) %% grid1), pid2 = (int)(tile / ((long long)grid0 * grid1));");
+    if (uneven(x)) {
+        line(x, "const long long hb = (long long)grid1 * grid2;   // longest q tiles first");
+        line(x, "const int pid0 = grid0 - 1 - (int)(tile / hb);");
+        line(x, "const int pid1 = (int)(tile %% grid1), pid2 = (int)((tile %% hb) / grid1);");
+    } else {
+        line(x, "const int pid0 = (int)(tile %% grid0);");
+        line(x, "const int pid1 = (int)((tile / grid0) %% grid1), pid2 = (int)(tile / ((long long)grid0 * grid1));");
+    }
     line(x, "(void)pid0; (void)pid1; (void)pid2;");
 }
 
