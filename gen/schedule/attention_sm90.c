@@ -39,6 +39,7 @@ typedef struct ax {
     int32_t pacc;
     uint8_t *pdep;
     int drained;
+    int persist;   /* blocks walk the programs (walk_open) */
 } ax;
 
 static void line(ax *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -584,23 +585,24 @@ static int uneven(const ax *x) {
     return 0;
 }
 
-/* The persistent walk: this block's programs, a stride of the grid
- * apart. When every program has the same work, the programs of one
- * (head, batch) stay together, so the blocks running at once share k
- * and v in L2. When the work grows with the q tile (causal bounds), the
- * longest go first, all heads of one q tile together: every stride's
- * blocks then get programs of about the same length (a stride over
- * head-grouped programs would hand some blocks only the long ones). */
+/* The persistent walk, when every program has the same work: this
+ * block's programs a grid's stride apart, a (head, batch)'s q tiles
+ * together so the blocks running at once share k and v in L2. When the
+ * work grows with the q tile (causal bounds), a static stride
+ * unbalances the blocks (measured on the H200: causal N 16384 fell from
+ * 578 to 406 TFLOP/s with head-grouped programs), so such graphs keep
+ * one block a program and the hardware's dynamic dispatch (a longest-
+ * first static order is the next thing to measure). */
 static void walk_open(ax *x) {
-    line(x, "for (long long tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {");
-    x->depth++;
-    if (uneven(x)) {
-        line(x, "const long long hb = (long long)grid1 * grid2;   // longest q tiles first");
-        line(x, "const int pid0 = grid0 - 1 - (int)(tile / hb);");
-        line(x, "const int pid1 = (int)(tile %% grid1), pid2 = (int)((tile %% hb) / grid1);");
-    } else {
-        line(x, "const int pid0 = (int)(tile %% grid0);");
+    if (x->persist) {
+        line(x, "for (long long tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {");
+        x->depth++;
+        line(x, "const int pid0 = grid0 - 1 - (int)(tile %% grid0);");
         line(x, "const int pid1 = (int)((tile / grid0) %% grid1), pid2 = (int)(tile / ((long long)grid0 * grid1));");
+    } else {
+        line(x, "{   // one program: this block's");
+        x->depth++;
+        line(x, "const int pid0 = blockIdx.x, pid1 = blockIdx.y, pid2 = blockIdx.z;");
     }
     line(x, "(void)pid0; (void)pid1; (void)pid2;");
 }
@@ -781,7 +783,7 @@ static void signature(ax *x, emit_launch *L) {
         sb_printf(&x->out, ", const __grid_constant__ tj::sm90::tmap tm_%c", "qkv"[k]);
         L->params[np++] = tmap_param(x, ops[k], k ? p->bn : p->bm);
     }
-    for (int d = 0; d < 3; d++) {
+    for (int d = 0; d < 3 && x->persist; d++) {
         sb_printf(&x->out, ", int grid%d", d);
         L->params[np++] = (emit_param){.kind = EMIT_PARAM_GRID, .index = d, .ctype = EMIT_C_I32,
                                        .size = 4};
@@ -824,7 +826,7 @@ static void prologue(ax *x) {
              dt == TJ_BOOL ? "(" : "", g->scalars[i].name, dt == TJ_BOOL ? " != 0)" : "",
              g->scalars[i].name);
     }
-    line(x, "const long long ntiles = (long long)grid0 * grid1 * grid2;");
+    if (x->persist) line(x, "const long long ntiles = (long long)grid0 * grid1 * grid2;");
 }
 
 static tj_status kernel(ax *x, emit_launch *L) {
@@ -885,7 +887,7 @@ static tj_status kernel(ax *x, emit_launch *L) {
     snprintf(L->kernel, sizeof L->kernel, "tj_%s", g->name);
     L->threads = p->threads;
     L->smem_bytes = p->smem;
-    L->grid_mode = EMIT_GRID_PERSISTENT;
+    L->grid_mode = x->persist ? EMIT_GRID_PERSISTENT : EMIT_GRID_GRAPH;
     L->grid_arg = 1;
     return TJ_OK;
 }
@@ -897,6 +899,7 @@ tj_status sched_attention_sm90(const tj_graph *g, const char *arch, const int64_
     tj_status st = as_match(g, arch, sym_vals, &p, why, why_size);
     if (st != TJ_OK || !p.g) return st;
     ax x = {.p = &p, .g = g, .pdep = calloc((size_t)g->nnodes + 1, 1)};
+    x.persist = !uneven(&x);
     st = x.pdep ? kernel(&x, launch)
                 : tj_set_error(TJ_ERR_NO_MEMORY, "attention_sm90: out of memory");
     free(x.pdep);
