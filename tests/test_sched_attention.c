@@ -105,7 +105,14 @@ TEST(test_attention_recipe_variants_are_taken) {
         CHECKF(strstr(src, "_rs<1>") && strstr(src, "tma_load_4d") && strstr(src, "quad_max"),
                "'%s'", variants[i]);
         free(src);
-        CHECK(L.grid_mode == EMIT_GRID_GRAPH && L.smem_bytes <= 227 * 1024);
+        /* uniform work: a persistent grid walking the graph's programs
+         * (passed as ints); causal bounds: one block a program */
+        int causal = strstr(variants[i], "causal=1") != NULL;
+        CHECKF(L.grid_mode == (causal ? EMIT_GRID_GRAPH : EMIT_GRID_PERSISTENT), "'%s'", variants[i]);
+        CHECK(L.grid_arg == 1 && L.smem_bytes <= 227 * 1024);
+        int grids = 0;
+        for (int p = 0; p < L.nparams; p++) grids += L.params[p].kind == EMIT_PARAM_GRID;
+        CHECK(grids == (causal ? 0 : 3));
         CHECK(L.threads == 256 || L.threads == 384);
         int tmaps = 0;
         for (int p = 0; p < L.nparams; p++)

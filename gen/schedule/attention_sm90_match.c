@@ -273,12 +273,12 @@ static int config(as_plan *p, char *why, size_t size) {
     p->kv_bytes = (size_t)p->bn * (size_t)p->d * es;   /* each of k and v */
     p->stages = 0;
     while (p->stages < MAX_STAGES &&
-           1024 + p->q_bytes + (size_t)(p->stages + 1) * (2 * p->kv_bytes + 32) + 8 <= SMEM_LIMIT)
+           1024 + p->q_bytes + (size_t)(p->stages + 1) * (2 * p->kv_bytes + 32) + 16 <= SMEM_LIMIT)
         p->stages++;
     if (p->stages < 2)
         return no(why, size, "q [%d,%d] and two stages of k and v [%d,%d] do not fit in shared "
                   "memory", p->bm, p->d, p->bn, p->d);
-    p->smem = 1024 + p->q_bytes + (size_t)p->stages * (2 * p->kv_bytes + 32) + 8;
+    p->smem = 1024 + p->q_bytes + (size_t)p->stages * (2 * p->kv_bytes + 32) + 16;
     p->threads = 128 * (1 + p->nwg);
     return 1;
 }
