@@ -114,6 +114,15 @@ void emit_mark_live(const tj_graph *g, uint8_t *live, int32_t id);
 void emit_mark_live_all(const tj_graph *g, uint8_t *live);
 const char *emit_binary_fmt(int op);   /* tj_binop */
 
+/* Whether symbol s is a compile-time constant of a specialization (an
+ * exact symbol bound in sym). */
+int emit_sym_baked(const tj_graph *g, const int64_t *sym, int s);
+/* A schedule kernel's opening lines, indented 2·depth: `constexpr int
+ * sym_<name>` of baked symbols, `t_<tensor>_d<k>` / `_s<k>` (long long)
+ * of every tensor's dims and strides (from sym_<name> parameters or
+ * constants), `a_<scalar>` of every scalar argument `p_<scalar>`. */
+void emit_sched_prologue(strbuf *out, int depth, const tj_graph *g, const int64_t *sym);
+
 /* Largest dynamic shared memory a block may use on `arch` (bytes). */
 size_t emit_smem_limit(const char *arch);
 

@@ -105,3 +105,45 @@ const char *emit_unary_fmt(int op) {
 const char *emit_binary_fmt(int op) {
     return op >= 0 && op < TJ_BINARY_COUNT && binary_fmt[op] ? binary_fmt[op] : "%1$s";
 }
+
+int emit_sym_baked(const tj_graph *g, const int64_t *sym, int s) {
+    return g->syms[s].policy == TJ_EXACT && sym && sym[s] != TJ_UNBOUND;
+}
+
+void emit_sched_prologue(strbuf *out, int depth, const tj_graph *g, const int64_t *sym) {
+    const int ind = 2 * depth;
+    for (int s = 0; s < g->nsyms; s++)
+        if (emit_sym_baked(g, sym, s))
+            sb_printf(out, "%*sconstexpr int sym_%s = %lld;\n", ind, "", g->syms[s].name,
+                      (long long)sym[s]);
+    for (int t = 0; t < g->ntensors; t++) {
+        const ir_tensor *x = &g->tensors[t];
+        char e[96];
+        for (int d = 0; d < x->rank; d++) {
+            if (tj_dim_is_sym(x->dims[d]))
+                snprintf(e, sizeof e, "sym_%s", g->syms[ir_dim_sym(g, x->dims[d])].name);
+            else
+                snprintf(e, sizeof e, "%lldLL", (long long)x->dims[d]);
+            sb_printf(out, "%*sconst long long t_%s_d%d = %s; (void)t_%s_d%d;\n", ind, "", x->name, d,
+                      e, x->name, d);
+        }
+        for (int d = x->rank - 1; d >= 0; d--) {
+            if (x->has_strides && tj_dim_is_sym(x->strides[d]))
+                snprintf(e, sizeof e, "sym_%s", g->syms[ir_dim_sym(g, x->strides[d])].name);
+            else if (x->has_strides)
+                snprintf(e, sizeof e, "%lldLL", (long long)x->strides[d]);
+            else if (d == x->rank - 1)
+                snprintf(e, sizeof e, "1LL");
+            else
+                snprintf(e, sizeof e, "t_%s_s%d * t_%s_d%d", x->name, d + 1, x->name, d + 1);
+            sb_printf(out, "%*sconst long long t_%s_s%d = %s; (void)t_%s_s%d;\n", ind, "", x->name, d,
+                      e, x->name, d);
+        }
+    }
+    for (int i = 0; i < g->nscalars; i++) {
+        int dt = g->scalars[i].dtype;
+        const char *n = g->scalars[i].name;
+        sb_printf(out, "%*sconst %s a_%s = %sp_%s%s; (void)a_%s;\n", ind, "", emit_reg_type(dt), n,
+                  dt == TJ_BOOL ? "(" : "", n, dt == TJ_BOOL ? " != 0)" : "", n);
+    }
+}

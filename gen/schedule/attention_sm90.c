@@ -728,10 +728,6 @@ static void producer(ax *x) {
     line(x, "}");
 }
 
-static int baked(const ax *x, int s) {
-    return x->g->syms[s].policy == TJ_EXACT && x->p->sym && x->p->sym[s] != TJ_UNBOUND;
-}
-
 /* A tensor map of a q / k / v tile: boxes of [rows, 64] (one 128-byte
  * swizzle line a row), extent 1 on the dims the tile does not cover. */
 static emit_param tmap_param(const ax *x, const as_operand *o, int rows) {
@@ -773,7 +769,7 @@ static void signature(ax *x, emit_launch *L) {
                                        .size = ct == EMIT_C_I64 ? 8u : 4u};
     }
     for (int s = 0; s < g->nsyms; s++) {
-        if (baked(x, s)) continue;
+        if (emit_sym_baked(x->g, x->p->sym, s)) continue;
         sb_printf(&x->out, ", int sym_%s", g->syms[s].name);
         L->params[np++] = (emit_param){.kind = EMIT_PARAM_SYMBOL, .index = s, .ctype = EMIT_C_I32,
                                        .size = 4};
@@ -794,38 +790,7 @@ static void signature(ax *x, emit_launch *L) {
 
 /* Baked symbols, tensor dims and strides (true values), scalar arguments. */
 static void prologue(ax *x) {
-    const tj_graph *g = x->g;
-    for (int s = 0; s < g->nsyms; s++)
-        if (baked(x, s))
-            line(x, "constexpr int sym_%s = %lld;", g->syms[s].name, (long long)x->p->sym[s]);
-    for (int t = 0; t < g->ntensors; t++) {
-        const ir_tensor *p = &g->tensors[t];
-        char e[96];
-        for (int d = 0; d < p->rank; d++) {
-            if (tj_dim_is_sym(p->dims[d]))
-                snprintf(e, sizeof e, "sym_%s", g->syms[ir_dim_sym(g, p->dims[d])].name);
-            else
-                snprintf(e, sizeof e, "%lldLL", (long long)p->dims[d]);
-            line(x, "const long long t_%s_d%d = %s; (void)t_%s_d%d;", p->name, d, e, p->name, d);
-        }
-        for (int d = p->rank - 1; d >= 0; d--) {
-            if (p->has_strides && tj_dim_is_sym(p->strides[d]))
-                snprintf(e, sizeof e, "sym_%s", g->syms[ir_dim_sym(g, p->strides[d])].name);
-            else if (p->has_strides)
-                snprintf(e, sizeof e, "%lldLL", (long long)p->strides[d]);
-            else if (d == p->rank - 1)
-                snprintf(e, sizeof e, "1LL");
-            else
-                snprintf(e, sizeof e, "t_%s_s%d * t_%s_d%d", p->name, d + 1, p->name, d + 1);
-            line(x, "const long long t_%s_s%d = %s; (void)t_%s_s%d;", p->name, d, e, p->name, d);
-        }
-    }
-    for (int i = 0; i < g->nscalars; i++) {
-        int dt = g->scalars[i].dtype;
-        line(x, "const %s a_%s = %sp_%s%s; (void)a_%s;", emit_reg_type(dt), g->scalars[i].name,
-             dt == TJ_BOOL ? "(" : "", g->scalars[i].name, dt == TJ_BOOL ? " != 0)" : "",
-             g->scalars[i].name);
-    }
+    emit_sched_prologue(&x->out, x->depth, x->g, x->p->sym);
     if (x->persist) line(x, "const long long ntiles = (long long)grid0 * grid1 * grid2;");
 }
 

@@ -370,10 +370,6 @@ static void merge(dx *x) {
     if (p->S > 1) dc_line(x, "tj::dec::cluster_sync();   // peers have read this block's partials");
 }
 
-static int baked(const dx *x, int s) {
-    return x->g->syms[s].policy == TJ_EXACT && x->p->sym && x->p->sym[s] != TJ_UNBOUND;
-}
-
 static void signature(dx *x, emit_launch *L) {
     const tj_graph *g = x->g;
     const dc_plan *p = x->p;
@@ -399,7 +395,7 @@ static void signature(dx *x, emit_launch *L) {
                                        .size = ct == EMIT_C_I64 ? 8u : 4u};
     }
     for (int s = 0; s < g->nsyms; s++) {
-        if (baked(x, s)) continue;
+        if (emit_sym_baked(x->g, x->p->sym, s)) continue;
         sb_printf(&x->out, ", int sym_%s", g->syms[s].name);
         L->params[np++] = (emit_param){.kind = EMIT_PARAM_SYMBOL, .index = s, .ctype = EMIT_C_I32,
                                        .size = 4};
@@ -411,37 +407,7 @@ static void signature(dx *x, emit_launch *L) {
 static void prologue(dx *x) {
     const tj_graph *g = x->g;
     const dc_plan *p = x->p;
-    for (int s = 0; s < g->nsyms; s++)
-        if (baked(x, s))
-            dc_line(x, "constexpr int sym_%s = %lld;", g->syms[s].name, (long long)p->sym[s]);
-    for (int t = 0; t < g->ntensors; t++) {
-        const ir_tensor *q = &g->tensors[t];
-        char e[96];
-        for (int d = 0; d < q->rank; d++) {
-            if (tj_dim_is_sym(q->dims[d]))
-                snprintf(e, sizeof e, "sym_%s", g->syms[ir_dim_sym(g, q->dims[d])].name);
-            else
-                snprintf(e, sizeof e, "%lldLL", (long long)q->dims[d]);
-            dc_line(x, "const long long t_%s_d%d = %s; (void)t_%s_d%d;", q->name, d, e, q->name, d);
-        }
-        for (int d = q->rank - 1; d >= 0; d--) {
-            if (q->has_strides && tj_dim_is_sym(q->strides[d]))
-                snprintf(e, sizeof e, "sym_%s", g->syms[ir_dim_sym(g, q->strides[d])].name);
-            else if (q->has_strides)
-                snprintf(e, sizeof e, "%lldLL", (long long)q->strides[d]);
-            else if (d == q->rank - 1)
-                snprintf(e, sizeof e, "1LL");
-            else
-                snprintf(e, sizeof e, "t_%s_s%d * t_%s_d%d", q->name, d + 1, q->name, d + 1);
-            dc_line(x, "const long long t_%s_s%d = %s; (void)t_%s_s%d;", q->name, d, e, q->name, d);
-        }
-    }
-    for (int i = 0; i < g->nscalars; i++) {
-        int dt = g->scalars[i].dtype;
-        dc_line(x, "const %s a_%s = %sp_%s%s; (void)a_%s;", emit_reg_type(dt), g->scalars[i].name,
-             dt == TJ_BOOL ? "(" : "", g->scalars[i].name, dt == TJ_BOOL ? " != 0)" : "",
-             g->scalars[i].name);
-    }
+    emit_sched_prologue(&x->out, x->depth, g, p->sym);
     /* 16-byte pieces need 16-byte aligned k and v (their strides were
      * checked); a tensor not declared so is checked here. */
     for (int i = 0; i < 2; i++) {

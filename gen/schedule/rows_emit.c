@@ -521,10 +521,6 @@ static void emit_walk(rem *e, uint8_t *done) {
     line(e, "}");
 }
 
-static int baked(const rows_plan *p, int s) {
-    return p->g->syms[s].policy == TJ_EXACT && p->sym && p->sym[s] != TJ_UNBOUND;
-}
-
 static void emit_signature(rem *e, emit_launch *L) {
     const rows_plan *p = e->p;
     const tj_graph *g = p->g;
@@ -552,7 +548,7 @@ static void emit_signature(rem *e, emit_launch *L) {
                                        .size = ct == EMIT_C_I64 ? 8u : 4u};
     }
     for (int s = 0; s < g->nsyms; s++) {
-        if (baked(p, s)) continue;
+        if (emit_sym_baked(p->g, p->sym, s)) continue;
         sb_printf(&e->out, "%sint sym_%s", sep, g->syms[s].name);
         sep = ", ";
         L->params[np++] = (emit_param){.kind = EMIT_PARAM_SYMBOL, .index = s, .ctype = EMIT_C_I32,
@@ -599,37 +595,7 @@ static void emit_prologue(rem *e) {
         line(e, "(void)prog0; (void)prog1; (void)prog2;");
     }
     line(e, "(void)cb; (void)active;");
-    for (int s = 0; s < g->nsyms; s++)
-        if (baked(p, s))
-            line(e, "constexpr int sym_%s = %lld;", g->syms[s].name, (long long)p->sym[s]);
-    for (int t = 0; t < g->ntensors; t++) {
-        const ir_tensor *x = &g->tensors[t];
-        char expr[96];
-        for (int d = 0; d < x->rank; d++) {
-            if (tj_dim_is_sym(x->dims[d]))
-                snprintf(expr, sizeof expr, "sym_%s", g->syms[ir_dim_sym(g, x->dims[d])].name);
-            else
-                snprintf(expr, sizeof expr, "%lldLL", (long long)x->dims[d]);
-            line(e, "const long long t_%s_d%d = %s; (void)t_%s_d%d;", x->name, d, expr, x->name, d);
-        }
-        for (int d = x->rank - 1; d >= 0; d--) {
-            if (x->has_strides && tj_dim_is_sym(x->strides[d]))
-                snprintf(expr, sizeof expr, "sym_%s", g->syms[ir_dim_sym(g, x->strides[d])].name);
-            else if (x->has_strides)
-                snprintf(expr, sizeof expr, "%lldLL", (long long)x->strides[d]);
-            else if (d == x->rank - 1)
-                snprintf(expr, sizeof expr, "1LL");
-            else
-                snprintf(expr, sizeof expr, "t_%s_s%d * t_%s_d%d", x->name, d + 1, x->name, d + 1);
-            line(e, "const long long t_%s_s%d = %s; (void)t_%s_s%d;", x->name, d, expr, x->name, d);
-        }
-    }
-    for (int i = 0; i < g->nscalars; i++) {
-        int dt = g->scalars[i].dtype;
-        line(e, "const %s a_%s = %sp_%s%s; (void)a_%s;", emit_reg_type(dt), g->scalars[i].name,
-             dt == TJ_BOOL ? "(" : "", g->scalars[i].name, dt == TJ_BOOL ? " != 0)" : "",
-             g->scalars[i].name);
-    }
+    emit_sched_prologue(&e->out, e->depth, g, p->sym);
 }
 
 static void make_names(rows_plan *p) {
