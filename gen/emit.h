@@ -114,6 +114,16 @@ void emit_mark_live(const tj_graph *g, uint8_t *live, int32_t id);
 void emit_mark_live_all(const tj_graph *g, uint8_t *live);
 const char *emit_binary_fmt(int op);   /* tj_binop */
 
+/* The C format (operand %1$s) of a cast from dtype `from` to `to`,
+ * helpers from namespace ns (tj/math.cuh's round_to, f2i). */
+void emit_cast_fmt(int from, int to, const char *ns, char *fmt, size_t size);
+/* The C expression of an elementwise node (const, symbol value, unary,
+ * binary, where, fma, broadcast, reshape, cast) over its operands'
+ * expressions a0..a2; 0 for any other op (program ids, iota, loads: the
+ * caller's, as they depend on its layout). */
+int emit_elementwise_expr(const tj_graph *g, int32_t id, const char *a0, const char *a1, const char *a2,
+                     char *out, size_t size);
+
 /* Whether symbol s is a compile-time constant of a specialization (an
  * exact symbol bound in sym). */
 int emit_sym_baked(const tj_graph *g, const int64_t *sym, int s);

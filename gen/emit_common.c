@@ -147,3 +147,36 @@ void emit_sched_prologue(strbuf *out, int depth, const tj_graph *g, const int64_
                   dt == TJ_BOOL ? "(" : "", n, dt == TJ_BOOL ? " != 0)" : "", n);
     }
 }
+
+void emit_cast_fmt(int from, int to, const char *ns, char *fmt, size_t size) {
+    if (ir_is_float(to))
+        snprintf(fmt, size, "%s::round_to<%s>(%s)", ns, emit_mem_type(to),
+                 from == TJ_BOOL ? "(%1$s ? 1.0f : 0.0f)" : ir_is_float(from) ? "%1$s" : "(float)%1$s");
+    else if (to == TJ_BOOL)
+        snprintf(fmt, size, "(%%1$s != 0)");
+    else if (ir_is_float(from))
+        snprintf(fmt, size, "%s::f2i<%s>(%%1$s)", ns, emit_reg_type(to));
+    else
+        snprintf(fmt, size, "(%s)%%1$s", emit_reg_type(to));
+}
+
+int emit_elementwise_expr(const tj_graph *g, int32_t id, const char *a0, const char *a1, const char *a2,
+                     char *out, size_t size) {
+    const ir_node *n = &g->nodes[id];
+    char fmt[160];
+    switch (n->op) {
+    case IR_CONST: emit_literal(n->type.dtype, n->f, out, size); break;
+    case IR_SYMVAL: snprintf(out, size, "sym_%s", g->syms[n->index].name); break;
+    case IR_UNARY: snprintf(out, size, emit_unary_fmt(n->sub), a0); break;
+    case IR_BINARY: snprintf(out, size, emit_binary_fmt(n->sub), a0, a1); break;
+    case IR_WHERE: snprintf(out, size, "(%s ? %s : %s)", a0, a1, a2); break;
+    case IR_FMA: snprintf(out, size, "fmaf(%s, %s, %s)", a0, a1, a2); break;
+    case IR_BROADCAST: case IR_RESHAPE: snprintf(out, size, "%s", a0); break;
+    case IR_CAST:
+        emit_cast_fmt(g->nodes[n->in[0]].type.dtype, n->type.dtype, "tjg", fmt, sizeof fmt);
+        snprintf(out, size, fmt, a0);
+        break;
+    default: return 0;
+    }
+    return 1;
+}

@@ -211,19 +211,7 @@ static void node_rhs(em *e, int32_t id, char x[3][160], char *rhs, size_t size) 
     case IR_BINARY: snprintf(fmt, sizeof fmt, "%s", emit_binary_fmt(n->sub)); break;
     case IR_WHERE: snprintf(fmt, sizeof fmt, "(%%1$s ? %%2$s : %%3$s)"); break;
     case IR_FMA: snprintf(fmt, sizeof fmt, "fmaf(%%1$s, %%2$s, %%3$s)"); break;
-    case IR_CAST: {
-        int from = N(e, n->in[0])->type.dtype, to = n->type.dtype;
-        if (ir_is_float(to))
-            snprintf(fmt, sizeof fmt, "tjg::round_to<%s>(%s)", emit_mem_type(to),
-                     from == TJ_BOOL ? "(%1$s ? 1.0f : 0.0f)" : ir_is_float(from) ? "%1$s" : "(float)%1$s");
-        else if (to == TJ_BOOL)
-            snprintf(fmt, sizeof fmt, "(%%1$s != 0)");
-        else if (ir_is_float(from))
-            snprintf(fmt, sizeof fmt, "tjg::f2i<%s>(%%1$s)", emit_reg_type(to));
-        else
-            snprintf(fmt, sizeof fmt, "(%s)%%1$s", emit_reg_type(to));
-        break;
-    }
+    case IR_CAST: emit_cast_fmt(N(e, n->in[0])->type.dtype, n->type.dtype, "tjg", fmt, sizeof fmt); break;
     case IR_CONST: emit_literal(n->type.dtype, n->f, x[0], sizeof x[0]); break;
     case IR_IOTA: {
         int along_n = n->type.rank == 1 || n->index == 1;

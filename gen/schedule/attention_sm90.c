@@ -143,14 +143,15 @@ static int exp2_fma(const ax *x, int32_t arg, char *out, size_t size) {
  * current element (or as scalars). */
 static int rhs(const ax *x, int32_t id, char *out, size_t size) {
     const ir_node *n = node(x, id);
-    char a[3][96] = {"", "", ""}, lit[64];
+    char a[3][96] = {"", "", ""};
     const char *T = emit_reg_type(n->type.dtype);
     for (int k = 0; k < n->nin && k < 3; k++) at(x, n->in[k], a[k]);
     switch (n->op) {
-    case IR_CONST: emit_literal(n->type.dtype, n->f, lit, sizeof lit); snprintf(out, size, "%s", lit); break;
-    case IR_SYMVAL: snprintf(out, size, "sym_%s", x->g->syms[n->index].name); break;
     case IR_PROGRAM_ID: snprintf(out, size, "pid%d", n->index); break;
-    case IR_NUM_PROGRAMS: snprintf(out, size, "(int)gridDim.%c", "xyz"[n->index]); break;
+    case IR_NUM_PROGRAMS:   /* the graph's grid, which a persistent launch is not */
+        if (x->persist) snprintf(out, size, "grid%d", n->index);
+        else snprintf(out, size, "(int)gridDim.%c", "xyz"[n->index]);
+        break;
     case IR_IOTA:
         /* rows of the program's tile: this thread's rrow (+8); columns:
          * the accumulator's 8t + 2(lane % 4) + c */
@@ -163,27 +164,7 @@ static int rhs(const ax *x, int32_t id, char *out, size_t size) {
         else if (n->type.dtype == TJ_F32 && n->sub == TJ_TANH) snprintf(out, size, "tj::fast_tanh(%s)", a[0]);
         else snprintf(out, size, emit_unary_fmt(n->sub), a[0]);
         break;
-    case IR_BINARY: snprintf(out, size, emit_binary_fmt(n->sub), a[0], a[1]); break;
-    case IR_WHERE: snprintf(out, size, "(%s ? %s : %s)", a[0], a[1], a[2]); break;
-    case IR_FMA: snprintf(out, size, "fmaf(%s, %s, %s)", a[0], a[1], a[2]); break;
-    case IR_BROADCAST: case IR_RESHAPE: snprintf(out, size, "%s", a[0]); break;
-    case IR_CAST: {
-        int from = node(x, n->in[0])->type.dtype, to = n->type.dtype;
-        if (ir_is_float(to)) {
-            char src[128];
-            snprintf(src, sizeof src, from == TJ_BOOL ? "(%s ? 1.0f : 0.0f)"
-                                      : ir_is_float(from) ? "%s" : "(float)%s", a[0]);
-            snprintf(out, size, "tjg::round_to<%s>(%s)", emit_mem_type(to), src);
-        } else if (to == TJ_BOOL) {
-            snprintf(out, size, "(%s != 0)", a[0]);
-        } else if (ir_is_float(from)) {
-            snprintf(out, size, "tjg::f2i<%s>(%s)", T, a[0]);
-        } else {
-            snprintf(out, size, "(%s)%s", T, a[0]);
-        }
-        break;
-    }
-    default: return 0;
+    default: return emit_elementwise_expr(x->g, id, a[0], a[1], a[2], out, size);
     }
     return 1;
 }

@@ -96,11 +96,8 @@ void dc_open_elems(dx *x, int cls, int n) {
 /* An op over operand expressions a[]. */
 static int dc_op_expr(const dx *x, int32_t id, char a[3][512], char *out, size_t size) {
     const ir_node *n = dc_node(x, id);
-    char lit[64];
     const char *T = emit_reg_type(n->type.dtype);
     switch (n->op) {
-    case IR_CONST: emit_literal(n->type.dtype, n->f, lit, sizeof lit); snprintf(out, size, "%s", lit); break;
-    case IR_SYMVAL: snprintf(out, size, "sym_%s", x->g->syms[n->index].name); break;
     case IR_PROGRAM_ID: snprintf(out, size, "pid%d", n->index); break;
     case IR_NUM_PROGRAMS:
         snprintf(out, size, n->index == 0 ? "((int)gridDim.x / SPLIT)" : "(int)gridDim.%c",
@@ -114,28 +111,7 @@ static int dc_op_expr(const dx *x, int32_t id, char a[3][512], char *out, size_t
             snprintf(out, size, "(%s)(%s)", T,
                      n->type.rank == 2 && n->index == 0 ? "rrow + 8 * h" : "8 * t + qcol + c");
         break;
-    case IR_UNARY: snprintf(out, size, emit_unary_fmt(n->sub), a[0]); break;
-    case IR_BINARY: snprintf(out, size, emit_binary_fmt(n->sub), a[0], a[1]); break;
-    case IR_WHERE: snprintf(out, size, "(%s ? %s : %s)", a[0], a[1], a[2]); break;
-    case IR_FMA: snprintf(out, size, "fmaf(%s, %s, %s)", a[0], a[1], a[2]); break;
-    case IR_BROADCAST: case IR_RESHAPE: snprintf(out, size, "%s", a[0]); break;
-    case IR_CAST: {
-        int from = dc_node(x, n->in[0])->type.dtype, to = n->type.dtype;
-        if (ir_is_float(to)) {
-            char src[600];
-            snprintf(src, sizeof src, from == TJ_BOOL ? "(%s ? 1.0f : 0.0f)"
-                                      : ir_is_float(from) ? "%s" : "(float)%s", a[0]);
-            snprintf(out, size, "tjg::round_to<%s>(%s)", emit_mem_type(to), src);
-        } else if (to == TJ_BOOL) {
-            snprintf(out, size, "(%s != 0)", a[0]);
-        } else if (ir_is_float(from)) {
-            snprintf(out, size, "tjg::f2i<%s>(%s)", T, a[0]);
-        } else {
-            snprintf(out, size, "(%s)%s", T, a[0]);
-        }
-        break;
-    }
-    default: return 0;
+    default: return emit_elementwise_expr(x->g, id, a[0], a[1], a[2], out, size);
     }
     return 1;
 }

@@ -129,7 +129,7 @@ static void access_index(gx *x, int32_t id, const char *pfx, const char *li, con
 /* `const T name = expr;` for node id, its operands named as they are. */
 static void value(gx *x, int32_t id) {
     const ir_node *n = node(x, id);
-    char nm[64], a[3][64] = {"", "", ""}, rhs[1024] = "", lit[64];
+    char nm[64], a[3][64] = {"", "", ""}, rhs[1024] = "";
     const char *T = emit_reg_type(n->type.dtype);
     vname(x, id, nm);
     for (int k = 0; k < n->nin && k < 3; k++) vname(x, n->in[k], a[k]);
@@ -139,34 +139,16 @@ static void value(gx *x, int32_t id) {
     switch (n->op) {
     case IR_SCALAR_ARG: case IR_LOOP_IV: case IR_FOR: case IR_STORE: return;
     case IR_FOR_RESULT: return;   /* the accumulator element, named by the epilogue */
-    case IR_CONST: emit_literal(n->type.dtype, n->f, lit, sizeof lit); snprintf(rhs, sizeof rhs, "%s", lit); break;
-    case IR_SYMVAL: snprintf(rhs, sizeof rhs, "sym_%s", x->g->syms[n->index].name); break;
     case IR_PROGRAM_ID: snprintf(rhs, sizeof rhs, "pid%d", n->index); break;
     case IR_NUM_PROGRAMS: snprintf(rhs, sizeof rhs, "grid%d", n->index); break;
     case IR_IOTA:
         snprintf(rhs, sizeof rhs, "(%s)%s", T, n->type.rank == 2 && n->index == 0 ? li : lj);
         break;
     case IR_UNARY: snprintf(rhs, sizeof rhs, unary_fmt(n->sub), a[0]); break;
-    case IR_BINARY: snprintf(rhs, sizeof rhs, emit_binary_fmt(n->sub), a[0], a[1]); break;
-    case IR_WHERE: snprintf(rhs, sizeof rhs, "(%s ? %s : %s)", a[0], a[1], a[2]); break;
-    case IR_FMA: snprintf(rhs, sizeof rhs, "fmaf(%s, %s, %s)", a[0], a[1], a[2]); break;
-    case IR_BROADCAST: case IR_RESHAPE: snprintf(rhs, sizeof rhs, "%s", a[0]); break;
-    case IR_CAST: {
-        int from = node(x, n->in[0])->type.dtype, to = n->type.dtype;
-        if (ir_is_float(to)) {
-            char src[96];
-            snprintf(src, sizeof src, from == TJ_BOOL ? "(%s ? 1.0f : 0.0f)"
-                                      : ir_is_float(from) ? "%s" : "(float)%s", a[0]);
-            snprintf(rhs, sizeof rhs, "tjg::round_to<%s>(%s)", emit_mem_type(to), src);
-        } else if (to == TJ_BOOL) {
-            snprintf(rhs, sizeof rhs, "(%s != 0)", a[0]);
-        } else if (ir_is_float(from)) {
-            snprintf(rhs, sizeof rhs, "tjg::f2i<%s>(%s)", T, a[0]);
-        } else {
-            snprintf(rhs, sizeof rhs, "(%s)%s", T, a[0]);
-        }
+    case IR_CONST: case IR_SYMVAL: case IR_BINARY: case IR_WHERE: case IR_FMA: case IR_BROADCAST:
+    case IR_RESHAPE: case IR_CAST:
+        emit_elementwise_expr(x->g, id, a[0], a[1], a[2], rhs, sizeof rhs);
         break;
-    }
     case IR_LOAD: {
         const ir_tensor *t = &x->g->tensors[n->tensor];
         char pfx[32], pad[64];

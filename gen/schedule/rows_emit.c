@@ -96,17 +96,8 @@ static const char *int_binary(int sub) {
 
 static void emit_cast(rem *e, int32_t id) {
     const ir_node *n = N(e, id);
-    int from = N(e, n->in[0])->type.dtype, to = n->type.dtype;
     char fmt[160];
-    if (ir_is_float(to))
-        snprintf(fmt, sizeof fmt, "tj::round_to<%s>(%s)", emit_mem_type(to),
-                 from == TJ_BOOL ? "(%1$s ? 1.0f : 0.0f)" : ir_is_float(from) ? "%1$s" : "(float)%1$s");
-    else if (to == TJ_BOOL)
-        snprintf(fmt, sizeof fmt, "(%%1$s != 0)");
-    else if (ir_is_float(from))
-        snprintf(fmt, sizeof fmt, "tj::f2i<%s>(%%1$s)", emit_reg_type(to));
-    else
-        snprintf(fmt, sizeof fmt, "(%s)%%1$s", emit_reg_type(to));
+    emit_cast_fmt(N(e, n->in[0])->type.dtype, n->type.dtype, "tj", fmt, sizeof fmt);
     assign(e, id, fmt, n->in, 1);
 }
 
