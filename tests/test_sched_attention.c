@@ -191,6 +191,38 @@ TEST(test_attention_takes_a_custom_score_mod) {
     free(src);
 }
 
+/* A score bias that reads the number of q tiles: on the persistent grid
+ * that is the graph's grid (a parameter), not the launch's gridDim. */
+static tj_val tiles_mod(tj_graph *g, tj_val s, tj_val q_idx, tj_val k_idx, tj_val head, void *user) {
+    (void)q_idx;
+    (void)k_idx;
+    (void)head;
+    (void)user;
+    tj_val n = tj_cast(g, tj_num_programs(g, 0), TJ_F32);
+    return tj_add(g, s, tj_mul(g, n, tj_const(g, TJ_F32, 1e-3)));
+}
+
+TEST(test_attention_num_programs_is_the_graphs_grid_on_a_persistent_launch) {
+    tj_attention_params p;
+    tj_attention_params_init(&p);
+    p.score_mod = tiles_mod;
+    tj_graph *g = NULL;
+    CHECK_OK(tj_recipe_attention(&p, &g));
+    if (!g) return;
+    align16(g);
+    int64_t vals[16];
+    bind(g, vals, 700);
+    char *src, why[160];
+    emit_launch L;
+    int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+    tj_graph_free(g);
+    CHECKF(r == 1, "%s", why);
+    if (r != 1) return;
+    CHECK(L.grid_mode == EMIT_GRID_PERSISTENT);
+    CHECKF(!strstr(src, "gridDim.x;") && strstr(src, "= grid0;"), "num_programs not from grid0");
+    free(src);
+}
+
 TEST(test_attention_declines_with_reasons) {
     tj_graph *g = build("attention", "causal=1", 0);
     CHECK(g);
