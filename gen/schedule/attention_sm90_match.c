@@ -16,15 +16,6 @@
  * (240 registers after setmaxnreg, the rest for addresses and masks). */
 #define REG_BUDGET 200
 
-static int no(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int no(char *why, size_t size, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, size, fmt, ap);
-    va_end(ap);
-    return 0;
-}
-
 static const ir_node *node(const as_plan *p, int32_t id) { return &p->g->nodes[id]; }
 
 int as_special(const as_plan *p, int32_t id) {
@@ -37,27 +28,6 @@ int as_special(const as_plan *p, int32_t id) {
     return 0;
 }
 
-/* [m, n] of a tile (rank 1: [1, n]); 0 when a dim has no value. */
-static int dims(const as_plan *p, int32_t id, int64_t *m, int64_t *n) {
-    const ir_node *x = node(p, id);
-    int64_t d[2] = {1, 1};
-    for (int i = 0; i < x->type.rank; i++)
-        if (ir_dim_eval(p->g, x->type.dims[i], p->sym, 1, &d[i]) != TJ_OK) return 0;
-    *m = x->type.rank == 2 ? d[0] : 1;
-    *n = x->type.rank == 2 ? d[1] : x->type.rank == 1 ? d[0] : 1;
-    return 1;
-}
-
-/* A dim or stride known to be a multiple of `m`. */
-static int multiple_of(const as_plan *p, tj_dim d, int64_t m) {
-    if (!tj_dim_is_sym(d)) return d % m == 0;
-    int s = ir_dim_sym(p->g, d);
-    if (s < 0) return 0;
-    const ir_symbol *sy = &p->g->syms[s];
-    if (sy->policy == TJ_EXACT && p->sym && p->sym[s] != TJ_UNBOUND) return p->sym[s] % m == 0;
-    return sy->divisor % m == 0;
-}
-
 /* A [rows, D] tile the copy engine can fetch as one box: rows along some
  * dim, D along the tensor's contiguous last dim, zero padding, every
  * outer stride a multiple of 16 bytes, the base 16-byte aligned. */
@@ -66,21 +36,24 @@ static int tma_tile(as_plan *p, int32_t id, const char *what, as_operand *o, cha
     const ir_node *n = node(p, id);
     const ir_tensor *t = &p->g->tensors[n->tensor];
     if (n->type.rank != 2 || n->axes[1] != t->rank - 1 || n->axes[0] == n->axes[1])
-        return no(why, size, "%s '%s': the tile's columns are not the tensor's last dim", what,
-                  t->name);
-    if (n->f != 0) return no(why, size, "%s pads with %g; the copy engine fills zeros", what, n->f);
+        return sched_no(why, size, "%s '%s': the tile's columns are not the tensor's last dim",
+                        what, t->name);
+    if (n->f != 0)
+        return sched_no(why, size, "%s pads with %g; the copy engine fills zeros", what, n->f);
     if (t->has_strides && t->strides[t->rank - 1] != 1)
-        return no(why, size, "tensor '%s' is not contiguous along its last dim", t->name);
+        return sched_no(why, size, "tensor '%s' is not contiguous along its last dim", t->name);
     for (int d = 0; d < t->rank - 1; d++) {
         tj_dim st = t->has_strides ? t->strides[d] : t->dims[t->rank - 1];
-        if (!multiple_of(p, st, 8))
-            return no(why, size, "tensor '%s' strides are not known to be 16-byte multiples (TMA)",
-                      t->name);
+        if (!sched_multiple_of(p->g, p->sym, st, 8))
+            return sched_no(why, size,
+                            "tensor '%s' strides are not known to be 16-byte multiples (TMA)",
+                            t->name);
     }
     if (t->align < 16)
-        return no(why, size, "tensor '%s' is not declared 16-byte aligned (TMA needs it)", t->name);
+        return sched_no(why, size, "tensor '%s' is not declared 16-byte aligned (TMA needs it)",
+                        t->name);
     if (o->load >= 0 && (o->tensor != n->tensor || o->row_dim != n->axes[0]))
-        return no(why, size, "the loops load %s from different tensors or layouts", what);
+        return sched_no(why, size, "the loops load %s from different tensors or layouts", what);
     o->tensor = n->tensor;
     o->load = id;
     o->row_dim = n->axes[0];
@@ -108,64 +81,71 @@ static int kv_loop(as_plan *p, int32_t f, as_loop *L, char *why, size_t size) {
     L->smma = L->omma = -1;
     const ir_node *step = node(p, node(p, f)->in[2]);
     if (step->op != IR_CONST || step->f < 1)
-        return no(why, size, "a KV loop's step is not a positive constant");
+        return sched_no(why, size, "a KV loop's step is not a positive constant");
     for (int k = 0; k < lp->nbody; k++) {
         int32_t id = lp->body[k];
         const ir_node *n = node(p, id);
         if (!p->live[id]) continue;
-        if (n->op == IR_FOR) return no(why, size, "a loop inside the KV loop");
-        if (n->op == IR_STORE) return no(why, size, "a store inside the KV loop");
+        if (n->op == IR_FOR) return sched_no(why, size, "a loop inside the KV loop");
+        if (n->op == IR_STORE) return sched_no(why, size, "a store inside the KV loop");
         if (n->op != IR_MMA) continue;
         if (n->nin == 2 && L->smma < 0) L->smma = id;
         else if (n->nin == 3 && L->omma < 0) L->omma = id;
-        else return no(why, size, "the KV loop has an mma besides s = q.k^T and acc += p.v");
+        else
+            return sched_no(why, size, "the KV loop has an mma besides s = q.k^T and acc += p.v");
     }
     if (L->smma < 0 || L->omma < 0)
-        return no(why, size, "the KV loop lacks s = mma(q, k, trans_b) or mma(p, v, acc)");
+        return sched_no(why, size, "the KV loop lacks s = mma(q, k, trans_b) or mma(p, v, acc)");
     const ir_node *s = node(p, L->smma), *o = node(p, L->omma);
-    if (s->flags != TJ_TRANS_B) return no(why, size, "s = mma(q, k) is not q . k^T (trans_b)");
-    if (o->flags != 0) return no(why, size, "mma(p, v, acc) has a transpose");
+    if (s->flags != TJ_TRANS_B)
+        return sched_no(why, size, "s = mma(q, k) is not q . k^T (trans_b)");
+    if (o->flags != 0) return sched_no(why, size, "mma(p, v, acc) has a transpose");
     if (p->qload < 0) p->qload = s->in[0];
     const ir_node *q = node(p, p->qload);
     if (s->in[0] != p->qload || q->op != IR_LOAD || q->parent != -1)
-        return no(why, size, "the first mma's A is not one q tile loaded before the loops");
+        return sched_no(why, size, "the first mma's A is not one q tile loaded before the loops");
     L->kload = s->in[1];
     L->vload = o->in[1];
     L->pcast = o->in[0];
     const ir_node *k = node(p, L->kload), *v = node(p, L->vload), *pc = node(p, L->pcast);
     if (k->op != IR_LOAD || k->parent != f || v->op != IR_LOAD || v->parent != f)
-        return no(why, size, "k and v are not tiles loaded in the KV loop");
+        return sched_no(why, size, "k and v are not tiles loaded in the KV loop");
     if (pc->op != IR_CAST || pc->parent != f)
-        return no(why, size, "the second mma's A (%s) is not a cast in the loop",
-                  ir_node_desc(g, L->pcast, desc, sizeof desc));
+        return sched_no(why, size, "the second mma's A (%s) is not a cast in the loop",
+                        ir_node_desc(g, L->pcast, desc, sizeof desc));
     if (!tma_tile(p, p->qload, "q", &p->q, why, size) || !tma_tile(p, L->kload, "k", &p->k, why, size) ||
         !tma_tile(p, L->vload, "v", &p->v, why, size))
         return 0;
     int dt = q->type.dtype;
     if (dt != TJ_BF16 && dt != TJ_F16)
-        return no(why, size, "q is %s; the schedule takes bf16 and f16", tj_dtype_name((tj_dtype)dt));
+        return sched_no(why, size, "q is %s; the schedule takes bf16 and f16",
+                        tj_dtype_name((tj_dtype)dt));
     if (k->type.dtype != dt || v->type.dtype != dt || pc->type.dtype != dt)
-        return no(why, size, "q, k, v and p are not all %s", tj_dtype_name((tj_dtype)dt));
+        return sched_no(why, size, "q, k, v and p are not all %s", tj_dtype_name((tj_dtype)dt));
     p->dtype = dt;
     int64_t qm, qn, km, kn, vm, vn;
-    if (!dims(p, p->qload, &qm, &qn) || !dims(p, L->kload, &km, &kn) || !dims(p, L->vload, &vm, &vn))
-        return no(why, size, "a tile dim has no value");
+    if (!sched_tile_dims(p->g, p->sym, p->qload, &qm, &qn) ||
+        !sched_tile_dims(p->g, p->sym, L->kload, &km, &kn) ||
+        !sched_tile_dims(p->g, p->sym, L->vload, &vm, &vn))
+        return sched_no(why, size, "a tile dim has no value");
     if (p->bm && (p->bm != qm || p->bn != km || p->d != qn))
-        return no(why, size, "the loops' tiles differ");
+        return sched_no(why, size, "the loops' tiles differ");
     p->bm = (int)qm, p->bn = (int)km, p->d = (int)qn;
     if (kn != qn || vm != km || vn != qn)
-        return no(why, size, "k [%lld,%lld] / v [%lld,%lld] are not [%d,%d] like q's head dim",
-                  (long long)km, (long long)kn, (long long)vm, (long long)vn, p->bn, p->d);
+        return sched_no(why, size,
+                        "k [%lld,%lld] / v [%lld,%lld] are not [%d,%d] like q's head dim",
+                        (long long)km, (long long)kn, (long long)vm, (long long)vn, p->bn, p->d);
     int64_t am, an;
-    if (!dims(p, o->in[2], &am, &an) || am != qm || an != qn ||
+    if (!sched_tile_dims(p->g, p->sym, o->in[2], &am, &an) || am != qm || an != qn ||
         node(p, o->in[2])->type.dtype != TJ_F32)
-        return no(why, size, "mma(p, v, acc)'s accumulator is not an f32 [%d,%d] tile", p->bm, p->d);
+        return sched_no(why, size, "mma(p, v, acc)'s accumulator is not an f32 [%d,%d] tile", p->bm,
+                        p->d);
     if (uses(p, L->kload) != 1 || uses(p, L->vload) != 1 || uses(p, L->pcast) != 1)
-        return no(why, size, "k, v or p is used besides the two products");
+        return sched_no(why, size, "k, v or p is used besides the two products");
     for (int c = 0; c < lp->ncarried; c++)
         if (node(p, lp->carried[c])->type.dtype != TJ_F32 || node(p, lp->carried[c])->type.rank != 2)
-            return no(why, size, "a KV loop carries %s, not an f32 tile",
-                      ir_node_desc(g, lp->carried[c], desc, sizeof desc));
+            return sched_no(why, size, "a KV loop carries %s, not an f32 tile",
+                            ir_node_desc(g, lp->carried[c], desc, sizeof desc));
     return 1;
 }
 
@@ -186,47 +166,51 @@ static int classify(as_plan *p, int32_t id, char *why, size_t size) {
             p->cls[id] = AS_SCALAR;
             return 1;
         default:
-            return no(why, size, "%s: a scalar the schedule cannot compute",
-                      ir_node_desc(p->g, id, desc, sizeof desc));
+            return sched_no(why, size, "%s: a scalar the schedule cannot compute",
+                            ir_node_desc(p->g, id, desc, sizeof desc));
         }
     }
     int64_t m, nn;
-    if (!dims(p, id, &m, &nn)) return no(why, size, "a tile dim has no value");
+    if (!sched_tile_dims(p->g, p->sym, id, &m, &nn))
+        return sched_no(why, size, "a tile dim has no value");
     int c = 0;
     if (n->op == IR_CONST || (m == 1 && nn == 1)) c = AS_SCALAR;
     else if (m == p->bm && nn == 1) c = AS_ROW;
     else if (m == 1 && (nn == p->bn || nn == p->d)) c = AS_COL;
     else if (m == p->bm && (nn == p->bn || nn == p->d)) c = AS_FULL;
     if (!c || (c == AS_SCALAR && n->op != IR_CONST && m * nn != 1))
-        return no(why, size, "tile %s [%lld,%lld] is not a piece of [%d,%d] or [%d,%d]",
-                  ir_node_desc(p->g, id, desc, sizeof desc), (long long)m, (long long)nn, p->bm,
-                  p->bn, p->bm, p->d);
+        return sched_no(why, size, "tile %s [%lld,%lld] is not a piece of [%d,%d] or [%d,%d]",
+                        ir_node_desc(p->g, id, desc, sizeof desc), (long long)m, (long long)nn,
+                        p->bm, p->bn, p->bm, p->d);
     if (c == AS_SCALAR && n->op != IR_CONST)
-        return no(why, size, "a one-element tile %s", ir_node_desc(p->g, id, desc, sizeof desc));
+        return sched_no(why, size, "a one-element tile %s",
+                        ir_node_desc(p->g, id, desc, sizeof desc));
     switch (n->op) {
     case IR_CONST: case IR_IOTA: case IR_UNARY: case IR_BINARY: case IR_WHERE: case IR_FMA:
     case IR_CAST: case IR_BROADCAST: case IR_FOR_RESULT: case IR_LOOP_CARRIED:
         break;
     case IR_RESHAPE: {
         int64_t im, in_;
-        if (!dims(p, n->in[0], &im, &in_) || im != m || in_ != nn)
-            return no(why, size, "reshape %s changes the element order (lse outputs: not yet)",
-                      ir_node_desc(p->g, id, desc, sizeof desc));
+        if (!sched_tile_dims(p->g, p->sym, n->in[0], &im, &in_) || im != m || in_ != nn)
+            return sched_no(why, size,
+                            "reshape %s changes the element order (lse outputs: not yet)",
+                            ir_node_desc(p->g, id, desc, sizeof desc));
         break;
     }
     case IR_REDUCE: {
         int64_t im, in_;
-        if (n->index != 1 || c != AS_ROW || !dims(p, n->in[0], &im, &in_) || im != p->bm)
-            return no(why, size, "reduction %s is not along the rows of a [%d,N] tile",
-                      ir_node_desc(p->g, id, desc, sizeof desc), p->bm);
+        if (n->index != 1 || c != AS_ROW || !sched_tile_dims(p->g, p->sym, n->in[0], &im, &in_) ||
+            im != p->bm)
+            return sched_no(why, size, "reduction %s is not along the rows of a [%d,N] tile",
+                            ir_node_desc(p->g, id, desc, sizeof desc), p->bm);
         break;
     }
     case IR_LOAD:
-        return no(why, size, "%s loads a tile of '%s' (only q, k, v tiles and scalars)",
-                  ir_node_desc(p->g, id, desc, sizeof desc), p->g->tensors[n->tensor].name);
+        return sched_no(why, size, "%s loads a tile of '%s' (only q, k, v tiles and scalars)",
+                        ir_node_desc(p->g, id, desc, sizeof desc), p->g->tensors[n->tensor].name);
     default:
-        return no(why, size, "op %s (%s) is not elementwise or a row reduction",
-                  ir_node_desc(p->g, id, desc, sizeof desc), ir_op_name(n->op));
+        return sched_no(why, size, "op %s (%s) is not elementwise or a row reduction",
+                        ir_node_desc(p->g, id, desc, sizeof desc), ir_op_name(n->op));
     }
     p->cls[id] = (uint8_t)c;
     p->ncols[id] = (int)nn;
@@ -242,31 +226,34 @@ static int stores(as_plan *p, char *why, size_t size) {
         nst++;
         const char *name = g->tensors[n->tensor].name;
         if (n->flags & IR_STORE_MASKED)
-            return no(why, size, "a masked store (variable-length attention: generic lowering)");
+            return sched_no(why, size,
+                            "a masked store (variable-length attention: generic lowering)");
         if (n->tensor == p->q.tensor || n->tensor == p->k.tensor || n->tensor == p->v.tensor)
-            return no(why, size, "the graph stores into q, k or v ('%s')", name);
+            return sched_no(why, size, "the graph stores into q, k or v ('%s')", name);
         int32_t v = n->in[n->nin - 1];
         if (p->cls[v] != AS_FULL || p->ncols[v] != p->d)
-            return no(why, size, "a store to '%s' is not a [%d,%d] tile (lse outputs: not yet)",
-                      name, p->bm, p->d);
+            return sched_no(why, size,
+                            "a store to '%s' is not a [%d,%d] tile (lse outputs: not yet)", name,
+                            p->bm, p->d);
         for (int32_t l = 0; l < g->nnodes; l++)
             if (p->live[l] && node(p, l)->op == IR_LOAD && node(p, l)->tensor == n->tensor)
-                return no(why, size, "tensor '%s' is both loaded and stored", name);
+                return sched_no(why, size, "tensor '%s' is both loaded and stored", name);
     }
-    return nst ? 1 : no(why, size, "nothing is stored after the loops");
+    return nst ? 1 : sched_no(why, size, "nothing is stored after the loops");
 }
 
 static int config(as_plan *p, char *why, size_t size) {
     if (p->bm != 64 && p->bm != 128)
-        return no(why, size, "block_m %d: 64 or 128 (warpgroups of 64 rows)", p->bm);
+        return sched_no(why, size, "block_m %d: 64 or 128 (warpgroups of 64 rows)", p->bm);
     if (p->bn != 64 && p->bn != 128 && p->bn != 256)
-        return no(why, size, "block_n %d: 64, 128 or 256 (wgmma N)", p->bn);
+        return sched_no(why, size, "block_n %d: 64, 128 or 256 (wgmma N)", p->bn);
     if (p->d != 64 && p->d != 128 && p->d != 256)
-        return no(why, size, "head dim %d: 64, 128 or 256", p->d);
+        return sched_no(why, size, "head dim %d: 64, 128 or 256", p->d);
     if (p->d / 2 + p->bn * 3 / 4 > REG_BUDGET)
-        return no(why, size, "head dim %d with block_n %d needs %d accumulator registers a "
-                  "thread (%d at most): use block_n 64", p->d, p->bn, p->d / 2 + p->bn * 3 / 4,
-                  REG_BUDGET);
+        return sched_no(why, size,
+                        "head dim %d with block_n %d needs %d accumulator registers a "
+                        "thread (%d at most): use block_n 64",
+                        p->d, p->bn, p->d / 2 + p->bn * 3 / 4, REG_BUDGET);
     p->nwg = p->bm / 64;
     size_t es = tj_dtype_size((tj_dtype)p->dtype);
     p->q_bytes = (size_t)p->bm * (size_t)p->d * es;
@@ -276,8 +263,10 @@ static int config(as_plan *p, char *why, size_t size) {
            1024 + p->q_bytes + (size_t)(p->stages + 1) * (2 * p->kv_bytes + 32) + 16 <= SMEM_LIMIT)
         p->stages++;
     if (p->stages < 2)
-        return no(why, size, "q [%d,%d] and two stages of k and v [%d,%d] do not fit in shared "
-                  "memory", p->bm, p->d, p->bn, p->d);
+        return sched_no(why, size,
+                        "q [%d,%d] and two stages of k and v [%d,%d] do not fit in shared "
+                        "memory",
+                        p->bm, p->d, p->bn, p->d);
     p->smem = 1024 + p->q_bytes + (size_t)p->stages * (2 * p->kv_bytes + 32) + 16;
     p->threads = 128 * (1 + p->nwg);
     return 1;
@@ -299,15 +288,16 @@ static int structure(as_plan *p, char *why, size_t size) {
         int32_t id = g->body[k];
         const ir_node *n = node(p, id);
         if (n->op == IR_STORE) {
-            if (!p->nloops) return no(why, size, "a store comes before the KV loops");
+            if (!p->nloops) return sched_no(why, size, "a store comes before the KV loops");
             after = 1;
         }
         if (n->op != IR_FOR || !p->live[id]) continue;
-        if (after) return no(why, size, "a loop after the stores");
-        if (p->nloops == AS_MAX_LOOPS) return no(why, size, "more than %d loops", AS_MAX_LOOPS);
+        if (after) return sched_no(why, size, "a loop after the stores");
+        if (p->nloops == AS_MAX_LOOPS)
+            return sched_no(why, size, "more than %d loops", AS_MAX_LOOPS);
         if (!kv_loop(p, id, &p->loops[p->nloops++], why, size)) return 0;
     }
-    if (!p->nloops) return no(why, size, "no loop (not attention-shaped)");
+    if (!p->nloops) return sched_no(why, size, "no loop (not attention-shaped)");
     return 1;
 }
 
@@ -315,7 +305,8 @@ tj_status as_match(const tj_graph *g, const char *arch, const int64_t *sym, as_p
                    char *why, size_t why_size) {
     memset(p, 0, sizeof *p);
     if (!arch || strcmp(arch, "sm_90a") != 0) {
-        no(why, why_size, "needs sm_90a (wgmma, setmaxnreg); the target is %s", arch ? arch : "none");
+        sched_no(why, why_size, "needs sm_90a (wgmma, setmaxnreg); the target is %s",
+                 arch ? arch : "none");
         return TJ_OK;
     }
     p->g = g;
@@ -333,7 +324,7 @@ tj_status as_match(const tj_graph *g, const char *arch, const int64_t *sym, as_p
         if (p->live[id]) ok = classify(p, id, why, why_size);
     ok = ok && stores(p, why, why_size) && config(p, why, why_size);
     if (ok && g->ntensors + g->nscalars + g->nsyms + 3 > EMIT_MAX_PARAMS)
-        ok = no(why, why_size, "too many kernel parameters");
+        ok = sched_no(why, why_size, "too many kernel parameters");
     if (!ok) as_plan_free(p);
     return TJ_OK;
 }

@@ -19,15 +19,6 @@
 #define RING_BUDGET 196608   /* bytes of ring a block (one block an SM) */
 #define ASSUMED_BATCH 8      /* an unbound grid symbol (a dynamic batch) counts this much */
 
-static int no(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int no(char *why, size_t size, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, size, fmt, ap);
-    va_end(ap);
-    return 0;
-}
-
 static const ir_node *node(const dc_plan *p, int32_t id) { return &p->g->nodes[id]; }
 
 int dc_special(const dc_plan *p, int32_t id) {
@@ -38,26 +29,6 @@ int dc_special(const dc_plan *p, int32_t id) {
             return 1;
     }
     return 0;
-}
-
-/* [m, n] of a tile (rank 1: [1, n]); 0 when a dim has no value. */
-static int dims(const dc_plan *p, int32_t id, int64_t *m, int64_t *n) {
-    const ir_node *x = node(p, id);
-    int64_t d[2] = {1, 1};
-    for (int i = 0; i < x->type.rank; i++)
-        if (ir_dim_eval(p->g, x->type.dims[i], p->sym, 1, &d[i]) != TJ_OK) return 0;
-    *m = x->type.rank == 2 ? d[0] : 1;
-    *n = x->type.rank == 2 ? d[1] : x->type.rank == 1 ? d[0] : 1;
-    return 1;
-}
-
-static int multiple_of(const dc_plan *p, tj_dim d, int64_t m) {
-    if (!tj_dim_is_sym(d)) return d % m == 0;
-    int s = ir_dim_sym(p->g, d);
-    if (s < 0) return 0;
-    const ir_symbol *sy = &p->g->syms[s];
-    if (sy->policy == TJ_EXACT && p->sym && p->sym[s] != TJ_UNBOUND) return p->sym[s] % m == 0;
-    return sy->divisor % m == 0;
 }
 
 static int is_const(const dc_plan *p, int32_t id, double v) {
@@ -72,25 +43,28 @@ static int kv_tile(dc_plan *p, int32_t id, const char *what, char *why, size_t s
     const ir_node *n = node(p, id);
     const ir_tensor *t = &p->g->tensors[n->tensor];
     if (n->op != IR_LOAD || n->type.rank != 2)
-        return no(why, size, "%s is not a 2-D tile loaded from a tensor", what);
+        return sched_no(why, size, "%s is not a 2-D tile loaded from a tensor", what);
     if (n->axes[1] != t->rank - 1 || n->axes[0] == n->axes[1])
-        return no(why, size, "%s '%s': the tile's columns are not the tensor's last dim", what,
-                  t->name);
-    if (n->f != 0) return no(why, size, "%s pads with %g (the ring fills zeros)", what, n->f);
+        return sched_no(why, size, "%s '%s': the tile's columns are not the tensor's last dim",
+                        what, t->name);
+    if (n->f != 0) return sched_no(why, size, "%s pads with %g (the ring fills zeros)", what, n->f);
     if (!is_const(p, n->in[n->axes[1]], 0))
-        return no(why, size, "%s '%s': the tile does not start at column 0", what, t->name);
+        return sched_no(why, size, "%s '%s': the tile does not start at column 0", what, t->name);
     if (tj_dim_is_sym(t->dims[t->rank - 1]) || t->dims[t->rank - 1] != p->d)
-        return no(why, size, "%s '%s': the last dim is not the head dim %d", what, t->name, p->d);
+        return sched_no(why, size, "%s '%s': the last dim is not the head dim %d", what, t->name,
+                        p->d);
     if (t->has_strides && t->strides[t->rank - 1] != 1)
-        return no(why, size, "tensor '%s' is not contiguous along its last dim", t->name);
+        return sched_no(why, size, "tensor '%s' is not contiguous along its last dim", t->name);
     for (int d = 0; d < t->rank - 1; d++) {
         tj_dim st = t->has_strides ? t->strides[d] : t->dims[t->rank - 1];
-        if (!multiple_of(p, st, 8))
-            return no(why, size, "tensor '%s' strides are not known to be multiples of 8 "
-                      "elements (16-byte pieces)", t->name);
+        if (!sched_multiple_of(p->g, p->sym, st, 8))
+            return sched_no(why, size,
+                            "tensor '%s' strides are not known to be multiples of 8 "
+                            "elements (16-byte pieces)",
+                            t->name);
     }
     if ((n->flags & TJ_COORD_ELEMENT))
-        return no(why, size, "%s uses element coordinates", what);
+        return sched_no(why, size, "%s uses element coordinates", what);
     return 1;
 }
 
@@ -184,8 +158,9 @@ static int fn_leaves(const dc_plan *p, int32_t id, int32_t cm, int32_t mnew, int
 static int softmax(dc_plan *p, dc_loop *L, char *why, size_t size) {
     const ir_loop *lp = node(p, L->node)->loop;
     if (lp->ncarried != 3)
-        return no(why, size, "a KV loop carries %d values, not an online softmax's (m, l, acc)",
-                  lp->ncarried);
+        return sched_no(why, size,
+                        "a KV loop carries %d values, not an online softmax's (m, l, acc)",
+                        lp->ncarried);
     L->sm = L->sl = L->sa = -1;
     for (int k = 0; k < 3; k++) {
         int32_t y = lp->yields[k], c = lp->carried[k];
@@ -197,18 +172,19 @@ static int softmax(dc_plan *p, dc_loop *L, char *why, size_t size) {
             L->sl = k;
     }
     if (L->sm < 0 || L->sl < 0 || L->sa < 0)
-        return no(why, size, "the KV loop's state is not (running max, sum, acc = p.v + ...)");
+        return sched_no(why, size,
+                        "the KV loop's state is not (running max, sum, acc = p.v + ...)");
     int32_t cm = lp->carried[L->sm], cl = lp->carried[L->sl], ca = lp->carried[L->sa];
     L->mnew = lp->yields[L->sm];
     int32_t rm = other(p, L->mnew, IR_BINARY, TJ_MAX, cm);
     const ir_node *r = node(p, rm);
     if (r->op != IR_REDUCE || r->sub != TJ_RMAX || r->index != 1)
-        return no(why, size, "the running max is not max(m, rowmax(scores))");
+        return sched_no(why, size, "the running max is not max(m, rowmax(scores))");
     L->xs = r->in[0];
     /* acc * alpha, the product's C */
     int32_t cacc = node(p, L->omma)->in[2];
     L->alpha = other(p, cacc, IR_BINARY, TJ_MUL, ca);
-    if (L->alpha < 0) return no(why, size, "the accumulator is not rescaled as acc * alpha");
+    if (L->alpha < 0) return sched_no(why, size, "the accumulator is not rescaled as acc * alpha");
     /* l' = fma(l, alpha, rowsum(P)) or l * alpha + rowsum(P) */
     int32_t yl = lp->yields[L->sl], rs = -1;
     const ir_node *ny = node(p, yl);
@@ -221,17 +197,18 @@ static int softmax(dc_plan *p, dc_loop *L, char *why, size_t size) {
     }
     if (rs < 0 || node(p, rs)->op != IR_REDUCE || node(p, rs)->sub != TJ_SUM ||
         node(p, rs)->index != 1)
-        return no(why, size, "the running sum is not l * alpha + rowsum(p)");
+        return sched_no(why, size, "the running sum is not l * alpha + rowsum(p)");
     L->ps = node(p, rs)->in[0];
     if (node(p, L->pcast)->in[0] != L->ps)
-        return no(why, size, "the product's p is not the p summed into l");
+        return sched_no(why, size, "the product's p is not the p summed into l");
     int top = node(p, L->ps)->op == IR_UNARY ? node(p, L->ps)->sub : -1;
     if (top != TJ_EXP && top != TJ_EXP2)
-        return no(why, size, "p is not an exponential of the scores");
+        return sched_no(why, size, "p is not an exponential of the scores");
     if (!same_fn(p, L->ps, L->alpha, L->xs, cm, 0))
-        return no(why, size, "alpha is not p's function of the old max (not an online softmax)");
+        return sched_no(why, size,
+                        "alpha is not p's function of the old max (not an online softmax)");
     if (uses(p, cl) != 1 || uses(p, ca) != 1)
-        return no(why, size, "l or acc is read besides its update");
+        return sched_no(why, size, "l or acc is read besides its update");
     /* m: read only by m' and by alpha's expression */
     for (int b = 0; b < lp->nbody; b++) {
         int32_t id = lp->body[b];
@@ -239,12 +216,12 @@ static int softmax(dc_plan *p, dc_loop *L, char *why, size_t size) {
         if (!p->live[id] || id == L->mnew) continue;
         for (int k = 0; k < n->nin; k++)
             if (n->in[k] == cm && !depends(p, L->alpha, id, 0))
-                return no(why, size, "the running max is read besides m' and alpha");
+                return sched_no(why, size, "the running max is read besides m' and alpha");
     }
     if (depends(p, L->xs, L->mnew, 0))
-        return no(why, size, "the scores depend on the running max");
+        return sched_no(why, size, "the scores depend on the running max");
     if (!fn_leaves(p, L->alpha, cm, L->mnew, L->node, 0))
-        return no(why, size, "alpha reads values of the trip besides the two maxima");
+        return sched_no(why, size, "alpha reads values of the trip besides the two maxima");
     return 1;
 }
 
@@ -252,76 +229,86 @@ static int kv_loop(dc_plan *p, int32_t f, dc_loop *L, char *why, size_t size) {
     const ir_loop *lp = node(p, f)->loop;
     L->node = f;
     L->smma = L->omma = -1;
-    if (!is_const(p, node(p, f)->in[2], 1)) return no(why, size, "a KV loop's step is not 1");
+    if (!is_const(p, node(p, f)->in[2], 1)) return sched_no(why, size, "a KV loop's step is not 1");
     for (int k = 0; k < lp->nbody; k++) {
         int32_t id = lp->body[k];
         const ir_node *n = node(p, id);
         if (!p->live[id]) continue;
-        if (n->op == IR_FOR) return no(why, size, "a loop inside the KV loop");
-        if (n->op == IR_STORE) return no(why, size, "a store inside the KV loop");
+        if (n->op == IR_FOR) return sched_no(why, size, "a loop inside the KV loop");
+        if (n->op == IR_STORE) return sched_no(why, size, "a store inside the KV loop");
         if (n->op != IR_MMA) continue;
         if (n->nin == 2 && L->smma < 0) L->smma = id;
         else if (n->nin == 3 && L->omma < 0) L->omma = id;
-        else return no(why, size, "the KV loop has an mma besides s = q.k^T and acc += p.v");
+        else
+            return sched_no(why, size, "the KV loop has an mma besides s = q.k^T and acc += p.v");
     }
     if (L->smma < 0 || L->omma < 0)
-        return no(why, size, "the KV loop lacks s = mma(q, k, trans_b) or mma(p, v, acc)");
+        return sched_no(why, size, "the KV loop lacks s = mma(q, k, trans_b) or mma(p, v, acc)");
     const ir_node *s = node(p, L->smma), *o = node(p, L->omma);
-    if (s->flags != TJ_TRANS_B) return no(why, size, "s = mma(q, k) is not q . k^T (trans_b)");
-    if (o->flags != 0) return no(why, size, "mma(p, v, acc) has a transpose");
+    if (s->flags != TJ_TRANS_B)
+        return sched_no(why, size, "s = mma(q, k) is not q . k^T (trans_b)");
+    if (o->flags != 0) return sched_no(why, size, "mma(p, v, acc) has a transpose");
     if (p->qload < 0) p->qload = s->in[0];
     const ir_node *q = node(p, p->qload);
     if (s->in[0] != p->qload || q->op != IR_LOAD || q->parent != -1 || q->type.rank != 2)
-        return no(why, size, "the first mma's A is not one q tile loaded before the loops");
+        return sched_no(why, size, "the first mma's A is not one q tile loaded before the loops");
     L->kload = s->in[1];
     L->vload = o->in[1];
     L->pcast = o->in[0];
     const ir_node *k = node(p, L->kload), *v = node(p, L->vload), *pc = node(p, L->pcast);
     if (k->op != IR_LOAD || k->parent != f || v->op != IR_LOAD || v->parent != f)
-        return no(why, size, "k and v are not tiles loaded in the KV loop");
+        return sched_no(why, size, "k and v are not tiles loaded in the KV loop");
     if (pc->op != IR_CAST || pc->parent != f)
-        return no(why, size, "the second mma's A is not a cast in the loop");
+        return sched_no(why, size, "the second mma's A is not a cast in the loop");
     int dt = q->type.dtype;
     if (dt != TJ_BF16 && dt != TJ_F16)
-        return no(why, size, "q is %s; the schedule takes bf16 and f16", tj_dtype_name((tj_dtype)dt));
+        return sched_no(why, size, "q is %s; the schedule takes bf16 and f16",
+                        tj_dtype_name((tj_dtype)dt));
     if (k->type.dtype != dt || v->type.dtype != dt || pc->type.dtype != dt)
-        return no(why, size, "q, k, v and p are not all %s", tj_dtype_name((tj_dtype)dt));
+        return sched_no(why, size, "q, k, v and p are not all %s", tj_dtype_name((tj_dtype)dt));
     p->dtype = dt;
     int64_t qm, qn, km, kn, vm, vn;
-    if (!dims(p, p->qload, &qm, &qn) || !dims(p, L->kload, &km, &kn) || !dims(p, L->vload, &vm, &vn))
-        return no(why, size, "a tile dim has no value");
+    if (!sched_tile_dims(p->g, p->sym, p->qload, &qm, &qn) ||
+        !sched_tile_dims(p->g, p->sym, L->kload, &km, &kn) ||
+        !sched_tile_dims(p->g, p->sym, L->vload, &vm, &vn))
+        return sched_no(why, size, "a tile dim has no value");
     if (p->G && (p->G != qm || p->bn != km || p->d != qn))
-        return no(why, size, "the loops' tiles differ");
-    if (qm > 16) return no(why, size, "q has %lld rows (decode takes at most 16)", (long long)qm);
+        return sched_no(why, size, "the loops' tiles differ");
+    if (qm > 16)
+        return sched_no(why, size, "q has %lld rows (decode takes at most 16)", (long long)qm);
     p->G = (int)qm, p->bn = (int)km, p->d = (int)qn;
     if (kn != qn || vm != km || vn != qn)
-        return no(why, size, "k / v tiles are not [%d,%d]", p->bn, p->d);
+        return sched_no(why, size, "k / v tiles are not [%d,%d]", p->bn, p->d);
     if (p->d != 64 && p->d != 128 && p->d != 256)
-        return no(why, size, "head dim %d: 64, 128 or 256", p->d);
+        return sched_no(why, size, "head dim %d: 64, 128 or 256", p->d);
     if (p->d == 256 && p->G > 8)
-        return no(why, size, "head dim 256 with %d query rows: the accumulators need more "
-                  "registers than a thread has (8 rows at most)", p->G);
+        return sched_no(why, size,
+                        "head dim 256 with %d query rows: the accumulators need more "
+                        "registers than a thread has (8 rows at most)",
+                        p->G);
     if (p->bn % 16 || p->bn < 16 || p->bn > 128)
-        return no(why, size, "block_n %d: a multiple of 16 up to 128 (score registers)", p->bn);
+        return sched_no(why, size, "block_n %d: a multiple of 16 up to 128 (score registers)",
+                        p->bn);
     if (!kv_tile(p, L->kload, "k", why, size) || !kv_tile(p, L->vload, "v", why, size))
         return 0;
     for (int i = 0; i < 2; i++) {
         const ir_node *ld = i ? v : k;
         for (int c = 0; c < p->g->tensors[ld->tensor].rank; c++)
             if (!pure(p, ld->in[c], f, 0))
-                return no(why, size, "%s's coordinates are not arithmetic of the loop index",
-                          i ? "v" : "k");
+                return sched_no(why, size, "%s's coordinates are not arithmetic of the loop index",
+                                i ? "v" : "k");
     }
     if (node(p, q->in[q->axes[1]])->op != IR_CONST || node(p, q->in[q->axes[1]])->f != 0 ||
         q->axes[1] != p->g->tensors[q->tensor].rank - 1 || (q->flags & TJ_COORD_ELEMENT))
-        return no(why, size, "the q tile is not whole rows of its tensor");
+        return sched_no(why, size, "the q tile is not whole rows of its tensor");
     int64_t am, an;
-    if (!dims(p, o->in[2], &am, &an) || am != qm || an != qn ||
+    if (!sched_tile_dims(p->g, p->sym, o->in[2], &am, &an) || am != qm || an != qn ||
         node(p, o->in[2])->type.dtype != TJ_F32)
-        return no(why, size, "mma(p, v, acc)'s accumulator is not an f32 [%d,%d] tile", p->G, p->d);
+        return sched_no(why, size, "mma(p, v, acc)'s accumulator is not an f32 [%d,%d] tile", p->G,
+                        p->d);
     if (uses(p, L->kload) != 1 || uses(p, L->vload) != 1 || uses(p, L->pcast) != 1 ||
         uses(p, L->smma) < 1)
-        return no(why, size, "k, v or p is used besides the two products");
+        return sched_no(why, size, "k, v or p is used besides the two products");
     return softmax(p, L, why, size);
 }
 
@@ -342,50 +329,52 @@ static int classify(dc_plan *p, int32_t id, char *why, size_t size) {
             p->cls[id] = DC_SCALAR;
             return 1;
         default:
-            return no(why, size, "%s: a scalar the schedule cannot compute",
-                      ir_node_desc(p->g, id, desc, sizeof desc));
+            return sched_no(why, size, "%s: a scalar the schedule cannot compute",
+                            ir_node_desc(p->g, id, desc, sizeof desc));
         }
     }
     int64_t m, nn;
-    if (!dims(p, id, &m, &nn)) return no(why, size, "a tile dim has no value");
+    if (!sched_tile_dims(p->g, p->sym, id, &m, &nn))
+        return sched_no(why, size, "a tile dim has no value");
     int c = 0;
     if (n->op == IR_CONST) c = DC_SCALAR;
     else if (m == p->G && (nn == p->bn || nn == p->d)) c = DC_FULL;
     else if (m == p->G && nn == 1) c = DC_ROW;
     else if (m == 1 && (nn == p->bn || nn == p->d)) c = DC_COL;
     if (!c)
-        return no(why, size, "tile %s [%lld,%lld] is not a piece of [%d,%d] or [%d,%d]",
-                  ir_node_desc(p->g, id, desc, sizeof desc), (long long)m, (long long)nn, p->G,
-                  p->bn, p->G, p->d);
+        return sched_no(why, size, "tile %s [%lld,%lld] is not a piece of [%d,%d] or [%d,%d]",
+                        ir_node_desc(p->g, id, desc, sizeof desc), (long long)m, (long long)nn,
+                        p->G, p->bn, p->G, p->d);
     switch (n->op) {
     case IR_CONST: case IR_IOTA: case IR_UNARY: case IR_BINARY: case IR_WHERE: case IR_FMA:
     case IR_CAST: case IR_BROADCAST: case IR_FOR_RESULT: case IR_LOOP_CARRIED:
         break;
     case IR_RESHAPE: {
         int64_t im, in_;
-        if (!dims(p, n->in[0], &im, &in_) || im != m || in_ != nn)
-            return no(why, size, "reshape %s changes the element order",
-                      ir_node_desc(p->g, id, desc, sizeof desc));
+        if (!sched_tile_dims(p->g, p->sym, n->in[0], &im, &in_) || im != m || in_ != nn)
+            return sched_no(why, size, "reshape %s changes the element order",
+                            ir_node_desc(p->g, id, desc, sizeof desc));
         break;
     }
     case IR_REDUCE: {
         int64_t im, in_;
-        if (n->index != 1 || c != DC_ROW || !dims(p, n->in[0], &im, &in_) || im != p->G ||
-            p->post[id])
-            return no(why, size, "reduction %s is not along the rows of a [%d,N] tile in a loop",
-                      ir_node_desc(p->g, id, desc, sizeof desc), p->G);
+        if (n->index != 1 || c != DC_ROW || !sched_tile_dims(p->g, p->sym, n->in[0], &im, &in_) ||
+            im != p->G || p->post[id])
+            return sched_no(why, size,
+                            "reduction %s is not along the rows of a [%d,N] tile in a loop",
+                            ir_node_desc(p->g, id, desc, sizeof desc), p->G);
         break;
     }
     case IR_LOAD:
-        return no(why, size, "%s loads a tile of '%s' (only q, k, v tiles and scalars)",
-                  ir_node_desc(p->g, id, desc, sizeof desc), p->g->tensors[n->tensor].name);
+        return sched_no(why, size, "%s loads a tile of '%s' (only q, k, v tiles and scalars)",
+                        ir_node_desc(p->g, id, desc, sizeof desc), p->g->tensors[n->tensor].name);
     default:
-        return no(why, size, "op %s (%s) is not elementwise or a row reduction",
-                  ir_node_desc(p->g, id, desc, sizeof desc), ir_op_name(n->op));
+        return sched_no(why, size, "op %s (%s) is not elementwise or a row reduction",
+                        ir_node_desc(p->g, id, desc, sizeof desc), ir_op_name(n->op));
     }
     if (n->parent == -1 && !p->post[id] && n->op != IR_FOR_RESULT && n->op != IR_CONST)
-        return no(why, size, "tile %s is computed before the KV loops (only q and constants)",
-                  ir_node_desc(p->g, id, desc, sizeof desc));
+        return sched_no(why, size, "tile %s is computed before the KV loops (only q and constants)",
+                        ir_node_desc(p->g, id, desc, sizeof desc));
     p->cls[id] = (uint8_t)c;
     p->ncols[id] = (int)nn;
     return 1;
@@ -404,8 +393,11 @@ static int chained(dc_plan *p, char *why, size_t size) {
             if (i == 0) {
                 double want = r == 0 ? -INFINITY : 0;
                 if (!is_const(p, init, want))
-                    return no(why, size, "the first KV loop's %s does not start at %s",
-                              r == 0 ? "max" : r == 1 ? "sum" : "accumulator", r ? "0" : "-inf");
+                    return sched_no(why, size, "the first KV loop's %s does not start at %s",
+                                    r == 0   ? "max"
+                                    : r == 1 ? "sum"
+                                             : "accumulator",
+                                    r ? "0" : "-inf");
                 continue;
             }
             const dc_loop *P = &p->loops[i - 1];
@@ -413,7 +405,8 @@ static int chained(dc_plan *p, char *why, size_t size) {
             const ir_node *in = node(p, init);
             if (in->op != IR_FOR_RESULT || in->in[0] != P->node || in->index != ps[r] ||
                 uses(p, init) != 1)
-                return no(why, size, "a KV loop does not continue the state of the loop before it");
+                return sched_no(why, size,
+                                "a KV loop does not continue the state of the loop before it");
         }
     }
     return 1;
@@ -426,15 +419,18 @@ static int structure(dc_plan *p, char *why, size_t size) {
     for (int k = 0; k < g->nbody; k++) {
         int32_t id = g->body[k];
         const ir_node *n = node(p, id);
-        if (n->op == IR_STORE && !p->nloops) return no(why, size, "a store comes before the KV loops");
+        if (n->op == IR_STORE && !p->nloops)
+            return sched_no(why, size, "a store comes before the KV loops");
         if (n->op != IR_FOR || !p->live[id]) continue;
-        if (p->nloops == DC_MAX_LOOPS) return no(why, size, "more than %d loops", DC_MAX_LOOPS);
+        if (p->nloops == DC_MAX_LOOPS)
+            return sched_no(why, size, "more than %d loops", DC_MAX_LOOPS);
         if (!kv_loop(p, id, &p->loops[p->nloops++], why, size)) return 0;
         last = k;
     }
-    if (!p->nloops) return no(why, size, "no loop (not decode-shaped)");
+    if (!p->nloops) return sched_no(why, size, "no loop (not decode-shaped)");
     for (int k = last + 1; k < g->nbody; k++) {
-        if (node(p, g->body[k])->op == IR_FOR) return no(why, size, "a loop after the KV loops");
+        if (node(p, g->body[k])->op == IR_FOR)
+            return sched_no(why, size, "a loop after the KV loops");
         p->post[g->body[k]] = 1;
     }
     const ir_loop *lp = node(p, p->loops[p->nloops - 1].node)->loop;
@@ -450,15 +446,15 @@ static int stores(dc_plan *p, char *why, size_t size) {
         if (n->op != IR_STORE) continue;
         nst++;
         const char *name = g->tensors[n->tensor].name;
-        if (n->flags & IR_STORE_MASKED) return no(why, size, "a masked store");
+        if (n->flags & IR_STORE_MASKED) return sched_no(why, size, "a masked store");
         int32_t v = n->in[n->nin - 1];
         if (p->cls[v] != DC_FULL || p->ncols[v] != p->d)
-            return no(why, size, "a store to '%s' is not a [%d,%d] tile", name, p->G, p->d);
+            return sched_no(why, size, "a store to '%s' is not a [%d,%d] tile", name, p->G, p->d);
         for (int32_t l = 0; l < g->nnodes; l++)
             if (p->live[l] && node(p, l)->op == IR_LOAD && node(p, l)->tensor == n->tensor)
-                return no(why, size, "tensor '%s' is both loaded and stored", name);
+                return sched_no(why, size, "tensor '%s' is both loaded and stored", name);
     }
-    return nst ? 1 : no(why, size, "nothing is stored after the loops");
+    return nst ? 1 : sched_no(why, size, "nothing is stored after the loops");
 }
 
 dc_force dc_forced;
@@ -533,9 +529,9 @@ static int config(dc_plan *p, char *why, size_t size) {
     size_t wts = (size_t)16 * (size_t)(3 * p->S * p->W + 2) * 4u;
     p->smem = 128 + 16u * (size_t)p->d * es + area + wts;
     if (p->smem > emit_smem_limit(p->arch))
-        return no(why, size, "%zu bytes of shared memory do not fit", p->smem);
+        return sched_no(why, size, "%zu bytes of shared memory do not fit", p->smem);
     if (g->ntensors + g->nscalars + g->nsyms + 3 > EMIT_MAX_PARAMS)
-        return no(why, size, "too many kernel parameters");
+        return sched_no(why, size, "too many kernel parameters");
     return 1;
 }
 
@@ -552,8 +548,8 @@ tj_status dc_match(const tj_graph *g, const char *arch, const int64_t *sym, dc_p
     memset(p, 0, sizeof *p);
     int cc = arch_cc(arch);
     if (cc < 80) {
-        no(why, why_size, "needs sm_80 or newer (mma.sync, cp.async); the target is %s",
-           arch ? arch : "none");
+        sched_no(why, why_size, "needs sm_80 or newer (mma.sync, cp.async); the target is %s",
+                 arch ? arch : "none");
         return TJ_OK;
     }
     p->g = g;

@@ -15,15 +15,6 @@
 #define MAX_STAGES 8
 
 
-static int no(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int no(char *why, size_t size, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, size, fmt, ap);
-    va_end(ap);
-    return 0;
-}
-
 static const ir_node *node(const gs_plan *p, int32_t id) { return &p->g->nodes[id]; }
 
 
@@ -50,39 +41,30 @@ static int eval_dims(gs_plan *p, int32_t id) {
     return 1;
 }
 
-/* A dim or stride known to be a multiple of `m` (bound exactly, a constant,
- * or a symbol with that divisor). */
-static int multiple_of(const gs_plan *p, tj_dim d, int64_t m) {
-    if (!tj_dim_is_sym(d)) return d % m == 0;
-    int s = ir_dim_sym(p->g, d);
-    if (s < 0) return 0;
-    const ir_symbol *sy = &p->g->syms[s];
-    if (sy->policy == TJ_EXACT && p->sym && p->sym[s] != TJ_UNBOUND) return p->sym[s] % m == 0;
-    return sy->divisor % m == 0;
-}
-
 /* One mma operand: a 2-D tile load the copy engine can fetch. */
 static int operand(gs_plan *p, int32_t id, int is_a, int trans, gs_operand *o, char *why,
                    size_t size) {
     const char *nm = is_a ? "a" : "b";
     const ir_node *n = node(p, id);
     if (n->op != IR_LOAD || n->parent != p->loop)
-        return no(why, size, "mma operand %s is not a tile loaded in the loop", nm);
+        return sched_no(why, size, "mma operand %s is not a tile loaded in the loop", nm);
     const ir_tensor *t = &p->g->tensors[n->tensor];
     if (t->rank != 2 || n->type.rank != 2 || n->axes[0] != 0 || n->axes[1] != 1)
-        return no(why, size, "mma operand %s is not a 2-D tile of a 2-D tensor ('%s')", nm,
-                  t->name);
+        return sched_no(why, size, "mma operand %s is not a 2-D tile of a 2-D tensor ('%s')", nm,
+                        t->name);
     if (n->f != 0)
-        return no(why, size, "operand %s pads with %g; the copy engine fills zeros", nm, n->f);
+        return sched_no(why, size, "operand %s pads with %g; the copy engine fills zeros", nm,
+                        n->f);
     if (t->has_strides && t->strides[1] != 1)
-        return no(why, size, "tensor '%s' is not contiguous along its last dim", t->name);
+        return sched_no(why, size, "tensor '%s' is not contiguous along its last dim", t->name);
     size_t es = tj_dtype_size(t->dtype);
     tj_dim pitch = t->has_strides ? t->strides[0] : t->dims[1];
-    if (!multiple_of(p, pitch, (int64_t)(16 / es)))
-        return no(why, size, "tensor '%s' rows are not known to be 16-byte multiples (TMA)",
-                  t->name);
+    if (!sched_multiple_of(p->g, p->sym, pitch, (int64_t)(16 / es)))
+        return sched_no(why, size, "tensor '%s' rows are not known to be 16-byte multiples (TMA)",
+                        t->name);
     if (t->align < 16)
-        return no(why, size, "tensor '%s' is not declared 16-byte aligned (TMA needs it)", t->name);
+        return sched_no(why, size, "tensor '%s' is not declared 16-byte aligned (TMA needs it)",
+                        t->name);
     o->load = id;
     o->tensor = n->tensor;
     o->rows = (int)p->shape[id][0];
@@ -91,8 +73,9 @@ static int operand(gs_plan *p, int32_t id, int is_a, int trans, gs_operand *o, c
     o->mn_major = is_a ? trans : !trans;
     o->mn_coord = n->in[o->mn_major ? 1 : 0];
     if (o->cols % 64 || o->rows % 8)
-        return no(why, size, "operand %s tile [%d,%d]: the contiguous dim must be a multiple of 64",
-                  nm, o->rows, o->cols);
+        return sched_no(why, size,
+                        "operand %s tile [%d,%d]: the contiguous dim must be a multiple of 64", nm,
+                        o->rows, o->cols);
     return 1;
 }
 
@@ -106,8 +89,8 @@ static int epilogue(gs_plan *p, char *why, size_t size) {
         if (!p->live[id] || n->parent != -1 || id == p->loop || n->op == IR_STORE) continue;
         if (n->type.rank == 0) {
             if (!scalar_op(n))
-                return no(why, size, "%s: a scalar the schedule cannot compute",
-                          ir_node_desc(g, id, desc, sizeof desc));
+                return sched_no(why, size, "%s: a scalar the schedule cannot compute",
+                                ir_node_desc(g, id, desc, sizeof desc));
             continue;
         }
         switch (n->op) {
@@ -115,22 +98,22 @@ static int epilogue(gs_plan *p, char *why, size_t size) {
         case IR_FMA: case IR_CAST: case IR_BROADCAST: case IR_RESHAPE: case IR_FOR_RESULT:
             break;
         default:
-            return no(why, size, "epilogue op %s (%s) is not elementwise",
-                      ir_node_desc(g, id, desc, sizeof desc), ir_op_name(n->op));
+            return sched_no(why, size, "epilogue op %s (%s) is not elementwise",
+                            ir_node_desc(g, id, desc, sizeof desc), ir_op_name(n->op));
         }
-        if (!eval_dims(p, id)) return no(why, size, "a tile dim has no value");
+        if (!eval_dims(p, id)) return sched_no(why, size, "a tile dim has no value");
         int64_t m = p->shape[id][0], nn = p->shape[id][1];
         if ((m != 1 && m != p->bm) || (nn != 1 && nn != p->bn) ||
             (n->type.rank == 1 && nn != p->bn && nn != 1))
-            return no(why, size, "epilogue tile %s [%lld,%lld] is not a piece of [%d,%d]",
-                      ir_node_desc(g, id, desc, sizeof desc), (long long)m, (long long)nn, p->bm,
-                      p->bn);
+            return sched_no(why, size, "epilogue tile %s [%lld,%lld] is not a piece of [%d,%d]",
+                            ir_node_desc(g, id, desc, sizeof desc), (long long)m, (long long)nn,
+                            p->bm, p->bn);
         if (n->op == IR_RESHAPE) {
             /* Only a row stays a row: [N] <-> [1,N] and one-element shapes. */
             const int64_t *x = p->shape[n->in[0]];
             if (x[0] != m || x[1] != nn)
-                return no(why, size, "epilogue reshape %s changes the element order",
-                          ir_node_desc(g, id, desc, sizeof desc));
+                return sched_no(why, size, "epilogue reshape %s changes the element order",
+                                ir_node_desc(g, id, desc, sizeof desc));
         }
         p->elem[id] = 1;
     }
@@ -148,13 +131,13 @@ static int stores(gs_plan *p, char *why, size_t size) {
         if (n->op != IR_STORE) continue;
         nstores++;
         int32_t v = n->in[n->nin - 1];
-        if (!eval_dims(p, v)) return no(why, size, "a tile dim has no value");
+        if (!eval_dims(p, v)) return sched_no(why, size, "a tile dim has no value");
         if (node(p, v)->type.rank != 2 || p->shape[v][0] != p->bm || p->shape[v][1] != p->bn)
-            return no(why, size, "a store to '%s' is not a [%d,%d] tile", g->tensors[n->tensor].name,
-                      p->bm, p->bn);
+            return sched_no(why, size, "a store to '%s' is not a [%d,%d] tile",
+                            g->tensors[n->tensor].name, p->bm, p->bn);
         if (n->tensor == p->a.tensor || n->tensor == p->b.tensor)
-            return no(why, size, "the graph stores into an mma operand ('%s')",
-                      g->tensors[n->tensor].name);
+            return sched_no(why, size, "the graph stores into an mma operand ('%s')",
+                            g->tensors[n->tensor].name);
         for (int32_t l = 0; l < g->nnodes; l++) {
             const ir_node *ld = node(p, l);
             if (!p->live[l] || ld->op != IR_LOAD || ld->tensor != n->tensor) continue;
@@ -164,11 +147,11 @@ static int stores(gs_plan *p, char *why, size_t size) {
             for (int d = 0; same && d < g->tensors[n->tensor].rank; d++)
                 same = ld->in[d] == n->in[d];
             if (!same)
-                return no(why, size, "tensor '%s' is loaded elsewhere than it is stored",
-                          g->tensors[n->tensor].name);
+                return sched_no(why, size, "tensor '%s' is loaded elsewhere than it is stored",
+                                g->tensors[n->tensor].name);
         }
     }
-    return nstores ? 1 : no(why, size, "nothing is stored after the loop");
+    return nstores ? 1 : sched_no(why, size, "nothing is stored after the loop");
 }
 
 /* The top level: one loop, stores after it. */
@@ -178,37 +161,38 @@ static int structure(gs_plan *p, char *why, size_t size) {
     for (int k = 0; k < g->nbody; k++) {
         const ir_node *n = node(p, g->body[k]);
         if (n->op == IR_FOR) {
-            if (p->loop >= 0) return no(why, size, "more than one top-level loop");
+            if (p->loop >= 0) return sched_no(why, size, "more than one top-level loop");
             p->loop = g->body[k];
         } else if (n->op == IR_STORE && p->loop < 0) {
-            return no(why, size, "a store comes before the loop");
+            return sched_no(why, size, "a store comes before the loop");
         }
     }
-    if (p->loop < 0) return no(why, size, "no loop");
+    if (p->loop < 0) return sched_no(why, size, "no loop");
     const ir_node *f = node(p, p->loop);
     const ir_loop *l = f->loop;
-    if (l->ncarried != 1) return no(why, size, "the loop carries %d values, not one accumulator", l->ncarried);
+    if (l->ncarried != 1)
+        return sched_no(why, size, "the loop carries %d values, not one accumulator", l->ncarried);
     const ir_node *c = node(p, l->carried[0]);
     if (c->type.dtype != TJ_F32 || c->type.rank != 2)
-        return no(why, size, "the loop's carried value is not an f32 tile");
+        return sched_no(why, size, "the loop's carried value is not an f32 tile");
     p->mma = l->yields[0];
     const ir_node *m = node(p, p->mma);
     if (m->op != IR_MMA || m->nin != 3 || m->in[2] != l->carried[0] || m->parent != p->loop)
-        return no(why, size, "the loop does not yield mma(a, b, acc) of its accumulator");
+        return sched_no(why, size, "the loop does not yield mma(a, b, acc) of its accumulator");
     p->init = f->in[3];
     if (node(p, p->init)->op != IR_CONST)
-        return no(why, size, "the accumulator does not start from a constant");
+        return sched_no(why, size, "the accumulator does not start from a constant");
     const ir_node *step = node(p, f->in[2]);
     if (step->op != IR_CONST || step->f < 1)
-        return no(why, size, "the loop's step is not a positive constant");
+        return sched_no(why, size, "the loop's step is not a positive constant");
     for (int k = 0; k < l->nbody; k++) {
         int32_t id = l->body[k];
         const ir_node *n = node(p, id);
         if (!p->live[id] || id == p->mma || id == m->in[0] || id == m->in[1]) continue;
         char desc[96];
         if (n->op == IR_FOR || n->op == IR_STORE || !scalar_op(n) || n->op == IR_LOAD)
-            return no(why, size, "the loop body computes %s besides the mma",
-                      ir_node_desc(g, id, desc, sizeof desc));
+            return sched_no(why, size, "the loop body computes %s besides the mma",
+                            ir_node_desc(g, id, desc, sizeof desc));
     }
     p->result = -1;
     for (int32_t id = 0; id < g->nnodes; id++)
@@ -227,7 +211,7 @@ static int32_t tma_store(const gs_plan *p) {
         const ir_tensor *t = &g->tensors[n->tensor];
         if (t->rank != 2 || n->axes[0] != 0 || n->axes[1] != 1 || t->align < 16 ||
             (t->dtype != TJ_BF16 && t->dtype != TJ_F16) || (t->has_strides && t->strides[1] != 1) ||
-            !multiple_of(p, t->has_strides ? t->strides[0] : t->dims[1], 8))
+            !sched_multiple_of(p->g, p->sym, t->has_strides ? t->strides[0] : t->dims[1], 8))
             continue;
         /* Its only store: the copy lands after the other stores, so a
          * second store to the same tensor could lose its program order. */
@@ -243,19 +227,22 @@ static int32_t tma_store(const gs_plan *p) {
 
 static int config(gs_plan *p, char *why, size_t size) {
     if (p->bm % 64 || p->bm > 256)
-        return no(why, size, "tile M %d is not 64, 128, 192 or 256", p->bm);
-    if (p->bn % 64 || p->bn > 256) return no(why, size, "tile N %d is not 64, 128 or 256", p->bn);
-    if (p->bn == 192) return no(why, size, "tile N 192 is not supported");
-    if (p->bk % 64) return no(why, size, "tile K %d is not a multiple of 64", p->bk);
+        return sched_no(why, size, "tile M %d is not 64, 128, 192 or 256", p->bm);
+    if (p->bn % 64 || p->bn > 256)
+        return sched_no(why, size, "tile N %d is not 64, 128 or 256", p->bn);
+    if (p->bn == 192) return sched_no(why, size, "tile N 192 is not supported");
+    if (p->bk % 64) return sched_no(why, size, "tile K %d is not a multiple of 64", p->bk);
     p->nwg = p->bm >= 128 ? 2 : 1;
     /* A 128-row tile of up to 128 columns fits one warpgroup's registers
      * (128 a thread): the two warpgroups then take whole tiles in turn. */
     p->pingpong = p->bm == 128 && p->bn <= 128;
     p->ms = p->pingpong ? 2 : p->bm / (64 * p->nwg);
-    if (p->bm % (64 * p->nwg)) return no(why, size, "tile M %d does not split over 2 warpgroups", p->bm);
+    if (p->bm % (64 * p->nwg))
+        return sched_no(why, size, "tile M %d does not split over 2 warpgroups", p->bm);
     if (p->ms * p->bn / 2 > 128)
-        return no(why, size, "a [%d,%d] f32 accumulator needs %d registers a thread (128 at most)",
-                  p->bm, p->bn, p->ms * p->bn / 2);
+        return sched_no(why, size,
+                        "a [%d,%d] f32 accumulator needs %d registers a thread (128 at most)",
+                        p->bm, p->bn, p->ms * p->bn / 2);
     size_t es = tj_dtype_size((tj_dtype)p->dtype);
     p->stage_bytes = (size_t)(p->bm + p->bn) * (size_t)p->bk * es;
     p->tstore = tma_store(p);
@@ -266,8 +253,8 @@ static int config(gs_plan *p, char *why, size_t size) {
            1024 + out + (p->stages + 1) * (p->stage_bytes + 16) + 16 <= SMEM_LIMIT)
         p->stages++;
     if (p->stages < 2)
-        return no(why, size, "a [%d,%d,%d] stage takes %zu bytes; two do not fit", p->bm, p->bn,
-                  p->bk, p->stage_bytes);
+        return sched_no(why, size, "a [%d,%d,%d] stage takes %zu bytes; two do not fit", p->bm,
+                        p->bn, p->bk, p->stage_bytes);
     p->smem = 1024 + out + (size_t)p->stages * (p->stage_bytes + 16) + 16;   /* + turn barriers */
     p->threads = 128 * (1 + p->nwg);
     p->group = 8;
@@ -291,7 +278,8 @@ tj_status gs_match(const tj_graph *g, const char *arch, const int64_t *sym, gs_p
                    char *why, size_t why_size) {
     memset(p, 0, sizeof *p);
     if (!arch || strcmp(arch, "sm_90a") != 0) {
-        no(why, why_size, "needs sm_90a (wgmma, setmaxnreg); the target is %s", arch ? arch : "none");
+        sched_no(why, why_size, "needs sm_90a (wgmma, setmaxnreg); the target is %s",
+                 arch ? arch : "none");
         return TJ_OK;
     }
     p->g = g;
@@ -312,11 +300,11 @@ tj_status gs_match(const tj_graph *g, const char *arch, const int64_t *sym, gs_p
     if (ok) {
         p->dtype = node(p, m->in[0])->type.dtype;
         if (p->dtype != TJ_BF16 && p->dtype != TJ_F16)
-            ok = no(why, why_size, "mma operands are %s; the schedule takes bf16 and f16",
-                    tj_dtype_name((tj_dtype)p->dtype));
+            ok = sched_no(why, why_size, "mma operands are %s; the schedule takes bf16 and f16",
+                          tj_dtype_name((tj_dtype)p->dtype));
     }
     ok = ok && eval_dims(p, m->in[0]) && eval_dims(p, m->in[1]) && eval_dims(p, p->mma);
-    if (!ok && !why[0]) no(why, why_size, "a tile dim has no value");
+    if (!ok && !why[0]) sched_no(why, why_size, "a tile dim has no value");
     int ta = ok && (m->flags & TJ_TRANS_A), tb = ok && (m->flags & TJ_TRANS_B);
     ok = ok && operand(p, m->in[0], 1, ta, &p->a, why, why_size) &&
          operand(p, m->in[1], 0, tb, &p->b, why, why_size);
@@ -327,7 +315,7 @@ tj_status gs_match(const tj_graph *g, const char *arch, const int64_t *sym, gs_p
         ok = epilogue(p, why, why_size) && stores(p, why, why_size) && config(p, why, why_size);
     }
     if (ok && g->ntensors + g->nscalars + g->nsyms + 5 > EMIT_MAX_PARAMS)
-        ok = no(why, why_size, "too many kernel parameters");
+        ok = sched_no(why, why_size, "too many kernel parameters");
     if (!ok) gs_plan_free(p);
     return TJ_OK;
 }

@@ -4,6 +4,7 @@
  * graph, its bindings and the arch, so the cache key (which holds all
  * three and the codegen version) covers it without naming it.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,4 +114,33 @@ tj_status emit_kernel(const tj_graph *g, const char *arch, const int64_t *sym_va
         *src = NULL;
     }
     return st;
+}
+
+/* ---- helpers the schedules' matchers share --------------------------------- */
+
+int sched_no(char *why, size_t size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, size, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+int sched_tile_dims(const tj_graph *g, const int64_t *sym, int32_t id, int64_t *m, int64_t *n) {
+    const ir_node *x = &g->nodes[id];
+    int64_t d[2] = {1, 1};
+    for (int i = 0; i < x->type.rank; i++)
+        if (ir_dim_eval(g, x->type.dims[i], sym, 1, &d[i]) != TJ_OK) return 0;
+    *m = x->type.rank == 2 ? d[0] : 1;
+    *n = x->type.rank == 2 ? d[1] : x->type.rank == 1 ? d[0] : 1;
+    return 1;
+}
+
+int sched_multiple_of(const tj_graph *g, const int64_t *sym, tj_dim d, int64_t m) {
+    if (!tj_dim_is_sym(d)) return d % m == 0;
+    int s = ir_dim_sym(g, d);
+    if (s < 0) return 0;
+    const ir_symbol *sy = &g->syms[s];
+    if (sy->policy == TJ_EXACT && sym && sym[s] != TJ_UNBOUND) return sym[s] % m == 0;
+    return sy->divisor % m == 0;
 }

@@ -42,4 +42,14 @@ tj_status sched_attention_sm90(const tj_graph *g, const char *arch, const int64_
                                char **src, emit_launch *launch, char *why,
                                size_t why_size); /* attention_sm90.c */
 
+/* Helpers the schedules' matchers share (pick.c). sched_no writes a
+ * decline's reason into why and returns 0. sched_tile_dims: [m, n] of
+ * node id's tile at the bindings (rank 1: [1, n], rank 0: [1, 1]); 0 when
+ * a dim has no value. sched_multiple_of: a dim or stride known to be a
+ * multiple of m (a constant, an exact symbol bound in sym, or a symbol
+ * with that divisor). */
+int sched_no(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int sched_tile_dims(const tj_graph *g, const int64_t *sym, int32_t id, int64_t *m, int64_t *n);
+int sched_multiple_of(const tj_graph *g, const int64_t *sym, tj_dim d, int64_t m);
+
 #endif
