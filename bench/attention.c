@@ -6,7 +6,7 @@
  * call, its JSON lines read with --torch).
  *
  *   bench_attention [--quick] [--json FILE] [--torch FILE] [--commit SHA]
- *                   [--only d128-n8192]
+ *                   [--only d128-n8192] [--block-n N]
  *
  * Sweep: bf16, 16k tokens a batch (batch = 16384 / N), hidden 2048
  * (heads = 2048 / d), N = 512 .. 16384, d = 64 / 128 / 256, causal and not.
@@ -37,12 +37,15 @@ static FILE *json;
 static const char *commit = "unknown";
 static char devname[256];
 
+static int force_bn; /* --block-n: every case's block_n (0: tiles()) */
+
 /* Tile sizes a head dim gets (FlashAttention-3's choices where the
- * schedule's register budget allows them). */
+ * schedule's register budget allows them); --block-n measures another
+ * (the recipe's default is 64). */
 static void tiles(int d, int causal, int *bm, int *bn) {
     (void)causal;
     *bm = 128;
-    *bn = d == 256 ? 64 : 128;
+    *bn = force_bn ? force_bn : d == 256 ? 64 : 128;
 }
 
 typedef struct acase {
@@ -202,6 +205,13 @@ static double run_case(const inputs *in, int d, int64_t n, int causal, int mod, 
     snprintf(sched, sched_size, "?");
     if (src && !strncmp(src, "// schedule: ", 13)) sscanf(src + 13, "%31[a-z0-9_]", sched);
     tj_free(src);
+    if (force_bn && strcmp(sched, "attention_sm90")) {
+        /* a forced tile the fast schedule declines: the generic kernel
+         * would take minutes here and measure nothing of interest */
+        tj_kernel_destroy(c.k);
+        tj_graph_free(c.g);
+        return -1;
+    }
     acase_run(&c);
     if (drv_context_sync() != TJ_OK) DIE("run");
     /* the check, on the first run's output */
@@ -240,9 +250,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--torch") && i + 1 < argc) torch = argv[++i];
         else if (!strcmp(argv[i], "--commit") && i + 1 < argc) commit = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--block-n") && i + 1 < argc) force_bn = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_attention [--quick] [--json FILE] [--torch FILE] "
-                            "[--commit SHA] [--only CASE-PREFIX]\n");
+                            "[--commit SHA] [--only CASE-PREFIX] [--block-n N]\n");
             return 2;
         }
     }
@@ -275,6 +286,11 @@ int main(int argc, char **argv) {
                     if (only && strncmp(cas, only, strlen(only))) continue;
                     double err = 0;
                     double tf = run_case(&in, d, n, causal, mod, reps, &err, sched, sizeof sched);
+                    if (tf < 0) {
+                        printf("%-26s skipped: block_n %d gets the %s schedule\n", cas, force_bn,
+                               sched);
+                        continue;
+                    }
                     if (mod == MOD_NONE) {
                         plain = tf;
                         int any = 0;

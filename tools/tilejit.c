@@ -86,7 +86,7 @@ static const cli_command cli_commands[] = {
      "Options:\n"
      "  --arch A        target, sm_80 or later (default sm_90a)\n"
      "  --bind SYM=N    a symbol's value; repeat, or SYM=N,SYM2=M\n"
-     "  --schedule S    insist on a schedule: generic, attention_sm90,\n"
+     "  --schedule S    insist on a schedule: generic, decode, attention_sm90,\n"
      "                  gemm_sm90, rows, ... (docs/schedules.md; an\n"
      "                  error says why when it does not apply)\n"
      "  --lang L        cuda (default); ptx or llvm: the LLVM back end's PTX\n"
