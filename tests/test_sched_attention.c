@@ -11,6 +11,7 @@
  */
 #include "emit.h"
 #include "harness.h"
+#include "attn_edits.h"
 #include "nvrtc.h"
 #include "schedule.h"
 #include "templates.h"
@@ -221,6 +222,44 @@ TEST(test_attention_num_programs_is_the_graphs_grid_on_a_persistent_launch) {
     CHECK(L.grid_mode == EMIT_GRID_PERSISTENT);
     CHECKF(!strstr(src, "gridDim.x;") && strstr(src, "= grid0;"), "num_programs not from grid0");
     free(src);
+}
+
+/* How many KV loops of src are software-pipelined, and how many not. */
+static void pipelined(const char *src, int *yes, int *no) {
+    *yes = *no = 0;
+    for (const char *p = src; (p = strstr(p, "// KV loop ")); p++) {
+        const char *colon = strchr(p, ':');
+        if (colon && !strncmp(colon, ": pipelined", 11)) ++*yes;
+        else ++*no;
+    }
+}
+
+TEST(test_attention_pipelines_only_loops_that_read_the_accumulator_just_to_scale_it) {
+    int64_t vals[16];
+    char *src, why[160];
+    emit_launch L;
+    int yes, no;
+    /* the recipe: both loops (unmasked, then the masked tail) */
+    tj_graph *g = build("attention", "d=64", 1);
+    bind(g, vals, 1000);
+    CHECK(apply(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    tj_graph_free(g);
+    pipelined(src, &yes, &no);
+    CHECKF(yes == 2 && no == 0, "%d pipelined, %d not", yes, no);
+    free(src);
+    for (int i = 0; i < 2; i++) {
+        g = attn_edited(i);
+        CHECKF(g, "edit %d did not apply (the recipe's text changed?)", i);
+        if (!g) continue;
+        bind(g, vals, 1000);
+        int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(r == 1, "edit %d: %s", i, why);
+        if (r != 1) continue;
+        pipelined(src, &yes, &no);
+        CHECKF(yes == 1 && no == 1, "edit %d: %d pipelined, %d not", i, yes, no);
+        free(src);
+    }
 }
 
 TEST(test_attention_declines_with_reasons) {

@@ -486,9 +486,12 @@ static void consumer_loop(ax *x, int32_t f) {
     const ir_node *fn = node(x, f);
     /* One consumer warpgroup (block_m 64): ptxas serializes the
      * conditional p.v issue there (C7520), so it keeps the plain loop. */
-    x->pipe = x->p->nwg == 2 && pipeline_plan(x, L, lp, x->pdep, &x->pacc);
-    line(x, "// KV loop %d: %s", (int)f, x->pipe ? "pipelined (p.v finishes under the next s and softmax)"
-                                               : "not pipelined (the accumulator is read in the loop)");
+    int plan = pipeline_plan(x, L, lp, x->pdep, &x->pacc);
+    x->pipe = x->p->nwg == 2 && plan;
+    line(x, "// KV loop %d: %s", (int)f,
+         x->pipe ? "pipelined (p.v finishes under the next s and softmax)"
+         : plan  ? "not pipelined (one consumer warpgroup)"
+                 : "not pipelined (the accumulator is read in the loop)");
     for (int k = 0; k < lp->ncarried; k++) {
         int32_t c = lp->carried[k];
         char dst[32];

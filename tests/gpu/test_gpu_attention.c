@@ -6,6 +6,7 @@
  * the dispatcher picks attention_sm90). SKIPs without a device or NVRTC.
  */
 #include "gpu_harness.h"
+#include "attn_edits.h"
 #include "kernel_int.h"
 #include "schedule.h"
 #include "templates.h"
@@ -164,6 +165,21 @@ TEST(test_gpu_attention_sm90_long_ragged_sequence_matches_interpreter) {
         CHECK_OK(tj_recipe_build("attention", n, argv, &g));
         if (!g) return;
         run_at(g, cfgs[i], lens, 1, 1);
+        tj_graph_free(g);
+    }
+}
+
+/* Loops that read the accumulator are not pipelined (attn_edits.h); the
+ * kernel mixes such a loop with a pipelined one. */
+TEST(test_gpu_attention_sm90_loops_reading_the_accumulator_match_interpreter) {
+    REQUIRE_SM90();
+    for (int i = 0; i < ATTN_EDITS; i++) {
+        tj_graph *g = attn_edited(i);
+        CHECKF(g, "edit %d", i);
+        if (!g) continue;
+        char what[32];
+        snprintf(what, sizeof what, "accumulator edit %d", i);
+        run(g, what);
         tj_graph_free(g);
     }
 }
