@@ -26,6 +26,11 @@
 #include <string.h>
 
 #include "attention_sm90.h"
+#include "frag.h"
+
+_Static_assert((int)AS_ROW == (int)FRAG_ROW && (int)AS_COL == (int)FRAG_COL &&
+                   (int)AS_FULL == (int)FRAG_FULL,
+               "attention_sm90 holds values in the fragment layout of frag.h");
 
 typedef struct ax {
     const as_plan *p;
@@ -86,27 +91,12 @@ static const char *at(const ax *x, int32_t id, char buf[96]) {
 }
 
 /* Values a thread holds of a node of class cls with n columns. */
-static int count(int cls, int n) { return cls == AS_ROW ? 2 : cls == AS_COL ? n / 4 : n / 2; }
+static int count(int cls, int n) { return frag_count(cls, n); }
 
 /* Open the element loops for class cls over n columns; returns how many
  * braces to close. The loops are unrolled: arrays stay registers. */
 static int open_elems(ax *x, int cls, int n) {
-    if (cls == AS_ROW) {
-        line(x, "#pragma unroll");
-        line(x, "for (int h = 0; h < 2; ++h) { const int t = 0, c = 0; (void)t; (void)c;");
-        return 1;
-    }
-    line(x, "#pragma unroll");
-    line(x, "for (int t = 0; t < %d; ++t)", n / 8);
-    if (cls == AS_COL) {
-        line(x, "#pragma unroll");
-        line(x, "for (int c = 0; c < 2; ++c) { const int h = 0; (void)h;");
-        return 1;
-    }
-    line(x, "#pragma unroll");
-    line(x, "for (int h = 0; h < 2; ++h)");
-    line(x, "#pragma unroll");
-    line(x, "for (int c = 0; c < 2; ++c) {");
+    frag_open_elems(&x->out, x->depth, cls, n, "2");
     return 1;
 }
 
@@ -247,24 +237,7 @@ static void reduce(ax *x, int32_t id) {
     const ir_node *n = node(x, id);
     char in[64];
     base(x, n->in[0], in);
-    int nin = x->p->ncols[n->in[0]];
-    const char *op = n->sub == TJ_SUM ? "v + %s" : n->sub == TJ_RMAX ? "fmaxf(v, %s)" : "fminf(v, %s)";
-    const char *quad = n->sub == TJ_SUM ? "quad_sum" : n->sub == TJ_RMAX ? "quad_max" : "quad_min";
-    char step[128], el[64];
-    snprintf(el, sizeof el, "%s[4 * t + 2 * h + c]", in);
-    snprintf(step, sizeof step, op, el);
-    line(x, "float e%d[2];   // %s along the row: this thread's columns, then its quad", (int)id,
-         n->sub == TJ_SUM ? "sum" : n->sub == TJ_RMAX ? "max" : "min");
-    line(x, "#pragma unroll");
-    line(x, "for (int h = 0; h < 2; ++h) {");
-    line(x, "  float v = %s[2 * h];", in);
-    line(x, "  #pragma unroll");
-    line(x, "  for (int t = 0; t < %d; ++t)", nin / 8);
-    line(x, "    #pragma unroll");
-    line(x, "    for (int c = 0; c < 2; ++c)");
-    line(x, "      if (t | c) v = %s;", step);
-    line(x, "  e%d[h] = tj::sm90::%s(v);", (int)id, quad);
-    line(x, "}");
+    frag_reduce(&x->out, x->depth, id, n->sub, in, x->p->ncols[n->in[0]], "2", "tj::sm90::quad_", 1);
 }
 
 /* An ordinary tile value (row, column or full): an array of the thread's

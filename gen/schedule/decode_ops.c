@@ -14,6 +14,11 @@
 #include <string.h>
 
 #include "decode.h"
+#include "frag.h"
+
+_Static_assert((int)DC_ROW == (int)FRAG_ROW && (int)DC_COL == (int)FRAG_COL &&
+                   (int)DC_FULL == (int)FRAG_FULL,
+               "decode holds values in the fragment layout of frag.h");
 void dc_line(dx *x, const char *fmt, ...) {
     char buf[2048];
     va_list ap;
@@ -69,29 +74,10 @@ const char *dc_at(const dx *x, int32_t id, char buf[96]) {
     return buf;
 }
 
-const char *dc_slot_of(int cls) {
-    return cls == DC_ROW ? "h" : cls == DC_COL ? "2 * t + c" : "4 * t + 2 * h + c";
-}
+const char *dc_slot_of(int cls) { return frag_slot(cls); }
 
 /* Unrolled element loops for class cls over n columns (one brace to close). */
-void dc_open_elems(dx *x, int cls, int n) {
-    if (cls == DC_ROW) {
-        dc_line(x, "#pragma unroll");
-        dc_line(x, "for (int h = 0; h < HR; ++h) { const int t = 0, c = 0; (void)t; (void)c;");
-        return;
-    }
-    dc_line(x, "#pragma unroll");
-    dc_line(x, "for (int t = 0; t < %d; ++t)", n / 8);
-    if (cls == DC_COL) {
-        dc_line(x, "#pragma unroll");
-        dc_line(x, "for (int c = 0; c < 2; ++c) { const int h = 0; (void)h;");
-        return;
-    }
-    dc_line(x, "#pragma unroll");
-    dc_line(x, "for (int h = 0; h < HR; ++h)");
-    dc_line(x, "#pragma unroll");
-    dc_line(x, "for (int c = 0; c < 2; ++c) {");
-}
+void dc_open_elems(dx *x, int cls, int n) { frag_open_elems(&x->out, x->depth, cls, n, "HR"); }
 
 /* An op over operand expressions a[]. */
 static int dc_op_expr(const dx *x, int32_t id, char a[3][512], char *out, size_t size) {
@@ -250,23 +236,7 @@ static void dc_reduce(dx *x, int32_t id) {
     const ir_node *n = dc_node(x, id);
     char in[64];
     dc_base(x, n->in[0], in);
-    int nin = x->p->ncols[n->in[0]];
-    const char *op = n->sub == TJ_SUM ? "v + %s" : n->sub == TJ_RMAX ? "fmaxf(v, %s)" : "fminf(v, %s)";
-    const char *quad = n->sub == TJ_SUM ? "q_sum" : n->sub == TJ_RMAX ? "q_max" : "q_min";
-    char step[128], el[64];
-    snprintf(el, sizeof el, "%s[4 * t + 2 * h + c]", in);
-    snprintf(step, sizeof step, op, el);
-    dc_line(x, "float e%d[2];   // along the row: this thread's columns, then its quad", (int)id);
-    dc_line(x, "#pragma unroll");
-    dc_line(x, "for (int h = 0; h < HR; ++h) {");
-    dc_line(x, "  float v = %s[2 * h];", in);
-    dc_line(x, "  #pragma unroll");
-    dc_line(x, "  for (int t = 0; t < %d; ++t)", nin / 8);
-    dc_line(x, "    #pragma unroll");
-    dc_line(x, "    for (int c = 0; c < 2; ++c)");
-    dc_line(x, "      if (t | c) v = %s;", step);
-    dc_line(x, "  e%d[h] = tj::dec::%s(v);", (int)id, quad);
-    dc_line(x, "}");
+    frag_reduce(&x->out, x->depth, id, n->sub, in, x->p->ncols[n->in[0]], "HR", "tj::dec::q_", 0);
 }
 
 static void dc_tile(dx *x, int32_t id) {
