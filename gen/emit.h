@@ -133,6 +133,14 @@ int emit_sym_baked(const tj_graph *g, const int64_t *sym, int s);
  * constants), `a_<scalar>` of every scalar argument `p_<scalar>`. */
 void emit_sched_prologue(strbuf *out, int depth, const tj_graph *g, const int64_t *sym);
 
+/* A schedule kernel's first parameters, written after its "tj_<name>("
+ * and recorded in L->params: every tensor (t_<name>, const unless in
+ * stored[], NULL: the tensors the graph's top level stores), every scalar
+ * argument (p_<name>), every symbol not baked (sym_<name>). Returns how
+ * many; the schedule appends its own (tensor maps, grid) after them. */
+int emit_sched_params(strbuf *out, const tj_graph *g, const int64_t *sym, const uint8_t *stored,
+                      emit_launch *L);
+
 /* Largest dynamic shared memory a block may use on `arch` (bytes). */
 size_t emit_smem_limit(const char *arch);
 

@@ -180,3 +180,38 @@ int emit_elementwise_expr(const tj_graph *g, int32_t id, const char *a0, const c
     }
     return 1;
 }
+
+int emit_sched_params(strbuf *out, const tj_graph *g, const int64_t *sym, const uint8_t *stored,
+                      emit_launch *L) {
+    uint8_t top[EMIT_MAX_PARAMS] = {0};
+    if (!stored) {
+        for (int k = 0; k < g->nbody; k++)
+            if (g->nodes[g->body[k]].op == IR_STORE) top[g->nodes[g->body[k]].tensor] = 1;
+        stored = top;
+    }
+    int np = 0;
+    const char *sep = "";
+    for (int t = 0; t < g->ntensors; t++, sep = ", ") {
+        sb_printf(out, "%s%s%s *__restrict__ t_%s", sep, stored[t] ? "" : "const ",
+                  emit_mem_type(g->tensors[t].dtype), g->tensors[t].name);
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_TENSOR, .index = t, .ctype = EMIT_C_PTR,
+                                       .size = sizeof(void *)};
+    }
+    for (int i = 0; i < g->nscalars; i++, sep = ", ") {
+        int dt = g->scalars[i].dtype;
+        int ct = ir_is_float(dt) ? EMIT_C_F32 : dt == TJ_I64 ? EMIT_C_I64 : EMIT_C_I32;
+        sb_printf(out, "%s%s p_%s", sep,
+                  ct == EMIT_C_F32 ? "float" : ct == EMIT_C_I64 ? "long long" : "int",
+                  g->scalars[i].name);
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_SCALAR, .index = i, .ctype = ct,
+                                       .size = ct == EMIT_C_I64 ? 8u : 4u};
+    }
+    for (int s = 0; s < g->nsyms; s++) {
+        if (emit_sym_baked(g, sym, s)) continue;
+        sb_printf(out, "%sint sym_%s", sep, g->syms[s].name);
+        sep = ", ";
+        L->params[np++] = (emit_param){.kind = EMIT_PARAM_SYMBOL, .index = s, .ctype = EMIT_C_I32,
+                                       .size = 4};
+    }
+    return np;
+}

@@ -192,33 +192,9 @@ static void scalars(gx *x, int32_t parent) {
 static void signature(gx *x, emit_launch *L) {
     const tj_graph *g = x->g;
     const gs_plan *p = x->p;
-    uint8_t stored[EMIT_MAX_PARAMS] = {0};
-    for (int k = 0; k < g->nbody; k++)
-        if (node(x, g->body[k])->op == IR_STORE) stored[node(x, g->body[k])->tensor] = 1;
     sb_printf(&x->out, "extern \"C\" __global__ void __launch_bounds__(%d, 1)\ntj_%s(", p->threads,
               g->name);
-    int np = 0;
-    for (int t = 0; t < g->ntensors; t++) {
-        sb_printf(&x->out, "%s%s%s *__restrict__ t_%s", t ? ", " : "", stored[t] ? "" : "const ",
-                  emit_mem_type(g->tensors[t].dtype), g->tensors[t].name);
-        L->params[np++] = (emit_param){.kind = EMIT_PARAM_TENSOR, .index = t, .ctype = EMIT_C_PTR,
-                                       .size = sizeof(void *)};
-    }
-    for (int i = 0; i < g->nscalars; i++) {
-        int dt = g->scalars[i].dtype;
-        int ct = ir_is_float(dt) ? EMIT_C_F32 : dt == TJ_I64 ? EMIT_C_I64 : EMIT_C_I32;
-        sb_printf(&x->out, ", %s p_%s",
-                  ct == EMIT_C_F32 ? "float" : ct == EMIT_C_I64 ? "long long" : "int",
-                  g->scalars[i].name);
-        L->params[np++] = (emit_param){.kind = EMIT_PARAM_SCALAR, .index = i, .ctype = ct,
-                                       .size = ct == EMIT_C_I64 ? 8u : 4u};
-    }
-    for (int s = 0; s < g->nsyms; s++) {
-        if (emit_sym_baked(x->g, x->p->sym, s)) continue;
-        sb_printf(&x->out, ", int sym_%s", g->syms[s].name);
-        L->params[np++] = (emit_param){.kind = EMIT_PARAM_SYMBOL, .index = s, .ctype = EMIT_C_I32,
-                                       .size = 4};
-    }
+    int np = emit_sched_params(&x->out, g, p->sym, NULL, L);
     const gs_operand *ops[2] = {&p->a, &p->b};
     for (int k = 0; k < 2; k++) {
         sb_printf(&x->out, ", const __grid_constant__ tj::sm90::tmap tm_%c", "ab"[k]);

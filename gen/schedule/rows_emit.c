@@ -521,30 +521,8 @@ static void emit_signature(rem *e, emit_launch *L) {
     else
         sb_printf(&e->out, "extern \"C\" __global__ void __launch_bounds__(%d)\ntj_%s(", p->NT,
                   g->name);
-    int np = 0;
-    const char *sep = "";
-    for (int t = 0; t < g->ntensors; t++, sep = ", ") {
-        sb_printf(&e->out, "%s%s%s *__restrict__ t_%s", sep, p->stored[t] ? "" : "const ",
-                  emit_mem_type(g->tensors[t].dtype), g->tensors[t].name);
-        L->params[np++] = (emit_param){.kind = EMIT_PARAM_TENSOR, .index = t, .ctype = EMIT_C_PTR,
-                                       .size = sizeof(void *)};
-    }
-    for (int i = 0; i < g->nscalars; i++, sep = ", ") {
-        int dt = g->scalars[i].dtype;
-        int ct = ir_is_float(dt) ? EMIT_C_F32 : dt == TJ_I64 ? EMIT_C_I64 : EMIT_C_I32;
-        sb_printf(&e->out, "%s%s p_%s", sep,
-                  ct == EMIT_C_F32 ? "float" : ct == EMIT_C_I64 ? "long long" : "int",
-                  g->scalars[i].name);
-        L->params[np++] = (emit_param){.kind = EMIT_PARAM_SCALAR, .index = i, .ctype = ct,
-                                       .size = ct == EMIT_C_I64 ? 8u : 4u};
-    }
-    for (int s = 0; s < g->nsyms; s++) {
-        if (emit_sym_baked(p->g, p->sym, s)) continue;
-        sb_printf(&e->out, "%sint sym_%s", sep, g->syms[s].name);
-        sep = ", ";
-        L->params[np++] = (emit_param){.kind = EMIT_PARAM_SYMBOL, .index = s, .ctype = EMIT_C_I32,
-                                       .size = 4};
-    }
+    int np = emit_sched_params(&e->out, g, p->sym, p->stored, L);
+    const char *sep = np ? ", " : "";
     /* the persistent walk flattens the graph's grid itself */
     for (int d = 0; d < (p->persist ? 3 : p->P > 1 ? 1 : 0); d++, sep = ", ") {
         sb_printf(&e->out, "%sint grid_%d", sep, d);
