@@ -265,10 +265,27 @@ static void hot_path(const char *self, const char *dir, const char *arch) {
         else if (q->kind == EMIT_PARAM_GRID) params[p] = &g32[q->index];
         else DIE("the tiny kernel takes a parameter of kind %d", (int)q->kind);
     }
-    if (L.grid_mode != EMIT_GRID_GRAPH && L.grid_mode != EMIT_GRID_DIV)
-        DIE("the tiny kernel's grid mode is %d", L.grid_mode);
+    /* The grid the runtime computes for the schedule's mode (emit.h). */
     unsigned grid[3] = {(unsigned)g64[0], (unsigned)g64[1], (unsigned)g64[2]};
-    if (L.grid_mode == EMIT_GRID_DIV) grid[0] = (grid[0] + (unsigned)L.grid_arg - 1) / (unsigned)L.grid_arg;
+    unsigned cluster[3];
+    for (int i = 0; i < 3; i++) cluster[i] = L.cluster[i] ? L.cluster[i] : 1;
+    if (L.grid_mode == EMIT_GRID_DIV) {
+        grid[0] = (grid[0] + (unsigned)L.grid_arg - 1) / (unsigned)L.grid_arg;
+    } else if (L.grid_mode == EMIT_GRID_MUL) {
+        grid[0] *= (unsigned)L.grid_arg;
+    } else if (L.grid_mode == EMIT_GRID_PERSISTENT) {
+        drv_device dev;
+        if (drv_device_info(0, &dev) != TJ_OK) DIE("device");
+        uint64_t total = (uint64_t)g64[0] * (uint64_t)g64[1] * (uint64_t)g64[2];
+        uint64_t most = (uint64_t)dev.sm_count * (uint64_t)L.grid_arg;
+        uint64_t b = total < most ? total : most;
+        b = b >= cluster[0] ? b - b % cluster[0] : cluster[0];
+        grid[0] = (unsigned)b, grid[1] = grid[2] = 1;
+    } else if (L.grid_mode != EMIT_GRID_GRAPH) {
+        DIE("the tiny kernel's grid mode is %d", L.grid_mode);
+    }
+    /* as the runtime: a plain cuLaunchKernel unless there is a cluster */
+    const unsigned *cl = cluster[0] * cluster[1] * cluster[2] > 1 ? cluster : NULL;
     unsigned block[3] = {(unsigned)L.threads, 1, 1};
     printf("  the tiny kernel: schedule %s, grid %ux%ux%u, block %u\n", L.schedule, grid[0],
            grid[1], grid[2], block[0]);
@@ -276,7 +293,7 @@ static void hot_path(const char *self, const char *dir, const char *arch) {
     const int B = 64, R = quick ? 100 : 400;
     for (int i = 0; i < 2000; i++) {
         if (tj_kernel_launch(k, t, &alpha, &n, stream) != TJ_OK) DIE("warm-up");
-        if (drv_launch(raw, grid, block, (unsigned)L.smem_bytes, NULL, stream, params) != TJ_OK)
+        if (drv_launch(raw, grid, block, (unsigned)L.smem_bytes, cl, stream, params) != TJ_OK)
             DIE("raw warm-up");
         if (i % 64 == 63) drv_stream_sync(stream);
     }
@@ -288,7 +305,7 @@ static void hot_path(const char *self, const char *dir, const char *arch) {
             double t0 = now_ms();
             for (int i = 0; i < B; i++) {
                 tj_status st = tj ? tj_kernel_launch(k, t, &alpha, &n, stream)
-                                  : drv_launch(raw, grid, block, (unsigned)L.smem_bytes, NULL,
+                                  : drv_launch(raw, grid, block, (unsigned)L.smem_bytes, cl,
                                                stream, params);
                 if (st != TJ_OK) DIE("launch");
             }

@@ -18,7 +18,7 @@ ninja -C $B > "$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/device.txt"
 if [ "$what" = check ]; then
   rc=0
-  for t in gpu_varlen:40 gpu_tmap:30 gpu_gemm:60 gpu_rows:120 gpu_attention:150 gpu_decode:150 gpu_kernels:70 gpu_ptx:45; do
+  for t in gpu_varlen:40 gpu_tmap:30 gpu_gemm:60 gpu_rows:240 gpu_attention:150 gpu_decode:150 gpu_kernels:70 gpu_ptx:45; do
     name=${t%%:*} lim=${t##*:} s=$(date +%s)
     TJ_GPU_GRAPHS=${TJ_GPU_GRAPHS:-60} TJ_PTX_CASES_DIR=$PWD/build/ptx-cases \
       timeout "$lim" $B/tests/test_$name > "$OUT/$name.log" 2>&1; r=$?

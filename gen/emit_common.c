@@ -83,7 +83,12 @@ void emit_mark_live(const tj_graph *g, uint8_t *live, int32_t id) {
     const ir_node *n = &g->nodes[id];
     for (int k = 0; k < n->nin; k++) emit_mark_live(g, live, n->in[k]);
     if (n->op == IR_FOR && n->loop) {
-        for (int k = 0; k < n->loop->ncarried; k++) emit_mark_live(g, live, n->loop->yields[k]);
+        /* A carried value is a variable of the loop even when only its
+         * yield is read (l = f(acc') in place of f(l, ...)): live too. */
+        for (int k = 0; k < n->loop->ncarried; k++) {
+            emit_mark_live(g, live, n->loop->carried[k]);
+            emit_mark_live(g, live, n->loop->yields[k]);
+        }
         for (int k = 0; k < n->loop->nbody; k++) {
             ir_op op = g->nodes[n->loop->body[k]].op;
             if (op == IR_STORE || op == IR_FOR) emit_mark_live(g, live, n->loop->body[k]);

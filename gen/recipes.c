@@ -126,6 +126,11 @@ tj_status rp_int(const rp_set *rp, const char *key, int64_t lo, int64_t hi, int6
     return TJ_OK;
 }
 
+int rp_is(const rp_set *rp, const char *key, const char *value) {
+    const char *v = value_of(rp, key);
+    return v && !strcmp(v, value);
+}
+
 tj_status rp_pow2(const rp_set *rp, const char *key, int64_t lo, int64_t hi, int *out) {
     VALUE_OR_BUG(rp, key, v);
     int64_t x;
@@ -244,7 +249,7 @@ static const struct {
      recipe_gemm},
     {{"attention", "FlashAttention-2 forward: online softmax over KV tiles, GQA, causal, "
                    "softcap, ALiBi",
-      "d=128 hq=8 hkv=8 causal=0 dtype=bf16 block_m=128 block_n=64 seq=dynamic cross=0 "
+      "d=128 hq=8 hkv=8 causal=0 dtype=bf16 block_m=128 block_n=auto seq=dynamic cross=0 "
       "lse=0 softcap=0 alibi=0 varlen=0"},
      recipe_attention_str},
     {{"decode", "decode attention: one query token a q head against a KV cache; a program a "

@@ -370,6 +370,19 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
         tj_graph_free(g);
         CHECKF(ok, "'%s': %s", cfgs[i], why);
     }
+    /* The loops that read the accumulator (a carried value only its yield
+     * reads once declared a zero-length array). */
+    for (int i = 0; i < ATTN_EDITS; i++) {
+        tj_graph *g = attn_edited(i);
+        CHECKF(g, "edit %d did not apply", i);
+        if (!g) continue;
+        int64_t vals[16];
+        bind(g, vals, 1);
+        char why[4200];
+        int ok = compiles(g, vals, why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(ok, "accumulator edit %d: %s", i, why);
+    }
 }
 
 int main(void) { return harness_main(); }

@@ -40,6 +40,8 @@ tj_status rp_parse(rp_set *rp, const char *recipe, const char *defaults, int n,
 /* Typed reads. Each fails with TJ_ERR_INVALID_ARG naming the key, the
  * value and what is allowed. */
 tj_status rp_int(const rp_set *rp, const char *key, int64_t lo, int64_t hi, int64_t *out);
+/* 1 when key's value is the text `value` (say "auto"). */
+int rp_is(const rp_set *rp, const char *key, const char *value);
 tj_status rp_pow2(const rp_set *rp, const char *key, int64_t lo, int64_t hi, int *out);
 /* `choices` is "a|b|c"; *out is the index of the value among them. */
 tj_status rp_choice(const rp_set *rp, const char *key, const char *choices, int *out);

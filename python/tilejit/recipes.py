@@ -48,7 +48,7 @@ def recipe(name, **params):
 
 
 def attention(head_dim=128, num_q_heads=8, num_kv_heads=None, causal=False, cross=False,
-              lse=False, block_m=128, block_n=64, dtype_="bf16", seq_policy="dynamic",
+              lse=False, block_m=128, block_n=0, dtype_="bf16", seq_policy="dynamic",
               name=None, score_mod=None, score_setup=None, varlen=False):
     """tj_recipe_attention with Python score hooks.
 
