@@ -84,6 +84,8 @@ static const char *variants[] = {
     "dtype=f16 causal=1 d=64",
     "softcap=30",
     "alibi=1 causal=1",
+    "varlen=1",
+    "varlen=1 causal=1 cross=1 hq=8 hkv=2",
     "alibi=computed hq=8 hkv=4",
     "softcap=50 alibi=computed causal=1 d=64",
     "block_m=64",
@@ -103,12 +105,19 @@ TEST(test_attention_recipe_variants_are_taken) {
         int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
         tj_graph_free(g);
         CHECKF(r == 1, "'%s': %s", variants[i], why);
-        CHECKF(strstr(src, "_rs<1>") && strstr(src, "tma_load_4d") && strstr(src, "quad_max"),
+        /* packed (varlen) tensors are [total, heads, d]: rank-3 maps and
+         * stores masked at the sequence's end */
+        int packed = strstr(variants[i], "varlen=1") != NULL;
+        CHECKF(strstr(src, "_rs<1>") && strstr(src, packed ? "tma_load_3d" : "tma_load_4d") &&
+                   strstr(src, "quad_max"),
                "'%s'", variants[i]);
+        CHECKF(!packed || strstr(src, "if (inb && e"), "'%s': the store is not masked", variants[i]);
         free(src);
         /* uniform work: a persistent grid walking the graph's programs
-         * (passed as ints); causal bounds: one block a program */
-        int causal = strstr(variants[i], "causal=1") != NULL;
+         * (passed as ints); causal bounds, and packed sequences (the
+         * trips depend on the q tile's place in its sequence): one block
+         * a program */
+        int causal = strstr(variants[i], "causal=1") != NULL || packed;
         CHECKF(L.grid_mode == (causal ? EMIT_GRID_GRAPH : EMIT_GRID_PERSISTENT), "'%s'", variants[i]);
         CHECK(L.grid_arg == 1 && L.smem_bytes <= 227 * 1024);
         int grids = 0;
@@ -119,7 +128,8 @@ TEST(test_attention_recipe_variants_are_taken) {
         for (int p = 0; p < L.nparams; p++)
             if (L.params[p].kind == EMIT_PARAM_TENSORMAP) {
                 const emit_tmap *t = &L.params[p].tmap;
-                CHECK(t->rank == 4 && t->box[0] == 64 && t->box[1] == 1 && t->box[3] == 1);
+                CHECK(packed ? t->rank == 3 && t->box[0] == 64 && t->box[1] == 1
+                             : t->rank == 4 && t->box[0] == 64 && t->box[1] == 1 && t->box[3] == 1);
                 CHECK(t->swizzle == 128);
                 tmaps++;
             }
@@ -275,7 +285,6 @@ TEST(test_attention_declines_with_reasons) {
 
     static const struct { const char *params, *why; } cases[] = {
         {"lse=1", "lse"},
-        {"varlen=1", "masked store"},
         {"dtype=f32", "bf16 and f16"},
         {"block_m=32", "block_m 32"},
         {"block_n=32", "block_n 32"},
@@ -359,6 +368,7 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
         "block_m=64 d=128 block_n=128",
         "d=128 block_n=128 causal=1 cross=1",
         "dtype=f16 d=64 softcap=20 hq=8 hkv=1",
+        "varlen=1 causal=1 d=128",
     };
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
         tj_graph *g = build("attention", cfgs[i], 1);

@@ -183,6 +183,10 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
         if (p->lse) tl = rtensor(g, "lse", TJ_F32, 2, lshape);
         cu_q = rtensor(g, "cu_seqlens_q", TJ_I32, 1, cshape);
         cu_k = p->cross ? rtensor(g, "cu_seqlens_k", TJ_I32, 1, cshape) : cu_q;
+        tj_tensor_set_align(g, tq, 16);   /* as below */
+        tj_tensor_set_align(g, a.k, 16);
+        tj_tensor_set_align(g, a.v, 16);
+        tj_tensor_set_align(g, to, 16);
     } else {
         tj_dim qshape[4] = {tj_dim_sym(batch), tj_dim_sym(seq), hq, a.d};
         tj_dim kvshape[4] = {tj_dim_sym(batch), tj_dim_sym(seq_kv), hkv, a.d};

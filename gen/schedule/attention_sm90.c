@@ -516,7 +516,10 @@ static void store(ax *x, int32_t id) {
     open_elems(x, AS_FULL, x->p->d);
     x->depth++;
     access_index(x, id, pfx, "(rrow + 8 * h)", "(8 * t + qcol + c)");
-    line(x, "if (inb) tjg::st(t_%s + at, %s);", x->g->tensors[n->tensor].name,
+    char m[96] = "", mv[96];
+    if (n->flags & IR_STORE_MASKED)   /* tj_store_masked: rows past a packed sequence's end */
+        snprintf(m, sizeof m, " && %s", at(x, n->in[n->nin - 2], mv));
+    line(x, "if (inb%s) tjg::st(t_%s + at, %s);", m, x->g->tensors[n->tensor].name,
          at(x, n->in[n->nin - 1], v));
     x->depth--;
     line(x, "}");

@@ -225,9 +225,8 @@ static int stores(as_plan *p, char *why, size_t size) {
         if (n->op != IR_STORE) continue;
         nst++;
         const char *name = g->tensors[n->tensor].name;
-        if (n->flags & IR_STORE_MASKED)
-            return sched_no(why, size,
-                            "a masked store (variable-length attention: generic lowering)");
+        if ((n->flags & IR_STORE_MASKED) && !p->cls[n->in[n->nin - 2]])
+            return sched_no(why, size, "a store mask the schedule does not compute");
         if (n->tensor == p->q.tensor || n->tensor == p->k.tensor || n->tensor == p->v.tensor)
             return sched_no(why, size, "the graph stores into q, k or v ('%s')", name);
         int32_t v = n->in[n->nin - 1];

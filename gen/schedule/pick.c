@@ -13,16 +13,16 @@
 
 /* Tried in this order; the first that applies wins. Ends with {NULL}. */
 const sched_entry sched_table[] = {
-    {"decode", sched_decode},
-    {"attention_sm90", sched_attention_sm90},
-    {"gemm_sm90", sched_gemm_sm90},
-    {"rows", sched_rows},
-    {NULL, NULL},
+    {"decode", sched_decode, 0},
+    {"attention_sm90", sched_attention_sm90, 1},
+    {"gemm_sm90", sched_gemm_sm90, 0},
+    {"rows", sched_rows, 0},
+    {NULL, NULL, 0},
 };
 
-/* A feature no fast schedule lowers yet, so none is tried: masked stores
- * (tj_store_masked) are the generic lowering's alone for now. NULL when
- * the fast schedules may look at the graph. */
+/* A feature only some schedules lower (sched_entry.masked_stores):
+ * masked stores (tj_store_masked). NULL when every schedule may look at
+ * the graph. */
 static const char *generic_only(const tj_graph *g) {
     for (int32_t i = 0; i < g->nnodes; i++)
         if (g->nodes[i].op == IR_STORE && (g->nodes[i].flags & IR_STORE_MASKED))
@@ -78,7 +78,7 @@ tj_status emit_kernel(const tj_graph *g, const char *arch, const int64_t *sym_va
     for (const sched_entry *s = sched_table; s->name; s++) {
         if (force && strcmp(force, s->name)) continue;
         known = 1;
-        if (only) {
+        if (only && !s->masked_stores) {
             if (force)
                 return tj_set_error(TJ_ERR_UNSUPPORTED, "graph '%s': schedule '%s' does not apply: %s",
                                     tj_graph_name(g), force, only);

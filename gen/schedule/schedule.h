@@ -21,6 +21,7 @@ typedef tj_status (*sched_emit_fn)(const tj_graph *g, const char *arch, const in
 typedef struct sched_entry {
     const char *name;
     sched_emit_fn emit;
+    int masked_stores;   /* 1: lowers tj_store_masked (else never offered such graphs) */
 } sched_entry;
 
 /* The fast schedules, in the order emit_kernel tries them; ends with a
