@@ -2,8 +2,8 @@
  * test_sched_attention.c — the attention_sm90 schedule without a GPU:
  * which graphs it takes (every attention recipe variant: causal, GQA,
  * head dims, dtypes, softcap, ALiBi, a user's score_mod, cross) and which
- * it declines with a reason (gemm, the rows recipes, decode, varlen,
- * lse, misaligned tensors, other targets), and that what it emits
+ * it declines with a reason (gemm, the rows recipes, decode,
+ * misaligned tensors, other targets), and that what it emits
  * compiles with NVRTC for sm_90a with no spills (in a child process:
  * NVRTC 13.0 has crashed on wgmma code). The schedule is not in
  * sched_table yet, so it is called by name. NVRTC tests SKIP when it is
@@ -86,6 +86,8 @@ static const char *variants[] = {
     "alibi=1 causal=1",
     "varlen=1",
     "varlen=1 causal=1 cross=1 hq=8 hkv=2",
+    "lse=1",
+    "lse=1 varlen=1 causal=1 d=64",
     "alibi=computed hq=8 hkv=4",
     "softcap=50 alibi=computed causal=1 d=64",
     "block_m=64",
@@ -112,13 +114,17 @@ TEST(test_attention_recipe_variants_are_taken) {
                    strstr(src, "quad_max"),
                "'%s'", variants[i]);
         CHECKF(!packed || strstr(src, "if (inb && e"), "'%s': the store is not masked", variants[i]);
-        free(src);
+        /* lse, a [block_m] row vector: one thread of each quad writes a row */
+        int lse = strstr(variants[i], "lse=1") != NULL;
+        CHECKF(!lse == !strstr(src, "if (inb && qcol == 0"), "'%s': lse store", variants[i]);
         /* uniform work: a persistent grid walking the graph's programs
-         * (passed as ints); causal bounds, and packed sequences (the
-         * trips depend on the q tile's place in its sequence): one block
-         * a program */
+         * (passed as ints); causal bounds: one block a program, the
+         * longest first; packed sequences (trip counts read from
+         * cu_seqlens): the graph's order */
         int causal = strstr(variants[i], "causal=1") != NULL || packed;
         CHECKF(L.grid_mode == (causal ? EMIT_GRID_GRAPH : EMIT_GRID_PERSISTENT), "'%s'", variants[i]);
+        CHECKF(!(causal && !packed) == !strstr(src, "longest q tiles first"), "'%s'", variants[i]);
+        free(src);
         CHECK(L.grid_arg == 1 && L.smem_bytes <= 227 * 1024);
         int grids = 0;
         for (int p = 0; p < L.nparams; p++) grids += L.params[p].kind == EMIT_PARAM_GRID;
@@ -272,6 +278,33 @@ TEST(test_attention_pipelines_only_loops_that_read_the_accumulator_just_to_scale
     }
 }
 
+/* The lse recipe with its [block_m] row vector doubled before the store. */
+static tj_graph *lse_doubled(void) {
+    tj_graph *g = build("attention", "lse=1", 1), *out = NULL;
+    char *text = NULL;
+    if (!g || tj_graph_print(g, &text) != TJ_OK) {
+        tj_graph_free(g);
+        return NULL;
+    }
+    tj_graph_free(g);
+    char *st = strstr(text, "store lse ["), *val = st ? strstr(st, "], %") : NULL;
+    if (val) {
+        val += 3;
+        int n = (int)strcspn(val, "\n");
+        size_t size = strlen(text) + 128;
+        char *buf = malloc(size);
+        if (buf) {
+            snprintf(buf, size, "%.*s%%900 = add %.*s, %.*s : f32[128]\n%.*s%%900%s",
+                     (int)(st - text), text, n, val, n, val, (int)(val - st), st, val + n);
+            if (tj_graph_parse(buf, strlen(buf), "lse2", &out) != TJ_OK)
+                fprintf(stderr, "  lse_doubled: %s\n", tj_last_error());
+            free(buf);
+        }
+    }
+    tj_free(text);
+    return out;
+}
+
 TEST(test_attention_declines_with_reasons) {
     tj_graph *g = build("attention", "causal=1", 0);
     CHECK(g);
@@ -284,7 +317,6 @@ TEST(test_attention_declines_with_reasons) {
     tj_graph_free(g);
 
     static const struct { const char *params, *why; } cases[] = {
-        {"lse=1", "lse"},
         {"dtype=f32", "bf16 and f16"},
         {"block_m=32", "block_m 32"},
         {"block_n=32", "block_n 32"},
@@ -296,6 +328,14 @@ TEST(test_attention_declines_with_reasons) {
         CHECKF(g, "%s", cases[i].params);
         bind(g, vals, 100);
         CHECK_DECLINES(g, "sm_90a", vals, cases[i].why);
+        tj_graph_free(g);
+    }
+    /* lse's row vector read by something other than a store */
+    g = lse_doubled();
+    CHECK(g);
+    if (g) {
+        bind(g, vals, 100);
+        CHECK_DECLINES(g, "sm_90a", vals, "reads a row vector");
         tj_graph_free(g);
     }
 }
@@ -369,6 +409,7 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
         "d=128 block_n=128 causal=1 cross=1",
         "dtype=f16 d=64 softcap=20 hq=8 hkv=1",
         "varlen=1 causal=1 d=128",
+        "lse=1 varlen=1 cross=1 d=64 causal=1",
     };
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
         tj_graph *g = build("attention", cfgs[i], 1);

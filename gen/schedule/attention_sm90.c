@@ -45,6 +45,7 @@ typedef struct ax {
     uint8_t *pdep;
     int drained;
     int persist;   /* blocks walk the programs (walk_open) */
+    int remap;     /* one block a program, longest q tiles first */
 } ax;
 
 static void line(ax *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -510,55 +511,79 @@ static void store(ax *x, int32_t id) {
     const ir_node *n = node(x, id);
     char pfx[32], v[96];
     snprintf(pfx, sizeof pfx, "S%d", (int)id);
+    int32_t val = n->in[n->nin - 1];
+    /* A row vector ([bm], say lse): the quad's four threads hold each of
+     * their rows; the first writes it. */
+    int rowvec = x->p->cls[val] == AS_ROW;
     line(x, "{ // store %s", x->g->tensors[n->tensor].name);
     x->depth++;
     access_bases(x, id, pfx);
-    open_elems(x, AS_FULL, x->p->d);
+    open_elems(x, rowvec ? AS_ROW : AS_FULL, x->p->d);
     x->depth++;
-    access_index(x, id, pfx, "(rrow + 8 * h)", "(8 * t + qcol + c)");
-    char m[96] = "", mv[96];
+    if (rowvec) access_index(x, id, pfx, "0", "(rrow + 8 * h)");
+    else access_index(x, id, pfx, "(rrow + 8 * h)", "(8 * t + qcol + c)");
+    char m[128] = "", mv[96];
     if (n->flags & IR_STORE_MASKED)   /* tj_store_masked: rows past a packed sequence's end */
         snprintf(m, sizeof m, " && %s", at(x, n->in[n->nin - 2], mv));
-    line(x, "if (inb%s) tjg::st(t_%s + at, %s);", m, x->g->tensors[n->tensor].name,
-         at(x, n->in[n->nin - 1], v));
+    line(x, "if (inb%s%s) tjg::st(t_%s + at, %s);", rowvec ? " && qcol == 0" : "", m,
+         x->g->tensors[n->tensor].name, at(x, val, v));
     x->depth--;
     line(x, "}");
     x->depth--;
     line(x, "}");
 }
 
-/* 1 when node id's value depends on program id 0 (the q tile). */
-static int on_pid0(const ax *x, int32_t id) {
+/* 1 when node id's value depends on program id 0 (the q tile), or
+ * (what 1) on a tensor load. */
+static int depends(const ax *x, int32_t id, int what) {
     const ir_node *n = node(x, id);
-    if (n->op == IR_PROGRAM_ID) return n->index == 0;
+    if (what == 0 && n->op == IR_PROGRAM_ID) return n->index == 0;
+    if (what == 1 && n->op == IR_LOAD) return 1;
     for (int k = 0; k < n->nin; k++)
-        if (on_pid0(x, n->in[k])) return 1;
+        if (depends(x, n->in[k], what)) return 1;
     return 0;
 }
 
-/* 1 when a KV loop's trip count varies with the q tile (a causal bound). */
-static int uneven(const ax *x) {
+/* What a KV loop's trip count depends on (what as for depends). */
+static int bounds_depend(const ax *x, int what) {
     for (int i = 0; i < x->p->nloops; i++) {
         const ir_node *f = node(x, x->p->loops[i].node);
-        if (on_pid0(x, f->in[0]) || on_pid0(x, f->in[1])) return 1;
+        if (depends(x, f->in[0], what) || depends(x, f->in[1], what)) return 1;
     }
     return 0;
 }
 
-/* The persistent walk, when every program has the same work: this
- * block's programs a grid's stride apart, a (head, batch)'s q tiles
- * together so the blocks running at once share k and v in L2. When the
- * work grows with the q tile (causal bounds), a static stride
- * unbalances the blocks (measured on the H200: causal N 16384 fell from
- * 578 to 406 TFLOP/s with head-grouped programs), so such graphs keep
- * one block a program and the hardware's dynamic dispatch (a longest-
- * first static order is the next thing to measure). */
+/* Which programs a block runs. When every program has the same work: a
+ * persistent walk, this block's programs a grid's stride apart, a
+ * (head, batch)'s q tiles together so the blocks running at once share
+ * k and v in L2. When the work grows with the q tile (causal bounds):
+ * one block a program. With many q tiles a head (LONGEST_FIRST_TILES),
+ * the longest go first (the last q tile of every head and batch, then
+ * the one before...), so the hardware's dispatch of blocks to SMs as
+ * they free up balances the tail; with fewer, the graph's order, whose
+ * neighbouring blocks share a head's k and v in L2. Measured on the
+ * H200 (causal, two runs): longest-first gained 2.5 % at N 16384 (d
+ * 128, 128 q tiles), tied at 8192, and lost 3-9 % at N <= 4096 (d 64
+ * and 128); a static persistent stride in that order was 3-7 % slower
+ * still, and one over head-grouped programs much slower (N 16384: 578
+ * -> 406 TFLOP/s). Bounds read from memory (packed sequences) have no
+ * order to exploit: the graph's (x->remap 0). */
+#define LONGEST_FIRST_TILES 128
 static void walk_open(ax *x) {
     if (x->persist) {
         line(x, "for (long long tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {");
         x->depth++;
         line(x, "const int pid0 = grid0 - 1 - (int)(tile %% grid0);");
         line(x, "const int pid1 = (int)((tile / grid0) %% grid1), pid2 = (int)(tile / ((long long)grid0 * grid1));");
+    } else if (x->remap) {
+        line(x, "{   // one program; with many q tiles, the longest q tiles first");
+        x->depth++;
+        line(x, "const bool lf = gridDim.x >= %d;", LONGEST_FIRST_TILES);
+        line(x, "const long long lin = blockIdx.x + (long long)gridDim.x * (blockIdx.y + (long long)gridDim.y * blockIdx.z);");
+        line(x, "const long long hb = (long long)gridDim.y * gridDim.z;");
+        line(x, "const int pid0 = lf ? (int)gridDim.x - 1 - (int)(lin / hb) : (int)blockIdx.x;");
+        line(x, "const int pid1 = lf ? (int)(lin %% gridDim.y) : (int)blockIdx.y;");
+        line(x, "const int pid2 = lf ? (int)((lin %% hb) / gridDim.y) : (int)blockIdx.z;");
     } else {
         line(x, "{   // one program: this block's");
         x->depth++;
@@ -800,7 +825,8 @@ tj_status sched_attention_sm90(const tj_graph *g, const char *arch, const int64_
     tj_status st = as_match(g, arch, sym_vals, &p, why, why_size);
     if (st != TJ_OK || !p.g) return st;
     ax x = {.p = &p, .g = g, .pdep = calloc((size_t)g->nnodes + 1, 1)};
-    x.persist = !uneven(&x);
+    x.persist = !bounds_depend(&x, 0);
+    x.remap = !x.persist && !bounds_depend(&x, 1);
     st = x.pdep ? kernel(&x, launch)
                 : tj_set_error(TJ_ERR_NO_MEMORY, "attention_sm90: out of memory");
     free(x.pdep);

@@ -173,6 +173,13 @@ static int classify(as_plan *p, int32_t id, char *why, size_t size) {
     int64_t m, nn;
     if (!sched_tile_dims(p->g, p->sym, id, &m, &nn))
         return sched_no(why, size, "a tile dim has no value");
+    if (n->op == IR_RESHAPE && n->type.rank == 1 && p->cls[n->in[0]] == AS_ROW) {
+        /* [bm, 1] as [bm]: a row vector to store (lse, its mask); each
+         * thread keeps its rows. row_vectors() checks only stores read it. */
+        p->cls[id] = AS_ROW;
+        p->ncols[id] = p->bm;
+        return 1;
+    }
     int c = 0;
     if (n->op == IR_CONST || (m == 1 && nn == 1)) c = AS_SCALAR;
     else if (m == p->bm && nn == 1) c = AS_ROW;
@@ -217,6 +224,26 @@ static int classify(as_plan *p, int32_t id, char *why, size_t size) {
     return 1;
 }
 
+/* 1 when node v is a row vector: a [bm] reshape of a [bm, 1] value. */
+static int row_vector(const as_plan *p, int32_t v) {
+    return p->cls[v] == AS_ROW && node(p, v)->type.rank == 1;
+}
+
+/* Row vectors feed stores only: elsewhere a [bm] value would meet
+ * [1, bn] ones of the same shape and another layout. */
+static int row_vectors(as_plan *p, char *why, size_t size) {
+    char desc[96];
+    for (int32_t id = 0; id < p->g->nnodes; id++) {
+        const ir_node *n = node(p, id);
+        if (!p->live[id] || n->op == IR_STORE) continue;
+        for (int k = 0; k < n->nin; k++)
+            if (row_vector(p, n->in[k]))
+                return sched_no(why, size, "%s reads a row vector [%d] (only stores may)",
+                                ir_node_desc(p->g, id, desc, sizeof desc), p->bm);
+    }
+    return 1;
+}
+
 static int stores(as_plan *p, char *why, size_t size) {
     const tj_graph *g = p->g;
     int nst = 0;
@@ -230,10 +257,11 @@ static int stores(as_plan *p, char *why, size_t size) {
         if (n->tensor == p->q.tensor || n->tensor == p->k.tensor || n->tensor == p->v.tensor)
             return sched_no(why, size, "the graph stores into q, k or v ('%s')", name);
         int32_t v = n->in[n->nin - 1];
-        if (p->cls[v] != AS_FULL || p->ncols[v] != p->d)
-            return sched_no(why, size,
-                            "a store to '%s' is not a [%d,%d] tile (lse outputs: not yet)", name,
-                            p->bm, p->d);
+        if ((p->cls[v] != AS_FULL || p->ncols[v] != p->d) && !row_vector(p, v))
+            return sched_no(why, size, "a store to '%s' is not a [%d,%d] tile or a [%d] row vector",
+                            name, p->bm, p->d, p->bm);
+        if ((n->flags & IR_STORE_MASKED) && row_vector(p, v) != row_vector(p, n->in[n->nin - 2]))
+            return sched_no(why, size, "the store to '%s' has a mask of another shape", name);
         for (int32_t l = 0; l < g->nnodes; l++)
             if (p->live[l] && node(p, l)->op == IR_LOAD && node(p, l)->tensor == n->tensor)
                 return sched_no(why, size, "tensor '%s' is both loaded and stored", name);
@@ -321,7 +349,8 @@ tj_status as_match(const tj_graph *g, const char *arch, const int64_t *sym, as_p
     int ok = structure(p, why, why_size);
     for (int32_t id = 0; ok && id < g->nnodes; id++)
         if (p->live[id]) ok = classify(p, id, why, why_size);
-    ok = ok && stores(p, why, why_size) && config(p, why, why_size);
+    ok = ok && row_vectors(p, why, why_size) && stores(p, why, why_size) &&
+         config(p, why, why_size);
     if (ok && g->ntensors + g->nscalars + g->nsyms + 3 > EMIT_MAX_PARAMS)
         ok = sched_no(why, why_size, "too many kernel parameters");
     if (!ok) as_plan_free(p);

@@ -22,7 +22,8 @@ static tj_val window_mod(tj_graph *g, tj_val s, tj_val q_idx, tj_val k_idx, tj_v
                     tj_sub(g, s, pen));
 }
 
-/* One graph at several lengths: o from the device against the interpreter. */
+/* One graph at several lengths: o (and lse) from the device against the
+ * interpreter, both poisoned first. */
 static void run_at(tj_graph *g, const char *what, const int64_t *lens, size_t nlens, int64_t batch) {
     for (int t = 0; t < tj_num_tensors(g); t++) tj_tensor_set_align(g, (tj_tensor){t}, 16);
     tj_kernel_options o = {NULL, 0, ""};
@@ -44,7 +45,7 @@ static void run_at(tj_graph *g, const char *what, const int64_t *lens, size_t nl
             tj_dtype dt = tj_tensor_dtype(g, (tj_tensor){t});
             int64_t e = 0;
             CHECK_OK(tj_tensor_extent(g, (tj_tensor){t}, vals, &e));
-            if (!strcmp(n, "o")) {
+            if (!strcmp(n, "o") || !strcmp(n, "lse")) {
                 CHECK_OK(gpu_buf_poison(&buf[t], dt, (size_t)e));
             } else if (!strcmp(n, "slopes")) {
                 CHECK_OK(gpu_buf_random(&buf[t], dt, (size_t)e, 0, 0.5));
@@ -67,7 +68,8 @@ static void run_at(tj_graph *g, const char *what, const int64_t *lens, size_t nl
         CHECKF(st == TJ_OK, "%s seq %lld: launch: %s", what, (long long)lens[li], tj_last_error());
         CHECK_OK(drv_context_sync());
         for (int t = 0; t < nt; t++) {
-            if (strcmp(tj_tensor_name(g, (tj_tensor){t}), "o")) continue;
+            const char *tn = tj_tensor_name(g, (tj_tensor){t});
+            if (strcmp(tn, "o") && strcmp(tn, "lse")) continue;
             CHECK_OK(gpu_buf_download(&buf[t]));
             size_t es = tj_dtype_size(buf[t].dtype);
             int bad = 0;
@@ -77,12 +79,12 @@ static void run_at(tj_graph *g, const char *what, const int64_t *lens, size_t nl
                 tj_convert(TJ_F64, &want, buf[t].dtype, (const char *)ref[t] + i * es, 1);
                 if ((isnan(got) && isnan(want)) || got == want) continue;
                 if (!(fabs(got - want) <= 2 * gpu_tolerance(buf[t].dtype) * (fabs(want) + 1))) {
-                    fprintf(stderr, "  %s seq %lld: o[%zu] = %g, interpreter %g\n", what,
-                            (long long)lens[li], i, got, want);
+                    fprintf(stderr, "  %s seq %lld: %s[%zu] = %g, interpreter %g\n", what,
+                            (long long)lens[li], tn, i, got, want);
                     bad++;
                 }
             }
-            CHECKF(bad == 0, "%s seq %lld", what, (long long)lens[li]);
+            CHECKF(bad == 0, "%s seq %lld: %s", what, (long long)lens[li], tn);
         }
         for (int t = 0; t < nt; t++) {
             gpu_buf_free(&buf[t]);
@@ -118,6 +120,8 @@ TEST(test_gpu_attention_sm90_recipe_variants_match_interpreter) {
         "d=128 causal=1 cross=1 hq=4 hkv=2",
         "d=128 block_m=64 causal=1",
         "d=128 block_n=128 causal=1 dtype=f16",
+        "d=128 lse=1 causal=1 hq=4 hkv=2",
+        "d=64 lse=1 block_m=64",
     };
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
         const char *argv[16];
