@@ -6,7 +6,7 @@
  * call, its JSON lines read with --torch).
  *
  *   bench_attention [--quick] [--json FILE] [--torch FILE] [--commit SHA]
- *                   [--only d128-n8192] [--block-n N]
+ *                   [--only d128-n8192] [--block-n N] [--exp2-poly K]
  *
  * Sweep: bf16, 16k tokens a batch (batch = 16384 / N), hidden 2048
  * (heads = 2048 / d), N = 512 .. 16384, d = 64 / 128 / 256, causal and not.
@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "attention_sm90.h"
 #include "driver.h"
 #include "ir.h"
 
@@ -40,8 +41,10 @@ static char devname[256];
 static int force_bn; /* --block-n: every case's block_n (0: tiles()) */
 
 /* Tile sizes a head dim gets (FlashAttention-3's choices where the
- * schedule's register budget allows them); --block-n measures another
- * (the recipe's default is 64). */
+ * schedule's register budget allows them, and the recipe's default);
+ * --block-n measures another. --exp2-poly K sets as_exp2_poly (each run
+ * is its own process, so the kernels of two settings never share a
+ * cache). */
 static void tiles(int d, int causal, int *bm, int *bn) {
     (void)causal;
     *bm = 128;
@@ -251,9 +254,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--commit") && i + 1 < argc) commit = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--block-n") && i + 1 < argc) force_bn = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--exp2-poly") && i + 1 < argc) as_exp2_poly = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_attention [--quick] [--json FILE] [--torch FILE] "
-                            "[--commit SHA] [--only CASE-PREFIX] [--block-n N]\n");
+                            "[--commit SHA] [--only CASE-PREFIX] [--block-n N] [--exp2-poly K]\n");
             return 2;
         }
     }

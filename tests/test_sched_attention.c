@@ -11,6 +11,7 @@
  */
 #include "emit.h"
 #include "harness.h"
+#include "attention_sm90.h"
 #include "attn_edits.h"
 #include "nvrtc.h"
 #include "schedule.h"
@@ -117,6 +118,8 @@ TEST(test_attention_recipe_variants_are_taken) {
         /* lse, a [block_m] row vector: one thread of each quad writes a row */
         int lse = strstr(variants[i], "lse=1") != NULL;
         CHECKF(!lse == !strstr(src, "if (inb && qcol == 0"), "'%s': lse store", variants[i]);
+        /* o (16-bit, 16-byte aligned, d contiguous): a column pair a store */
+        CHECKF(strstr(src, "st_pair(t_o + at"), "'%s': o stored one element at a time", variants[i]);
         /* uniform work: a persistent grid walking the graph's programs
          * (passed as ints); causal bounds: one block a program, the
          * longest first; packed sequences (trip counts read from
@@ -421,6 +424,25 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
         tj_graph_free(g);
         CHECKF(ok, "'%s': %s", cfgs[i], why);
     }
+    /* The benchmarks' polynomial exp2 for a quarter of the P tile */
+    as_exp2_poly = 4;
+    static const char *poly[] = {"d=64", "d=128 causal=1 softcap=30"};
+    for (size_t i = 0; i < sizeof poly / sizeof *poly; i++) {
+        tj_graph *g = build("attention", poly[i], 1);
+        CHECK(g);
+        int64_t vals[16];
+        bind(g, vals, 1000);
+        char why[4200];
+        char *src = NULL;
+        emit_launch L;
+        CHECK(apply(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+        CHECKF(src && strstr(src, "((t % 4) == 3 ? tj::poly_exp2("), "'%s'", poly[i]);
+        free(src);
+        int ok = compiles(g, vals, why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(ok, "'%s' with as_exp2_poly 4: %s", poly[i], why);
+    }
+    as_exp2_poly = 0;
     /* The loops that read the accumulator (a carried value only its yield
      * reads once declared a zero-length array). */
     for (int i = 0; i < ATTN_EDITS; i++) {

@@ -110,6 +110,8 @@ static int is_binary(const ax *x, int32_t id, int sub) {
  * exponent, max subtracted, log2 e applied) as one FMA, v * c - r * c, as
  * FlashAttention computes it: the rounding differs from the graph's two
  * steps by about 2^-24 of v * c. 1 when the pattern is there. */
+int as_exp2_poly;
+
 static int exp2_fma(const ax *x, int32_t arg, char *out, size_t size) {
     if (!is_binary(x, arg, TJ_MUL)) return 0;
     const ir_node *m = node(x, arg);
@@ -124,7 +126,7 @@ static int exp2_fma(const ax *x, int32_t arg, char *out, size_t size) {
         at(x, v, av);
         at(x, r, ar);
         at(x, c, ac);
-        snprintf(out, size, "tj::fast_exp2(fmaf(%s, %s, -(%s * %s)))", av, ac, ar, ac);
+        snprintf(out, size, "fmaf(%s, %s, -(%s * %s))", av, ac, ar, ac);
         return 1;
     }
     return 0;
@@ -150,9 +152,15 @@ static int rhs(const ax *x, int32_t id, char *out, size_t size) {
                  n->type.rank == 2 && n->index == 0 ? "rrow + 8 * h" : "8 * t + qcol + c");
         break;
     case IR_UNARY:
-        if (n->type.dtype == TJ_F32 && n->sub == TJ_EXP2 && exp2_fma(x, n->in[0], out, size)) break;
-        if (n->type.dtype == TJ_F32 && n->sub == TJ_EXP2) snprintf(out, size, "tj::fast_exp2(%s)", a[0]);
-        else if (n->type.dtype == TJ_F32 && n->sub == TJ_TANH) snprintf(out, size, "tj::fast_tanh(%s)", a[0]);
+        if (n->type.dtype == TJ_F32 && n->sub == TJ_EXP2) {
+            char e[256];
+            if (!exp2_fma(x, n->in[0], e, sizeof e)) snprintf(e, sizeof e, "%s", a[0]);
+            int k = as_exp2_poly;
+            if (k > 0 && x->p->cls[id] == AS_FULL)   /* t is a constant once unrolled */
+                snprintf(out, size, "((t %% %d) == %d ? tj::poly_exp2(%s) : tj::fast_exp2(%s))", k,
+                         k - 1, e, e);
+            else snprintf(out, size, "tj::fast_exp2(%s)", e);
+        } else if (n->type.dtype == TJ_F32 && n->sub == TJ_TANH) snprintf(out, size, "tj::fast_tanh(%s)", a[0]);
         else snprintf(out, size, emit_unary_fmt(n->sub), a[0]);
         break;
     default: return emit_elementwise_expr(x->g, id, a[0], a[1], a[2], out, size);
@@ -507,6 +515,30 @@ static void consumer_loop(ax *x, int32_t f) {
     x->pipe = 0;
 }
 
+/* 1 when a [BM, D] tile store may write each thread's column pair
+ * (8t + qcol, +1) as one 32-bit store: a 16-bit tensor, the tile's
+ * columns along its contiguous last dim of constant even extent, every
+ * other stride even and the base 4-byte aligned (so an even column is
+ * a 4-byte address), and the column base even. The pair is in or out of
+ * bounds together then. Half the store instructions of the epilogue,
+ * which short sequences feel (a 128 x 128 o tile is 64 stores a thread
+ * one by one). */
+static int pair_store(const ax *x, const ir_node *n) {
+    const ir_tensor *t = &x->g->tensors[n->tensor];
+    int r = t->rank, last = r - 1;
+    if ((t->dtype != TJ_BF16 && t->dtype != TJ_F16) || t->align < 4 || n->axes[1] != last ||
+        tj_dim_is_sym(t->dims[last]) || t->dims[last] % 2)
+        return 0;
+    for (int d = 0; d < last && t->has_strides; d++)
+        if (tj_dim_is_sym(t->strides[d]) || t->strides[d] % 2) return 0;
+    if (t->has_strides && (tj_dim_is_sym(t->strides[last]) || t->strides[last] != 1)) return 0;
+    if (n->flags & TJ_COORD_ELEMENT) {
+        const ir_node *c = node(x, n->in[last]);
+        if (c->op != IR_CONST || (int64_t)c->f % 2) return 0;
+    }
+    return 1;
+}
+
 static void store(ax *x, int32_t id) {
     const ir_node *n = node(x, id);
     char pfx[32], v[96];
@@ -518,6 +550,27 @@ static void store(ax *x, int32_t id) {
     line(x, "{ // store %s", x->g->tensors[n->tensor].name);
     x->depth++;
     access_bases(x, id, pfx);
+    if (!rowvec && pair_store(x, n)) {
+        line(x, "#pragma unroll");
+        line(x, "for (int t = 0; t < %d; ++t)", x->p->d / 8);
+        line(x, "#pragma unroll");
+        line(x, "for (int h = 0; h < 2; ++h) {   // a column pair a store");
+        x->depth++;
+        access_index(x, id, pfx, "(rrow + 8 * h)", "(8 * t + qcol)");
+        char m[128] = "", mv[96];
+        if (n->flags & IR_STORE_MASKED)
+            snprintf(m, sizeof m, " && %s", at(x, n->in[n->nin - 2], mv));
+        line(x, "float v0, v1;");
+        line(x, "{ const int c = 0; v0 = %s; }", at(x, val, v));
+        line(x, "{ const int c = 1; v1 = %s; }", at(x, val, v));
+        line(x, "if (inb%s) tj::sm90::st_pair(t_%s + at, v0, v1);", m,
+             x->g->tensors[n->tensor].name);
+        x->depth--;
+        line(x, "}");
+        x->depth--;
+        line(x, "}");
+        return;
+    }
     open_elems(x, rowvec ? AS_ROW : AS_FULL, x->p->d);
     x->depth++;
     if (rowvec) access_index(x, id, pfx, "0", "(rrow + 8 * h)");

@@ -69,4 +69,11 @@ void as_plan_free(as_plan *p);
  * the two products, the packed p): not emitted as an ordinary value. */
 int as_special(const as_plan *p, int32_t id);
 
+/* For benchmarks: > 0 computes one 8-column block in as_exp2_poly of
+ * each probability tile's exp2 with a polynomial on the FMA pipe
+ * (tj::poly_exp2) instead of ex2.approx on the MUFU unit, which the
+ * softmax saturates at small head dims. Not part of the cache key: a
+ * caller that changes it must keep its kernels apart. 0: none. */
+extern int as_exp2_poly;
+
 #endif

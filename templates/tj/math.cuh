@@ -63,6 +63,21 @@ TJ_DEV float fast_exp2(float x) {
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
     return r;
 }
+// 2^x on the FMA pipe, for kernels whose MUFU unit (ex2.approx) is the
+// bottleneck: x = j + f with j = rint(x) and f in [-0.5, 0.5]; 2^f by a
+// degree-3 polynomial fitted for relative error (7.5e-5 at most: well
+// under the 16-bit rounding of probabilities); j added to the exponent
+// bits. Results under 2^-125 are 0, as ex2.approx.ftz flushes (-inf
+// gives 0, which masked scores rely on).
+TJ_DEV float poly_exp2(float x) {
+    const float magic = 12582912.0f;    // 1.5 * 2^23: rounds to an integer in the low bits
+    float xc = fmaxf(x, -125.0f);
+    float r = xc + magic;
+    float f = xc - (r - magic);
+    float p = fmaf(fmaf(fmaf(0.0551716237f, f, 0.242611119f), f, 0.693260994f), f, 0.999928074f);
+    unsigned bits = __float_as_uint(p) + (__float_as_uint(r) << 23);
+    return x < -125.0f ? 0.0f : __uint_as_float(bits);
+}
 // e^x = 2^(x log2 e)
 TJ_DEV float fast_exp(float x) { return fast_exp2(x * 1.4426950408889634f); }
 TJ_DEV float fast_log2(float x) {

@@ -89,6 +89,12 @@ TJ_DEV u32 pack_pair<f16>(float a, float b) {
     return r;
 }
 
+// Two adjacent 16-bit elements at p (4-byte aligned) in one store.
+template <class T>
+TJ_DEV void st_pair(T *p, float a, float b) {
+    *reinterpret_cast<u32 *>(p) = pack_pair<T>(a, b);
+}
+
 // wgmma_<type>_m64n<N>k16_rs<TB>(d, a, desc_b): d += A[64x16] . B[16xN],
 // A from registers (layout above), B through a descriptor (TB = 1: B is
 // N-major, as V's [kv, d] tile with d contiguous is).
