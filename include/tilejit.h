@@ -417,6 +417,15 @@ typedef struct tj_kernel tj_kernel;
                                       TILEJIT_NO_COMPILE=1); NVRTC is never
                                       loaded */
 #define TJ_KERNEL_IN_CHILD     4u  /* compile in a forked child */
+#define TJ_KERNEL_TIERED       8u  /* a miss whose kernel gets a fast schedule
+                                      that no bundle or cache holds launches
+                                      the generic lowering of the same
+                                      specialization (a quicker compile) and
+                                      compiles the fast kernel in a
+                                      background thread; later launches
+                                      switch to it once it is loaded (as
+                                      TILEJIT_TIERED=1; no effect with
+                                      TJ_KERNEL_NO_COMPILE) */
 
 typedef struct tj_kernel_options {
     const char *arch;        /* NULL: the current device's ("sm_90a") */
@@ -444,6 +453,9 @@ typedef struct tj_kernel_stats {
     double compile_seconds;            /* total NVRTC time */
     uint64_t cubin_bytes;              /* of every cubin loaded */
     int specializations;               /* loaded now */
+    uint64_t tier0_launches;           /* TJ_KERNEL_TIERED: launches of the generic
+                                          kernel while the fast one compiles */
+    uint64_t tier_upgrades;            /* fast kernels that replaced a generic one */
 } tj_kernel_stats;
 tj_status tj_kernel_stats_get(const tj_kernel *k, tj_kernel_stats *out);
 

@@ -71,6 +71,12 @@ tj_status cache_key_make_hashed(const tj_graph *g, const char *graph_hash,
 tj_status cache_key_for_compile(const tj_graph *g, const char *graph_hash,
                                 const int64_t *sym_vals, const char *arch,
                                 const char *nvrtc_version, cache_key *out);
+/* The same with the schedule named ("generic": the generic lowering forced,
+ * as tiered kernels compile first; "auto" is cache_key_for_compile). */
+tj_status cache_key_for_compile_as(const tj_graph *g, const char *graph_hash,
+                                   const int64_t *sym_vals, const char *arch,
+                                   const char *schedule, const char *nvrtc_version,
+                                   cache_key *out);
 /* The same description with a `backend=` line (before nvrtc=) naming a
  * back end other than NVRTC; backend NULL is cache_key_make_hashed. */
 tj_status cache_key_make_backend(const tj_graph *g, const char *graph_hash,

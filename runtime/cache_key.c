@@ -143,6 +143,13 @@ tj_status cache_key_make(const tj_graph *g, const int64_t *spec_vals, const char
 tj_status cache_key_for_compile(const tj_graph *g, const char *graph_hash,
                                 const int64_t *sym_vals, const char *arch,
                                 const char *nvrtc_version, cache_key *out) {
+    return cache_key_for_compile_as(g, graph_hash, sym_vals, arch, "auto", nvrtc_version, out);
+}
+
+tj_status cache_key_for_compile_as(const tj_graph *g, const char *graph_hash,
+                                   const int64_t *sym_vals, const char *arch,
+                                   const char *schedule, const char *nvrtc_version,
+                                   cache_key *out) {
     if (!out) return tj_set_error(TJ_ERR_INVALID_ARG, "cache_key_for_compile: out is NULL");
     memset(out, 0, sizeof *out);
     if (!g) return tj_set_error(TJ_ERR_INVALID_ARG, "cache_key_for_compile: the graph is NULL");
@@ -161,7 +168,7 @@ tj_status cache_key_for_compile(const tj_graph *g, const char *graph_hash,
         return tj_set_error(TJ_ERR_NO_MEMORY, "cache_key_for_compile: out of memory");
     }
     cache_specialize(g, sym_vals, spec);
-    st = cache_key_make_hashed(g, graph_hash, spec, "auto", arch, nvrtc_version, options, out);
+    st = cache_key_make_hashed(g, graph_hash, spec, schedule, arch, nvrtc_version, options, out);
     free(spec);
     free(options);
     return st;

@@ -42,13 +42,19 @@ tj_status compile_graph_as(const tj_graph *g, const char *arch, const int64_t *s
     char *src = NULL;
     tj_status st = emit_kernel(g, arch, sym_vals, schedule, &src, launch);
     if (st != TJ_OK) return st;
+    st = compile_source(g, arch, src, flags, cubin, size, log);
+    free(src);
+    return st;
+}
 
+tj_status compile_source(const tj_graph *g, const char *arch, const char *src, unsigned flags,
+                         void **cubin, size_t *size, char **log) {
+    *cubin = NULL;
+    *size = 0;
+    if (log) *log = NULL;
     int nh = tj_template_count();
     nvrtc_header *hs = calloc((size_t)(nh > 0 ? nh : 1), sizeof *hs);
-    if (!hs) {
-        free(src);
-        return tj_set_error(TJ_ERR_NO_MEMORY, "tj_compile: out of memory");
-    }
+    if (!hs) return tj_set_error(TJ_ERR_NO_MEMORY, "tj_compile: out of memory");
     for (int i = 0; i < nh; i++) hs[i] = (nvrtc_header){tj_template_name(i), tj_template_text(i)};
     char name[128];
     snprintf(name, sizeof name, "%s.cu", tj_graph_name(g));
@@ -61,7 +67,7 @@ tj_status compile_graph_as(const tj_graph *g, const char *arch, const int64_t *s
     req.in_child = (flags & TJ_COMPILE_IN_CHILD) != 0;
     req.timeout_s = req.in_child ? 600 : 0;
     nvrtc_result res = {0};
-    st = nvrtc_compile(&req, &res);
+    tj_status st = nvrtc_compile(&req, &res);
     if (st == TJ_OK) {
         *cubin = res.cubin;
         *size = res.cubin_size;
@@ -73,7 +79,6 @@ tj_status compile_graph_as(const tj_graph *g, const char *arch, const int64_t *s
     }
     nvrtc_result_free(&res);
     free(hs);
-    free(src);
     return st;
 }
 

@@ -18,4 +18,10 @@ tj_status compile_graph_as(const tj_graph *g, const char *arch, const int64_t *s
                            const char *schedule, unsigned flags, void **cubin, size_t *size,
                            char **log, emit_launch *launch);
 
+/* NVRTC on source emit_kernel made for g (the runtime's tiered mode picks
+ * a schedule before it decides what to compile, and compiles that source
+ * rather than emitting it again). flags: TJ_COMPILE_IN_CHILD. */
+tj_status compile_source(const tj_graph *g, const char *arch, const char *src, unsigned flags,
+                         void **cubin, size_t *size, char **log);
+
 #endif

@@ -51,7 +51,7 @@ tj_status kernel_spec(const tj_kernel *k, const int64_t *sym_vals, int variant, 
         if (v < 1 || v > INT32_MAX || (s->divisor > 1 && v % s->divisor))
             return bad_symbol(k, i, v);
         int64_t sv = v;
-        if (variant && !s->sizes_tile)
+        if ((variant & KV_DYNAMIC) && !s->sizes_tile)
             sv = TJ_UNBOUND;
         else if (s->policy == TJ_BUCKET_POW2)
             sv = v == 1 ? 1 : (int64_t)1 << (64 - __builtin_clzll((uint64_t)(v - 1)));
@@ -414,8 +414,9 @@ static tj_status describe(tj_kernel *k) {
     return TJ_OK;
 }
 
-static int env_no_compile(void) {
-    const char *v = getenv("TILEJIT_NO_COMPILE");
+/* TILEJIT_NO_COMPILE, TILEJIT_TIERED: set and not "0". */
+static int env_flag(const char *name) {
+    const char *v = getenv(name);
     return v && *v && strcmp(v, "0") != 0;
 }
 
@@ -425,7 +426,8 @@ tj_status tj_kernel_create(const tj_graph *g, const tj_kernel_options *opt, tj_k
     if (!g) return tj_set_error(TJ_ERR_INVALID_ARG, "tj_kernel_create: the graph is NULL");
     tj_kernel_options o = {0};
     if (opt) o = *opt;
-    const unsigned known = TJ_KERNEL_BACKGROUND | TJ_KERNEL_NO_COMPILE | TJ_KERNEL_IN_CHILD;
+    const unsigned known =
+        TJ_KERNEL_BACKGROUND | TJ_KERNEL_NO_COMPILE | TJ_KERNEL_IN_CHILD | TJ_KERNEL_TIERED;
     if (o.flags & ~known)
         return tj_set_error(TJ_ERR_INVALID_ARG, "tj_kernel_create: unknown flags 0x%x",
                             o.flags & ~known);
@@ -438,9 +440,11 @@ tj_status tj_kernel_create(const tj_graph *g, const tj_kernel_options *opt, tj_k
     if (!k) return tj_set_error(TJ_ERR_NO_MEMORY, "tj_kernel_create: out of memory");
     memset(k, 0, sizeof *k);
     k->flags = o.flags;
-    k->no_compile = (o.flags & TJ_KERNEL_NO_COMPILE) || env_no_compile();
+    k->no_compile = (o.flags & TJ_KERNEL_NO_COMPILE) || env_flag("TILEJIT_NO_COMPILE");
     k->background = (o.flags & TJ_KERNEL_BACKGROUND) != 0;
     k->in_child = (o.flags & TJ_KERNEL_IN_CHILD) != 0;
+    /* Without compiles there is nothing to put off. */
+    k->tiered = ((o.flags & TJ_KERNEL_TIERED) || env_flag("TILEJIT_TIERED")) && !k->no_compile;
     int have_mu = pthread_mutex_init(&k->mu, NULL) == 0, have_map = 0;
     if (!have_mu) st = tj_set_error(TJ_ERR_NO_MEMORY, "tj_kernel_create: cannot make a mutex");
     if (st == TJ_OK) st = copy_graph(g, &k->g);
@@ -449,7 +453,7 @@ tj_status tj_kernel_create(const tj_graph *g, const tj_kernel_options *opt, tj_k
     if (st == TJ_OK) st = resolve_arch(k, o.arch);
     if (st == TJ_OK) st = kernel_cache_dir(o.cache_dir, &k->dir);
     if (st == TJ_OK && (st = kmap_init(&k->map, k->nsym)) == TJ_OK) have_map = 1;
-    if (st == TJ_OK && k->background) st = kernel_bg_create(k);
+    if (st == TJ_OK && (k->background || k->tiered)) st = kernel_bg_create(k);
     if (st != TJ_OK) {
         if (have_map) kmap_destroy(&k->map);
         if (have_mu) pthread_mutex_destroy(&k->mu);
@@ -496,6 +500,8 @@ tj_status tj_kernel_stats_get(const tj_kernel *k, tj_kernel_stats *out) {
     out->compile_seconds = (double)atomic_load(&m->compile_ns) * 1e-9;
     out->cubin_bytes = atomic_load(&m->cubin_bytes);
     out->specializations = atomic_load(&m->specializations);
+    out->tier0_launches = atomic_load(&m->tier0_launches);
+    out->tier_upgrades = atomic_load(&m->tier_upgrades);
     return TJ_OK;
 }
 

@@ -151,8 +151,9 @@ void kernel_log_specialization(const tj_kernel *k, const kentry *e, const emit_l
             used += (size_t)snprintf(syms + used, sizeof syms - used, "%s%s=%lld", i ? " " : "",
                                      k->g->syms[i].name, (long long)e->spec[i]);
     }
-    fprintf(stderr, "tilejit: graph '%s' [%s] %s for %s (%s): schedule %s, %d threads, %u B smem%s%s%s\n",
+    fprintf(stderr, "tilejit: graph '%s' [%s] %s for %s (%s): schedule %s%s, %d threads, %u B smem%s%s%s\n",
             k->g->name, syms, source, k->arch, e->hex[0] ? e->hex : "no key", L->schedule,
+            (e->variant & KV_TIER0) ? " (tier 0, until the fast kernel is loaded)" : "",
             L->threads, (unsigned)L->smem_bytes, L->note[0] ? " (" : "", L->note,
             L->note[0] ? ")" : "");
 }

@@ -7,6 +7,7 @@
  *   kernel_map.c   the specialization map (lock-free lookups)
  *   kernel_miss.c  a miss: single flight, bundles, disk, compile, load
  *   kernel_bg.c    background compiles (TJ_KERNEL_BACKGROUND)
+ *   kernel_tier.c  tiered compiles (TJ_KERNEL_TIERED)
  *   kernel_env.c   process-wide state: bundles, shared cache directories, NVTX
  *
  * Specializations. A launch's symbol values map to a kspec: per symbol
@@ -25,6 +26,23 @@
  * sizes a tile), the two are the same kernel and a miss compiles at once,
  * background or not.
  *
+ * Tiers (TJ_KERNEL_TIERED). Variant bit KV_TIER0 marks the generic
+ * lowering of the key it is added to: variant 2 of variant 0, variant 3 of
+ * the dynamic variant. It is cached under its own key (schedule=generic).
+ * When the thread that resolves an entry in the foreground finds its cubin
+ * nowhere and the dispatcher gives it a fast schedule, it resolves the
+ * tier-0 entry (an ordinary entry: bundles, disk, compile under the
+ * cache's lock) while other launches of the key wait, then sets the
+ * entry's `tier` (waking them) and queues the fast compile on the
+ * background workers. Launches that find the entry PENDING with `tier`
+ * set use the tier-0 entry (READY from then on), exactly as background
+ * mode uses the dynamic variant, until the fast entry is READY and the
+ * hot path finds it. When tier 0 cannot be had, the fast kernel is
+ * compiled in the foreground, as without tiers. Tiers apply to whatever would be compiled in the foreground: with
+ * TJ_KERNEL_BACKGROUND too, that is the dynamic variant (variant 0 is
+ * already compiled in the background), so a first launch there may run
+ * variant 3 while variants 1 and 0 compile in the background.
+ *
  * Entry states: IDLE (no cubin, nobody working on it) -> PENDING (one
  * thread or a background job resolving it; others wait on its condition
  * variable, or in background mode launch the dynamic variant) -> READY
@@ -32,7 +50,8 @@
  * then on) or back to IDLE with the error for the waiters (a transient
  * failure is retried by the next launch). A compile error sticks (FAILED):
  * compiling again would fail again. A failed background compile leaves the
- * key on the dynamic variant for good (BG_FAILED) with one warning.
+ * key on the dynamic variant for good (BG_FAILED) with one warning; a
+ * failed fast compile behind a tier-0 entry leaves it on that one.
  */
 #ifndef TJ_KERNEL_INT_H
 #define TJ_KERNEL_INT_H
@@ -51,6 +70,10 @@
 #define KERNEL_BG_WORKERS 4     /* background compile threads per kernel */
 
 enum { KE_IDLE = 0, KE_PENDING, KE_READY, KE_FAILED, KE_BG_FAILED };
+
+/* kspec.variant bits */
+#define KV_DYNAMIC 1   /* the dynamic-shape variant */
+#define KV_TIER0 2     /* the generic lowering of the same key */
 
 /* How a launch argument becomes a kernel parameter. */
 enum { KCONV_PTR = 0, KCONV_F32, KCONV_I32, KCONV_I64, KCONV_BOOL, KCONV_SYM, KCONV_TMAP,
@@ -78,9 +101,16 @@ typedef struct ktmap {
 /* A specialization key: what the hot path computes per launch. */
 typedef struct kspec {
     uint64_t hash;
-    int variant;                       /* 0 specialized, 1 dynamic variant */
+    int variant;                       /* KV_* bits; 0: the specialization */
     int64_t v[KERNEL_MAX_SYMS];        /* specialized values; unused slots 0 */
 } kspec;
+
+/* The dispatcher's choice for an entry: its source and launch, made once
+ * by the tiered path and compiled as is (no second emit). */
+typedef struct kpick {
+    char *src;
+    emit_launch launch;
+} kpick;
 
 typedef struct kentry {
     /* the key (immutable) */
@@ -91,6 +121,9 @@ typedef struct kentry {
                                           (TJ_UNBOUND where the variant has none):
                                           what the cache key is computed from */
     _Atomic int state;                 /* KE_* */
+    _Atomic int tier;                  /* 1: while PENDING (or BG_FAILED), launch the
+                                          KV_TIER0 entry, READY (set under mu: waiters
+                                          wake) */
     /* the launch (written before state becomes KE_READY, then immutable) */
     void *fn;                          /* drv_kernel *, or a test hook's handle */
     drv_library *lib;                  /* NULL when a test hook loaded it */
@@ -107,6 +140,7 @@ typedef struct kentry {
     char *nearest;                     /* malloc'd: why the nearest prebuilt entry
                                           differs (no-compile misses; written by
                                           the thread holding the entry PENDING) */
+    kpick *pick;                       /* the holder's: what to compile, if known */
     /* waiting and failures (under mu) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -153,7 +187,10 @@ void kmap_destroy(kmap *m);
  * compile, the module load and the launch. A NULL hook means the real
  * thing. Set before the first launch; never in production. */
 typedef struct kernel_test_hooks {
-    /* Instead of compile_graph: a malloc'd *cubin and the launch description. */
+    /* Instead of compile_graph: a malloc'd *cubin and the launch description.
+     * On entry launch->schedule names the lowering wanted: "" the
+     * dispatcher's pick, "generic" a tier-0 kernel (a hook that ignores it
+     * compiles the pick under the generic key). */
     tj_status (*compile)(void *user, const tj_graph *g, const char *arch, const int64_t *spec_vals,
                          void **cubin, size_t *size, emit_launch *launch);
     /* Instead of drv_library_load + drv_library_get_kernel. */
@@ -183,7 +220,15 @@ typedef struct kgrid_op {
     int64_t val;         /* KG_CONST: the value; KG_SYM: the symbol */
 } kgrid_op;
 
-typedef struct kbg kbg;   /* kernel_bg.c */
+typedef struct kbg kbg;   /* kernel_tier.c: resolve a PENDING entry this thread owns in the
+ * foreground, tiered (kernel_int.h's header says how); *out is the entry
+ * to launch now. */
+tj_status kernel_tier_resolve(tj_kernel *k, kentry *e, const int64_t *sym_vals, kentry **out);
+/* Set e->tier (its holder), waking waiters. */
+void kernel_tier_set(kentry *e, int tier);
+void kernel_pick_free(kpick *p);
+
+/* kernel_bg.c */
 
 struct tj_kernel {
     tj_graph *g;                       /* our copy */
@@ -193,6 +238,7 @@ struct tj_kernel {
     char nvtx_compile[112];
     unsigned flags;
     int no_compile, background, in_child;
+    int tiered;                        /* TJ_KERNEL_TIERED or TILEJIT_TIERED, and compiling */
     int variants_differ;               /* some symbol is baked only in variant 0:
                                           else background compiles gain nothing */
     int nsym, ntensors, nscalars;
@@ -210,17 +256,17 @@ struct tj_kernel {
     pthread_mutex_t mu;                /* the entry list */
     kentry *all;
     kernel_test_hooks hooks;
-    kbg *bg;                           /* NULL unless TJ_KERNEL_BACKGROUND */
+    kbg *bg;                           /* NULL unless TJ_KERNEL_BACKGROUND or tiered */
     /* statistics, on their own cache lines: every launch writes `hits`,
      * which must not evict what launches read above */
     _Alignas(64) _Atomic uint64_t hits;
     _Alignas(64) _Atomic uint64_t slow_launches, misses, compiles, disk_hits, bundle_hits;
-    _Atomic uint64_t fallback_launches, compile_ns, cubin_bytes;
+    _Atomic uint64_t fallback_launches, compile_ns, cubin_bytes, tier0_launches, tier_upgrades;
     _Atomic int specializations;
 };
 
 /* kernel.c: the specialization key of a launch's symbol values (checked:
- * bound, in range, divisible); variant 1 is the dynamic variant. */
+ * bound, in range, divisible); variant: KV_* bits. */
 tj_status kernel_spec(const tj_kernel *k, const int64_t *sym_vals, int variant, kspec *out);
 uint64_t kernel_spec_hash(const int64_t *v, int n, int variant);
 void kernel_set_test_hooks(tj_kernel *k, const kernel_test_hooks *h);
@@ -234,9 +280,24 @@ tj_status kernel_slow(tj_kernel *k, const kspec *s, const int64_t *sym_vals, ken
  * the error; with `bg` (a background job) it is left on the dynamic
  * variant (KE_BG_FAILED) and one line is printed on stderr. */
 tj_status kernel_resolve(tj_kernel *k, kentry *e, int bg);
+/* The same from the bundles and the disk only: a miss sets *missed and
+ * leaves e PENDING (and the caller's). */
+tj_status kernel_resolve_cached(tj_kernel *k, kentry *e, int *missed);
+/* The entry of variant `variant` of the launch's key, resolved (the
+ * fallback while another compiles); *count counts the launch. */
+tj_status kernel_use_variant(tj_kernel *k, const int64_t *sym_vals, int variant,
+                             _Atomic uint64_t *count, kentry **out);
 /* Release a PENDING entry after a failure: waiters get the error. */
 void kernel_entry_fail(kentry *e, tj_status st, int state);
 void kernel_entry_free(tj_kernel *k, kentry *e);
+
+/* kernel_tier.c: resolve a PENDING entry this thread owns in the
+ * foreground, tiered (kernel_int.h's header says how); *out is the entry
+ * to launch now. */
+tj_status kernel_tier_resolve(tj_kernel *k, kentry *e, const int64_t *sym_vals, kentry **out);
+/* Set e->tier (its holder), waking waiters. */
+void kernel_tier_set(kentry *e, int tier);
+void kernel_pick_free(kpick *p);
 
 /* kernel_bg.c */
 tj_status kernel_bg_create(tj_kernel *k);

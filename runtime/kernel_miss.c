@@ -39,7 +39,7 @@ static kentry *entry_new(const tj_kernel *k, const kspec *s, const int64_t *sym_
     e->variant = s->variant;
     for (int i = 0; i < k->nsym; i++) {
         e->spec[i] = s->v[i];
-        e->rep[i] = s->variant && !k->syms[i].sizes_tile ? TJ_UNBOUND : sym_vals[i];
+        e->rep[i] = (s->variant & KV_DYNAMIC) && !k->syms[i].sizes_tile ? TJ_UNBOUND : sym_vals[i];
     }
     atomic_init(&e->state, KE_IDLE);
     return e;
@@ -52,6 +52,7 @@ void kernel_entry_free(tj_kernel *k, kentry *e) {
     pthread_mutex_destroy(&e->mu);
     free(e->errmsg);
     free(e->nearest);
+    kernel_pick_free(e->pick);
     free(e);
 }
 
@@ -102,12 +103,14 @@ static tj_status entry_error(kentry *e) {
     return st;
 }
 
-/* Wait while another thread resolves e. TJ_OK: look at the state again;
- * else the error of the attempt waited for. */
+/* Wait while another thread resolves e (or until it has a tier-0 entry
+ * to launch). TJ_OK: look at the state again; else the error of the
+ * attempt waited for. */
 static tj_status entry_wait(kentry *e) {
     pthread_mutex_lock(&e->mu);
     unsigned gen = e->gen;
-    while (atomic_load_explicit(&e->state, memory_order_acquire) == KE_PENDING)
+    while (atomic_load_explicit(&e->state, memory_order_acquire) == KE_PENDING &&
+           !atomic_load_explicit(&e->tier, memory_order_acquire))
         pthread_cond_wait(&e->cv, &e->mu);
     int failed = atomic_load_explicit(&e->state, memory_order_acquire) == KE_IDLE && e->gen != gen;
     pthread_mutex_unlock(&e->mu);
@@ -201,6 +204,12 @@ static tj_status no_compile_error(const tj_kernel *k, kentry *e, const cache_key
         k->arch, k->arch);
 }
 
+/* The schedule an entry's key names, for cache_key_for_compile_as and
+ * emit_kernel's `force` (NULL: the dispatcher's pick). */
+static const char *entry_schedule(const kentry *e) {
+    return (e->variant & KV_TIER0) ? "generic" : NULL;
+}
+
 /* Compile e under the cache's cross-process lock (another process may
  * have just written it: look again first), then store the cubin. */
 static tj_status compile_entry(tj_kernel *k, kentry *e, const cache_key *key, found *f) {
@@ -219,11 +228,18 @@ static tj_status compile_entry(tj_kernel *k, kentry *e, const cache_key *key, fo
     kernel_nvtx_push(k->nvtx_compile);
     uint64_t t0 = now_ns();
     tj_status st;
-    if (k->hooks.compile)
+    const char *sched = entry_schedule(e);
+    unsigned flags = k->in_child ? TJ_COMPILE_IN_CHILD : 0;
+    if (k->hooks.compile) {
+        memset(&f->launch, 0, sizeof f->launch);
+        snprintf(f->launch.schedule, sizeof f->launch.schedule, "%s", sched ? sched : "");
         st = k->hooks.compile(k->hooks.user, k->g, k->arch, spec, &cubin, &size, &f->launch);
-    else
-        st = compile_graph(k->g, k->arch, spec, k->in_child ? TJ_COMPILE_IN_CHILD : 0, &cubin,
-                           &size, &log, &f->launch);
+    } else if (e->pick) {
+        f->launch = e->pick->launch;
+        st = compile_source(k->g, k->arch, e->pick->src, flags, &cubin, &size, &log);
+    } else {
+        st = compile_graph_as(k->g, k->arch, spec, sched, flags, &cubin, &size, &log, &f->launch);
+    }
     atomic_fetch_add(&k->compile_ns, now_ns() - t0);
     kernel_nvtx_pop();
     atomic_fetch_add(&k->compiles, 1);
@@ -241,7 +257,8 @@ static tj_status compile_entry(tj_kernel *k, kentry *e, const cache_key *key, fo
         if (!k->hooks.compile && nvrtc_version(&maj, &min) == TJ_OK)
             snprintf(ver, sizeof ver, "%d.%d", maj, min);
         cache_key full;
-        if (ver[0] && cache_key_for_compile(k->g, k->hash, e->rep, k->arch, ver, &full) == TJ_OK) {
+        if (ver[0] && cache_key_for_compile_as(k->g, k->hash, e->rep, k->arch,
+                                               sched ? sched : "auto", ver, &full) == TJ_OK) {
             cache_put(k->dir, &full, cubin, size);   /* a failed write is not fatal */
             cache_key_free(&full);
         } else {
@@ -370,13 +387,15 @@ static tj_status layout(const tj_kernel *k, kentry *e, const emit_launch *L) {
 
 static tj_status publish(tj_kernel *k, kentry *e, found *f) {
     tj_status st = TJ_OK;
-    if (!f->have_launch) {
+    if (!f->have_launch && e->pick) {
+        f->launch = e->pick->launch;
+    } else if (!f->have_launch) {
         /* A cubin from a bundle or the disk: its launch description is
          * what the emitter says for this specialization (no compile). */
         int64_t spec[KERNEL_MAX_SYMS];
         cache_specialize(k->g, e->rep, spec);
         char *src = NULL;
-        st = emit_kernel(k->g, k->arch, spec, NULL, &src, &f->launch);
+        st = emit_kernel(k->g, k->arch, spec, entry_schedule(e), &src, &f->launch);
         free(src);
         if (st != TJ_OK) return st;
     }
@@ -411,7 +430,9 @@ static tj_status resolve(tj_kernel *k, kentry *e, int cached_only, int bg, int *
     found f;
     memset(&f, 0, sizeof f);
     if (missed) *missed = 0;
-    tj_status st = cache_key_for_compile(k->g, k->hash, e->rep, k->arch, NULL, &key);
+    const char *sched = entry_schedule(e);
+    tj_status st =
+        cache_key_for_compile_as(k->g, k->hash, e->rep, k->arch, sched ? sched : "auto", NULL, &key);
     if (st == TJ_OK) {
         memcpy(e->hex, key.hex, sizeof e->hex);
         if (!lookup(k, &key, &f)) {
@@ -426,13 +447,18 @@ static tj_status resolve(tj_kernel *k, kentry *e, int cached_only, int bg, int *
     if (st == TJ_OK) st = publish(k, e, &f);
     free(f.owned);
     cache_key_free(&key);
+    kernel_pick_free(e->pick);   /* one attempt's: a later one picks again */
+    e->pick = NULL;
+    int tier = atomic_load_explicit(&e->tier, memory_order_relaxed);
+    if (st == TJ_OK && bg && tier) atomic_fetch_add(&k->tier_upgrades, 1);
     if (st != TJ_OK) {
         int state = st == TJ_ERR_COMPILE ? KE_FAILED : KE_IDLE;
         if (bg) {
             fprintf(stderr,
                     "tilejit: background compile of graph '%s' (key %s) failed; launches of "
-                    "that shape keep using the dynamic-shape variant: %s\n",
-                    k->g->name, e->hex[0] ? e->hex : "?", tj_last_error());
+                    "that shape keep using the %s: %s\n",
+                    k->g->name, e->hex[0] ? e->hex : "?",
+                    tier ? "generic lowering" : "dynamic-shape variant", tj_last_error());
             state = KE_BG_FAILED;
         }
         kernel_entry_fail(e, st, state);
@@ -442,18 +468,32 @@ static tj_status resolve(tj_kernel *k, kentry *e, int cached_only, int bg, int *
 
 tj_status kernel_resolve(tj_kernel *k, kentry *e, int bg) { return resolve(k, e, 0, bg, NULL); }
 
+tj_status kernel_resolve_cached(tj_kernel *k, kentry *e, int *missed) {
+    return resolve(k, e, 1, 0, missed);
+}
+
 /* ---- the slow path ----------------------------------------------------------- */
 
-static tj_status use_fallback(tj_kernel *k, const int64_t *sym_vals, kentry **out) {
+tj_status kernel_use_variant(tj_kernel *k, const int64_t *sym_vals, int variant,
+                             _Atomic uint64_t *count, kentry **out) {
     kspec s;
-    tj_status st = kernel_spec(k, sym_vals, 1, &s);
+    tj_status st = kernel_spec(k, sym_vals, variant, &s);
     if (st != TJ_OK) return st;
     kentry *f = kmap_find(&k->map, &s);
     if (!f || atomic_load_explicit(&f->state, memory_order_acquire) != KE_READY)
         if ((st = kernel_slow(k, &s, sym_vals, &f)) != TJ_OK) return st;
-    atomic_fetch_add(&k->fallback_launches, 1);
+    atomic_fetch_add_explicit(count, 1, memory_order_relaxed);
     *out = f;
     return TJ_OK;
+}
+
+static tj_status use_fallback(tj_kernel *k, const int64_t *sym_vals, kentry **out) {
+    return kernel_use_variant(k, sym_vals, KV_DYNAMIC, &k->fallback_launches, out);
+}
+
+/* The tier-0 kernel of e, for as long as its fast kernel is not loaded. */
+static tj_status use_tier0(tj_kernel *k, const kentry *e, const int64_t *sym_vals, kentry **out) {
+    return kernel_use_variant(k, sym_vals, e->variant | KV_TIER0, &k->tier0_launches, out);
 }
 
 tj_status kernel_slow(tj_kernel *k, const kspec *s, const int64_t *sym_vals, kentry **out) {
@@ -470,14 +510,19 @@ tj_status kernel_slow(tj_kernel *k, const kspec *s, const int64_t *sym_vals, ken
             return TJ_OK;
         }
         if (state == KE_FAILED) return entry_error(e);
-        if (state == KE_BG_FAILED) return use_fallback(k, sym_vals, out);
+        int tier = atomic_load_explicit(&e->tier, memory_order_acquire);
+        if (state == KE_BG_FAILED)
+            return tier ? use_tier0(k, e, sym_vals, out) : use_fallback(k, sym_vals, out);
         if (state == KE_PENDING) {
+            if (tier) return use_tier0(k, e, sym_vals, out);
             if (deferred) return use_fallback(k, sym_vals, out);
             if ((st = entry_wait(e)) != TJ_OK) return st;
             continue;
         }
         int idle = KE_IDLE;
         if (!atomic_compare_exchange_strong(&e->state, &idle, KE_PENDING)) continue;
+        if (!deferred && k->tiered && !(e->variant & KV_TIER0))
+            return kernel_tier_resolve(k, e, sym_vals, out);
         if (!deferred) {
             if ((st = resolve(k, e, 0, 0, NULL)) != TJ_OK) return st;
             *out = e;

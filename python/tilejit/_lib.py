@@ -28,7 +28,8 @@ class KernelStats(ctypes.Structure):
                 ("misses", ctypes.c_uint64), ("compiles", ctypes.c_uint64),
                 ("disk_hits", ctypes.c_uint64), ("bundle_hits", ctypes.c_uint64),
                 ("fallback_launches", ctypes.c_uint64), ("compile_seconds", ctypes.c_double),
-                ("cubin_bytes", ctypes.c_uint64), ("specializations", ctypes.c_int)]
+                ("cubin_bytes", ctypes.c_uint64), ("specializations", ctypes.c_int),
+                ("tier0_launches", ctypes.c_uint64), ("tier_upgrades", ctypes.c_uint64)]
 
 
 class RecipeInfo(ctypes.Structure):

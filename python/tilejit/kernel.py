@@ -21,7 +21,7 @@ from ._lib import lib
 from .errors import InvalidArgumentError
 from .graph import Graph, py_name
 
-BACKGROUND, NO_COMPILE, IN_CHILD = 1, 2, 4
+BACKGROUND, NO_COMPILE, IN_CHILD, TIERED = 1, 2, 4, 8
 
 
 class _Slow(Exception):
@@ -36,7 +36,7 @@ class Kernel:
     """A graph made launchable (tj_kernel)."""
 
     def __init__(self, graph, arch=None, cache_dir=None, background=False, no_compile=False,
-                 in_child=False):
+                 in_child=False, tiered=False):
         if isinstance(graph, str):
             graph = Graph.parse(graph)
         self.graph = graph
@@ -44,7 +44,8 @@ class Kernel:
         self.arch = arch
         opt = _lib.KernelOptions(arch.encode() if arch else None,
                                  (BACKGROUND if background else 0) |
-                                 (NO_COMPILE if no_compile else 0) | (IN_CHILD if in_child else 0),
+                                 (NO_COMPILE if no_compile else 0) | (IN_CHILD if in_child else 0) |
+                                 (TIERED if tiered else 0),
                                  cache_dir.encode() if cache_dir is not None else None)
         ptr = ctypes.c_void_p()
         _lib.check(lib.tj_kernel_create(graph._g, ctypes.byref(opt), ctypes.byref(ptr)))
