@@ -210,6 +210,12 @@ static const char *entry_schedule(const kentry *e) {
     return (e->variant & KV_TIER0) ? "generic" : NULL;
 }
 
+/* The same as the key's schedule component ("auto": the dispatcher's). */
+static const char *entry_key_schedule(const kentry *e) {
+    const char *s = entry_schedule(e);
+    return s ? s : "auto";
+}
+
 /* Compile e under the cache's cross-process lock (another process may
  * have just written it: look again first), then store the cubin. */
 static tj_status compile_entry(tj_kernel *k, kentry *e, const cache_key *key, found *f) {
@@ -258,7 +264,7 @@ static tj_status compile_entry(tj_kernel *k, kentry *e, const cache_key *key, fo
             snprintf(ver, sizeof ver, "%d.%d", maj, min);
         cache_key full;
         if (ver[0] && cache_key_for_compile_as(k->g, k->hash, e->rep, k->arch,
-                                               sched ? sched : "auto", ver, &full) == TJ_OK) {
+                                               entry_key_schedule(e), ver, &full) == TJ_OK) {
             cache_put(k->dir, &full, cubin, size);   /* a failed write is not fatal */
             cache_key_free(&full);
         } else {
@@ -430,9 +436,8 @@ static tj_status resolve(tj_kernel *k, kentry *e, int cached_only, int bg, int *
     found f;
     memset(&f, 0, sizeof f);
     if (missed) *missed = 0;
-    const char *sched = entry_schedule(e);
     tj_status st =
-        cache_key_for_compile_as(k->g, k->hash, e->rep, k->arch, sched ? sched : "auto", NULL, &key);
+        cache_key_for_compile_as(k->g, k->hash, e->rep, k->arch, entry_key_schedule(e), NULL, &key);
     if (st == TJ_OK) {
         memcpy(e->hex, key.hex, sizeof e->hex);
         if (!lookup(k, &key, &f)) {

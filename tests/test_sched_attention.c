@@ -401,6 +401,26 @@ static int compiles(const tj_graph *g, const int64_t *vals, char *why, size_t si
     return ok;
 }
 
+/* g (freed here) bound at seq: what it emits contains `want` (unless
+ * NULL), and compiles() passes; `what` names the case. */
+static void check_compiles(tj_graph *g, int64_t seq, const char *what, const char *want) {
+    CHECKF(g, "%s: no graph", what);
+    if (!g) return;
+    int64_t vals[16];
+    bind(g, vals, seq);
+    char why[4200];
+    if (want) {
+        char *src = NULL;
+        emit_launch L;
+        CHECK(apply(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+        CHECKF(src && strstr(src, want), "%s", what);
+        free(src);
+    }
+    int ok = compiles(g, vals, why, sizeof why);
+    tj_graph_free(g);
+    CHECKF(ok, "%s: %s", what, why);
+}
+
 TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
     if (!nvrtc_ok()) SKIP("NVRTC for sm_90a is not available: %.200s", tj_last_error());
     static const char *cfgs[] = {
@@ -414,47 +434,24 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
         "varlen=1 causal=1 d=128",
         "lse=1 varlen=1 cross=1 d=64 causal=1",
     };
+    char what[160];
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
-        tj_graph *g = build("attention", cfgs[i], 1);
-        CHECK(g);
-        int64_t vals[16];
-        bind(g, vals, 1000);
-        char why[4200];
-        int ok = compiles(g, vals, why, sizeof why);
-        tj_graph_free(g);
-        CHECKF(ok, "'%s': %s", cfgs[i], why);
+        snprintf(what, sizeof what, "'%s'", cfgs[i]);
+        check_compiles(build("attention", cfgs[i], 1), 1000, what, NULL);
     }
     /* The benchmarks' polynomial exp2 for a quarter of the P tile */
     as_exp2_poly = 4;
     static const char *poly[] = {"d=64", "d=128 causal=1 softcap=30"};
     for (size_t i = 0; i < sizeof poly / sizeof *poly; i++) {
-        tj_graph *g = build("attention", poly[i], 1);
-        CHECK(g);
-        int64_t vals[16];
-        bind(g, vals, 1000);
-        char why[4200];
-        char *src = NULL;
-        emit_launch L;
-        CHECK(apply(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
-        CHECKF(src && strstr(src, "((t % 4) == 3 ? tj::poly_exp2("), "'%s'", poly[i]);
-        free(src);
-        int ok = compiles(g, vals, why, sizeof why);
-        tj_graph_free(g);
-        CHECKF(ok, "'%s' with as_exp2_poly 4: %s", poly[i], why);
+        snprintf(what, sizeof what, "'%s' with as_exp2_poly 4", poly[i]);
+        check_compiles(build("attention", poly[i], 1), 1000, what, "((t % 4) == 3 ? tj::poly_exp2(");
     }
     as_exp2_poly = 0;
     /* The loops that read the accumulator (a carried value only its yield
      * reads once declared a zero-length array). */
     for (int i = 0; i < ATTN_EDITS; i++) {
-        tj_graph *g = attn_edited(i);
-        CHECKF(g, "edit %d did not apply", i);
-        if (!g) continue;
-        int64_t vals[16];
-        bind(g, vals, 1);
-        char why[4200];
-        int ok = compiles(g, vals, why, sizeof why);
-        tj_graph_free(g);
-        CHECKF(ok, "accumulator edit %d: %s", i, why);
+        snprintf(what, sizeof what, "accumulator edit %d", i);
+        check_compiles(attn_edited(i), 1, what, NULL);
     }
 }
 
