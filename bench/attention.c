@@ -6,7 +6,7 @@
  * call, its JSON lines read with --torch).
  *
  *   bench_attention [--quick] [--json FILE] [--torch FILE] [--commit SHA]
- *                   [--only d128-n8192] [--block-n N] [--exp2-poly K]
+ *                   [--only d128-n8192] [--block-n N] [--exp2-poly K] [--o-smem]
  *
  * Sweep: bf16, 16k tokens a batch (batch = 16384 / N), hidden 2048
  * (heads = 2048 / d), N = 512 .. 16384, d = 64 / 128 / 256, causal and not.
@@ -42,7 +42,8 @@ static int force_bn; /* --block-n: every case's block_n (0: tiles()) */
 
 /* Tile sizes a head dim gets (FlashAttention-3's choices where the
  * schedule's register budget allows them, and the recipe's default);
- * --block-n measures another. --exp2-poly K sets as_exp2_poly (each run
+ * --block-n measures another. --exp2-poly K sets as_exp2_poly, --o-smem
+ * as_o_smem (each run
  * is its own process, so the kernels of two settings never share a
  * cache). */
 static void tiles(int d, int causal, int *bm, int *bn) {
@@ -255,9 +256,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--block-n") && i + 1 < argc) force_bn = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--exp2-poly") && i + 1 < argc) as_exp2_poly = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--o-smem")) as_o_smem = 1;
         else {
             fprintf(stderr, "usage: bench_attention [--quick] [--json FILE] [--torch FILE] "
-                            "[--commit SHA] [--only CASE-PREFIX] [--block-n N] [--exp2-poly K]\n");
+                            "[--commit SHA] [--only CASE-PREFIX] [--block-n N] [--exp2-poly K] [--o-smem]\n");
             return 2;
         }
     }

@@ -447,6 +447,28 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
         check_compiles(build("attention", poly[i], 1), 1000, what, "((t % 4) == 3 ? tj::poly_exp2(");
     }
     as_exp2_poly = 0;
+    /* The benchmarks' staged o (stmatrix, 16-byte stores); packed
+     * batches' masked stores keep the pair stores */
+    as_o_smem = 1;
+    static const char *staged[] = {"d=64", "d=128 causal=1", "d=256", "d=128 lse=1 block_m=64",
+                                   "varlen=1 d=128"};
+    for (size_t i = 0; i < sizeof staged / sizeof *staged; i++) {
+        tj_graph *g = build("attention", staged[i], 1);
+        CHECK(g);
+        int64_t vals[16];
+        bind(g, vals, 1000);
+        char why[4200], *src = NULL;
+        emit_launch L;
+        CHECK(apply(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+        /* packed: masked stores; d 256: no room (it keeps two stages) */
+        int packed = strstr(staged[i], "varlen") != NULL || strstr(staged[i], "d=256") != NULL;
+        CHECKF(src && (strstr(src, "stmatrix_x4") == NULL) == packed, "'%s'", staged[i]);
+        free(src);
+        int ok = compiles(g, vals, why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(ok, "'%s' with as_o_smem: %s", staged[i], why);
+    }
+    as_o_smem = 0;
     /* The loops that read the accumulator (a carried value only its yield
      * reads once declared a zero-length array). */
     for (int i = 0; i < ATTN_EDITS; i++) {

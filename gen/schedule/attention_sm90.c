@@ -111,6 +111,7 @@ static int is_binary(const ax *x, int32_t id, int sub) {
  * FlashAttention computes it: the rounding differs from the graph's two
  * steps by about 2^-24 of v * c. 1 when the pattern is there. */
 int as_exp2_poly;
+int as_o_smem;
 
 static int exp2_fma(const ax *x, int32_t arg, char *out, size_t size) {
     if (!is_binary(x, arg, TJ_MUL)) return 0;
@@ -539,6 +540,68 @@ static int pair_store(const ax *x, const ir_node *n) {
     return 1;
 }
 
+/* 1 when a [BM, D] tile store may go through the staging region 16
+ * bytes a thread: a pair store (above), unmasked, 16-byte aligned base,
+ * every other stride a multiple of 8 elements, the column base too. */
+static int staged_store(const ax *x, const ir_node *n) {
+    const ir_tensor *t = &x->g->tensors[n->tensor];
+    int last = t->rank - 1;
+    if (!x->p->o_bytes || !pair_store(x, n) || (n->flags & IR_STORE_MASKED) || t->align < 16 ||
+        t->dims[last] % 8)
+        return 0;
+    for (int d = 0; d < last && t->has_strides; d++)
+        if (t->strides[d] % 8) return 0;
+    if (n->flags & TJ_COORD_ELEMENT) {
+        const ir_node *c = node(x, n->in[last]);
+        if ((int64_t)c->f % 8) return 0;
+    }
+    return 1;
+}
+
+/* o through shared memory: the warp's [16, D] slab written by stmatrix
+ * (8x8 blocks (t, h) and (t+1, h) of the accumulator layout, 16-byte
+ * chunks swizzled by row), then read back a chunk a lane, consecutive
+ * lanes along a row, and stored 16 bytes at a time. Only the warp reads
+ * its slab: __syncwarp orders it. */
+static void store_staged(ax *x, int32_t id, const char *pfx) {
+    const ir_node *n = node(x, id);
+    char v0[96], v1[96];
+    int32_t val = n->in[n->nin - 1];
+    const int pitch = x->p->d * 2, chunks = x->p->d / 8;
+    line(x, "const unsigned ow = so + (unsigned)((cw * 4 + w4) * 16 * %d);", pitch);
+    line(x, "#pragma unroll");
+    line(x, "for (int t = 0; t < %d; t += 2) {", chunks);
+    x->depth++;
+    line(x, "unsigned r[4];");
+    line(x, "#pragma unroll");
+    line(x, "for (int m = 0; m < 4; ++m) {");
+    x->depth++;
+    line(x, "const int tt = t + (m >> 1), h = m & 1; (void)h;");
+    /* the values at (tt, h, c = 0 / 1): at() names t, h and c */
+    line(x, "float a, b;");
+    line(x, "{ const int t = tt, c = 0; a = %s; }", at(x, val, v0));
+    line(x, "{ const int t = tt, c = 1; b = %s; }", at(x, val, v1));
+    line(x, "r[m] = tj::sm90::pack_pair<%s>(a, b);",
+         x->g->tensors[n->tensor].dtype == TJ_BF16 ? "tj::bf16" : "tj::f16");
+    x->depth--;
+    line(x, "}");
+    line(x, "const int mrow = 8 * ((lane >> 3) & 1) + (lane & 7), mch = t + (lane >> 4);");
+    line(x, "tj::sm90::stmatrix_x4(ow + (unsigned)(mrow * %d + ((mch ^ (mrow & 7)) << 4)), r);", pitch);
+    x->depth--;
+    line(x, "}");
+    line(x, "__syncwarp();");
+    line(x, "#pragma unroll");
+    line(x, "for (int i = 0; i < %d; ++i) {", 16 * chunks / 32);
+    x->depth++;
+    line(x, "const int idx = i * 32 + lane, orow = idx / %d, och = idx %% %d;", chunks, chunks);
+    line(x, "const uint4 val = tj::sm90::lds128(ow + (unsigned)(orow * %d + ((och ^ (orow & 7)) << 4)));", pitch);
+    access_index(x, id, pfx, "(cw * 64 + w4 * 16 + orow)", "(8 * och)");
+    line(x, "if (inb) *reinterpret_cast<uint4 *>(t_%s + at) = val;", x->g->tensors[n->tensor].name);
+    x->depth--;
+    line(x, "}");
+    line(x, "__syncwarp();");
+}
+
 static void store(ax *x, int32_t id) {
     const ir_node *n = node(x, id);
     char pfx[32], v[96];
@@ -550,6 +613,12 @@ static void store(ax *x, int32_t id) {
     line(x, "{ // store %s", x->g->tensors[n->tensor].name);
     x->depth++;
     access_bases(x, id, pfx);
+    if (!rowvec && staged_store(x, n)) {
+        store_staged(x, id, pfx);
+        x->depth--;
+        line(x, "}");
+        return;
+    }
     if (!rowvec && pair_store(x, n)) {
         line(x, "#pragma unroll");
         line(x, "for (int t = 0; t < %d; ++t)", x->p->d / 8);
@@ -836,6 +905,8 @@ static tj_status kernel(ax *x, emit_launch *L) {
     line(x, "const unsigned bar_k = bar_q + 8, bar_v = bar_k + 8 * STAGES;");
     line(x, "const unsigned bar_kfree = bar_v + 8 * STAGES, bar_vfree = bar_kfree + 8 * STAGES;");
     line(x, "const unsigned bar_qfree = bar_vfree + 8 * STAGES;");
+    if (x->p->o_bytes)   /* o's staging region, a [16, D] slab a consumer warp */
+        line(x, "const unsigned so = (bar_qfree + 8 + 1023u) & ~1023u;");
     line(x, "(void)sq;");
     prologue(x);
     line(x, "if (tid == 0) {");

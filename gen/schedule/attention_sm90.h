@@ -49,6 +49,7 @@ typedef struct as_plan {
     int stages;
     int threads;
     size_t q_bytes, kv_bytes, smem;
+    size_t o_bytes;         /* o staged in shared memory (as_o_smem), else 0 */
     int32_t qload;
     as_operand q, k, v;
     int nloops;
@@ -75,5 +76,12 @@ int as_special(const as_plan *p, int32_t id);
  * softmax saturates at small head dims. Not part of the cache key: a
  * caller that changes it must keep its kernels apart. 0: none. */
 extern int as_exp2_poly;
+
+/* For benchmarks: 1 stages o's [BM, D] tile in shared memory (stmatrix,
+ * swizzled 16-byte chunks) and stores it 16 bytes a thread, coalesced,
+ * where a store qualifies (unmasked, 16-byte aligned rows); the region
+ * may cost a k/v stage. Not part of the cache key. 0 (default): o goes
+ * a column pair a store from registers. */
+extern int as_o_smem;
 
 #endif

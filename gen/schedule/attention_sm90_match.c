@@ -285,16 +285,25 @@ static int config(as_plan *p, char *why, size_t size) {
     size_t es = tj_dtype_size((tj_dtype)p->dtype);
     p->q_bytes = (size_t)p->bm * (size_t)p->d * es;
     p->kv_bytes = (size_t)p->bn * (size_t)p->d * es;   /* each of k and v */
-    p->stages = 0;
-    while (p->stages < MAX_STAGES &&
-           1024 + p->q_bytes + (size_t)(p->stages + 1) * (2 * p->kv_bytes + 32) + 16 <= SMEM_LIMIT)
-        p->stages++;
+    /* o's staging region (as_o_smem): 1024-aligned after the barriers */
+    p->o_bytes = as_o_smem ? (size_t)p->bm * (size_t)p->d * es : 0;
+    size_t extra;
+    for (;;) {   /* without the region when it leaves fewer than two stages (d 256) */
+        extra = p->o_bytes ? 1024 + p->o_bytes : 0;
+        p->stages = 0;
+        while (p->stages < MAX_STAGES &&
+               1024 + p->q_bytes + (size_t)(p->stages + 1) * (2 * p->kv_bytes + 32) + 16 +
+                       extra <= SMEM_LIMIT)
+            p->stages++;
+        if (p->stages >= 2 || !p->o_bytes) break;
+        p->o_bytes = 0;
+    }
     if (p->stages < 2)
         return sched_no(why, size,
                         "q [%d,%d] and two stages of k and v [%d,%d] do not fit in shared "
                         "memory",
                         p->bm, p->d, p->bn, p->d);
-    p->smem = 1024 + p->q_bytes + (size_t)p->stages * (2 * p->kv_bytes + 32) + 16;
+    p->smem = 1024 + p->q_bytes + (size_t)p->stages * (2 * p->kv_bytes + 32) + 16 + extra;
     p->threads = 128 * (1 + p->nwg);
     return 1;
 }

@@ -89,6 +89,22 @@ TJ_DEV u32 pack_pair<f16>(float a, float b) {
     return r;
 }
 
+// stmatrix.x4: four 8x8 blocks of 16-bit elements, one register of each
+// a thread (its row lane / 4, columns 2 (lane % 4), +1), to the rows whose
+// shared-memory addresses lanes 8i .. 8i+7 give for block i.
+TJ_DEV void stmatrix_x4(unsigned addr, const u32 (&r)[4]) {
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};"
+                 :: "r"(addr), "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3]) : "memory");
+}
+
+// 16 bytes from shared memory.
+TJ_DEV uint4 lds128(unsigned addr) {
+    uint4 v;
+    asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr) : "memory");
+    return v;
+}
+
 // Two adjacent 16-bit elements at p (4-byte aligned) in one store.
 template <class T>
 TJ_DEV void st_pair(T *p, float a, float b) {
