@@ -6,6 +6,7 @@
  * the dispatcher picks attention_sm90). SKIPs without a device or NVRTC.
  */
 #include "gpu_harness.h"
+#include "attention_sm90.h"
 #include "attn_edits.h"
 #include "kernel_int.h"
 #include "schedule.h"
@@ -188,4 +189,10 @@ TEST(test_gpu_attention_sm90_loops_reading_the_accumulator_match_interpreter) {
     }
 }
 
-int main(void) { return harness_main(); }
+/* TJ_TEST_O_SMEM=1: every kernel with o staged in shared memory
+ * (as_o_smem, a benchmark knob until it is measured). */
+int main(void) {
+    const char *e = getenv("TJ_TEST_O_SMEM");
+    as_o_smem = e && *e && strcmp(e, "0");
+    return harness_main();
+}
