@@ -6,7 +6,8 @@
  * call, its JSON lines read with --torch).
  *
  *   bench_attention [--quick] [--json FILE] [--torch FILE] [--commit SHA]
- *                   [--only d128-n8192] [--block-n N] [--exp2-poly K] [--o-smem]
+ *                   [--only d128-n8192] [--block-n N] [--exp2-poly K] [--o-smem 0|1]
+ *                   [--q-late]
  *
  * Sweep: bf16, 16k tokens a batch (batch = 16384 / N), hidden 2048
  * (heads = 2048 / d), N = 512 .. 16384, d = 64 / 128 / 256, causal and not.
@@ -43,7 +44,7 @@ static int force_bn; /* --block-n: every case's block_n (0: tiles()) */
 /* Tile sizes a head dim gets (FlashAttention-3's choices where the
  * schedule's register budget allows them, and the recipe's default);
  * --block-n measures another. --exp2-poly K sets as_exp2_poly, --o-smem
- * as_o_smem (each run
+ * as_o_smem, --q-late clears as_q_early (each run
  * is its own process, so the kernels of two settings never share a
  * cache). */
 static void tiles(int d, int causal, int *bm, int *bn) {
@@ -256,10 +257,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--block-n") && i + 1 < argc) force_bn = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--exp2-poly") && i + 1 < argc) as_exp2_poly = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--o-smem")) as_o_smem = 1;
+        else if (!strcmp(argv[i], "--o-smem") && i + 1 < argc) as_o_smem = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--q-late")) as_q_early = 0;
         else {
             fprintf(stderr, "usage: bench_attention [--quick] [--json FILE] [--torch FILE] "
-                            "[--commit SHA] [--only CASE-PREFIX] [--block-n N] [--exp2-poly K] [--o-smem]\n");
+                            "[--commit SHA] [--only CASE-PREFIX] [--block-n N] [--exp2-poly K] [--o-smem 0|1] [--q-late]\n");
             return 2;
         }
     }

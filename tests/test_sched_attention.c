@@ -118,8 +118,10 @@ TEST(test_attention_recipe_variants_are_taken) {
         /* lse, a [block_m] row vector: one thread of each quad writes a row */
         int lse = strstr(variants[i], "lse=1") != NULL;
         CHECKF(!lse == !strstr(src, "if (inb && qcol == 0"), "'%s': lse store", variants[i]);
-        /* o (16-bit, 16-byte aligned, d contiguous): a column pair a store */
-        CHECKF(strstr(src, "st_pair(t_o + at"), "'%s': o stored one element at a time", variants[i]);
+        /* o (16-bit, 16-byte aligned, d contiguous): a column pair a
+         * store, or 16 bytes a thread through shared memory */
+        CHECKF(strstr(src, "st_pair(t_o + at") || strstr(src, "reinterpret_cast<uint4 *>(t_o + at)"),
+               "'%s': o stored one element at a time", variants[i]);
         /* uniform work: a persistent grid walking the graph's programs
          * (passed as ints); causal bounds: one block a program, the
          * longest first; packed sequences (trip counts read from
@@ -362,6 +364,85 @@ TEST(test_non_attention_graphs_decline) {
 
 /* ---- emitted code compiles --------------------------------------------------- */
 
+/* The emitted kernel of a recipe variant at length 1000 (NULL if the
+ * schedule declines), its shared memory in *smem. */
+static char *emit_variant(const char *params, size_t *smem) {
+    tj_graph *g = build("attention", params, 1);
+    if (!g) return NULL;
+    int64_t vals[16];
+    bind(g, vals, 1000);
+    char why[4200], *src = NULL;
+    emit_launch L;
+    int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+    tj_graph_free(g);
+    *smem = L.smem_bytes;
+    if (r != 1) fprintf(stderr, "  '%s': %s\n", params, why);
+    return r == 1 ? src : NULL;
+}
+
+/* By default o goes through shared memory at head dim 128 only, unless
+ * its stores are masked (then the region would cost a stage for
+ * nothing); blocks that walk programs give q back after the last s. */
+TEST(test_attention_defaults_stage_o_at_d128_and_give_q_back_after_the_last_s) {
+    static const struct {
+        const char *params;
+        int staged, qearly;
+    } want[] = {
+        {"d=128", 1, 1},        {"d=64", 0, 1},          {"d=256", 0, 1},
+        {"d=128 causal=1", 1, 0}, {"varlen=1 d=128", 0, 0}, {"d=128 lse=1 hq=8 hkv=2", 1, 1},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        size_t smem = 0, plain = 0;
+        char *src = emit_variant(want[i].params, &smem);
+        CHECKF(src, "'%s' declined", want[i].params);
+        if (!src) continue;
+        CHECKF((strstr(src, "stmatrix_x4") != NULL) == want[i].staged, "'%s' staged", want[i].params);
+        CHECKF((strstr(src, "qlast0") != NULL) == want[i].qearly, "'%s' q early", want[i].params);
+        free(src);
+        as_o_smem = 0;
+        src = emit_variant(want[i].params, &plain);
+        as_o_smem = -1;
+        CHECKF(src && !strstr(src, "stmatrix_x4"), "'%s' with as_o_smem 0", want[i].params);
+        CHECKF((smem != plain) == want[i].staged, "'%s': %zu vs %zu bytes", want[i].params,
+               smem, plain);
+        free(src);
+    }
+    as_q_early = 0;
+    size_t smem;
+    char *src = emit_variant("d=128", &smem);
+    as_q_early = 1;
+    CHECK(src && !strstr(src, "qlast0") && strstr(src, "// q is read"));
+    free(src);
+}
+
+/* The scaled scores s * scale are not computed where only the row max
+ * and the exponent read them (the scale goes into the exponent's FMA);
+ * the masked loop's `where` reads them, so it keeps them (one product
+ * left); a softcap's two scalings are one product; ALiBi's bias reads
+ * them in both loops. */
+TEST(test_attention_scale_folds_into_the_exponent_where_only_max_and_exp2_read_it) {
+    static const struct {
+        const char *params, *want;
+        int products;   /* "* a_scale);" left */
+    } cases[] = {
+        {"d=128", "max along the row of s * c", 1},
+        {"d=64 causal=1", "max along the row of s * c", 1},
+        {"d=128 softcap=30", "* (a_scale * s", 0},
+        {"d=128 alibi=1", "* a_scale);", 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t smem;
+        char *src = emit_variant(cases[i].params, &smem);
+        CHECKF(src, "'%s' declined", cases[i].params);
+        if (!src) continue;
+        CHECKF(strstr(src, cases[i].want), "'%s': no \"%s\"", cases[i].params, cases[i].want);
+        int n = 0;
+        for (const char *p = src; (p = strstr(p, "* a_scale);")); p++) n++;
+        CHECKF(n == cases[i].products, "'%s': %d products left", cases[i].params, n);
+        free(src);
+    }
+}
+
 static int nvrtc_ok(void) { return nvrtc_load() == TJ_OK && nvrtc_arch_supported("sm_90a"); }
 
 /* Compile the schedule's kernel for g in a child; ptxas's resource line
@@ -433,6 +514,8 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
         "dtype=f16 d=64 softcap=20 hq=8 hkv=1",
         "varlen=1 causal=1 d=128",
         "lse=1 varlen=1 cross=1 d=64 causal=1",
+        "d=128",
+        "d=128 hq=16 hkv=4 lse=1",
     };
     char what[160];
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
@@ -468,7 +551,7 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
         tj_graph_free(g);
         CHECKF(ok, "'%s' with as_o_smem: %s", staged[i], why);
     }
-    as_o_smem = 0;
+    as_o_smem = -1;
     /* The loops that read the accumulator (a carried value only its yield
      * reads once declared a zero-length array). */
     for (int i = 0; i < ATTN_EDITS; i++) {

@@ -77,11 +77,20 @@ int as_special(const as_plan *p, int32_t id);
  * caller that changes it must keep its kernels apart. 0: none. */
 extern int as_exp2_poly;
 
-/* For benchmarks: 1 stages o's [BM, D] tile in shared memory (stmatrix,
- * swizzled 16-byte chunks) and stores it 16 bytes a thread, coalesced,
- * where a store qualifies (unmasked, 16-byte aligned rows); the region
- * may cost a k/v stage. Not part of the cache key. 0 (default): o goes
- * a column pair a store from registers. */
+/* o's [BM, D] tile staged in shared memory (stmatrix, swizzled 16-byte
+ * chunks) and stored 16 bytes a thread, coalesced, where a store
+ * qualifies (unmasked, 16-byte aligned rows); the region may cost a k/v
+ * stage. -1 (default): at head dim 128 with an unmasked o store (where
+ * it measured faster); 0: never (a column pair a store from registers);
+ * 1: wherever it fits. A benchmark and test knob, not part of the cache
+ * key: a caller that changes it must keep its kernels apart. */
 extern int as_o_smem;
+
+/* With blocks that walk several programs: 1 (default) gives q's shared
+ * memory back to the producer right after the last s = q . k^T of a
+ * program, so the next program's q loads under the last p.v and the
+ * epilogue; 0 gives it back after the epilogue. Benchmark knob, as
+ * above. */
+extern int as_q_early;
 
 #endif

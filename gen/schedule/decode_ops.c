@@ -180,24 +180,7 @@ void dc_access_bases(dx *x, int32_t id, const char *pfx) {
 }
 
 void dc_access_index(dx *x, int32_t id, const char *pfx, const char *li, const char *lj) {
-    const ir_node *n = dc_node(x, id);
-    const ir_tensor *t = &x->g->tensors[n->tensor];
-    int32_t v = n->op == IR_STORE ? n->in[n->nin - 1] : id;
-    int rank = dc_node(x, v)->type.rank;
-    char cond[1024] = "true", addr[1024] = "0";
-    size_t co = 4, ao = 1;
-    for (int d = 0; d < t->rank && co < sizeof cond && ao < sizeof addr; d++) {
-        const char *idx = "";
-        for (int k = 0; k < rank; k++)
-            if (n->axes[k] == d) idx = (rank == 2 && k == 0) ? li : lj;
-        dc_line(x, "const long long %s_o%d = %s_b%d%s%s;", pfx, d, pfx, d, idx[0] ? " + " : "", idx);
-        co += (size_t)snprintf(cond + co, sizeof cond - co, " && %s_o%d >= 0 && %s_o%d < t_%s_d%d",
-                               pfx, d, pfx, d, t->name, d);
-        ao += (size_t)snprintf(addr + ao, sizeof addr - ao, " + %s_o%d * t_%s_s%d", pfx, d,
-                               t->name, d);
-    }
-    dc_line(x, "const bool inb = %s;", cond);
-    dc_line(x, "const long long at = %s;", addr);
+    frag_access_index(&x->out, x->depth, x->g, id, pfx, li, lj);
 }
 
 void dc_scalar(dx *x, int32_t id) {

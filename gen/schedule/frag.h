@@ -36,4 +36,14 @@ void frag_open_elems(strbuf *out, int depth, int cls, int n, const char *hr);
 void frag_reduce(strbuf *out, int depth, int32_t id, int sub, const char *in, int n,
                  const char *hr, const char *quad, int named);
 
+/* The same into dst[h], an array declared already. */
+void frag_reduce_into(strbuf *out, int depth, const char *dst, int sub, const char *in, int n,
+                      const char *hr, const char *quad);
+
+/* `inb` (in bounds) and `at` (element offset) of element (li, lj) of a
+ * load's or store's tile, from the per-dim bases <pfx>_b<d> the caller
+ * declared: the expressions for the tile's row and column index. */
+void frag_access_index(strbuf *out, int depth, const tj_graph *g, int32_t id, const char *pfx,
+                       const char *li, const char *lj);
+
 #endif

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frag.h"
 #include "gemm_sm90.h"
 
 typedef struct gx {
@@ -104,24 +105,7 @@ static void access_bases(gx *x, int32_t id, const char *pfx) {
 
 /* Declares `inb` and `at` for element (li, lj) of the tile. */
 static void access_index(gx *x, int32_t id, const char *pfx, const char *li, const char *lj) {
-    const ir_node *n = node(x, id);
-    const ir_tensor *t = &x->g->tensors[n->tensor];
-    int32_t v = n->op == IR_STORE ? n->in[n->nin - 1] : id;
-    int rank = node(x, v)->type.rank;
-    char cond[1024] = "true", addr[1024] = "0";
-    size_t co = 4, ao = 1;
-    for (int d = 0; d < t->rank && co < sizeof cond && ao < sizeof addr; d++) {
-        const char *idx = "";
-        for (int k = 0; k < rank; k++)
-            if (n->axes[k] == d) idx = (rank == 2 && k == 0) ? li : lj;
-        line(x, "const long long %s_o%d = %s_b%d%s%s;", pfx, d, pfx, d, idx[0] ? " + " : "", idx);
-        co += (size_t)snprintf(cond + co, sizeof cond - co, " && %s_o%d >= 0 && %s_o%d < t_%s_d%d",
-                               pfx, d, pfx, d, t->name, d);
-        ao += (size_t)snprintf(addr + ao, sizeof addr - ao, " + %s_o%d * t_%s_s%d", pfx, d, t->name,
-                               d);
-    }
-    line(x, "const bool inb = %s;", cond);
-    line(x, "const long long at = %s;", addr);
+    frag_access_index(&x->out, x->depth, x->g, id, pfx, li, lj);
 }
 
 /* ---- values --------------------------------------------------------------- */

@@ -210,6 +210,20 @@ TJ_DEV u64 desc_sw128(u32 addr, u32 lbo, u32 sbo) {
            ((u64)((sbo >> 4) & 0x3FFFu) << 32) | (1ull << 62);
 }
 
+// A descriptor `off` bytes further into the same tile (off a multiple
+// of 16): only the start address field, the low 14 bits of the low word,
+// changes, and it cannot carry out of them (shared memory ends below
+// 256 KB), so one 32-bit add does it. desc_sw128 per k-step instead
+// recomputed the whole descriptor from the address (add, mask, shift,
+// widen, or: five uniform-pipe instructions a wgmma).
+// (In PTX: left to NVVM, the halves were recombined with masks and ors.)
+TJ_DEV u64 desc_add(u64 d, u32 off) {
+    u64 r;
+    asm("{ .reg .b32 lo, hi; mov.b64 {lo, hi}, %1; add.u32 lo, lo, %2; mov.b64 %0, {lo, hi}; }"
+        : "=l"(r) : "l"(d), "r"(off >> 4));
+    return r;
+}
+
 // Make earlier register writes of the accumulators visible to wgmma.
 TJ_DEV void wgmma_fence() {
     // wgmma.fence: order prior register/shared accesses before wgmma.mma_async

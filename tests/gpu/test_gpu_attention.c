@@ -23,6 +23,9 @@ static tj_val window_mod(tj_graph *g, tj_val s, tj_val q_idx, tj_val k_idx, tj_v
                     tj_sub(g, s, pen));
 }
 
+/* The softmax scale the cases run with. */
+static double run_scale = 0.088;
+
 /* One graph at several lengths: o (and lse) from the device against the
  * interpreter, both poisoned first. */
 static void run_at(tj_graph *g, const char *what, const int64_t *lens, size_t nlens, int64_t batch) {
@@ -63,7 +66,7 @@ static void run_at(tj_graph *g, const char *what, const int64_t *lens, size_t nl
         CHECKF(src && !strncmp(src, "// schedule: attention_sm90", 27), "%s seq %lld: %.200s", what,
                (long long)lens[li], src ? src : "");
         tj_free(src);
-        double scale[1] = {0.088};
+        double scale[1] = {run_scale};
         CHECK_OK(tj_interp_run(g, vals, ref, scale, 0));
         tj_status st = tj_kernel_launch(k, ptrs, scale, vals, NULL);
         CHECKF(st == TJ_OK, "%s seq %lld: launch: %s", what, (long long)lens[li], tj_last_error());
@@ -100,6 +103,18 @@ static void run(tj_graph *g, const char *what) {
     run_at(g, what, lens, sizeof lens / sizeof *lens, 2);
 }
 
+/* The attention recipe with its parameters as one string ("d=64 causal=1"). */
+static tj_graph *attention(const char *cfg) {
+    const char *argv[16];
+    char buf[256];
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", cfg);
+    for (char *s = strtok(buf, " "); s && n < 16; s = strtok(NULL, " ")) argv[n++] = s;
+    tj_graph *g = NULL;
+    if (tj_recipe_build("attention", n, argv, &g) != TJ_OK) fprintf(stderr, "  '%s': %s\n", cfg, tj_last_error());
+    return g;
+}
+
 #define REQUIRE_SM90()                                                                   \
     do {                                                                                 \
         drv_device dev_;                                                                 \
@@ -125,13 +140,8 @@ TEST(test_gpu_attention_sm90_recipe_variants_match_interpreter) {
         "d=64 lse=1 block_m=64",
     };
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
-        const char *argv[16];
-        char buf[256];
-        int n = 0;
-        snprintf(buf, sizeof buf, "%s", cfgs[i]);
-        for (char *s = strtok(buf, " "); s && n < 16; s = strtok(NULL, " ")) argv[n++] = s;
-        tj_graph *g = NULL;
-        CHECK_OK(tj_recipe_build("attention", n, argv, &g));
+        tj_graph *g = attention(cfgs[i]);
+        CHECKF(g, "'%s'", cfgs[i]);
         if (!g) return;
         run(g, cfgs[i]);
         tj_graph_free(g);
@@ -161,13 +171,8 @@ TEST(test_gpu_attention_sm90_long_ragged_sequence_matches_interpreter) {
     static const char *cfgs[] = {"d=64 causal=0 hq=1 hkv=1", "d=64 causal=1 hq=1 hkv=1"};
     static const int64_t lens[] = {4097};
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
-        const char *argv[8];
-        char buf[128];
-        int n = 0;
-        snprintf(buf, sizeof buf, "%s", cfgs[i]);
-        for (char *s = strtok(buf, " "); s && n < 8; s = strtok(NULL, " ")) argv[n++] = s;
-        tj_graph *g = NULL;
-        CHECK_OK(tj_recipe_build("attention", n, argv, &g));
+        tj_graph *g = attention(cfgs[i]);
+        CHECKF(g, "'%s'", cfgs[i]);
         if (!g) return;
         run_at(g, cfgs[i], lens, 1, 1);
         tj_graph_free(g);
@@ -189,10 +194,48 @@ TEST(test_gpu_attention_sm90_loops_reading_the_accumulator_match_interpreter) {
     }
 }
 
-/* TJ_TEST_O_SMEM=1: every kernel with o staged in shared memory
- * (as_o_smem, a benchmark knob until it is measured). */
+/* More programs than blocks: each block walks several q tiles, so the
+ * next tile's q loads while this one finishes (as_q_early), through a
+ * loop with trips (length 130: a ragged kv tile) and without (256). */
+TEST(test_gpu_attention_sm90_blocks_walking_many_programs_match_interpreter) {
+    REQUIRE_SM90();
+    static const char *cfgs[] = {"d=128 causal=0 hq=32 hkv=8", "d=64 causal=0 hq=32 hkv=32 lse=1"};
+    static const int64_t lens[] = {130, 256};
+    for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
+        tj_graph *g = attention(cfgs[i]);
+        CHECKF(g, "'%s'", cfgs[i]);
+        if (!g) return;
+        run_at(g, cfgs[i], lens, sizeof lens / sizeof *lens, 5);
+        tj_graph_free(g);
+    }
+}
+
+/* The scale is an argument: the kernel's row max of the scaled scores
+ * takes another path when it is not positive (scale_fold). */
+TEST(test_gpu_attention_sm90_zero_and_negative_scales_match_interpreter) {
+    REQUIRE_SM90();
+    static const double scales[] = {-0.06, 0.0};
+    static const int64_t lens[] = {100, 257};
+    for (size_t i = 0; i < sizeof scales / sizeof *scales; i++) {
+        tj_graph *g = attention("d=128 hq=2 hkv=2");
+        CHECK(g);
+        if (!g) return;
+        char what[64];
+        snprintf(what, sizeof what, "scale %g", scales[i]);
+        run_scale = scales[i];
+        run_at(g, what, lens, sizeof lens / sizeof *lens, 2);
+        run_scale = 0.088;
+        tj_graph_free(g);
+    }
+}
+
+/* The schedule's knobs, to run every case another way: TJ_TEST_O_SMEM
+ * 0 / 1 (as_o_smem; unset: the default), TJ_TEST_Q_LATE=1 (as_q_early
+ * off). */
 int main(void) {
     const char *e = getenv("TJ_TEST_O_SMEM");
-    as_o_smem = e && *e && strcmp(e, "0");
+    if (e && *e) as_o_smem = strcmp(e, "0") != 0;
+    e = getenv("TJ_TEST_Q_LATE");
+    if (e && *e && strcmp(e, "0")) as_q_early = 0;
     return harness_main();
 }
