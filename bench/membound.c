@@ -14,7 +14,8 @@
  * `auto` (the model), `plain`, `persist`, `cluster`, each optionally
  * followed by `:eN` (N elements of a row a thread), `:mbN` (persistent
  * blocks an SM), `:late` / `:hoist` (a weight row reloaded each program
- * or held); a variant whose kernel equals an earlier one of the case is
+ * or held), `:f32` / `:raw` (rows held converted to f32 or as loaded),
+ * `:l1` (L1 policies on the loads); a variant whose kernel equals an earlier one of the case is
  * skipped, and JSON lines get a "variant" field. --only restricts the
  * ops (softmax, rmsnorm, layernorm).
  *
@@ -155,6 +156,9 @@ static int parse_variant(const char *v, rows_force *f) {
         else if (!strcmp(t, "cluster")) f->mode = ROWS_CLUSTER;
         else if (!strcmp(t, "late")) f->late = 1;
         else if (!strcmp(t, "hoist")) f->late = 2;
+        else if (!strcmp(t, "f32")) f->hold = 1;
+        else if (!strcmp(t, "raw")) f->hold = 2;
+        else if (!strcmp(t, "l1")) f->l1 = 1;
         else if (t[0] == 'e' && atoi(t + 1) > 0) f->elems = atoi(t + 1);
         else if (!strncmp(t, "mb", 2) && atoi(t + 2) > 0) f->minblocks = atoi(t + 2);
         else return 0;
@@ -215,7 +219,7 @@ int main(int argc, char **argv) {
     char vnames[MAX_VARIANTS][32];
     rows_force vforce[MAX_VARIANTS];
     int nvariants = 1;
-    vforce[0] = (rows_force){0, 0, 0, 0};
+    vforce[0] = (rows_force){0, 0, 0, 0, 0, 0};
     if (variants) {
         nvariants = 0;
         char buf[1024];
@@ -311,7 +315,7 @@ int main(int argc, char **argv) {
             if (json) fflush(json);
         }
     }
-    rows_forced = (rows_force){0, 0, 0, 0};
+    rows_forced = (rows_force){0, 0, 0, 0, 0, 0};
     drv_mem_free(x);
     drv_mem_free(y);
     if (json) fclose(json);

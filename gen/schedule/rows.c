@@ -208,6 +208,52 @@ static int choose_threads(rows_plan *p, char *why, size_t size) {
     return 0;
 }
 
+/* Wide loads of 16-bit floats held as loaded, and the cheap elementwise
+ * nodes over them (float casts; add, sub, mul with row values) written
+ * out where used (rows.h): x - mean of a layernorm is recomputed after
+ * the variance's reduction from 16 registers of x instead of held in 32,
+ * and the output is computed chunk by chunk as it is stored. */
+#define INLINE_NODES 16  /* nodes of one inline tree, raw leaves included */
+
+static int inline_size(const rows_plan *p, int32_t id) {
+    if (p->raw[id]) return 1;
+    if (!p->inl[id]) return 0;
+    const ir_node *n = N(p, id);
+    int s = 1;
+    for (int k = 0; k < n->nin; k++) s += inline_size(p, n->in[k]);
+    return s;
+}
+
+/* Operands precede their users in node order (the builder appends). */
+static void mark_raw(rows_plan *p) {
+    const tj_graph *g = p->g;
+    int hold = rows_forced.hold;
+    if (hold == 1 || (hold == 0 && p->persist && p->C * p->V <= 32)) return;
+    for (int32_t id = 0; id < g->nnodes; id++) {
+        const ir_node *n = N(p, id);
+        if (!p->live[id] || !is_wide(p->cls[id])) continue;
+        if (n->op == IR_LOAD) {
+            int dt = g->tensors[n->tensor].dtype;
+            p->raw[id] = dt == TJ_BF16 || dt == TJ_F16;
+            continue;
+        }
+        int cheap = (n->op == IR_CAST && ir_is_float(N(p, n->in[0])->type.dtype)) ||
+                    (n->op == IR_BINARY &&
+                     (n->sub == TJ_ADD || n->sub == TJ_SUB || n->sub == TJ_MUL));
+        int dt = n->type.dtype;
+        if (!(dt == TJ_F32 || (n->op == IR_CAST && (dt == TJ_BF16 || dt == TJ_F16))) || !cheap)
+            continue;
+        int ok = 1, size = 1;
+        for (int k = 0; k < n->nin && ok; k++) {
+            int32_t x = n->in[k];
+            if (x >= id) ok = 0;
+            else if (is_wide(p->cls[x])) ok = p->raw[x] || p->inl[x];
+            size += inline_size(p, x);
+        }
+        p->inl[id] = ok && size <= INLINE_NODES;
+    }
+}
+
 tj_status rows_analyze(rows_plan *p, char *why, size_t size) {
     const tj_graph *g = p->g;
     for (int k = 0; k < g->nbody; k++)
@@ -290,14 +336,19 @@ tj_status sched_rows(const tj_graph *g, const char *arch, const int64_t *sym_val
     p.names = calloc(nn, sizeof *p.names);
     p.pref = calloc(nn, 1);
     p.hoist = calloc(nn, 1);
+    p.raw = calloc(nn, 1);
+    p.inl = calloc(nn, 1);
+    p.l1 = calloc(nn, 1);
     tj_status st = TJ_OK;
-    if (!p.cls || !p.live || !p.stored || !p.loaded || !p.names || !p.pref || !p.hoist)
+    if (!p.cls || !p.live || !p.stored || !p.loaded || !p.names || !p.pref || !p.hoist || !p.raw ||
+        !p.inl || !p.l1)
         st = tj_set_error(TJ_ERR_NO_MEMORY, "rows schedule: out of memory");
     if (st == TJ_OK) {
         why[0] = '\0';
         st = rows_analyze(&p, why, why_size);
         if (st == TJ_OK && !why[0]) {
             rows_choose_mode(&p);
+            mark_raw(&p);
             st = rows_emit(&p, src, launch);
         }
     }
@@ -308,5 +359,8 @@ tj_status sched_rows(const tj_graph *g, const char *arch, const int64_t *sym_val
     free(p.names);
     free(p.pref);
     free(p.hoist);
+    free(p.raw);
+    free(p.inl);
+    free(p.l1);
     return st;
 }

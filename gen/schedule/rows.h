@@ -19,6 +19,18 @@
  *   RC_COL     [W] / [1,W]             C*V registers: this lane's columns
  *   RC_FULL    [R,W]                   C*V registers: this lane's columns of its row
  *
+ * Where registers are short (a thread holding more than 32 elements of
+ * a row, or a block without the walk's register budget: the 1024-thread
+ * block of a norm at 32768 columns, clusters), a wide load of a 16-bit
+ * float tensor is held as loaded (`raw`: C chunks, half the registers of
+ * f32) and converted where it is used, and cheap elementwise nodes over
+ * such values (`inl`: float casts; add, sub, mul) are written out at each
+ * use rather than held. After a row reduction the chunks still needed
+ * pass through an empty asm (tj::rows::renew), so the compiler converts
+ * them again instead of keeping the converted values live across the
+ * reduction. (The walk at 32 elements a thread or fewer holds f32: raw
+ * measured equal or slower there, layernorm 4-9 % slower.)
+ *
  * Two launch variants on top of that (rows_mode.c picks them):
  *
  *   persistent (`persist`)  EMIT_GRID_PERSISTENT: each group walks programs
@@ -57,6 +69,9 @@ typedef struct rows_plan {
     int nfirst;      /* cluster: reductions emitted so far (the first waits for the peers) */
     uint8_t *pref;   /* per node: a load prefetched a program ahead (persistent) */
     uint8_t *hoist;  /* per node: a load made once before the walk (persistent) */
+    uint8_t *raw;    /* per node: a wide load held as stored, converted at each use */
+    uint8_t *inl;    /* per node: a cheap op over raw values, written out at each use */
+    uint8_t *l1;     /* per wide load: ldv's L1 policy (2 streamed row, 3 reused weight row; 0 none) */
     uint8_t *cls;    /* per node: RC_* */
     uint8_t *live;   /* per node: needed by a store */
     uint8_t *stored; /* per tensor: written by the graph */
@@ -71,11 +86,14 @@ typedef struct rows_plan {
  * ROWS_PERSIST (the walk, where it applies), ROWS_CLUSTER (where it
  * applies); elems: elements of the input row a thread holds (0: the
  * model's); minblocks: persistent blocks an SM (0: the model's); late:
- * 0 the model's, 1 reload a weight row each program, 2 hold it. A
- * variant that does not apply to a graph falls back to the model. */
+ * 0 the model's, 1 reload a weight row each program, 2 hold it; hold: 0
+ * the model's, 1 every loaded row converted to f32, 2 as loaded (`raw`);
+ * l1: 1 puts L1 policies on the loads (rows streamed past L1, weight rows
+ * kept: measured 2-6 % slower on an H200, so off in the model). A variant
+ * that does not apply to a graph falls back to the model. */
 enum { ROWS_AUTO = 0, ROWS_PLAIN, ROWS_PERSIST, ROWS_CLUSTER };
 typedef struct rows_force {
-    int mode, elems, minblocks, late;
+    int mode, elems, minblocks, late, hold, l1;
 } rows_force;
 extern rows_force rows_forced;
 
@@ -88,8 +106,8 @@ tj_status rows_analyze(rows_plan *p, char *why, size_t why_size);
 int rows_split(rows_plan *p, int elems);
 
 /* rows_mode.c: after rows_analyze, choose the cluster or persistent
- * variant for the arch (fills CL, persist, minblocks, pref, hoist; may
- * change TR, C, P, NT). */
+ * variant for the arch (fills CL, persist, minblocks, pref, hoist, l1;
+ * may change TR, C, P, NT). */
 void rows_choose_mode(rows_plan *p);
 
 /* Write the kernel for an analyzed plan. */

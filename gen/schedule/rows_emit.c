@@ -27,16 +27,24 @@ typedef struct rem {
     int depth;
     uint8_t *visible;  /* persistent walk: nodes declared before the loop */
     uint8_t *scratch;  /* persistent walk: the prefetch scope's emitted nodes */
+    uint8_t *emitted;  /* the nodes written so far (emit_renew: which raw values are used later) */
 } rem;
 
 static void line(rem *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void line(rem *e, const char *fmt, ...) {
-    char buf[2048];
+    char buf[8192];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    sb_printf(&e->out, "%*s%s\n", 2 * e->depth, "", buf);
+    /* each line of a multi-line statement at the current depth */
+    for (const char *b = buf;;) {
+        const char *nl = strchr(b, '\n');
+        int len = nl ? (int)(nl - b) : (int)strlen(b);
+        sb_printf(&e->out, "%*s%.*s\n", 2 * e->depth, "", len, b);
+        if (!nl) break;
+        b = nl + 1;
+    }
 }
 
 static const ir_node *N(const rem *e, int32_t id) { return &e->p->g->nodes[id]; }
@@ -45,12 +53,24 @@ static int wide(const rem *e, int32_t id) {
     return e->p->cls[id] == RC_COL || e->p->cls[id] == RC_FULL;
 }
 
-/* Operand `id` at slot `slot` (a C expression) of a result. */
+/* Operand `id` at slot `slot` (a C expression) of a result: a raw load's
+ * element converted, an inline node written out over its operands. */
+#define OPND_MAX 1024  /* an operand's text (rows.c caps an inline tree's nodes) */
 static void opnd(const rem *e, int32_t id, const char *slot, char *buf, size_t size) {
     const ir_node *n = N(e, id);
     if (n->op == IR_CONST)
         emit_literal(n->type.dtype, n->f, buf, size);
-    else if (wide(e, id))
+    else if (e->p->raw[id])
+        snprintf(buf, size, "tj::to_reg(%s[(%s) / V].t[(%s) %% V])", V(e, id), slot, slot);
+    else if (e->p->inl[id]) {
+        char x[2][OPND_MAX] = {"", ""}, fmt[160];
+        for (int k = 0; k < n->nin && k < 2; k++) opnd(e, n->in[k], slot, x[k], sizeof x[k]);
+        if (n->op == IR_CAST)
+            emit_cast_fmt(N(e, n->in[0])->type.dtype, n->type.dtype, "tj", fmt, sizeof fmt);
+        else
+            snprintf(fmt, sizeof fmt, "%s", emit_binary_fmt(n->sub));
+        snprintf(buf, size, fmt, x[0], x[1]);
+    } else if (wide(e, id))
         snprintf(buf, size, "%s[%s]", V(e, id), slot);
     else
         snprintf(buf, size, "%s", V(e, id));
@@ -70,7 +90,7 @@ static void end_slots(rem *e) {
 
 /* node id = rhs (printf format over the operands %1$s %2$s %3$s). */
 static void assign(rem *e, int32_t id, const char *fmt, const int32_t *ops, int nops) {
-    char x[3][160] = {"", "", ""}, rhs[1024];
+    char x[3][OPND_MAX] = {"", "", ""}, rhs[4 * OPND_MAX];
     const char *slot = wide(e, id) ? "k" : "0";
     for (int k = 0; k < nops && k < 3; k++) opnd(e, ops[k], slot, x[k], sizeof x[k]);
     snprintf(rhs, sizeof rhs, fmt, x[0], x[1], x[2]);
@@ -118,6 +138,31 @@ static void emit_iota(rem *e, int32_t id) {
     end_slots(e);
 }
 
+/* Node m reads raw value r, directly or through inline casts. */
+static int reads_raw(const rem *e, int32_t m, int32_t r) {
+    const ir_node *n = N(e, m);
+    for (int k = 0; k < n->nin; k++)
+        if (n->in[k] == r || (e->p->inl[n->in[k]] && reads_raw(e, n->in[k], r))) return 1;
+    return 0;
+}
+
+/* After a row reduction: the raw values some node still to be written
+ * reads go through tj::rows::renew, so the compiler converts them again
+ * there rather than holding what it converted before (rows.h). `all`:
+ * every raw value written so far (the top of the walk's loop, so no
+ * conversion of a hoisted weight row is hoisted out of it). */
+static void emit_renew(rem *e, int all) {
+    const rows_plan *p = e->p;
+    const tj_graph *g = p->g;
+    for (int32_t r = 0; r < g->nnodes; r++) {
+        if (!p->raw[r] || !e->emitted[r]) continue;
+        int later = all;
+        for (int32_t m = 0; m < g->nnodes && !later; m++)
+            later = p->live[m] && !e->emitted[m] && !p->inl[m] && reads_raw(e, m, r);
+        if (later) line(e, "tj::rows::renew(%s);", V(e, r));
+    }
+}
+
 static void emit_reduce(rem *e, int32_t id) {
     const ir_node *n = N(e, id);
     int32_t x = n->in[0];
@@ -128,7 +173,7 @@ static void emit_reduce(rem *e, int32_t id) {
     }
     static const char *const op[3] = {"tj::rows::sum_op", "tj::rows::max_op", "tj::rows::min_op"};
     const char *rt = emit_reg_type(n->type.dtype);
-    char xs[160];
+    char xs[OPND_MAX];
     opnd(e, x, "k", xs, sizeof xs);
     line(e, "{");
     e->depth++;
@@ -162,6 +207,7 @@ static void emit_reduce(rem *e, int32_t id) {
     }
     e->depth--;
     line(e, "}");
+    emit_renew(e, 0);
 }
 
 /* ---- loads and stores --------------------------------------------------- */
@@ -222,63 +268,138 @@ static void access_row(rem *e, const ir_node *n, int32_t v, const access *a, int
     line(e, "const long long q_ro = %s;", off);
 }
 
-/* A wide load's chunks. `raw` NULL: into the node's f32 (register type)
- * array; else into raw[c], chunks of the tensor's storage type (the
- * prefetch buffer: half the registers of f32 for 16-bit tensors). */
-static void emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, const char *raw) {
+/* A wide access's loop over the thread's chunks. The 16-byte path is
+ * taken when the whole tile row lies inside the tensor and is aligned
+ * (one test a row, `q_vec`), element by element otherwise and for the
+ * chunk that straddles a ragged width. Where that test goes is fitted to
+ * NVRTC's sm_90a allocation (the per-chunk bounds tests of before made
+ * the walk at 64 elements a thread spill 484 bytes): around the chunk
+ * loop for the walk's loads (softmax at 32768 spilled 48 bytes with it
+ * inside), inside it elsewhere (the 1024-thread layernorm at 32768
+ * spilled 36 bytes with it outside, softmax's walk at 8192 4 bytes). */
+typedef struct chunk_io {
+    const char *vec;   /* the 16-byte statement(s) for chunk c at q_p + j0 */
+    const char *elem;  /* the statement for element u at column q_c, q_in its bounds test */
+    int is_load;
+} chunk_io;
+
+static void emit_elem_loop(rem *e, const char *tname, int coldim, const chunk_io *io) {
+    line(e, "#pragma unroll");
+    line(e, "for (int u = 0; u < V; ++u) {");
+    line(e, "  const long long q_c = q_c0 + j0 + u;");
+    line(e, "  const bool q_in = q_rin && j0 + u < W && q_c >= 0 && q_c < t_%s_d%d;", tname, coldim);
+    line(e, "  %s", io->elem);
+    line(e, "}");
+}
+
+static void emit_chunks(rem *e, const char *tname, int coldim, int vec, const chunk_io *io) {
     const rows_plan *p = e->p;
-    const ir_tensor *t = &p->g->tensors[n->tensor];
-    const char *mt = emit_mem_type(t->dtype);
-    char pad[64];
-    emit_literal(t->dtype, n->f, pad, sizeof pad);
-    int unit = rows_unit_stride(p->g, n->tensor, a->coldim);
-    line(e, "const long long q_c0 = q_o%d;", a->coldim);
-    int vec = unit && (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
-    if (vec) {
-        line(e, "const %s *q_p = t_%s + q_ro + q_c0;", mt, t->name);
-        line(e, "const bool q_vec = q_rin && tj::rows::aligned16(q_p);");
+    int exact = (int64_t)p->C * p->V * p->TR * p->CL == p->W;
+    int outer = vec && io->is_load && p->persist;
+    if (outer) {
+        line(e, "if (q_vec) {");
+        e->depth++;
+        line(e, "#pragma unroll");
+        line(e, "for (int c = 0; c < C; ++c) {");
+        e->depth++;
+        line(e, "const int j0 = (cb + lane + c * TR) * V;");
+        if (exact) {
+            line(e, "%s", io->vec);
+        } else {
+            line(e, "if (j0 + V <= W) {");
+            e->depth++;
+            line(e, "%s", io->vec);
+            e->depth--;
+            line(e, "} else {");
+            e->depth++;
+            emit_elem_loop(e, tname, coldim, io);
+            e->depth--;
+            line(e, "}");
+        }
+        e->depth--;
+        line(e, "}");
+        e->depth--;
+        line(e, "} else {");
+        e->depth++;
     }
     line(e, "#pragma unroll");
     line(e, "for (int c = 0; c < C; ++c) {");
     e->depth++;
     line(e, "const int j0 = (cb + lane + c * TR) * V;");
-    if (vec) {
-        line(e, "if (q_vec && j0 + V <= W && q_c0 + j0 >= 0 && q_c0 + j0 + V <= t_%s_d%d) {",
-             t->name, a->coldim);
-        if (raw) {
-            line(e, "  %s[c] = tj::rows::ldv<%s, V, %d>(q_p + j0);", raw, mt,
-                 p->stored[n->tensor] ? 0 : 1);
-        } else {
-            line(e, "  const tj::rows::chunk<%s, V> q_w = tj::rows::ldv<%s, V, %d>(q_p + j0);", mt,
-                 mt, p->stored[n->tensor] ? 0 : 1);
-            line(e, "  #pragma unroll");
-            line(e, "  for (int u = 0; u < V; ++u) %s[c * V + u] = tj::to_reg(q_w.t[u]);", V(e, id));
-        }
+    if (vec && !outer) {
+        line(e, exact ? "if (q_vec) {" : "if (q_vec && j0 + V <= W) {");
+        e->depth++;
+        line(e, "%s", io->vec);
+        e->depth--;
         line(e, "} else {");
-    } else {
-        line(e, "{");
+        e->depth++;
     }
-    line(e, "  #pragma unroll");
-    line(e, "  for (int u = 0; u < V; ++u) {");
-    line(e, "    const long long q_c = q_c0 + j0 + u;");
-    line(e, "    const bool q_in = q_rin && j0 + u < W && q_c >= 0 && q_c < t_%s_d%d;", t->name,
-         a->coldim);
-    if (raw)
-        line(e, "    %s[c].t[u] = q_in ? t_%s[q_ro + q_c * t_%s_s%d] : tj::to_mem<%s>(%s);", raw,
-             t->name, t->name, a->coldim, mt, pad);
-    else
-        line(e, "    %s[c * V + u] = q_in ? tj::ld(t_%s + q_ro + q_c * t_%s_s%d) : %s;", V(e, id),
-             t->name, t->name, a->coldim, pad);
-    line(e, "  }");
-    line(e, "}");
+    emit_elem_loop(e, tname, coldim, io);
+    if (vec && !outer) {
+        e->depth--;
+        line(e, "}");
+    }
     e->depth--;
     line(e, "}");
+    if (outer) {
+        e->depth--;
+        line(e, "}");
+    }
+}
+
+/* q_p and q_vec for a 16-byte path over the tile row at q_ro + q_c0. */
+static void emit_vec_test(rem *e, const ir_tensor *t, int coldim, int is_const) {
+    line(e, "%s%s *q_p = t_%s + q_ro + q_c0;", is_const ? "const " : "", emit_mem_type(t->dtype),
+         t->name);
+    line(e, "const bool q_vec = q_rin && tj::rows::aligned16(q_p) && q_c0 >= 0 && "
+            "q_c0 + W <= t_%s_d%d;", t->name, coldim);
+}
+
+/* A wide load's chunks. `raw` NULL: into the node's f32 (register type)
+ * array; else into raw[c], chunks of the tensor's storage type (a raw
+ * value or the prefetch buffer: half the registers of f32 for 16-bit
+ * tensors). */
+static void emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, const char *raw) {
+    const rows_plan *p = e->p;
+    const ir_tensor *t = &p->g->tensors[n->tensor];
+    const char *mt = emit_mem_type(t->dtype);
+    char pad[64], vec_s[512], elem_s[512];
+    emit_literal(t->dtype, n->f, pad, sizeof pad);
+    int unit = rows_unit_stride(p->g, n->tensor, a->coldim);
+    line(e, "const long long q_c0 = q_o%d;", a->coldim);
+    int vec = unit && (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
+    if (vec) emit_vec_test(e, t, a->coldim, 1);
+    int nc = p->stored[n->tensor] ? 0 : p->l1[id] ? p->l1[id] : 1;
+    if (raw) {
+        snprintf(vec_s, sizeof vec_s, "%s[c] = tj::rows::ldv<%s, V, %d>(q_p + j0);", raw, mt, nc);
+        snprintf(elem_s, sizeof elem_s,
+                 "%s[c].t[u] = q_in ? t_%s[q_ro + q_c * t_%s_s%d] : tj::to_mem<%s>(%s);", raw,
+                 t->name, t->name, a->coldim, mt, pad);
+    } else {
+        snprintf(vec_s, sizeof vec_s,
+                 "const tj::rows::chunk<%s, V> q_w = tj::rows::ldv<%s, V, %d>(q_p + j0);\n"
+                 "#pragma unroll\n"
+                 "for (int u = 0; u < V; ++u) %s[c * V + u] = tj::to_reg(q_w.t[u]);",
+                 mt, mt, nc, V(e, id));
+        snprintf(elem_s, sizeof elem_s,
+                 "%s[c * V + u] = q_in ? tj::ld(t_%s + q_ro + q_c * t_%s_s%d) : %s;", V(e, id),
+                 t->name, t->name, a->coldim, pad);
+    }
+    chunk_io io = {vec_s, elem_s, 1};
+    emit_chunks(e, t->name, a->coldim, vec, &io);
 }
 
 static void emit_load(rem *e, int32_t id) {
     const rows_plan *p = e->p;
     const ir_node *n = N(e, id);
     const ir_tensor *t = &p->g->tensors[n->tensor];
+    if (p->pref[id] && p->raw[id]) {
+        /* fetched a program ahead (emit_prefetch): a copy, so the buffer
+         * can take the next program's while this one is used */
+        line(e, "#pragma unroll");
+        line(e, "for (int c = 0; c < C; ++c) %s[c] = %s_nx[c];", V(e, id), V(e, id));
+        return;
+    }
     if (p->pref[id]) {
         /* fetched a program ahead (emit_prefetch): only the conversion */
         line(e, "#pragma unroll");
@@ -296,7 +417,7 @@ static void emit_load(rem *e, int32_t id) {
     if (!w)
         line(e, "%s = q_rin ? tj::ld(t_%s + q_ro) : %s;", V(e, id), t->name, pad);
     else
-        emit_wide_load(e, n, id, &a, NULL);
+        emit_wide_load(e, n, id, &a, p->raw[id] ? V(e, id) : NULL);
     e->depth--;
     line(e, "}");
 }
@@ -318,7 +439,7 @@ static void emit_store(rem *e, int32_t id) {
     line(e, "if (%s) { // store %s", who, t->name);
     e->depth++;
     access_row(e, n, v, &a, w);
-    char val[160];
+    char val[OPND_MAX];
     if (!w) {
         opnd(e, v, "0", val, sizeof val);
         line(e, "if (q_rin) tj::st(t_%s + q_ro, %s);", t->name, val);
@@ -327,35 +448,25 @@ static void emit_store(rem *e, int32_t id) {
         int unit = rows_unit_stride(p->g, n->tensor, a.coldim);
         line(e, "const long long q_c0 = q_o%d;", a.coldim);
         int vec = unit && (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
-        if (vec) {
-            line(e, "%s *q_p = t_%s + q_ro + q_c0;", mt, t->name);
-            line(e, "const bool q_vec = q_rin && tj::rows::aligned16(q_p);");
+        if (vec) emit_vec_test(e, t, a.coldim, 0);
+        char *vec_s = malloc(3 * OPND_MAX), *elem_s = malloc(3 * OPND_MAX);
+        if (!vec_s || !elem_s) {
+            free(vec_s);
+            free(elem_s);
+            e->out.oom = 1;
+            return;
         }
-        line(e, "#pragma unroll");
-        line(e, "for (int c = 0; c < C; ++c) {");
-        e->depth++;
-        line(e, "const int j0 = (cb + lane + c * TR) * V;");
-        if (vec) {
-            line(e, "if (q_vec && j0 + V <= W && q_c0 + j0 >= 0 && q_c0 + j0 + V <= t_%s_d%d) {",
-                 t->name, a.coldim);
-            line(e, "  tj::rows::chunk<%s, V> q_w;", mt);
-            line(e, "  #pragma unroll");
-            line(e, "  for (int u = 0; u < V; ++u) q_w.t[u] = tj::to_mem<%s>(%s);", mt, val);
-            line(e, "  tj::rows::stv(q_p + j0, q_w);");
-            line(e, "} else {");
-        } else {
-            line(e, "{");
-        }
-        line(e, "  #pragma unroll");
-        line(e, "  for (int u = 0; u < V; ++u) {");
-        line(e, "    const long long q_c = q_c0 + j0 + u;");
-        line(e, "    if (q_rin && j0 + u < W && q_c >= 0 && q_c < t_%s_d%d) "
-                "tj::st(t_%s + q_ro + q_c * t_%s_s%d, %s);",
-             t->name, a.coldim, t->name, t->name, a.coldim, val);
-        line(e, "  }");
-        line(e, "}");
-        e->depth--;
-        line(e, "}");
+        snprintf(vec_s, 3 * OPND_MAX,
+                 "tj::rows::chunk<%s, V> q_w;\n#pragma unroll\n"
+                 "for (int u = 0; u < V; ++u) q_w.t[u] = tj::to_mem<%s>(%s);\n"
+                 "tj::rows::stv(q_p + j0, q_w);",
+                 mt, mt, val);
+        snprintf(elem_s, 3 * OPND_MAX, "if (q_in) tj::st(t_%s + q_ro + q_c * t_%s_s%d, %s);",
+                 t->name, t->name, a.coldim, val);
+        chunk_io io = {vec_s, elem_s, 0};
+        emit_chunks(e, t->name, a.coldim, vec, &io);
+        free(vec_s);
+        free(elem_s);
     }
     e->depth--;
     line(e, "}");
@@ -372,8 +483,12 @@ static void emit_node(rem *e, int32_t id) {
     }
     if (n->op == IR_CONST || n->op == IR_SCALAR_ARG) return; /* literals, parameters */
     char desc[160];
-    line(e, "// %s", ir_node_desc(p->g, id, desc, sizeof desc));
-    if (wide(e, id))
+    line(e, "// %s%s", ir_node_desc(p->g, id, desc, sizeof desc), p->inl[id] ? ": at each use" : "");
+    if (p->inl[id]) return;
+    if (p->raw[id])
+        line(e, "tj::rows::chunk<%s, V> %s[C];", emit_mem_type(p->g->tensors[n->tensor].dtype),
+             V(e, id));
+    else if (wide(e, id))
         line(e, "%s %s[S];", emit_reg_type(n->type.dtype), V(e, id));
     else
         line(e, "%s %s;", emit_reg_type(n->type.dtype), V(e, id));
@@ -416,6 +531,7 @@ static void emit_with_deps(rem *e, int32_t id, uint8_t *done) {
     const ir_node *n = N(e, id);
     for (int k = 0; k < n->nin; k++) emit_with_deps(e, n->in[k], done);
     emit_node(e, id);
+    e->emitted[id] = 1;
 }
 
 /* One program's nodes. Loads of tensors the kernel does not write go
@@ -507,6 +623,7 @@ static void emit_walk(rem *e, uint8_t *done) {
     line(e, "(void)q_it;");
     line(e, "const long long q_f = q_b + q_slot;");
     emit_program_of(e);
+    emit_renew(e, 1);
     emit_body_split(e, done, 1);
     e->depth--;
     line(e, "}");
@@ -623,10 +740,12 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
     uint8_t *done = calloc((size_t)g->nnodes + 1, 1);
     e.visible = calloc((size_t)g->nnodes + 1, 1);
     e.scratch = calloc((size_t)g->nnodes + 1, 1);
-    if (!done || !e.visible || !e.scratch) {
+    e.emitted = calloc((size_t)g->nnodes + 1, 1);
+    if (!done || !e.visible || !e.scratch || !e.emitted) {
         free(done);
         free(e.visible);
         free(e.scratch);
+        free(e.emitted);
         sb_free(&e.out);
         return tj_set_error(TJ_ERR_NO_MEMORY, "rows schedule: out of memory");
     }
@@ -637,6 +756,7 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
     free(done);
     free(e.visible);
     free(e.scratch);
+    free(e.emitted);
     sb_printf(&e.out, "}\n");
     if (e.out.oom) {
         sb_free(&e.out);

@@ -210,9 +210,25 @@ static int weight_rows(const rows_plan *p) {
     return n;
 }
 
+/* L1 policies (rows_forced.l1 only) for the wide loads of tensors the
+ * kernel does not write: a weight row every program reads kept in L1
+ * (evict_last), rows read once past it (no_allocate), so the stream of x
+ * would not evict the weight rows the walk reloads. Measured on an H200
+ * (docs/performance.md, issue 6): 2-6 % slower at most widths, so the
+ * model leaves them off. */
+static void mark_l1(rows_plan *p, int on) {
+    for (int32_t id = 0; on && id < p->g->nnodes; id++) {
+        const ir_node *n = N(p, id);
+        if (!p->live[id] || n->op != IR_LOAD || !is_wide(p->cls[id]) || p->stored[n->tensor])
+            continue;
+        p->l1[id] = invariant(p, id) ? 3 : 2;
+    }
+}
+
 void rows_choose_mode(rows_plan *p) {
     const rows_force f = rows_forced;
     p->CL = 1;
+    mark_l1(p, f.l1);
     if (f.mode == ROWS_PLAIN) return;
     if (f.mode == ROWS_CLUSTER && try_cluster(p, f.elems ? f.elems : 32)) return;
     int late = f.late ? f.late == 1 : -1;

@@ -8,8 +8,10 @@
 //
 //   chunk<T, V>               V elements of storage type T as 32-bit words
 //   ldv<T, V, NC>(p)          one chunk from global memory in 16-byte accesses
+//                             (NC: coherence and L1 policy, below)
 //   stv(p, chunk)             one chunk to global memory in 16-byte accesses
 //   aligned16(p)              whether p may be used by ldv / stv
+//   renew(chunks)             forget what is known of held chunks (see below)
 //   group_reduce<Op, TR>(x, part)   Op over the TR threads of x's row group
 //   sum_op, max_op, min_op    as tj/reduce.cuh's (float sums in f32, integer
 //                             sums wrap, max/min of floats ignore NaN)
@@ -39,15 +41,39 @@ struct chunk {
 
 TJ_DEV bool aligned16(const void *p) { return ((u64)p & 15u) == 0; }
 
-// NC: the tensor is not written by the kernel, so the read-only
-// non-coherent path may serve it.
+// An empty asm that claims to rewrite every word of c: the compiler must
+// convert c's elements again after this point, so values it converted
+// before (a row in f32, twice the registers) need not live across it.
+// Placed after a row reduction for the rows used again after it.
+template <class T, int V, int C>
+TJ_DEV void renew(chunk<T, V> (&c)[C]) {
+#pragma unroll
+    for (int i = 0; i < C; ++i)
+#pragma unroll
+        for (int q = 0; q < chunk<T, V>::WORDS; ++q) asm volatile("" : "+r"(c[i].w[q]));
+}
+
+// NC: 0 the kernel also writes the tensor (a coherent load); else the
+// read-only non-coherent path, with an L1 policy: 1 none, 2 streaming (a
+// row read once: L1::no_allocate, so it does not evict what is reused),
+// 3 reused (a weight row every program reads: L1::evict_last).
 template <class T, int V, int NC>
 TJ_DEV chunk<T, V> ldv(const T *p) {
     chunk<T, V> c;
 #pragma unroll
     for (int q = 0; q < chunk<T, V>::WORDS; q += 4) {
         const void *a = (const char *)p + 4 * q;
-        if (NC)
+        if (NC == 3)
+            // ld.global.nc.L1::evict_last.v4.u32: 16 bytes, kept in L1 before other lines
+            asm volatile("ld.global.nc.L1::evict_last.v4.u32 {%0, %1, %2, %3}, [%4];"
+                         : "=r"(c.w[q]), "=r"(c.w[q + 1]), "=r"(c.w[q + 2]), "=r"(c.w[q + 3])
+                         : "l"(a));
+        else if (NC == 2)
+            // ld.global.nc.L1::no_allocate.v4.u32: 16 bytes, not cached in L1
+            asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                         : "=r"(c.w[q]), "=r"(c.w[q + 1]), "=r"(c.w[q + 2]), "=r"(c.w[q + 3])
+                         : "l"(a));
+        else if (NC)
             // ld.global.nc.v4.u32: 16 bytes through the read-only (texture) path
             asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];"
                          : "=r"(c.w[q]), "=r"(c.w[q + 1]), "=r"(c.w[q + 2]), "=r"(c.w[q + 3])

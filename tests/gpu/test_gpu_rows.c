@@ -325,12 +325,14 @@ TEST(test_gpu_rows_persistent_walk_matches_the_interpreter) {
     static const int64_t cols[] = {100, 128, 1000, 2048, 4097, 8192};
     static const int64_t rows[] = {1, 5, 1000, 20000};
     /* the model's walk (weight rows reloaded where used), then forced:
-     * weight rows held across the walk at 16 elements a thread, and a
-     * tight register budget (4 blocks an SM) */
-    static const rows_force forced[3] = {{ROWS_AUTO, 0, 0, 0}, {ROWS_PERSIST, 16, 0, 2},
-                                         {ROWS_PERSIST, 16, 4, 1}};
+     * weight rows held across the walk at 16 elements a thread, a tight
+     * register budget (4 blocks an SM), and rows and weight rows held as
+     * loaded with L1 policies on the loads */
+    static const rows_force forced[4] = {{ROWS_AUTO, 0, 0, 0, 0, 0}, {ROWS_PERSIST, 16, 0, 2, 0, 0},
+                                         {ROWS_PERSIST, 16, 4, 1, 0, 0},
+                                         {ROWS_PERSIST, 16, 0, 2, 2, 1}};
     int ran = 0;
-    for (int v = 0; v < 3; v++) {
+    for (int v = 0; v < 4; v++) {
         rows_forced = forced[v];
         for (int r = 0; r < 4; r++) {
             tj_graph *g = renamed(recipe(names[r][0], names[r][1], NULL), v);
@@ -340,6 +342,7 @@ TEST(test_gpu_rows_persistent_walk_matches_the_interpreter) {
                 for (int n = 0; n < 4; n++) {
                     if (cols[w] * rows[n] > ((int64_t)1 << 25)) continue; /* interpreter time */
                     if (v && rows[n] > 1000) continue;
+                    if (v == 3 && w % 2) continue; /* time: 3 widths of the last variant */
                     int64_t vals[4];
                     bind(g, rows[n], cols[w], vals);
                     CHECKF(rows_variant(g, dev.arch, vals, "// persistent"),
