@@ -202,17 +202,17 @@ void as_fill(ax *x, const char *dst, int cls, int n, int32_t src) {
  * nearest being monotonic -- else the max of the products (a branch
  * all threads take alike). FOLD_PRODUCT marks t; FOLD_CHAIN the
  * t - r and (t - r) * c2 nodes only exp2_fma reads. */
-typedef int (*reader_ok)(const ax *x, int32_t reader, int32_t id);
+typedef int (*reader_ok)(const ax *x, int32_t reader, int32_t id, int32_t arg);
 
-/* 1 when every live node reading id passes ok (a loop's yield of id
- * does not). */
-static int readers_all(const ax *x, int32_t id, reader_ok ok) {
+/* 1 when every live node reading id passes ok(x, reader, id, arg) (a
+ * loop's yield of id does not). */
+static int readers_all(const ax *x, int32_t id, reader_ok ok, int32_t arg) {
     const tj_graph *g = x->g;
     for (int32_t r = 0; r < g->nnodes; r++) {
         const ir_node *n = as_node(x, r);
         if (!x->p->live[r]) continue;
         for (int k = 0; k < n->nin; k++)
-            if (n->in[k] == id && !ok(x, r, id)) return 0;
+            if (n->in[k] == id && !ok(x, r, id, arg)) return 0;
         if (n->op == IR_FOR)
             for (int k = 0; k < n->loop->ncarried; k++)
                 if (n->loop->yields[k] == id) return 0;
@@ -224,27 +224,28 @@ static int row_or_scalar(const ax *x, int32_t id) {
     return x->p->cls[id] == AS_ROW || x->p->cls[id] == AS_SCALAR;
 }
 
-static int is_exp2(const ax *x, int32_t r, int32_t id) {
+static int is_exp2(const ax *x, int32_t r, int32_t id, int32_t arg) {
     const ir_node *n = as_node(x, r);
     (void)id;
+    (void)arg;
     return n->op == IR_UNARY && n->sub == TJ_EXP2 && n->type.dtype == TJ_F32 &&
            x->p->cls[r] == AS_FULL;
 }
 
 /* (t - r) * c2, read by exp2 only */
-static int scaled_diff(const ax *x, int32_t r, int32_t id) {
+static int scaled_diff(const ax *x, int32_t r, int32_t id, int32_t arg) {
     const ir_node *n = as_node(x, r);
     if (!as_is_binary(x, r, TJ_MUL) || x->p->cls[r] != AS_FULL) return 0;
     int32_t c2 = n->in[0] == id ? n->in[1] : n->in[0];
-    return c2 != id && row_or_scalar(x, c2) && readers_all(x, r, is_exp2);
+    return c2 != id && row_or_scalar(x, c2) && readers_all(x, r, is_exp2, arg);
 }
 
 /* t's readers: a row max, or t - r read only as above */
-static int fold_reader(const ax *x, int32_t r, int32_t id) {
+static int fold_reader(const ax *x, int32_t r, int32_t id, int32_t arg) {
     const ir_node *n = as_node(x, r);
     if (n->op == IR_REDUCE && n->sub == TJ_RMAX && x->p->cls[r] == AS_ROW) return 1;
     return as_is_binary(x, r, TJ_SUB) && n->in[0] == id && n->in[1] != id &&
-           row_or_scalar(x, n->in[1]) && x->p->cls[r] == AS_FULL && readers_all(x, r, scaled_diff);
+           row_or_scalar(x, n->in[1]) && x->p->cls[r] == AS_FULL && readers_all(x, r, scaled_diff, arg);
 }
 
 static void mark_chain(ax *x, int32_t t) {
@@ -275,19 +276,11 @@ static int scaled_tile(const ax *x, int32_t id, int32_t *sv) {
            as_node(x, *sv)->type.dtype == TJ_F32 && as_node(x, c)->type.dtype == TJ_F32;
 }
 
-/* 1 when node `reader` is id's only live reader (a yield counts). */
-static int only_read_by(const ax *x, int32_t id, int32_t reader) {
-    const tj_graph *g = x->g;
-    for (int32_t r = 0; r < g->nnodes; r++) {
-        const ir_node *n = as_node(x, r);
-        if (!x->p->live[r]) continue;
-        for (int k = 0; k < n->nin; k++)
-            if (n->in[k] == id && r != reader) return 0;
-        if (n->op == IR_FOR)
-            for (int k = 0; k < n->loop->ncarried; k++)
-                if (n->loop->yields[k] == id) return 0;
-    }
-    return 1;
+/* A reader that is node arg (id's only reader, with readers_all). */
+static int is_reader(const ax *x, int32_t r, int32_t id, int32_t arg) {
+    (void)x;
+    (void)id;
+    return r == arg;
 }
 
 /* Then, where a scaled tile is scaled again and read by nothing else,
@@ -298,12 +291,12 @@ void as_scale_fold(ax *x) {
     const tj_graph *g = x->g;
     int32_t sv, inner;
     for (int32_t id = 0; id < g->nnodes; id++)
-        if (scaled_tile(x, id, &sv) && readers_all(x, id, fold_reader)) mark_chain(x, id);
+        if (scaled_tile(x, id, &sv) && readers_all(x, id, fold_reader, 0)) mark_chain(x, id);
     for (int32_t id = 0; id < g->nnodes; id++) {
         if (x->fold[id] || !scaled_tile(x, id, &inner) || x->fold[inner] ||
             !scaled_tile(x, inner, &sv))
             continue;
-        if (only_read_by(x, inner, id)) x->fold[inner] = FOLD_INNER;
+        if (readers_all(x, inner, is_reader, id)) x->fold[inner] = FOLD_INNER;
     }
 }
 
