@@ -7,7 +7,7 @@
  *
  *   bench_attention [--quick] [--json FILE] [--torch FILE] [--commit SHA]
  *                   [--only d128-n8192] [--block-n N] [--exp2-poly K] [--o-smem 0|1]
- *                   [--q-late]
+ *                   [--q-late] [--causal-graph]
  *
  * Sweep: bf16, 16k tokens a batch (batch = 16384 / N), hidden 2048
  * (heads = 2048 / d), N = 512 .. 16384, d = 64 / 128 / 256, causal and not.
@@ -44,7 +44,8 @@ static int force_bn; /* --block-n: every case's block_n (0: tiles()) */
 /* Tile sizes a head dim gets (FlashAttention-3's choices where the
  * schedule's register budget allows them, and the recipe's default);
  * --block-n measures another. --exp2-poly K sets as_exp2_poly, --o-smem
- * as_o_smem, --q-late clears as_q_early (each run
+ * as_o_smem, --q-late clears as_q_early, --causal-graph as_causal_pairs
+ * (each run
  * is its own process, so the kernels of two settings never share a
  * cache). */
 static void tiles(int d, int causal, int *bm, int *bn) {
@@ -259,9 +260,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--exp2-poly") && i + 1 < argc) as_exp2_poly = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--o-smem") && i + 1 < argc) as_o_smem = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--q-late")) as_q_early = 0;
+        else if (!strcmp(argv[i], "--causal-graph")) as_causal_pairs = 0;
         else {
             fprintf(stderr, "usage: bench_attention [--quick] [--json FILE] [--torch FILE] "
-                            "[--commit SHA] [--only CASE-PREFIX] [--block-n N] [--exp2-poly K] [--o-smem 0|1] [--q-late]\n");
+                            "[--commit SHA] [--only CASE-PREFIX] [--block-n N] [--exp2-poly K] [--o-smem 0|1] [--q-late] [--causal-graph]\n");
             return 2;
         }
     }

@@ -122,18 +122,18 @@ TEST(test_attention_recipe_variants_are_taken) {
          * store, or 16 bytes a thread through shared memory */
         CHECKF(strstr(src, "st_pair(t_o + at") || strstr(src, "reinterpret_cast<uint4 *>(t_o + at)"),
                "'%s': o stored one element at a time", variants[i]);
-        /* uniform work: a persistent grid walking the graph's programs
-         * (passed as ints); causal bounds: one block a program, the
-         * longest first; packed sequences (trip counts read from
-         * cu_seqlens): the graph's order */
-        int causal = strstr(variants[i], "causal=1") != NULL || packed;
-        CHECKF(L.grid_mode == (causal ? EMIT_GRID_GRAPH : EMIT_GRID_PERSISTENT), "'%s'", variants[i]);
-        CHECKF(!(causal && !packed) == !strstr(src, "longest q tiles first"), "'%s'", variants[i]);
+        /* a persistent grid walking the graph's programs (passed as
+         * ints): uniform work a program at a time, causal bounds a pair
+         * of q tiles at a time; packed sequences (trip counts read from
+         * cu_seqlens): one block a program in the graph's order */
+        int causal = strstr(variants[i], "causal=1") != NULL && !packed;
+        CHECKF(L.grid_mode == (packed ? EMIT_GRID_GRAPH : EMIT_GRID_PERSISTENT), "'%s'", variants[i]);
+        CHECKF(!causal == !strstr(src, "pairs of q tiles a head"), "'%s'", variants[i]);
         free(src);
         CHECK(L.grid_arg == 1 && L.smem_bytes <= 227 * 1024);
         int grids = 0;
         for (int p = 0; p < L.nparams; p++) grids += L.params[p].kind == EMIT_PARAM_GRID;
-        CHECK(grids == (causal ? 0 : 3));
+        CHECK(grids == (packed ? 0 : 3));
         CHECK(L.threads == 256 || L.threads == 384);
         int tmaps = 0;
         for (int p = 0; p < L.nparams; p++)
@@ -389,7 +389,7 @@ TEST(test_attention_defaults_stage_o_at_d128_and_give_q_back_after_the_last_s) {
         int staged, qearly;
     } want[] = {
         {"d=128", 1, 1},        {"d=64", 0, 1},          {"d=256", 0, 1},
-        {"d=128 causal=1", 1, 0}, {"varlen=1 d=128", 0, 0}, {"d=128 lse=1 hq=8 hkv=2", 1, 1},
+        {"d=128 causal=1", 1, 1}, {"varlen=1 d=128", 0, 0}, {"d=128 lse=1 hq=8 hkv=2", 1, 1},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         size_t smem = 0, plain = 0;
@@ -412,6 +412,12 @@ TEST(test_attention_defaults_stage_o_at_d128_and_give_q_back_after_the_last_s) {
     char *src = emit_variant("d=128", &smem);
     as_q_early = 1;
     CHECK(src && !strstr(src, "qlast0") && strstr(src, "// q is read"));
+    free(src);
+    /* causal bounds without pairs: one block a program, longest first */
+    as_causal_pairs = 0;
+    src = emit_variant("d=128 causal=1", &smem);
+    as_causal_pairs = 1;
+    CHECK(src && strstr(src, "longest q tiles first") && !strstr(src, "npair"));
     free(src);
 }
 

@@ -36,6 +36,7 @@ _Static_assert((int)AS_ROW == (int)FRAG_ROW && (int)AS_COL == (int)FRAG_COL &&
 int as_exp2_poly;
 int as_o_smem = -1;
 int as_q_early = 1;
+int as_causal_pairs = 1;
 
 static const char *ty(const ax *x) { return x->p->dtype == TJ_BF16 ? "bf16" : "f16"; }
 
@@ -326,7 +327,19 @@ static int bounds_depend(const ax *x, int what) {
  * order to exploit: the graph's (x->remap 0). */
 #define LONGEST_FIRST_TILES 128
 static void walk_open(ax *x) {
-    if (x->persist) {
+    if (x->pairs) {
+        /* items: pairs (j, grid0 - 1 - j) of a head's q tiles, the longer
+         * first, when a block has more than one program; else programs */
+        as_line(x, "for (long long item = blockIdx.x; item < nitems; item += gridDim.x) {");
+        x->depth++;
+        as_line(x, "for (int half = 0; half < 2; ++half) {");
+        x->depth++;
+        as_line(x, "const int j = paired ? (int)(item %% npair) : 0;");
+        as_line(x, "const long long hb = paired ? item / npair : item / grid0;");
+        as_line(x, "const int pid0 = paired ? (half ? j : grid0 - 1 - j) : grid0 - 1 - (int)(item %% grid0);");
+        as_line(x, "if (half && (!paired || j == grid0 - 1 - j)) break;");
+        as_line(x, "const int pid1 = (int)(hb %% grid1), pid2 = (int)(hb / grid1);");
+    } else if (x->persist) {
         as_line(x, "for (long long tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {");
         x->depth++;
         as_line(x, "const int pid0 = grid0 - 1 - (int)(tile %% grid0);");
@@ -351,6 +364,10 @@ static void walk_open(ax *x) {
 static void walk_close(ax *x) {
     x->depth--;
     as_line(x, "}");
+    if (x->pairs) {
+        x->depth--;
+        as_line(x, "}");
+    }
 }
 
 /* Whether q can go back to the producer right after a program's last
@@ -568,6 +585,11 @@ static void signature(ax *x, emit_launch *L) {
 static void prologue(ax *x) {
     emit_sched_prologue(&x->out, x->depth, x->g, x->p->sym);
     if (x->persist) as_line(x, "const long long ntiles = (long long)grid0 * grid1 * grid2;");
+    if (x->pairs) {
+        as_line(x, "const long long npair = (grid0 + 1) / 2;   // pairs of q tiles a head");
+        as_line(x, "const bool paired = ntiles > gridDim.x;");
+        as_line(x, "const long long nitems = paired ? npair * grid1 * grid2 : ntiles;");
+    }
 }
 
 static tj_status kernel(ax *x, emit_launch *L) {
@@ -645,6 +667,10 @@ tj_status sched_attention_sm90(const tj_graph *g, const char *arch, const int64_
             .hoisted = calloc((size_t)g->nnodes + 1, 1), .fold = calloc((size_t)g->nnodes + 1, 1)};
     x.persist = !bounds_depend(&x, 0);
     x.remap = !x.persist && !bounds_depend(&x, 1);
+    if (x.remap && as_causal_pairs) {
+        x.persist = x.pairs = 1;
+        x.remap = 0;
+    }
     if (x.fold) as_scale_fold(&x);
     st = x.pdep && x.hoisted && x.fold ? kernel(&x, launch)
                 : tj_set_error(TJ_ERR_NO_MEMORY, "attention_sm90: out of memory");

@@ -93,4 +93,10 @@ extern int as_o_smem;
  * above. */
 extern int as_q_early;
 
+/* Causal bounds (work growing with the q tile): 1 (default) walks a
+ * persistent grid over pairs of q tiles (j, last - j) of a head, whose
+ * work sums to the same; 0 launches one block a program, longest first.
+ * Benchmark knob, as above. */
+extern int as_causal_pairs;
+
 #endif

@@ -29,6 +29,7 @@ typedef struct ax {
     uint8_t *hoisted;   /* scalars the consumer computed before the loops */
     uint8_t *fold;      /* FOLD_*: s * c kept as s (scale_fold) */
     int remap;     /* one block a program, longest q tiles first */
+    int pairs;     /* persist over pairs of q tiles of equal summed work */
 } ax;
 
 enum { FOLD_PRODUCT = 1, FOLD_CHAIN, FOLD_INNER };   /* ax.fold: see as_scale_fold */

@@ -196,16 +196,24 @@ TEST(test_gpu_attention_sm90_loops_reading_the_accumulator_match_interpreter) {
 
 /* More programs than blocks: each block walks several q tiles, so the
  * next tile's q loads while this one finishes (as_q_early), through a
- * loop with trips (length 130: a ragged kv tile) and without (256). */
+ * loop with trips (length 130: a ragged kv tile) and without (256);
+ * causal: pairs of q tiles (j, last - j), the middle one alone at an odd
+ * count (300: 3 q tiles). */
 TEST(test_gpu_attention_sm90_blocks_walking_many_programs_match_interpreter) {
     REQUIRE_SM90();
-    static const char *cfgs[] = {"d=128 causal=0 hq=32 hkv=8", "d=64 causal=0 hq=32 hkv=32 lse=1"};
-    static const int64_t lens[] = {130, 256};
-    for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
-        tj_graph *g = attention(cfgs[i]);
-        CHECKF(g, "'%s'", cfgs[i]);
+    static const struct {
+        const char *cfg;
+        int64_t lens[2];
+    } cases[] = {
+        {"d=128 causal=0 hq=32 hkv=8", {130, 256}},
+        {"d=64 causal=0 hq=32 hkv=32 lse=1", {130, 256}},
+        {"d=128 causal=1 hq=32 hkv=8", {300, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        tj_graph *g = attention(cases[i].cfg);
+        CHECKF(g, "'%s'", cases[i].cfg);
         if (!g) return;
-        run_at(g, cfgs[i], lens, sizeof lens / sizeof *lens, 5);
+        run_at(g, cases[i].cfg, cases[i].lens, cases[i].lens[1] ? 2 : 1, 5);
         tj_graph_free(g);
     }
 }
@@ -231,11 +239,13 @@ TEST(test_gpu_attention_sm90_zero_and_negative_scales_match_interpreter) {
 
 /* The schedule's knobs, to run every case another way: TJ_TEST_O_SMEM
  * 0 / 1 (as_o_smem; unset: the default), TJ_TEST_Q_LATE=1 (as_q_early
- * off). */
+ * off), TJ_TEST_CAUSAL_GRAPH=1 (as_causal_pairs off). */
 int main(void) {
     const char *e = getenv("TJ_TEST_O_SMEM");
     if (e && *e) as_o_smem = strcmp(e, "0") != 0;
     e = getenv("TJ_TEST_Q_LATE");
     if (e && *e && strcmp(e, "0")) as_q_early = 0;
+    e = getenv("TJ_TEST_CAUSAL_GRAPH");
+    if (e && *e && strcmp(e, "0")) as_causal_pairs = 0;
     return harness_main();
 }
