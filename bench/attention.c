@@ -6,7 +6,7 @@
  * call, its JSON lines read with --torch).
  *
  *   bench_attention [--quick] [--json FILE] [--torch FILE] [--commit SHA]
- *                   [--only d128-n8192] [--block-n N] [--exp2-poly K] [--o-smem 0|1]
+ *                   [--only d128-n8192] [--block-m N] [--block-n N] [--exp2-poly K] [--o-smem 0|1]
  *                   [--q-late] [--causal-graph]
  *
  * Sweep: bf16, 16k tokens a batch (batch = 16384 / N), hidden 2048
@@ -40,6 +40,7 @@ static const char *commit = "unknown";
 static char devname[256];
 
 static int force_bn; /* --block-n: every case's block_n (0: tiles()) */
+static int force_bm; /* --block-m: every case's block_m (0: tiles()) */
 
 /* Tile sizes a head dim gets (FlashAttention-3's choices where the
  * schedule's register budget allows them, and the recipe's default);
@@ -50,7 +51,9 @@ static int force_bn; /* --block-n: every case's block_n (0: tiles()) */
  * cache). */
 static void tiles(int d, int causal, int *bm, int *bn) {
     (void)causal;
-    *bm = 128;
+    /* d 64: three consumer warpgroups of 64 rows (FlashAttention-3's
+     * 192-row tile there: its softmax outlasts one warpgroup's products) */
+    *bm = force_bm ? force_bm : d == 64 ? 192 : 128;
     *bn = force_bn ? force_bn : d == 256 ? 64 : 128;
 }
 
@@ -257,13 +260,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--commit") && i + 1 < argc) commit = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--block-n") && i + 1 < argc) force_bn = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--block-m") && i + 1 < argc) force_bm = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--exp2-poly") && i + 1 < argc) as_exp2_poly = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--o-smem") && i + 1 < argc) as_o_smem = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--q-late")) as_q_early = 0;
         else if (!strcmp(argv[i], "--causal-graph")) as_causal_pairs = 0;
         else {
             fprintf(stderr, "usage: bench_attention [--quick] [--json FILE] [--torch FILE] "
-                            "[--commit SHA] [--only CASE-PREFIX] [--block-n N] [--exp2-poly K] [--o-smem 0|1] [--q-late] [--causal-graph]\n");
+                            "[--commit SHA] [--only CASE-PREFIX] [--block-m N] [--block-n N] [--exp2-poly K] [--o-smem 0|1] [--q-late] [--causal-graph]\n");
             return 2;
         }
     }

@@ -155,6 +155,9 @@ TEST(test_attention_causal_stops_at_the_diagonal) {
         {"f32", 64, 2, 2, 1, 32, 16, 1, 0, 2, 17, 0, 0.7, 0, 0, 0},
         {"f32", 64, 2, 2, 1, 16, 32, 1, 0, 1, 50, 0, 0.7, 0, 0, 0},
         {"f16", 64, 1, 1, 1, 64, 32, 1, 0, 1, 1000, 0, 0.4, 0, 0, "exact"},
+        /* 192 rows (three warpgroups on Hopper): the diagonal crosses
+         * key tiles at different offsets from one q tile to the next */
+        {"bf16", 64, 1, 1, 1, 192, 128, 1, 0, 1, 500, 0, 0.4, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         attention_run(&cs[i]);

@@ -522,6 +522,9 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
         "lse=1 varlen=1 cross=1 d=64 causal=1",
         "d=128",
         "d=128 hq=16 hkv=4 lse=1",
+        "d=64 block_m=192",
+        "d=64 block_m=192 causal=1 hq=8 hkv=2",
+        "d=128 block_m=192 block_n=64",
     };
     char what[160];
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {

@@ -123,9 +123,11 @@ static tj_status check_params(const tj_attention_params *p) {
                             fn, p->num_q_heads, p->num_kv_heads);
     int bs[2] = {p->block_m, p->block_n};
     for (int i = 0; i < 2; i++)
-        if (!(i == 1 && bs[i] == 0) && (bs[i] < 16 || bs[i] > 256 || (bs[i] & (bs[i] - 1))))
+        if (!(i == 1 && bs[i] == 0) && !(i == 0 && bs[i] == 192) &&
+            (bs[i] < 16 || bs[i] > 256 || (bs[i] & (bs[i] - 1))))
             return recipe_error(TJ_ERR_INVALID_ARG, "%s: %s %d is not a power of two in 16..256%s",
-                                fn, i ? "block_n" : "block_m", bs[i], i ? " (or 0: auto)" : "");
+                                fn, i ? "block_n" : "block_m", bs[i],
+                                i ? " (or 0: auto)" : " (or 192)");
     if (p->dtype != TJ_BF16 && p->dtype != TJ_F16 && p->dtype != TJ_F32)
         return recipe_error(TJ_ERR_INVALID_ARG, "%s: dtype %s: bf16, f16 or f32 is needed", fn,
                             tj_dtype_name(p->dtype) ? tj_dtype_name(p->dtype) : "(invalid)");
@@ -353,7 +355,10 @@ tj_status recipe_attention_str(const rp_set *rp, tj_graph **out) {
     if (s == TJ_OK) s = rp_int(rp, "hkv", 1, 1024, &hkv);
     if (s == TJ_OK) s = rp_flag(rp, "causal", &p.causal);
     if (s == TJ_OK) s = rp_dtype(rp, "dtype", "bf16|f16|f32", &p.dtype);
-    if (s == TJ_OK) s = rp_pow2(rp, "block_m", 16, 256, &p.block_m);
+    if (s == TJ_OK && !rp_is(rp, "block_m", "192"))   /* 192: three warpgroups of 64 rows */
+        s = rp_pow2(rp, "block_m", 16, 256, &p.block_m);
+    else if (s == TJ_OK)
+        p.block_m = 192;
     if (s == TJ_OK && !rp_is(rp, "block_n", "auto"))
         s = rp_pow2(rp, "block_n", 16, 256, &p.block_n);
     if (s == TJ_OK) s = rp_sym_policy(rp, "seq", 1, &pol);

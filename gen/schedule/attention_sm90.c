@@ -131,12 +131,13 @@ static int pipeline_plan(const ax *x, const as_loop *L, const ir_loop *lp, uint8
  * pipelined loop the previous trip's p.v is issued right behind it, and
  * the thread waits for s only: the softmax below runs while the tensor
  * cores finish p.v (FlashAttention-3's intra-warpgroup overlap). With two
- * consumer warpgroups the issues take turns (named barriers 1 and 2), so
- * one warpgroup's softmax runs under the other's products (ping-pong).
+ * or three consumer warpgroups the issues take turns round the
+ * warpgroups (named barrier 1 + w is warpgroup w's turn), so one
+ * warpgroup's softmax runs under the others' products (ping-pong).
  * The k stage goes back to the producer as soon as s is done. */
 static void s_product(ax *x, const as_loop *L) {
     const as_plan *p = x->p;
-    int pp = x->pipe && p->nwg == 2;
+    int pp = x->pipe && p->nwg >= 2;
     /* No zeros written first: the first k-step's product ignores the
      * accumulator's registers (scale-d 0), which saves a move a register
      * every trip */
@@ -161,7 +162,9 @@ static void s_product(ax *x, const as_loop *L) {
         x->depth--;
         as_line(x, "}");
         as_line(x, "tj::sm90::wgmma_commit();");
-        if (pp) as_line(x, "tj::sm90::named_arrive(2 - cw, 256);   // the other warpgroup's turn");
+        if (pp)
+            as_line(x, "tj::sm90::named_arrive(1 + (cw + 1) %% %d, 256);   // the next warpgroup's turn",
+                    p->nwg);
         as_line(x, "tj::sm90::wgmma_wait<1>();");
     } else {
         as_line(x, "tj::sm90::wgmma_wait<0>();");
@@ -243,7 +246,7 @@ static void consumer_loop(ax *x, int32_t f) {
     /* One consumer warpgroup (block_m 64): ptxas serializes the
      * conditional p.v issue there (C7520), so it keeps the plain loop. */
     int plan = pipeline_plan(x, L, lp, x->pdep, &x->pacc);
-    x->pipe = x->p->nwg == 2 && plan;
+    x->pipe = x->p->nwg >= 2 && plan;
     as_line(x, "// KV loop %d: %s", (int)f,
          x->pipe ? "pipelined (p.v finishes under the next s and softmax)"
          : plan  ? "not pipelined (one consumer warpgroup)"
@@ -418,7 +421,9 @@ static void q_early_open(ax *x) {
 
 static void consumer(ax *x) {
     const tj_graph *g = x->g;
-    if (x->p->nwg == 2) as_line(x, "tj::sm90::regs_take<240>();");
+    /* 240 registers a consumer thread with two warpgroups (168 at
+     * launch), 160 with three (128 at launch; the producer keeps 24) */
+    if (x->p->nwg >= 2) as_line(x, "tj::sm90::regs_take<%d>();", x->p->nwg == 2 ? 240 : 160);
     as_line(x, "const int cw = wg - 1, wl = tid & 127, w4 = wl >> 5, lane = tid & 31;");
     as_line(x, "const int rrow = cw * 64 + w4 * 16 + (lane >> 2);   // this thread's first row");
     as_line(x, "const int qcol = 2 * (lane & 3);                    // and first column");
@@ -433,8 +438,9 @@ static void consumer(ax *x) {
     as_line(x, "bool pend = false;");
     as_line(x, "(void)pp; (void)pstage; (void)pphase; (void)pend;");
     as_line(x, "unsigned qphase = 0;");
-    if (x->p->nwg == 2)
-        as_line(x, "if (cw == 1) tj::sm90::named_arrive(1, 256);   // warpgroup 0 issues first");
+    if (x->p->nwg >= 2)
+        as_line(x, "if (cw == %d) tj::sm90::named_arrive(1, 256);   // warpgroup 0 issues first",
+                x->p->nwg - 1);
     int last = 0;
     for (int k = 0; k < g->nbody; k++)
         if (as_node(x, g->body[k])->op == IR_FOR) last = k;
@@ -494,7 +500,7 @@ static void tma_load(ax *x, int32_t ld, const char *map, const char *dst, const 
 static void producer(ax *x) {
     const as_plan *p = x->p;
     const tj_graph *g = x->g;
-    if (p->nwg == 2) as_line(x, "tj::sm90::regs_release<24>();");
+    if (p->nwg >= 2) as_line(x, "tj::sm90::regs_release<24>();");
     as_line(x, "if (tid == 0) {");
     x->depth++;
     as_line(x, "tj::sm90::tma_prefetch(&tm_q);");

@@ -15,6 +15,10 @@
 /* f32 values a consumer thread may hold for the accumulators, s and p
  * (240 registers after setmaxnreg, the rest for addresses and masks). */
 #define REG_BUDGET 200
+/* With three consumer warpgroups (block_m 192, FlashAttention-3's tile
+ * for head dim 64, where the softmax is longer than one warpgroup's
+ * products and a third warpgroup's products cover it): 160 registers. */
+#define REG_BUDGET_3WG 128
 
 static const ir_node *node(const as_plan *p, int32_t id) { return &p->g->nodes[id]; }
 
@@ -282,17 +286,18 @@ static int unmasked_tile_store(const as_plan *p) {
 }
 
 static int config(as_plan *p, char *why, size_t size) {
-    if (p->bm != 64 && p->bm != 128)
-        return sched_no(why, size, "block_m %d: 64 or 128 (warpgroups of 64 rows)", p->bm);
+    if (p->bm != 64 && p->bm != 128 && p->bm != 192)
+        return sched_no(why, size, "block_m %d: 64, 128 or 192 (warpgroups of 64 rows)", p->bm);
     if (p->bn != 64 && p->bn != 128 && p->bn != 256)
         return sched_no(why, size, "block_n %d: 64, 128 or 256 (wgmma N)", p->bn);
     if (p->d != 64 && p->d != 128 && p->d != 256)
         return sched_no(why, size, "head dim %d: 64, 128 or 256", p->d);
-    if (p->d / 2 + p->bn * 3 / 4 > REG_BUDGET)
+    int budget = p->bm == 192 ? REG_BUDGET_3WG : REG_BUDGET;
+    if (p->d / 2 + p->bn * 3 / 4 > budget)
         return sched_no(why, size,
                         "head dim %d with block_n %d needs %d accumulator registers a "
-                        "thread (%d at most): use block_n 64",
-                        p->d, p->bn, p->d / 2 + p->bn * 3 / 4, REG_BUDGET);
+                        "thread (%d at most with block_m %d): use block_n 64",
+                        p->d, p->bn, p->d / 2 + p->bn * 3 / 4, budget, p->bm);
     p->nwg = p->bm / 64;
     size_t es = tj_dtype_size((tj_dtype)p->dtype);
     p->q_bytes = (size_t)p->bm * (size_t)p->d * es;

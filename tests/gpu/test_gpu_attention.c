@@ -138,6 +138,8 @@ TEST(test_gpu_attention_sm90_recipe_variants_match_interpreter) {
         "d=128 block_n=128 causal=1 dtype=f16",
         "d=128 lse=1 causal=1 hq=4 hkv=2",
         "d=64 lse=1 block_m=64",
+        "d=64 block_m=192",
+        "d=64 block_m=192 causal=1 hq=4 hkv=2 lse=1",
     };
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
         tj_graph *g = attention(cfgs[i]);
