@@ -157,10 +157,14 @@ TJ_DEV u32 swizzle128_offset(int r, int c) {
 // overflow: with e = exp(-|v|) in (0, 1] the denominator 1 + e is in
 // [1, 2], where the approximate division is within 2 ulp and never takes
 // IEEE division's slow path (which a tile of large negative inputs hits
-// in every warp). Same values as tj::sigmoid / silu / gelu_tanh to a few
-// ulp, negative tails keep their relative accuracy, NaN stays NaN.
+// in every warp). e by ex2.approx (tj::fast_exp: two instructions where
+// expf's range reduction took about ten, on every element of a fused
+// GEMM's tile): within about 1e-5 relative of tj::sigmoid / silu /
+// gelu_tanh (the rounding of v log2 e at |v| near 88), far inside a
+// 16-bit output's rounding; negative tails keep their relative accuracy
+// down to where e flushes to zero (|v| > 87), NaN stays NaN.
 TJ_DEV float logistic_parts(float v, float *e) {
-    *e = ::expf(-::fabsf(v));
+    *e = fast_exp(-::fabsf(v));
     return __fdividef(1.0f, 1.0f + *e);   // 1 / (1 + e), e in (0, 1]
 }
 TJ_DEV float sigmoid(float x) {
