@@ -419,6 +419,13 @@ TEST(test_attention_defaults_stage_o_at_d128_and_give_q_back_after_the_last_s) {
     as_causal_pairs = 1;
     CHECK(src && strstr(src, "longest q tiles first") && !strstr(src, "npair"));
     free(src);
+    /* three consumer warpgroups keep one block a program (pairs measured slower) */
+    src = emit_variant("d=64 block_m=192 causal=1", &smem);
+    CHECK(src && strstr(src, "longest q tiles first") && !strstr(src, "npair"));
+    free(src);
+    src = emit_variant("d=64 block_m=128 causal=1", &smem);
+    CHECK(src && strstr(src, "npair"));
+    free(src);
 }
 
 /* The scaled scores s * scale are not computed where only the row max

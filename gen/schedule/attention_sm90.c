@@ -673,7 +673,11 @@ tj_status sched_attention_sm90(const tj_graph *g, const char *arch, const int64_
             .hoisted = calloc((size_t)g->nnodes + 1, 1), .fold = calloc((size_t)g->nnodes + 1, 1)};
     x.persist = !bounds_depend(&x, 0);
     x.remap = !x.persist && !bounds_depend(&x, 1);
-    if (x.remap && as_causal_pairs) {
+    /* Pairs pay with two consumer warpgroups (d 128, H200: causal +2..12 %);
+     * with three (block_m 192) they cost up to 18 % at N <= 2048 and gain
+     * nothing from 4096 (measured 2026-11-29, docs/performance.md), so the
+     * 192-row tile keeps one block a program, longest first. */
+    if (x.remap && as_causal_pairs && p.nwg < 3) {
         x.persist = x.pairs = 1;
         x.remap = 0;
     }
