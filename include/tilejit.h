@@ -507,8 +507,9 @@ typedef struct tj_attention_params {
     int causal;                 /* 1: query i sees keys j <= i + seq_kv - seq */
     int cross;                  /* 1: k/v have their own length symbol seq_kv */
     int lse;                    /* 1: also write lse[batch, hq, seq] (f32, natural log) */
-    int block_m, block_n;       /* powers of two in 16..256 (block_m also 192); block_n 0 (the
-                                   default): 128 up to d 128, 64 at d 256 */
+    int block_m, block_n;       /* block_m: a power of two in 16..256, or 192; block_n: a
+                                   multiple of 16 in 16..256, 0 (the default): 128 up to
+                                   d 128, 64 at d 256 */
     tj_dtype dtype;             /* q, k, v, o: TJ_BF16, TJ_F16 or TJ_F32 */
     tj_policy seq_policy;       /* of seq (and seq_kv) */
     int64_t seq_bucket;         /* the multiple for TJ_BUCKET_MULTIPLE, else 0 */

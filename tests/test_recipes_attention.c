@@ -142,6 +142,7 @@ TEST(test_attention_matches_reference_at_lengths_1_17_1000) {
         {"bf16", 128, 2, 2, 0, 32, 16, 0, 0, 1, 17, 0, 0.3, 0, 0, "pow2"},
         {"f32", 64, 1, 1, 0, 128, 64, 1, 0, 1, 1000, 0, 0.5, 0, 0, "multiple64"},
         {"bf16", 64, 1, 1, 0, 64, 32, 0, 0, 1, 1000, 0, 0.5, 0, 0, "exact"},
+        {"bf16", 128, 1, 1, 0, 128, 176, 1, 0, 1, 1000, 0, 0.3, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         attention_run(&cs[i]);
@@ -158,6 +159,10 @@ TEST(test_attention_causal_stops_at_the_diagonal) {
         /* 192 rows (three warpgroups on Hopper): the diagonal crosses
          * key tiles at different offsets from one q tile to the next */
         {"bf16", 64, 1, 1, 1, 192, 128, 1, 0, 1, 500, 0, 0.4, 0, 0, 0},
+        /* key tiles of 80 and 48 (multiples of 16, not powers of two):
+         * no q tile's diagonal falls on a key tile's edge */
+        {"bf16", 256, 1, 1, 1, 128, 80, 1, 0, 1, 300, 0, 0.1, 0, 0, 0},
+        {"f32", 64, 2, 1, 1, 32, 48, 0, 0, 1, 101, 0, 0.6, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         attention_run(&cs[i]);
@@ -305,8 +310,14 @@ TEST(test_attention_params_are_checked) {
     p.num_kv_heads = 3;
     CHECK_ERR(tj_recipe_attention(&p, &g), TJ_ERR_INVALID_ARG, "must divide num_q_heads");
     tj_attention_params_init(&p);
-    p.block_n = 48;
-    CHECK_ERR(tj_recipe_attention(&p, &g), TJ_ERR_INVALID_ARG, "block_n 48");
+    p.block_n = 40;
+    CHECK_ERR(tj_recipe_attention(&p, &g), TJ_ERR_INVALID_ARG, "block_n 40");
+    tj_attention_params_init(&p);
+    p.block_n = 272;
+    CHECK_ERR(tj_recipe_attention(&p, &g), TJ_ERR_INVALID_ARG, "block_n 272");
+    tj_attention_params_init(&p);
+    p.block_m = 96;
+    CHECK_ERR(tj_recipe_attention(&p, &g), TJ_ERR_INVALID_ARG, "block_m 96");
     tj_attention_params_init(&p);
     p.dtype = TJ_I32;
     CHECK_ERR(tj_recipe_attention(&p, &g), TJ_ERR_INVALID_ARG, "dtype i32");

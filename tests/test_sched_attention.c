@@ -327,6 +327,8 @@ TEST(test_attention_declines_with_reasons) {
         {"block_n=32", "block_n 32"},
         {"d=256 block_n=128", "registers"},
         {"d=256 block_n=256", "registers"},
+        {"d=256 block_n=176", "registers"},
+        {"block_n=96", "block_n 96"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         g = build("attention", cases[i].params, 1);
@@ -532,6 +534,11 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
         "d=64 block_m=192",
         "d=64 block_m=192 causal=1 hq=8 hkv=2",
         "d=128 block_m=192 block_n=64",
+        /* FlashAttention-3's key tiles beside the powers of two */
+        "d=256 block_n=80",
+        "d=256 block_n=80 causal=1 softcap=30 hq=8 hkv=2",
+        "d=128 block_n=176",
+        "dtype=f16 d=64 block_n=176 lse=1",
     };
     char what[160];
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {

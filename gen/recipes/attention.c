@@ -121,13 +121,18 @@ static tj_status check_params(const tj_attention_params *p) {
                             "%s: num_q_heads %d and num_kv_heads %d: both must be in 1..1024 and "
                             "num_kv_heads must divide num_q_heads",
                             fn, p->num_q_heads, p->num_kv_heads);
-    int bs[2] = {p->block_m, p->block_n};
-    for (int i = 0; i < 2; i++)
-        if (!(i == 1 && bs[i] == 0) && !(i == 0 && bs[i] == 192) &&
-            (bs[i] < 16 || bs[i] > 256 || (bs[i] & (bs[i] - 1))))
-            return recipe_error(TJ_ERR_INVALID_ARG, "%s: %s %d is not a power of two in 16..256%s",
-                                fn, i ? "block_n" : "block_m", bs[i],
-                                i ? " (or 0: auto)" : " (or 192)");
+    if (p->block_m != 192 &&
+        (p->block_m < 16 || p->block_m > 256 || (p->block_m & (p->block_m - 1))))
+        return recipe_error(TJ_ERR_INVALID_ARG,
+                            "%s: block_m %d is not a power of two in 16..256 (or 192)", fn,
+                            p->block_m);
+    /* block_n: any multiple of 16 (p . v's k step); FlashAttention-3 uses
+     * 80 at d 256 (two stages of k and v fit the shared memory) and 176
+     * at d 128 beside the powers of two */
+    if (p->block_n != 0 && (p->block_n < 16 || p->block_n > 256 || p->block_n % 16))
+        return recipe_error(TJ_ERR_INVALID_ARG,
+                            "%s: block_n %d is not a multiple of 16 in 16..256 (or 0: auto)", fn,
+                            p->block_n);
     if (p->dtype != TJ_BF16 && p->dtype != TJ_F16 && p->dtype != TJ_F32)
         return recipe_error(TJ_ERR_INVALID_ARG, "%s: dtype %s: bf16, f16 or f32 is needed", fn,
                             tj_dtype_name(p->dtype) ? tj_dtype_name(p->dtype) : "(invalid)");
@@ -359,8 +364,15 @@ tj_status recipe_attention_str(const rp_set *rp, tj_graph **out) {
         s = rp_pow2(rp, "block_m", 16, 256, &p.block_m);
     else if (s == TJ_OK)
         p.block_m = 192;
-    if (s == TJ_OK && !rp_is(rp, "block_n", "auto"))
-        s = rp_pow2(rp, "block_n", 16, 256, &p.block_n);
+    if (s == TJ_OK && !rp_is(rp, "block_n", "auto")) {
+        int64_t bn;
+        s = rp_int(rp, "block_n", 16, 256, &bn);
+        if (s == TJ_OK && bn % 16)
+            return rp_fail(rp, "block_n=%lld: a multiple of 16 in 16..256 (the mma's k step "
+                               "of p . v)",
+                           (long long)bn);
+        p.block_n = (int)bn;
+    }
     if (s == TJ_OK) s = rp_sym_policy(rp, "seq", 1, &pol);
     if (s == TJ_OK) s = rp_flag(rp, "cross", &p.cross);
     if (s == TJ_OK) s = rp_flag(rp, "lse", &p.lse);

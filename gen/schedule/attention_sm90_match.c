@@ -288,8 +288,9 @@ static int unmasked_tile_store(const as_plan *p) {
 static int config(as_plan *p, char *why, size_t size) {
     if (p->bm != 64 && p->bm != 128 && p->bm != 192)
         return sched_no(why, size, "block_m %d: 64, 128 or 192 (warpgroups of 64 rows)", p->bm);
-    if (p->bn != 64 && p->bn != 128 && p->bn != 256)
-        return sched_no(why, size, "block_n %d: 64, 128 or 256 (wgmma N)", p->bn);
+    if (p->bn != 64 && p->bn != 80 && p->bn != 128 && p->bn != 176 && p->bn != 256)
+        return sched_no(why, size, "block_n %d: 64, 80, 128, 176 or 256 (the wgmma shapes of s)",
+                        p->bn);
     if (p->d != 64 && p->d != 128 && p->d != 256)
         return sched_no(why, size, "head dim %d: 64, 128 or 256", p->d);
     int budget = p->bm == 192 ? REG_BUDGET_3WG : REG_BUDGET;

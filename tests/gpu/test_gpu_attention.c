@@ -140,6 +140,10 @@ TEST(test_gpu_attention_sm90_recipe_variants_match_interpreter) {
         "d=64 lse=1 block_m=64",
         "d=64 block_m=192",
         "d=64 block_m=192 causal=1 hq=4 hkv=2 lse=1",
+        "d=256 block_n=80",
+        "d=256 block_n=80 causal=1 hq=4 hkv=2 softcap=30",
+        "d=128 block_n=176",
+        "d=128 block_n=176 causal=1 dtype=f16 lse=1",
     };
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
         tj_graph *g = attention(cfgs[i]);
