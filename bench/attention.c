@@ -54,7 +54,7 @@ static void tiles(int d, int causal, int *bm, int *bn) {
     /* d 64: three consumer warpgroups of 64 rows (FlashAttention-3's
      * 192-row tile there: its softmax outlasts one warpgroup's products) */
     *bm = force_bm ? force_bm : d == 64 ? 192 : 128;
-    *bn = force_bn ? force_bn : d == 256 ? 64 : 128;
+    *bn = force_bn ? force_bn : d == 256 ? 80 : 128;
 }
 
 typedef struct acase {

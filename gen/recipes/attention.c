@@ -148,13 +148,16 @@ static tj_status check_params(const tj_attention_params *p) {
     return TJ_OK;
 }
 
-/* block_n 0 (auto): 128 keys a tile up to d 128, 64 at d 256. With
+/* block_n 0 (auto): 128 keys a tile up to d 128, 80 at d 256. With
  * block_m 128 that is FlashAttention-3's tile for d <= 128; the wider
  * tile halves the per-tile softmax bookkeeping and the barrier round
  * trips of the sm_90a schedule (d 128, H200: 578 vs 461 TFLOP/s causal
  * at N 16384); at d 256 a 128x128 score tile with a 128x256 accumulator
- * does not fit the registers of a consumer warpgroup. */
-static int attention_block_n(int head_dim) { return head_dim >= 256 ? 64 : 128; }
+ * does not fit the registers of a consumer warpgroup, and 80 keys (FA3's
+ * d 256 tile: q and two k/v stages fill 224 KB) beat 64 from N 2048 on
+ * (H200, same call: full N 16384 710 -> 754 TFLOP/s, causal 694 -> 729;
+ * N 512 full 414 -> 390, N 1024 even). */
+static int attention_block_n(int head_dim) { return head_dim >= 256 ? 80 : 128; }
 
 tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out) {
     if (!out) return recipe_error(TJ_ERR_INVALID_ARG, "tj_recipe_attention: out is NULL");
