@@ -352,17 +352,22 @@ TEST(test_gemm_takes_fp8_operands_that_are_both_k_major) {
 }
 
 /* The dispatcher picks it for fp8 as for 16-bit types. */
+/* bk=auto (the recipe's default) is 128 for fp8: the fast path's K tile */
 TEST(test_emit_picks_gemm_sm90_for_fp8) {
-    tj_graph *g = recipe("dtype=f8e5m2 trans_b=1 bk=128 bias=1 act=gelu", 1);
-    CHECK(g);
-    int64_t vals[3];
-    gemm_vals(g, 1000, 520, 256, vals);
-    char *src = NULL;
-    CHECK_OK(tj_emit_cuda(g, "sm_90a", vals, &src));
-    tj_graph_free(g);
-    int fast = strncmp(src, "// schedule: gemm_sm90", 22) == 0;
-    tj_free(src);
-    CHECKF(fast, "first line: not gemm_sm90");
+    static const char *ps[] = {"dtype=f8e5m2 trans_b=1 bk=128 bias=1 act=gelu",
+                               "dtype=f8e4m3 trans_b=1"};
+    for (int i = 0; i < 2; i++) {
+        tj_graph *g = recipe(ps[i], 1);
+        CHECK(g);
+        int64_t vals[3];
+        gemm_vals(g, 1000, 520, 256, vals);
+        char *src = NULL;
+        CHECK_OK(tj_emit_cuda(g, "sm_90a", vals, &src));
+        tj_graph_free(g);
+        int fast = strncmp(src, "// schedule: gemm_sm90", 22) == 0;
+        tj_free(src);
+        CHECKF(fast, "'%s': first line: not gemm_sm90", ps[i]);
+    }
 }
 
 /* wgmma has no transpose for 8-bit operands: an M-major a or an N-major
@@ -388,10 +393,9 @@ TEST(test_gemm_declines_fp8_operands_that_are_not_k_major) {
     }
 }
 
-/* A K tile of 64 fp8 elements is half a 128-byte swizzle line: declined
- * (the recipe's default bk is 64). */
+/* A K tile of 64 fp8 elements is half a 128-byte swizzle line: declined. */
 TEST(test_gemm_declines_fp8_tile_k_that_is_not_a_multiple_of_128) {
-    static const char *ps[] = {"dtype=f8e4m3 trans_b=1", "dtype=f8e5m2 trans_b=1 bk=32"};
+    static const char *ps[] = {"dtype=f8e4m3 trans_b=1 bk=64", "dtype=f8e5m2 trans_b=1 bk=32"};
     for (int i = 0; i < 2; i++) {
         tj_graph *g = recipe(ps[i], 1);
         CHECK(g);
