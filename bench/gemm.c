@@ -10,7 +10,10 @@
  * with the tile shape from tile_config() below, and runs it through
  * tj_kernel_launch, as a user would. cuBLAS: cublasGemmEx (libcublas,
  * dlopen); the fused case (bias + GELU) against cuBLASLt's fused
- * GELU_BIAS epilogue (tanh GELU, as the recipe's act=gelu_tanh).
+ * GELU_BIAS epilogue (tanh GELU, as the recipe's act=gelu_tanh); one fp8
+ * case (e4m3 a and b, bf16 out, bk 128) against cuBLASLt's fp8 matmul
+ * (TN, unscaled, fast accumulation: like ours, no periodic promotion of
+ * the tensor cores' partial sums).
  * Timing: a second of both in turn, then ours and the peer take turns in
  * rounds of 5 runs enqueued back to back with a CUDA event between each
  * (R runs of each in all, --reps), the median interval of each; the two
@@ -18,7 +21,7 @@
  * limit slows within a run, which favoured whichever was timed first).
  * Correctness: 256 sampled
  * elements of ours and cuBLAS's output against a float64 dot product of
- * the same bf16 inputs, every case, same run.
+ * the same bf16 (or e4m3) inputs, every case, same run.
  * Also prints the kernel's registers and spills (ptxas) and, with
  * cuobjdump on the PATH, its SASS mix (HGMMA count, LDL/STL count).
  */
@@ -49,6 +52,22 @@ static float frand(void) {
     rng ^= rng >> 27;
     uint64_t x = rng * 0x2545F4914F6CDD1DULL;
     return (float)((double)(x >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+/* n random e4m3 values in [-2, 2) on the device (the range the gpu tests
+ * use: 3 mantissa bits, far from 448); the host copy kept for the check. */
+static drv_ptr device_random_f8(size_t n, uint8_t **host) {
+    drv_ptr p;
+    if (drv_mem_alloc(n, &p) != TJ_OK) DIE("alloc %zu bytes", n);
+    uint8_t *h = malloc(n);
+    if (!h) DIE("host alloc");
+    for (size_t i = 0; i < n; i++) {
+        float f = 2.0f * frand();
+        tj_convert(TJ_F8E4M3, &h[i], TJ_F32, &f, 1);
+    }
+    if (drv_memcpy_htod(p, h, n) != TJ_OK) DIE("copy");
+    *host = h;
+    return p;
 }
 
 /* n random bf16 values on the device; the host copy kept for the check. */
@@ -137,8 +156,9 @@ static void time_pair(bench_fn fa, void *ca, bench_fn fb, void *cb_, float *ma, 
 
 /* ---- cuBLAS and cuBLASLt (dlopen; enum values from cublas_api.h / cublasLt.h) ---- */
 
-enum { CUDA_R_32F = 0, CUDA_R_16BF = 14, CUBLAS_COMPUTE_32F = 68, CUBLAS_OP_N = 0, CUBLAS_OP_T = 1,
-       LT_DESC_TRANSA = 3, LT_DESC_TRANSB = 4, LT_DESC_EPILOGUE = 7, LT_DESC_BIAS_POINTER = 8,
+enum { CUDA_R_32F = 0, CUDA_R_16BF = 14, CUDA_R_8F_E4M3 = 28, CUBLAS_COMPUTE_32F = 68,
+       CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, LT_DESC_TRANSA = 3, LT_DESC_TRANSB = 4,
+       LT_DESC_EPILOGUE = 7, LT_DESC_BIAS_POINTER = 8, LT_DESC_FAST_ACCUM = 25,
        LT_PREF_MAX_WORKSPACE = 1, LT_EPILOGUE_GELU_BIAS = 36 };
 
 typedef struct { uint64_t data[8]; size_t workspace; int state; float waves; int reserved[4]; } lt_heur;
@@ -192,9 +212,10 @@ static int cublas_open(void) {
 
 typedef struct mm_case {
     int64_t m, n, k;
-    int fused;
+    int fused, fp8;   /* fp8: e4m3 a and b (ha8, hb8), bf16 c */
     drv_ptr a, b, bias, c, c_peer, ws;
     uint16_t *ha, *hb, *hbias;
+    uint8_t *ha8, *hb8;
     tj_kernel *kern, *alt;   /* alt: the other 128-row tile while they are compared */
     tj_graph *g, *galt;
     int64_t vals[3];
@@ -215,19 +236,26 @@ static void cublas_run(void *ctx) {
     if (r) { fprintf(stderr, "cublasGemmEx: status %d\n", r); exit(1); }
 }
 
+/* cuBLASLt for the fused case (GELU_BIAS epilogue) or the fp8 one (e4m3
+ * operands: cuBLASLt's fp8 kernels want exactly this TN form; scale
+ * pointers left unset mean 1). */
 static int lt_setup(mm_case *c) {
     if (!cb.lt) return 0;
     int ta = CUBLAS_OP_T, tb = CUBLAS_OP_N, epi = LT_EPILOGUE_GELU_BIAS;
+    int8_t fast = 1;
     void *bias = (void *)c->bias;
     size_t wsz = 32u << 20;
+    int in_type = c->fp8 ? CUDA_R_8F_E4M3 : CUDA_R_16BF;
     if (cb.lt_desc_create(&c->lt_desc, CUBLAS_COMPUTE_32F, CUDA_R_32F) ||
         cb.lt_desc_set(c->lt_desc, LT_DESC_TRANSA, &ta, sizeof ta) ||
-        cb.lt_desc_set(c->lt_desc, LT_DESC_TRANSB, &tb, sizeof tb) ||
-        cb.lt_desc_set(c->lt_desc, LT_DESC_EPILOGUE, &epi, sizeof epi) ||
-        cb.lt_desc_set(c->lt_desc, LT_DESC_BIAS_POINTER, &bias, sizeof bias))
+        cb.lt_desc_set(c->lt_desc, LT_DESC_TRANSB, &tb, sizeof tb))
         return 0;
-    if (cb.lt_layout_create(&c->la, CUDA_R_16BF, (uint64_t)c->k, (uint64_t)c->n, c->k) ||
-        cb.lt_layout_create(&c->lb, CUDA_R_16BF, (uint64_t)c->k, (uint64_t)c->m, c->k) ||
+    if (c->fused && (cb.lt_desc_set(c->lt_desc, LT_DESC_EPILOGUE, &epi, sizeof epi) ||
+                     cb.lt_desc_set(c->lt_desc, LT_DESC_BIAS_POINTER, &bias, sizeof bias)))
+        return 0;
+    if (c->fp8 && cb.lt_desc_set(c->lt_desc, LT_DESC_FAST_ACCUM, &fast, sizeof fast)) return 0;
+    if (cb.lt_layout_create(&c->la, in_type, (uint64_t)c->k, (uint64_t)c->n, c->k) ||
+        cb.lt_layout_create(&c->lb, in_type, (uint64_t)c->k, (uint64_t)c->m, c->k) ||
         cb.lt_layout_create(&c->lc, CUDA_R_16BF, (uint64_t)c->n, (uint64_t)c->m, c->n))
         return 0;
     void *pref;
@@ -289,6 +317,20 @@ static double bf(uint16_t x) {
     return f;
 }
 
+static double f8(uint8_t x) {
+    float f;
+    tj_convert(TJ_F32, &f, TJ_F8E4M3, &x, 1);
+    return f;
+}
+
+/* Element idx of the operands' host copies, as the kernels read it. */
+static double in_a(const mm_case *c, int64_t idx) {
+    return c->fp8 ? f8(c->ha8[idx]) : bf(c->ha[idx]);
+}
+static double in_b(const mm_case *c, int64_t idx) {
+    return c->fp8 ? f8(c->hb8[idx]) : bf(c->hb[idx]);
+}
+
 static double gelu_tanh(double x) {
     return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
 }
@@ -302,7 +344,7 @@ static double sample_error(mm_case *c, drv_ptr out) {
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
         int64_t i = (int64_t)((s >> 33) % (uint64_t)c->m), j = (int64_t)((s >> 13) % (uint64_t)c->n);
         double want = 0;
-        for (int64_t k = 0; k < c->k; k++) want += bf(c->ha[i * c->k + k]) * bf(c->hb[j * c->k + k]);
+        for (int64_t k = 0; k < c->k; k++) want += in_a(c, i * c->k + k) * in_b(c, j * c->k + k);
         if (c->fused) want = gelu_tanh(want + bf(c->hbias[j]));
         uint16_t got;
         if (drv_memcpy_dtoh(&got, out + (uint64_t)(i * c->n + j) * 2, 2) != TJ_OK) DIE("dtoh");
@@ -384,8 +426,11 @@ static void ours_build(mm_case *c, int bm, int bn, tj_graph **g, tj_kernel **k) 
     snprintf(p[1], sizeof p[1], "bn=%d", bn);
     snprintf(p[2], sizeof p[2], "trans_b=1");
     snprintf(p[3], sizeof p[3], c->fused ? "bias=1" : "bias=0");
-    const char *params[6] = {p[0], p[1], p[2], p[3], "bk=64", c->fused ? "act=gelu_tanh" : "act=none"};
-    if (tj_recipe_build("gemm", 6, params, g) != TJ_OK) DIE("recipe");
+    /* fp8: K tiles of 128 (one 128-byte swizzle line, what gemm_sm90 takes) */
+    const char *params[7] = {p[0], p[1], p[2], p[3], c->fp8 ? "bk=128" : "bk=64",
+                             c->fused ? "act=gelu_tanh" : "act=none",
+                             c->fp8 ? "dtype=f8e4m3" : "dtype=bf16"};
+    if (tj_recipe_build("gemm", 7, params, g) != TJ_OK) DIE("recipe");
     for (int t = 0; t < tj_num_tensors(*g); t++) tj_tensor_set_align(*g, (tj_tensor){t}, 16);
     c->vals[tj_find_symbol(*g, "M").id] = c->m;
     c->vals[tj_find_symbol(*g, "N").id] = c->n;
@@ -399,18 +444,24 @@ static void ours_build(mm_case *c, int bm, int bn, tj_graph **g, tj_kernel **k) 
  * that is a 128-row tile, both 128x256 (warpgroups split each tile) and
  * 128x128 (warpgroups take tiles in turn) are measured and the faster
  * kept, as `tilejit tune` is to do. */
-static double run_case(int64_t m, int64_t n, int64_t k, int fused, int force_bm, int force_bn) {
+static double run_case(int64_t m, int64_t n, int64_t k, int fused, int fp8, int force_bm,
+                       int force_bn) {
     mm_case c;
     memset(&c, 0, sizeof c);
-    c.m = m, c.n = n, c.k = k, c.fused = fused;
+    c.m = m, c.n = n, c.k = k, c.fused = fused, c.fp8 = fp8;
     int bm = force_bm, bn = force_bn;
     if (!bm) tile_config(m, n, &bm, &bn);
     char cfg[96], cas[64];
-    snprintf(cas, sizeof cas, "%lldx%lldx%lld%s%s", (long long)m, (long long)n, (long long)k,
-             fused ? "+bias+gelu" : "", force_bm ? "@" : "");
+    snprintf(cas, sizeof cas, "%lldx%lldx%lld%s%s%s", (long long)m, (long long)n, (long long)k,
+             fp8 ? "-e4m3" : "", fused ? "+bias+gelu" : "", force_bm ? "@" : "");
     if (only && strncmp(cas, only, strlen(only))) return 0;
-    c.a = device_random((size_t)(m * k), &c.ha);
-    c.b = device_random((size_t)(n * k), &c.hb);
+    if (fp8) {
+        c.a = device_random_f8((size_t)(m * k), &c.ha8);
+        c.b = device_random_f8((size_t)(n * k), &c.hb8);
+    } else {
+        c.a = device_random((size_t)(m * k), &c.ha);
+        c.b = device_random((size_t)(n * k), &c.hb);
+    }
     if (fused) c.bias = device_random((size_t)n, &c.hbias);
     if (drv_mem_alloc((size_t)(m * n) * 2, &c.c) != TJ_OK ||
         drv_mem_alloc((size_t)(m * n) * 2, &c.c_peer) != TJ_OK)
@@ -441,15 +492,15 @@ static double run_case(int64_t m, int64_t n, int64_t k, int fused, int force_bm,
         tj_graph_free(c.galt);
         c.alt = NULL, c.galt = NULL;
     }
-    snprintf(cfg, sizeof cfg, "tile %dx%dx64%s%s", bm, bn, bm == 128 && bn <= 128 ? " pingpong" : "",
-             tried);
+    snprintf(cfg, sizeof cfg, "tile %dx%dx%d%s%s", bm, bn, fp8 ? 128 : 64,
+             bm == 128 && bn <= 128 ? " pingpong" : "", tried);
     double ours = 0, peer_v = 0;
     const char *peer = "cublas";
     bench_fn peer_fn = NULL;
-    if (fused && lt_setup(&c)) {
+    if ((fused || fp8) && lt_setup(&c)) {
         peer = "cublaslt";
         peer_fn = lt_run;
-    } else if (!fused) {
+    } else if (!fused && !fp8) {
         peer_fn = cublas_run;
     } else {
         peer = "none";
@@ -483,6 +534,8 @@ static double run_case(int64_t m, int64_t n, int64_t k, int fused, int force_bm,
     drv_mem_free(c.ws);
     free(c.ha);
     free(c.hb);
+    free(c.ha8);
+    free(c.hb8);
     free(c.hbias);
     return peer_v > 0 ? ours / peer_v : 0;
 }
@@ -506,7 +559,8 @@ int main(int argc, char **argv) {
     void *ctx;
     if (drv_context_current(ord, &ctx) != TJ_OK) DIE("context");
     if (!cublas_open()) DIE("cuBLAS not found");
-    printf("%s (%s, %d SMs), bf16 GEMM, median of %d runs\n", dev.name, dev.arch, dev.sm_count, reps);
+    printf("%s (%s, %d SMs), bf16 GEMM (and one e4m3), median of %d runs\n", dev.name, dev.arch,
+           dev.sm_count, reps);
     printf("%-24s %9s %9s %-9s %6s\n", "case MxNxK", "ours", "peer", "peer", "ratio");
     static const int64_t shapes[][3] = {{2048, 2048, 2048},   {4096, 4096, 4096},
                                         {8192, 8192, 8192},   {4096, 14336, 4096},
@@ -516,17 +570,20 @@ int main(int argc, char **argv) {
     int n = 0;
     for (int i = 0; i < 8; i++) {
         if (quick && i != 1 && i != 7) continue;
-        double r = run_case(shapes[i][0], shapes[i][1], shapes[i][2], 0, 0, 0);
+        double r = run_case(shapes[i][0], shapes[i][1], shapes[i][2], 0, 0, 0, 0);
         if (r > 0) logsum += log(r), n++;
     }
-    double fr = run_case(4096, 14336, 4096, 1, 0, 0);
-    if (n) printf("geometric mean ratio (plain GEMMs): %.3f; fused: %.3f\n", exp(logsum / n), fr);
+    double fr = run_case(4096, 14336, 4096, 1, 0, 0, 0);
+    double f8r = run_case(4096, 4096, 4096, 0, 1, 0, 0);
+    if (n)
+        printf("geometric mean ratio (plain GEMMs): %.3f; fused: %.3f; fp8 e4m3: %.3f\n",
+               exp(logsum / n), fr, f8r);
     if (sweep) {   /* every tile shape at a few shapes, for tile_config's weights */
         static const int cand[][2] = {{128, 256}, {128, 128}, {64, 128}, {64, 64}, {256, 128}};
         static const int sw[] = {0, 1, 6, 7};
         for (int s = 0; s < 4; s++)
             for (int c = 0; c < 5; c++)
-                run_case(shapes[sw[s]][0], shapes[sw[s]][1], shapes[sw[s]][2], 0, cand[c][0],
+                run_case(shapes[sw[s]][0], shapes[sw[s]][1], shapes[sw[s]][2], 0, 0, cand[c][0],
                          cand[c][1]);
     }
     if (json) fclose(json);

@@ -244,7 +244,7 @@ static const struct {
       "dtype=bf16 bm=1 rows=dynamic cols=exact bias=1"},
      recipe_layernorm},
     {{"gemm", "c = act(op(a) . op(b) + bias): K-tile loop with an f32 accumulator",
-      "dtype=bf16 out=same trans_a=0 trans_b=0 bias=0 act=none bm=128 bn=128 bk=64 "
+      "dtype=bf16 out=same trans_a=0 trans_b=0 bias=0 act=none bm=128 bn=128 bk=auto "
       "m=exact n=exact k=exact"},
      recipe_gemm},
     {{"attention", "FlashAttention-2 forward: online softmax over KV tiles, GQA, causal, "

@@ -172,11 +172,7 @@ TEST(test_gemm_declines_unsupported_dtypes_and_tiles) {
     CHECK(g);
     int64_t vals[3];
     gemm_vals(g, 256, 256, 256, vals);
-    CHECK_DECLINES(g, "sm_90a", vals, "bf16 and f16");
-    tj_graph_free(g);
-    g = recipe("dtype=f8e4m3", 1);
-    CHECK(g);
-    CHECK_DECLINES(g, "sm_90a", vals, "bf16 and f16");
+    CHECK_DECLINES(g, "sm_90a", vals, "bf16, f16, f8e4m3 and f8e5m2");
     tj_graph_free(g);
     g = recipe("bk=32", 1);
     CHECK(g);
@@ -305,6 +301,121 @@ TEST(test_gemm_declines_two_loops_and_extra_loop_work) {
     tj_graph_free(g);
 }
 
+/* ---- fp8 ---------------------------------------------------------------------- */
+
+/* The tensor maps' boxes of the operands: {elements of one 128-byte line, rows}. */
+static int operand_boxes(const emit_launch *L, uint32_t inner, uint32_t rows_a, uint32_t rows_b) {
+    int seen = 0;
+    for (int p = 0; p < L->nparams; p++) {
+        const emit_param *q = &L->params[p];
+        if (q->kind != EMIT_PARAM_TENSORMAP || q->index > 1) continue;   /* a 0, b 1 */
+        if (q->tmap.box[0] != inner || q->tmap.box[1] != (q->index == 0 ? rows_a : rows_b) ||
+            q->tmap.swizzle != 128)
+            return 0;
+        seen++;
+    }
+    return seen == 2;
+}
+
+/* e4m3 and e5m2 with a [M,K] and b [N,K]: wgmma's k32 fp8 form, no
+ * transposes, boxes of 128 fp8 elements (128 bytes), k-steps of 32. */
+TEST(test_gemm_takes_fp8_operands_that_are_both_k_major) {
+    static const char *ps[] = {
+        "dtype=f8e4m3 trans_b=1 bk=128",
+        "dtype=f8e5m2 trans_b=1 bk=128",
+        "dtype=f8e4m3 trans_b=1 bk=128 bm=128 bn=256 bias=1 act=gelu",
+        "dtype=f8e5m2 trans_b=1 bk=256 bm=64 bn=64 bias=1 act=gelu_tanh out=f32",
+        "dtype=f8e4m3 trans_b=1 bk=128 bm=256 bn=128 act=silu out=f16",
+    };
+    static const char *want[] = {"wgmma_e4m3_m64n128k32(", "wgmma_e5m2_m64n128k32(",
+                                 "wgmma_e4m3_m64n256k32(", "wgmma_e5m2_m64n64k32(",
+                                 "wgmma_e4m3_m64n128k32("};
+    static const uint32_t rows[][2] = {{128, 128}, {128, 128}, {128, 256}, {64, 64}, {256, 128}};
+    static const int64_t shapes[][3] = {{1000, 520, 256}, {200, 136, 384}, {4096, 4096, 4096},
+                                        {136, 264, 528}, {328, 200, 272}};
+    for (int i = 0; i < 5; i++) {
+        tj_graph *g = recipe(ps[i], 1);
+        CHECK(g);
+        int64_t vals[3];
+        gemm_vals(g, shapes[i][0], shapes[i][1], shapes[i][2], vals);
+        char *src, why[160];
+        emit_launch L;
+        int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(r == 1, "%s: %s", ps[i], why);
+        int has = strstr(src, want[i]) != NULL && strstr(src, "KSTEP = 32") != NULL &&
+                  strstr(src, "k16") == NULL;
+        free(src);
+        CHECKF(has, "%s: wanted %s with k-steps of 32", ps[i], want[i]);
+        CHECKF(operand_boxes(&L, 128, rows[i][0], rows[i][1]), "%s: operand boxes", ps[i]);
+    }
+}
+
+/* The dispatcher picks it for fp8 as for 16-bit types. */
+/* bk=auto (the recipe's default) is 128 for fp8: the fast path's K tile */
+TEST(test_emit_picks_gemm_sm90_for_fp8) {
+    static const char *ps[] = {"dtype=f8e5m2 trans_b=1 bk=128 bias=1 act=gelu",
+                               "dtype=f8e4m3 trans_b=1"};
+    for (int i = 0; i < 2; i++) {
+        tj_graph *g = recipe(ps[i], 1);
+        CHECK(g);
+        int64_t vals[3];
+        gemm_vals(g, 1000, 520, 256, vals);
+        char *src = NULL;
+        CHECK_OK(tj_emit_cuda(g, "sm_90a", vals, &src));
+        tj_graph_free(g);
+        int fast = strncmp(src, "// schedule: gemm_sm90", 22) == 0;
+        tj_free(src);
+        CHECKF(fast, "'%s': first line: not gemm_sm90", ps[i]);
+    }
+}
+
+/* wgmma has no transpose for 8-bit operands: an M-major a or an N-major
+ * b is declined with the reason, and the generic lowering runs it. */
+TEST(test_gemm_declines_fp8_operands_that_are_not_k_major) {
+    static const char *ps[] = {"dtype=f8e4m3 bk=128", "dtype=f8e5m2 trans_a=1 trans_b=1 bk=128",
+                               "dtype=f8e4m3 trans_a=1 bk=128"};
+    static const char *want[] = {"fp8 operand b is N-major", "fp8 operand a is M-major",
+                                 "fp8 operand a is M-major"};
+    for (int i = 0; i < 3; i++) {
+        tj_graph *g = recipe(ps[i], 1);
+        CHECK(g);
+        int64_t vals[3];
+        gemm_vals(g, 200, 136, 384, vals);
+        CHECK_DECLINES(g, "sm_90a", vals, want[i]);
+        char *src = NULL;
+        tj_status s = tj_emit_cuda(g, "sm_90a", vals, &src);
+        tj_graph_free(g);
+        CHECK_OK(s);
+        int generic = strncmp(src, "// schedule: generic", 20) == 0 && strstr(src, want[i]);
+        tj_free(src);
+        CHECKF(generic, "%s: not the generic lowering with the reason", ps[i]);
+    }
+}
+
+/* A K tile of 64 fp8 elements is half a 128-byte swizzle line: declined. */
+TEST(test_gemm_declines_fp8_tile_k_that_is_not_a_multiple_of_128) {
+    static const char *ps[] = {"dtype=f8e4m3 trans_b=1 bk=64", "dtype=f8e5m2 trans_b=1 bk=32"};
+    for (int i = 0; i < 2; i++) {
+        tj_graph *g = recipe(ps[i], 1);
+        CHECK(g);
+        int64_t vals[3];
+        gemm_vals(g, 256, 256, 512, vals);
+        CHECK_DECLINES(g, "sm_90a", vals, "not a multiple of 128");
+        tj_graph_free(g);
+    }
+}
+
+/* fp8 rows must be 16-byte multiples too: 16 elements, not 8. */
+TEST(test_gemm_declines_fp8_rows_that_are_not_16_byte_multiples) {
+    tj_graph *g = recipe("dtype=f8e4m3 trans_b=1 bk=128", 1);
+    CHECK(g);
+    int64_t vals[3];
+    gemm_vals(g, 256, 256, 392, vals);     /* 392 bytes: a multiple of 8, not 16 */
+    CHECK_DECLINES(g, "sm_90a", vals, "16-byte multiples");
+    tj_graph_free(g);
+}
+
 /* ---- emitted code compiles --------------------------------------------------- */
 
 static int nvrtc_ok(void) { return nvrtc_load() == TJ_OK && nvrtc_arch_supported("sm_90a"); }
@@ -342,6 +453,24 @@ static int compiles(const tj_graph *g, const int64_t *vals, int spills_ok, char 
     return ok;
 }
 
+/* Each recipe config at its shape compiles for sm_90a without spills; at
+ * 8x8x8 every bound folds to a constant and ptxas keeps a few epilogue
+ * values on the stack (40 bytes with erf gelu): compiled, not held to the
+ * no-spill rule. */
+static void check_configs_compile(const char *const *cfgs, const int64_t (*shapes)[3], int n) {
+    for (int i = 0; i < n; i++) {
+        tj_graph *g = recipe(cfgs[i], 1);
+        CHECK(g);
+        int64_t vals[3];
+        gemm_vals(g, shapes[i][0], shapes[i][1], shapes[i][2], vals);
+        char why[2600];
+        int ok = compiles(g, vals, shapes[i][0] * shapes[i][1] < 4096, why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(ok, "%s at %lldx%lldx%lld: %s", cfgs[i], (long long)shapes[i][0],
+               (long long)shapes[i][1], (long long)shapes[i][2], why);
+    }
+}
+
 TEST(test_gemm_kernels_compile_for_sm90a_at_many_configs) {
     if (!nvrtc_ok()) SKIP("NVRTC for sm_90a is not available: %.200s", tj_last_error());
     static const char *cfgs[] = {
@@ -357,20 +486,25 @@ TEST(test_gemm_kernels_compile_for_sm90a_at_many_configs) {
     static const int64_t shapes[][3] = {{1000, 1000, 1000}, {8, 8, 8},   {4096, 4096, 4096},
                                         {136, 264, 520},    {128, 4096, 4096}, {8192, 8192, 512},
                                         {200, 72, 64},      {16384, 4096, 4096}};
-    for (int i = 0; i < 8; i++) {
-        tj_graph *g = recipe(cfgs[i], 1);
-        CHECK(g);
-        int64_t vals[3];
-        gemm_vals(g, shapes[i][0], shapes[i][1], shapes[i][2], vals);
-        char why[2600];
-        /* At 8x8x8 every bound folds to a constant and ptxas keeps a few
-         * epilogue values on the stack (40 bytes with erf gelu): compiled,
-         * not held to the no-spill rule. */
-        int ok = compiles(g, vals, shapes[i][0] * shapes[i][1] < 4096, why, sizeof why);
-        tj_graph_free(g);
-        CHECKF(ok, "%s at %lldx%lldx%lld: %s", cfgs[i], (long long)shapes[i][0],
-               (long long)shapes[i][1], (long long)shapes[i][2], why);
-    }
+    check_configs_compile(cfgs, shapes, 8);
+}
+
+TEST(test_gemm_fp8_kernels_compile_for_sm90a_without_spills) {
+    if (!nvrtc_ok()) SKIP("NVRTC for sm_90a is not available: %.200s", tj_last_error());
+    static const char *cfgs[] = {
+        "dtype=f8e4m3 trans_b=1 bk=128",
+        "dtype=f8e5m2 trans_b=1 bk=128",
+        "dtype=f8e4m3 trans_b=1 bk=128 bn=256 bias=1 act=gelu",
+        "dtype=f8e5m2 trans_b=1 bk=128 bias=1 act=gelu_tanh",
+        "dtype=f8e4m3 trans_b=1 bk=256 bm=64 bn=64 act=silu out=f32",
+        "dtype=f8e5m2 trans_b=1 bk=128 bm=256 bn=128 out=f16",
+        "dtype=f8e4m3 trans_b=1 bk=128 bm=64 bn=256 act=relu",
+        "dtype=f8e4m3 trans_b=1 bk=128 bias=1 act=gelu out=f32",
+    };
+    static const int64_t shapes[][3] = {{4096, 4096, 4096}, {200, 136, 384}, {1000, 520, 256},
+                                        {8192, 8192, 512},  {136, 264, 528}, {328, 200, 272},
+                                        {128, 4096, 4096},  {1000, 520, 256}};
+    check_configs_compile(cfgs, shapes, 8);
 }
 
 TEST(test_gemm_kernel_with_dynamic_sizes_compiles) {

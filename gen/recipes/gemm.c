@@ -24,7 +24,12 @@ tj_status recipe_gemm(const rp_set *rp, tj_graph **out) {
     if (s == TJ_OK) s = rp_choice(rp, "act", "none|relu|gelu|gelu_tanh|silu", &act);
     if (s == TJ_OK) s = rp_pow2(rp, "bm", 16, 256, &bm);
     if (s == TJ_OK) s = rp_pow2(rp, "bn", 16, 256, &bn);
-    if (s == TJ_OK) s = rp_pow2(rp, "bk", 16, 256, &bk);
+    /* bk auto: a 128-byte line of the K tile, the Hopper schedule's swizzle
+     * (64 16-bit elements, 128 fp8 ones; 64 for f32 too) */
+    if (s == TJ_OK && rp_is(rp, "bk", "auto"))
+        bk = dt == TJ_F8E4M3 || dt == TJ_F8E5M2 ? 128 : 64;
+    else if (s == TJ_OK)
+        s = rp_pow2(rp, "bk", 16, 256, &bk);
     if (s == TJ_OK) s = rp_sym_policy(rp, "m", 1, &pm);
     if (s == TJ_OK) s = rp_sym_policy(rp, "n", 1, &pn);
     if (s == TJ_OK) s = rp_sym_policy(rp, "k", 1, &pk);

@@ -58,6 +58,12 @@ static void line(gx *x, const char *fmt, ...) {
 
 static const ir_node *node(const gx *x, int32_t id) { return &x->g->nodes[id]; }
 
+/* Operand elements in one 128-byte swizzle line (a TMA box's inner
+ * dim, a shared-memory chunk): 64 of a 16-bit type, 128 of fp8. */
+static int line_elems(const gs_plan *p) {
+    return (int)(128 / tj_dtype_size((tj_dtype)p->dtype));
+}
+
 /* The C name of a value: per element "e<id>", scalars "s<id>". */
 static const char *vname(const gx *x, int32_t id, char buf[64]) {
     const ir_node *n = node(x, id);
@@ -185,7 +191,7 @@ static void signature(gx *x, emit_launch *L) {
         emit_param q = {.kind = EMIT_PARAM_TENSORMAP, .index = ops[k]->tensor,
                         .ctype = EMIT_C_TMAP, .size = 128};
         q.tmap.rank = 2;
-        q.tmap.box[0] = 64;                        /* one 128-byte swizzle line */
+        q.tmap.box[0] = (uint32_t)line_elems(p);   /* one 128-byte swizzle line */
         q.tmap.box[1] = (uint32_t)ops[k]->rows;
         q.tmap.swizzle = 128;
         q.tmap.l2_promotion = 256;
@@ -277,11 +283,11 @@ static void producer(gx *x) {
         char r[64], c[64];
         vname(x, ld->in[0], r);
         vname(x, ld->in[1], c);
-        for (int ch = 0; ch < o->cols / 64; ch++)
+        for (int ch = 0; ch < o->cols / line_elems(p); ch++)
             line(x, "tj::sm90::tma_load_2d(s%c + %d, &tm_%c, bar_full + 8 * stage, "
                     "(int)(%s * %d + %d), (int)(%s * %d));",
-                 "ab"[k], ch * o->rows * 128, "ab"[k], c, el ? 1 : o->cols, ch * 64, r,
-                 el ? 1 : o->rows);
+                 "ab"[k], ch * o->rows * 128, "ab"[k], c, el ? 1 : o->cols,
+                 ch * line_elems(p), r, el ? 1 : o->rows);
     }
     line(x, "if (++stage == STAGES) { stage = 0; phase ^= 1; }");
     x->depth--;
@@ -454,7 +460,14 @@ static void epilogue(gx *x) {
 
 static void consumer(gx *x) {
     const gs_plan *p = x->p;
-    const char *ty = p->dtype == TJ_BF16 ? "bf16" : "f16";
+    /* wgmma's operand type; a k-step is 32 bytes of K either way (k16 of
+     * a 16-bit type, k32 of fp8), so the descriptors step alike. fp8
+     * forms take no transpose arguments (K-major only, gs_match). */
+    const char *ty = p->dtype == TJ_BF16 ? "bf16" : p->dtype == TJ_F16 ? "f16"
+                   : p->dtype == TJ_F8E4M3 ? "e4m3" : "e5m2";
+    int fp8 = tj_dtype_size((tj_dtype)p->dtype) == 1;
+    char targs[16] = "";
+    if (!fp8) snprintf(targs, sizeof targs, "<%d, %d>", p->a.mn_major, p->b.mn_major);
     char da[256], db[256], init[64];
     if (p->nwg == 2) line(x, "tj::sm90::regs_take<232>();");
     line(x, "const int cw = wg - 1, wl = tid & 127, w4 = wl >> 5, lane = tid & 31;");
@@ -515,7 +528,7 @@ static void consumer(gx *x) {
     line(x, "tj::sm90::wgmma_fence();");
     line(x, "const unsigned sa = sbase + stage * STAGE_BYTES, sb = sa + A_BYTES;");
     line(x, "#pragma unroll");
-    line(x, "for (int kk = 0; kk < BK / 16; ++kk) {");
+    line(x, "for (int kk = 0; kk < BK / KSTEP; ++kk) {");
     x->depth++;
     desc_expr(&p->b, "sb", "0", db, sizeof db);
     desc_expr(&p->a, "sa", "mo", da, sizeof da);
@@ -524,8 +537,8 @@ static void consumer(gx *x) {
     line(x, "for (int ms = 0; ms < MS; ++ms) {");
     line(x, "  const int mo = wrow + ms * 64;");
     line(x, "  const unsigned long long da = %s;", da);
-    line(x, "  tj::sm90::wgmma_%s_m64n%dk16<%d, %d>(acc[ms], da, db, 1);", ty, p->bn,
-         p->a.mn_major, p->b.mn_major);
+    line(x, "  tj::sm90::wgmma_%s_m64n%dk%d%s(acc[ms], da, db, 1);", ty, p->bn, fp8 ? 32 : 16,
+         targs);
     line(x, "}");
     x->depth--;
     line(x, "}");
@@ -556,18 +569,19 @@ static tj_status kernel(gx *x, emit_launch *L) {
     if (st != TJ_OK) return st;
     sb_printf(&x->out, "// tilejit gemm_sm90 kernel for graph '%s' (sm_90a)\n// graph sha256 %s\n",
               g->name, hash);
-    sb_printf(&x->out, "// tile %dx%dx%d, %d stages of %zu bytes, %d consumer warpgroup%s%s, "
+    sb_printf(&x->out, "// tile %dx%dx%d %s, %d stages of %zu bytes, %d consumer warpgroup%s%s, "
               "A %s-major, B %s-major, grouped order %d\n",
-              p->bm, p->bn, p->bk, p->stages, p->stage_bytes, p->nwg, p->nwg > 1 ? "s" : "",
+              p->bm, p->bn, p->bk, tj_dtype_name((tj_dtype)p->dtype), p->stages, p->stage_bytes,
+              p->nwg, p->nwg > 1 ? "s" : "",
               p->pingpong ? " taking whole tiles in turn" : "",
               p->a.mn_major ? "M" : "K", p->b.mn_major ? "N" : "K", p->group);
     sb_printf(&x->out, "#include \"tj/generic.cuh\"\n#include \"tj/sm90.cuh\"\n\n");
     sb_printf(&x->out,
               "namespace {\nconstexpr int BM = %d, BN = %d, BK = %d, STAGES = %d, NWG = %d, "
-              "MS = %d, WGM = %s, GROUP = %d, HQ = %d;\n"
+              "MS = %d, WGM = %s, GROUP = %d, HQ = %d, KSTEP = %d;\n"
               "constexpr unsigned A_BYTES = %zu, STAGE_BYTES = %zu;\n}\n\n",
               p->bm, p->bn, p->bk, p->stages, p->nwg, p->ms, p->pingpong ? "BM" : "BM / NWG",
-              p->group, HQ,
+              p->group, HQ, (int)(32 / tj_dtype_size((tj_dtype)p->dtype)),
               (size_t)p->bm * p->bk * tj_dtype_size((tj_dtype)p->dtype), p->stage_bytes);
     signature(x, L);
     x->depth = 1;

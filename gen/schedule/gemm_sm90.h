@@ -5,7 +5,8 @@
  *
  * The shape it recognizes: one top-level loop whose only carried value is
  * an f32 [BM,BN] accumulator, updated by `mma(load a, load b, acc)` of two
- * 2-D tile loads (bf16 or f16, either operand layout), then an epilogue of
+ * 2-D tile loads (bf16 or f16 in either operand layout; f8e4m3 or f8e5m2
+ * with both operands K-major), then an epilogue of
  * elementwise ops on the loop's result (with row / column vectors, tiles
  * and scalars loaded or computed at the program's coordinates) ending in
  * stores of [BM,BN] tiles. Scalars (program ids, symbols, coordinates) are
@@ -29,7 +30,7 @@ typedef struct gs_plan {
     const tj_graph *g;
     const int64_t *sym;
     int32_t loop, mma, result, init;
-    int dtype;            /* the operands' */
+    int dtype;            /* the operands' (a and b share it: the verifier's rule) */
     int bm, bn, bk;
     gs_operand a, b;
     int nwg;              /* consumer warpgroups */

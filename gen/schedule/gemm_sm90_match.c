@@ -55,9 +55,18 @@ static int operand(gs_plan *p, int32_t id, int is_a, int trans, gs_operand *o, c
     if (n->f != 0)
         return sched_no(why, size, "operand %s pads with %g; the copy engine fills zeros", nm,
                         n->f);
+    /* A [M,K] / B [N,K] (trans_b) have K contiguous; the others M or N. */
+    o->mn_major = is_a ? trans : !trans;
+    size_t es = tj_dtype_size(t->dtype);
+    /* wgmma's transpose bits exist for 16-bit types only: an 8-bit
+     * operand must reach shared memory with K contiguous. */
+    if (es == 1 && o->mn_major)
+        return sched_no(why, size,
+                        "fp8 operand %s is %s-major: wgmma takes 8-bit operands K-major only "
+                        "(a [M,K], b [N,K], trans_b)",
+                        nm, is_a ? "M" : "N");
     if (t->has_strides && t->strides[1] != 1)
         return sched_no(why, size, "tensor '%s' is not contiguous along its last dim", t->name);
-    size_t es = tj_dtype_size(t->dtype);
     tj_dim pitch = t->has_strides ? t->strides[0] : t->dims[1];
     if (!sched_multiple_of(p->g, p->sym, pitch, (int64_t)(16 / es)))
         return sched_no(why, size, "tensor '%s' rows are not known to be 16-byte multiples (TMA)",
@@ -69,13 +78,20 @@ static int operand(gs_plan *p, int32_t id, int is_a, int trans, gs_operand *o, c
     o->tensor = n->tensor;
     o->rows = (int)p->shape[id][0];
     o->cols = (int)p->shape[id][1];
-    /* A [M,K] / B [N,K] (trans_b) have K contiguous; the others M or N. */
-    o->mn_major = is_a ? trans : !trans;
     o->mn_coord = n->in[o->mn_major ? 1 : 0];
-    if (o->cols % 64 || o->rows % 8)
+    /* A chunk is one 128-byte swizzle line of the contiguous dim: for
+     * fp8 (K-major) that is 128 elements of K. A 64-element K tile would
+     * need 64-byte swizzling (other descriptors and boxes); declined. */
+    if (es == 1 && o->cols % 128)
         return sched_no(why, size,
-                        "operand %s tile [%d,%d]: the contiguous dim must be a multiple of 64", nm,
-                        o->rows, o->cols);
+                        "fp8 tile K %d is not a multiple of 128 (a 128-byte swizzle line)",
+                        o->cols);
+    int line = (int)(128 / es);
+    if (o->cols % line || o->rows % 8)
+        return sched_no(why, size,
+                        "operand %s tile [%d,%d]: the contiguous dim must be a multiple of %d "
+                        "(128 bytes of %s)",
+                        nm, o->rows, o->cols, line, tj_dtype_name(t->dtype));
     return 1;
 }
 
@@ -231,7 +247,9 @@ static int config(gs_plan *p, char *why, size_t size) {
     if (p->bn % 64 || p->bn > 256)
         return sched_no(why, size, "tile N %d is not 64, 128 or 256", p->bn);
     if (p->bn == 192) return sched_no(why, size, "tile N 192 is not supported");
-    if (p->bk % 64) return sched_no(why, size, "tile K %d is not a multiple of 64", p->bk);
+    int line = (int)(128 / tj_dtype_size((tj_dtype)p->dtype));
+    if (p->bk % line)
+        return sched_no(why, size, "tile K %d is not a multiple of %d", p->bk, line);
     p->nwg = p->bm >= 128 ? 2 : 1;
     /* A 128-row tile of up to 128 columns fits one warpgroup's registers
      * (128 a thread): the two warpgroups then take whole tiles in turn. */
@@ -299,8 +317,10 @@ tj_status gs_match(const tj_graph *g, const char *arch, const int64_t *sym, gs_p
     const ir_node *m = ok ? node(p, p->mma) : NULL;
     if (ok) {
         p->dtype = node(p, m->in[0])->type.dtype;
-        if (p->dtype != TJ_BF16 && p->dtype != TJ_F16)
-            ok = sched_no(why, why_size, "mma operands are %s; the schedule takes bf16 and f16",
+        if (p->dtype != TJ_BF16 && p->dtype != TJ_F16 && p->dtype != TJ_F8E4M3 &&
+            p->dtype != TJ_F8E5M2)
+            ok = sched_no(why, why_size,
+                          "mma operands are %s; the schedule takes bf16, f16, f8e4m3 and f8e5m2",
                           tj_dtype_name((tj_dtype)p->dtype));
     }
     ok = ok && eval_dims(p, m->in[0]) && eval_dims(p, m->in[1]) && eval_dims(p, p->mma);

@@ -52,9 +52,10 @@ static const char *picked(const tj_graph *g, const int64_t *vals, char *note, si
         if (nvrtc_load() != TJ_OK) SKIP("NVRTC is not available: %.200s", tj_last_error()); \
     } while (0)
 
-/* Inputs random in [-1, 1), outputs poisoned; the interpreter on copies;
- * one launch; every stored tensor compared (tolerance scaled by sqrt(K)). */
-static int run_case(const tj_graph *g, const int64_t *vals, double scale, char *why,
+/* Inputs random in [-amp, amp) (rounded to their dtype), outputs
+ * poisoned; the interpreter on copies; one launch; every stored tensor
+ * compared (tolerance scaled by the caller's partial-sum size). */
+static int run_case(const tj_graph *g, const int64_t *vals, double amp, double scale, char *why,
                     size_t whylen) {
     int n = tj_num_tensors(g), stored[MAX_T] = {0}, ok = 0;
     gpu_buf buf[MAX_T];
@@ -72,7 +73,7 @@ static int run_case(const tj_graph *g, const int64_t *vals, double scale, char *
         s = tj_tensor_extent(g, (tj_tensor){t}, vals, &e);
         if (s == TJ_OK)
             s = stored[t] ? gpu_buf_poison(&buf[t], dt, (size_t)e)
-                          : gpu_buf_random(&buf[t], dt, (size_t)e, -1, 1);
+                          : gpu_buf_random(&buf[t], dt, (size_t)e, -amp, amp);
         if (s == TJ_OK && !(ref[t] = malloc(gpu_buf_bytes(&buf[t]))))
             s = tj_set_error(TJ_ERR_NO_MEMORY, "out of memory");
         if (s == TJ_OK) memcpy(ref[t], buf[t].host, gpu_buf_bytes(&buf[t]));
@@ -125,8 +126,10 @@ done:
     return ok;
 }
 
-/* The recipe at (M, N, K): the fast path is chosen and agrees. */
-static void recipe_case(const char *params, int64_t m, int64_t nn, int64_t kk) {
+/* The recipe at (M, N, K), inputs in [-amp, amp): the fast path is
+ * chosen and agrees within `scale` (the partial sums' typical size). */
+static void recipe_case_in(const char *params, int64_t m, int64_t nn, int64_t kk, double amp,
+                           double scale) {
     tj_graph *g = gemm(params);
     CHECK(g);
     int64_t vals[3];
@@ -140,10 +143,16 @@ static void recipe_case(const char *params, int64_t m, int64_t nn, int64_t kk) {
         CHECKF(0, "%s at %lldx%lldx%lld: schedule '%s' (%s)", params, (long long)m,
                (long long)nn, (long long)kk, sched, note);
     }
-    int ok = run_case(g, vals, sqrt((double)kk) / 4, why, sizeof why);
+    int ok = run_case(g, vals, amp, scale, why, sizeof why);
     tj_graph_free(g);
     CHECKF(ok, "%s at %lldx%lldx%lld: %s", params, (long long)m, (long long)nn, (long long)kk,
            why);
+}
+
+/* Inputs in [-1, 1): the partial sums are about sqrt(K) / 3 (a product
+ * has variance 1/9). */
+static void recipe_case(const char *params, int64_t m, int64_t nn, int64_t kk) {
+    recipe_case_in(params, m, nn, kk, 1.0, sqrt((double)kk) / 4);
 }
 
 TEST(test_gpu_gemm_bf16_every_layout_at_ragged_shapes) {
@@ -233,7 +242,7 @@ TEST(test_gpu_gemm_user_epilogue) {
         tj_graph_free(g);
         CHECKF(0, "schedule '%s' (%s)", sched, note);
     }
-    int ok = run_case(g, vals, 4.0, why, sizeof why);
+    int ok = run_case(g, vals, 1.0, 4.0, why, sizeof why);
     tj_graph_free(g);
     CHECKF(ok, "%s", why);
 }
@@ -248,10 +257,87 @@ TEST(test_gpu_gemm_declined_shape_falls_back_and_agrees) {
     char note[256] = "", why[512] = "";
     const char *sched = picked(g, vals, note, sizeof note);
     int generic = !strcmp(sched, "generic") && strstr(note, "gemm_sm90") != NULL;
-    int ok = generic && run_case(g, vals, 2.5, why, sizeof why);
+    int ok = generic && run_case(g, vals, 1.0, 2.5, why, sizeof why);
     tj_graph_free(g);
     CHECKF(generic, "schedule '%s' (%s)", sched, note);
     CHECKF(ok, "%s", why);
+}
+
+/* ---- fp8 ------------------------------------------------------------------ */
+
+/* fp8 inputs uniform in [-2, 2) (e4m3 keeps 3 mantissa bits there, e5m2
+ * 2; both far from their limits), rounded once on the host: the kernel
+ * and the interpreter multiply the same fp8 values, so they differ only
+ * in how the sums are rounded and the output's rounding. A product has
+ * variance 16/9, the partial sums about 1.3 sqrt(K): scale sqrt(K) for
+ * 16-bit outputs (their rounding dominates). An f32 output shows the
+ * sums' rounding itself, and Hopper's fp8 wgmma is reported to keep
+ * about 14 bits while accumulating (a k32 step's error near 2^-14 of
+ * the partial sum, K/32 of them): scale K/4, 1e-4 of which is about
+ * twice that model's error and still far below a misplaced element. */
+static void fp8_case(const char *params, int64_t m, int64_t nn, int64_t kk) {
+    int f32_out = strstr(params, "out=f32") != NULL;
+    recipe_case_in(params, m, nn, kk, 2.0, f32_out ? (double)kk / 4 : sqrt((double)kk));
+}
+
+TEST(test_gpu_gemm_fp8_e4m3_at_ragged_shapes) {
+    REQUIRE_SM90();
+    fp8_case("dtype=f8e4m3 trans_b=1 bk=128", 200, 136, 384);
+    fp8_case("dtype=f8e4m3 trans_b=1 bk=128", 1000, 520, 256);
+    fp8_case("dtype=f8e4m3 trans_b=1 bk=128", 136, 264, 272);   /* K: 2 tiles and 16 */
+    fp8_case("dtype=f8e4m3 trans_b=1 bk=128", 136, 100, 400);   /* c rows of 200 bytes */
+}
+
+TEST(test_gpu_gemm_fp8_e5m2_at_ragged_shapes) {
+    REQUIRE_SM90();
+    fp8_case("dtype=f8e5m2 trans_b=1 bk=128", 200, 136, 384);
+    fp8_case("dtype=f8e5m2 trans_b=1 bk=128", 1000, 520, 256);
+    fp8_case("dtype=f8e5m2 trans_b=1 bk=128 out=f32", 72, 200, 528);
+}
+
+TEST(test_gpu_gemm_fp8_tile_shapes) {
+    REQUIRE_SM90();
+    static const char *tiles[] = {"bm=128 bn=256 bk=128", "bm=64 bn=128 bk=128",
+                                  "bm=256 bn=128 bk=128", "bm=64 bn=64 bk=256",
+                                  "bm=64 bn=256 bk=128"};
+    for (int i = 0; i < 5; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "dtype=f8e4m3 trans_b=1 %s", tiles[i]);
+        fp8_case(p, 328, 520, 400);
+        if (harness_failed_now) return;
+    }
+    /* more tiles than SMs: the persistent walk */
+    fp8_case("dtype=f8e4m3 trans_b=1 bk=128 bm=128 bn=128", 1536, 1544, 512);
+}
+
+TEST(test_gpu_gemm_fp8_bias_and_activations) {
+    REQUIRE_SM90();
+    fp8_case("dtype=f8e4m3 trans_b=1 bk=128 bias=1 act=gelu", 200, 136, 384);
+    fp8_case("dtype=f8e5m2 trans_b=1 bk=128 bias=1 act=gelu_tanh bn=256", 1000, 520, 256);
+    fp8_case("dtype=f8e4m3 trans_b=1 bk=128 bias=1 act=silu out=f32", 264, 72, 528);
+    fp8_case("dtype=f8e5m2 trans_b=1 bk=128 act=relu out=f16", 136, 200, 272);
+}
+
+/* fp8 with b N-major: gemm_sm90 declines (no 8-bit transpose in wgmma)
+ * and the generic lowering computes the same thing. */
+TEST(test_gpu_gemm_fp8_not_k_major_falls_back_and_agrees) {
+    REQUIRE_SM90();
+    static const char *ps[] = {"dtype=f8e4m3 bk=128", "dtype=f8e5m2 trans_a=1 trans_b=1 bk=128"};
+    for (int i = 0; i < 2; i++) {
+        tj_graph *g = gemm(ps[i]);
+        CHECK(g);
+        int64_t vals[3];
+        vals[tj_find_symbol(g, "M").id] = 200;
+        vals[tj_find_symbol(g, "N").id] = 136;
+        vals[tj_find_symbol(g, "K").id] = 384;
+        char note[256] = "", why[512] = "";
+        const char *sched = picked(g, vals, note, sizeof note);
+        int generic = !strcmp(sched, "generic") && strstr(note, "fp8 operand") != NULL;
+        int ok = generic && run_case(g, vals, 2.0, sqrt(384.0), why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(generic, "%s: schedule '%s' (%s)", ps[i], sched, note);
+        CHECKF(ok, "%s: %s", ps[i], why);
+    }
 }
 
 int main(void) { return harness_main(); }
