@@ -3,7 +3,7 @@
  * process on the same inputs: bf16 in, bf16 out, f32 accumulation.
  *
  *   bench_gemm [--quick] [--reps N] [--json FILE] [--commit SHA] [--sass DIR]
- *              [--only CASE-PREFIX] [--sweep]
+ *              [--only CASE-PREFIX] [--sweep] [--cluster N] [--cluster-force]
  *
  * Each case builds the `gemm` recipe (a [M,K] row-major, b [N,K] row-major,
  * i.e. trans_b=1, the layout of x . W^T; tensors declared 16-byte aligned),
@@ -24,6 +24,12 @@
  * the same bf16 (or e4m3) inputs, every case, same run.
  * Also prints the kernel's registers and spills (ptxas) and, with
  * cuobjdump on the PATH, its SASS mix (HGMMA count, LDL/STL count).
+ * --cluster N sets gs_cluster (1: no clusters; 2, the default: clusters
+ * of two blocks sharing B's tile where the schedule expects a gain),
+ * --cluster-force sets gs_cluster_force (pairs at every shape). The
+ * knobs are not in the cache key and memory-only kernels share one store
+ * in a process: compare settings in separate processes. Each result line
+ * says whether its kernel ran in clusters.
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -34,6 +40,7 @@
 
 #include "driver.h"
 #include "emit.h"
+#include "gemm_sm90.h"
 #include "nvrtc.h"
 #include "templates.h"
 
@@ -309,6 +316,16 @@ static void tile_config(int64_t m, int64_t n, int *bm, int *bn) {
     }
 }
 
+/* Blocks a cluster of the kernel tilejit emits for c's graph g (1: none). */
+static unsigned kernel_cluster(const mm_case *c, const tj_graph *g) {
+    char *src = NULL;
+    emit_launch L;
+    memset(&L, 0, sizeof L);
+    if (emit_kernel(g, dev.arch, c->vals, NULL, &src, &L) != TJ_OK) DIE("emit");
+    free(src);
+    return L.cluster[0] ? L.cluster[0] : 1;
+}
+
 /* ---- checks ----------------------------------------------------------------- */
 
 static double bf(uint16_t x) {
@@ -492,8 +509,8 @@ static double run_case(int64_t m, int64_t n, int64_t k, int fused, int fp8, int 
         tj_graph_free(c.galt);
         c.alt = NULL, c.galt = NULL;
     }
-    snprintf(cfg, sizeof cfg, "tile %dx%dx%d%s%s", bm, bn, fp8 ? 128 : 64,
-             bm == 128 && bn <= 128 ? " pingpong" : "", tried);
+    snprintf(cfg, sizeof cfg, "tile %dx%dx%d%s cluster %u%s", bm, bn, fp8 ? 128 : 64,
+             bm == 128 && bn <= 128 ? " pingpong" : "", kernel_cluster(&c, c.g), tried);
     double ours = 0, peer_v = 0;
     const char *peer = "cublas";
     bench_fn peer_fn = NULL;
@@ -550,7 +567,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--sass") && i + 1 < argc) sass_dir = argv[++i];
         else if (!strcmp(argv[i], "--sweep")) sweep = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--cluster") && i + 1 < argc) gs_cluster = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cluster-force")) gs_cluster_force = 1;
     }
+    if (gs_cluster != 1 && gs_cluster != 2) DIE("--cluster takes 1 or 2");
     if (reps < 1) reps = 1;
     int ord = 0;
     const char *why = NULL;
@@ -559,8 +579,8 @@ int main(int argc, char **argv) {
     void *ctx;
     if (drv_context_current(ord, &ctx) != TJ_OK) DIE("context");
     if (!cublas_open()) DIE("cuBLAS not found");
-    printf("%s (%s, %d SMs), bf16 GEMM (and one e4m3), median of %d runs\n", dev.name, dev.arch,
-           dev.sm_count, reps);
+    printf("%s (%s, %d SMs), bf16 GEMM (and one e4m3), median of %d runs, gs_cluster %d%s\n",
+           dev.name, dev.arch, dev.sm_count, reps, gs_cluster, gs_cluster_force ? " (forced)" : "");
     printf("%-24s %9s %9s %-9s %6s\n", "case MxNxK", "ours", "peer", "peer", "ratio");
     static const int64_t shapes[][3] = {{2048, 2048, 2048},   {4096, 4096, 4096},
                                         {8192, 8192, 8192},   {4096, 14336, 4096},

@@ -18,7 +18,7 @@ ninja -C $B > "$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/device.txt"
 if [ "$what" = check ]; then
   rc=0
-  for t in gpu_varlen:40 gpu_tmap:30 gpu_gemm:60 gpu_rows:240 gpu_attention:150 gpu_decode:150 gpu_kernels:70 gpu_ptx:45; do
+  for t in gpu_varlen:40 gpu_tmap:30 gpu_gemm:150 gpu_rows:240 gpu_attention:150 gpu_decode:150 gpu_kernels:70 gpu_ptx:45; do
     name=${t%%:*} lim=${t##*:} s=$(date +%s)
     TJ_GPU_GRAPHS=${TJ_GPU_GRAPHS:-60} TJ_PTX_CASES_DIR=$PWD/build/ptx-cases \
       timeout "$lim" $B/tests/test_$name > "$OUT/$name.log" 2>&1; r=$?
@@ -31,11 +31,16 @@ if [ "$what" = check ]; then
 fi
 if [ "$what" = gemm ]; then
   # issue 5: the gemm_sm90 fast path against the interpreter, then against cuBLAS
-  timeout 300 $B/tests/test_gpu_gemm > "$OUT/gpu-gemm.log" 2>&1
+  # (every case twice: without clusters and in clusters of two)
+  timeout 400 $B/tests/test_gpu_gemm > "$OUT/gpu-gemm.log" 2>&1
   rc=$?
   tail -20 "$OUT/gpu-gemm.log"
   mkdir -p /tmp/tj-sass
   timeout 400 $B/bench_gemm --json "$OUT/gemm.jsonl" --commit "$commit" --sass /tmp/tj-sass 2>&1 | tee "$OUT/gemm.log"
+  # GEMM_AB=1: the same without clusters (gs_cluster 1), its own process
+  if [ -n "${GEMM_AB:-}" ]; then
+    timeout 400 $B/bench_gemm --cluster 1 --json "$OUT/gemm-cluster1.jsonl" --commit "$commit" 2>&1 | tee "$OUT/gemm-cluster1.log"
+  fi
   exit $rc
 fi
 if [ "$what" = attention ]; then

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "golden.h"
 #include "harness.h"
 #include "emit.h"
 #include "randgraph.h"
@@ -59,41 +60,6 @@ static tj_graph *small_gemm(void) {
     tj_store(g, c, (tj_val[]){zero, zero}, tj_unary(g, TJ_RELU, res), NULL, 0);
     tj_set_grid(g, 1, &one);
     return g;
-}
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s) s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
-/* Compare src with the golden file, or rewrite it when TJ_REGEN_GOLDEN=1. */
-static int golden_matches(const char *name, const char *src) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/tests/golden/%s", TJ_SOURCE_ROOT, name);
-    const char *regen = getenv("TJ_REGEN_GOLDEN");
-    if (regen && !strcmp(regen, "1")) {
-        FILE *f = fopen(path, "wb");
-        if (!f) return 0;
-        fputs(src, f);
-        fclose(f);
-        return 1;
-    }
-    char *want = read_file(path);
-    int ok = want && !strcmp(want, src);
-    if (!ok) fprintf(stderr, "  %s differs from the emitted text (TJ_REGEN_GOLDEN=1 to rewrite)\n", path);
-    free(want);
-    return ok;
 }
 
 TEST(test_emit_golden_softmax) {

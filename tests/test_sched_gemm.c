@@ -5,9 +5,15 @@
  * persistent grid, threads, shared memory), and that what it emits
  * compiles with NVRTC for sm_90a at many shapes and configurations
  * (in a child process: NVRTC 13.0 has crashed on wgmma code). NVRTC
- * tests SKIP when it is missing.
+ * tests SKIP when it is missing. Clusters of two blocks (gs_cluster):
+ * where they apply and where not, what the kernel and its launch
+ * description then say, and that gs_cluster 1 emits the kernel as it was
+ * (a golden file: regenerate with TJ_REGEN_GOLDEN=1
+ * build/tests/test_sched_gemm and review the diff).
  */
 #include "emit.h"
+#include "gemm_sm90.h"
+#include "golden.h"
 #include "harness.h"
 #include "nvrtc.h"
 #include "schedule.h"
@@ -85,9 +91,11 @@ TEST(test_gemm_recipe_is_taken_with_aligned_tensors) {
             const emit_tmap *t = &L.params[p].tmap;
             CHECK(L.params[p].ctype == EMIT_C_TMAP && L.params[p].size == 128);
             CHECK(t->rank == 2 && t->box[0] == 64 && t->swizzle == 128);
-            /* a: [128 rows of M, 64 of K]; b (N-major): [64 rows of K, 64 of N];
+            /* a: [128 rows of M, 64 of K]; b (N-major): [64 rows of K, 64 of N],
+             * half of them in clusters (8 x 8 tiles pair by default);
              * c: the output's 64x64 boxes */
-            CHECK(t->box[1] == (L.params[p].index == 0 ? 128u : 64u));
+            CHECK(t->box[1] == (L.params[p].index == 0 ? 128u
+                                : L.params[p].index == 1 && L.cluster[0] == 2 ? 32u : 64u));
             tmaps++;
         }
         if (L.params[p].kind == EMIT_PARAM_GRID) grids++;
@@ -566,6 +574,236 @@ TEST(test_emit_picks_gemm_sm90_and_notes_why_not) {
               "16-byte aligned");
     tj_graph_free(g);
     CHECK(noted);
+}
+
+/* ---- clusters of two blocks (gs_cluster) -------------------------------------- */
+
+/* g read back from its canonical text, g freed: node ids then follow the
+ * text, whereas the recipe builder's follow the C compiler's order of
+ * evaluating arguments (a golden file must not depend on it). */
+static tj_graph *canonical(tj_graph *g) {
+    char *text = NULL;
+    tj_graph *h = NULL;
+    if (g && tj_graph_print(g, &text) == TJ_OK) {
+        h = parse(text);
+        tj_free(text);
+    }
+    tj_graph_free(g);
+    return h;
+}
+
+/* The schedule's kernel for `params` at (m, n, k) (the graph read back
+ * from its text) with the cluster knobs set as given (restored after): 1
+ * applied. */
+static int apply_knobs(const char *params, int64_t m, int64_t n, int64_t k, int cluster, int force,
+                       char **src, emit_launch *L, char *why, size_t size) {
+    tj_graph *g = canonical(recipe(params, 1));
+    if (!g) return -1;
+    int64_t vals[3];
+    gemm_vals(g, m, n, k, vals);
+    int saved = gs_cluster, saved_force = gs_cluster_force;
+    gs_cluster = cluster, gs_cluster_force = force;
+    int r = apply(g, "sm_90a", vals, src, L, why, size);
+    gs_cluster = saved, gs_cluster_force = saved_force;
+    tj_graph_free(g);
+    return r;
+}
+
+/* What a kernel in clusters has and one without has not. */
+static int has_cluster_features(const char *src, const emit_launch *L) {
+    return L->cluster[0] == 2 && L->cluster[1] == 1 && L->cluster[2] == 1 &&
+           strstr(src, "tj::sm90::tma_load_2d_multicast(") &&
+           strstr(src, "tj::sm90::mbar_arrive_cluster(") &&
+           strstr(src, "tj::sm90::mbar_wait_cluster(") && strstr(src, "tj::sm90::cluster_sync()");
+}
+static int has_no_cluster_feature(const char *src, const emit_launch *L) {
+    return L->cluster[0] <= 1 && L->cluster[1] <= 1 && L->cluster[2] <= 1 &&
+           !strstr(src, "cluster") && !strstr(src, "multicast");
+}
+
+/* B's tensor map box rows (the EMIT_PARAM_TENSORMAP of tensor `b`). */
+static unsigned b_box_rows(const emit_launch *L) {
+    for (int p = 0; p < L->nparams; p++)
+        if (L->params[p].kind == EMIT_PARAM_TENSORMAP && L->params[p].index == 1)
+            return L->params[p].tmap.box[1];
+    return 0;
+}
+
+TEST(test_gemm_cluster_pairs_blocks_on_adjacent_m_tiles) {
+    static const char *ps[] = {"bm=128 bn=256 trans_b=1", "bm=128 bn=128 trans_b=1",
+                               "bm=128 bn=256 trans_b=1 bias=1 act=gelu_tanh",
+                               "bm=128 bn=128 trans_b=1 bias=1 act=gelu_tanh", "bm=128 bn=128"};
+    /* B [N,K] K-major: a tile of BN rows, halves of BN/2; [K,N]: BK rows. */
+    static const unsigned half[] = {128, 64, 128, 64, 32};
+    for (int i = 0; i < 5; i++) {
+        char *src, why[160];
+        emit_launch L;
+        int r = apply_knobs(ps[i], 4096, 4096, 4096, 2, 0, &src, &L, why, sizeof why);
+        CHECKF(r == 1, "%s: %s", ps[i], why);
+        int ok = has_cluster_features(src, &L);
+        /* each block loads half of B's rows, at its rank's offset, for both */
+        int halves = strstr(src, "(unsigned short)3);") != NULL;
+        /* a stage's empty barrier waits for the warps of both blocks */
+        int counts = strstr(src, strstr(ps[i], "bn=256") ? "bar_empty + 8 * s, 16)" : "bar_empty + 8 * s, 8)") != NULL;
+        int real = strstr(src, "if (real) {") != NULL;
+        free(src);
+        CHECKF(ok && halves && counts && real, "%s: features %d, multicast %d, counts %d, real %d",
+               ps[i], ok, halves, counts, real);
+        CHECKF(b_box_rows(&L) == half[i], "%s: B box rows %u", ps[i], b_box_rows(&L));
+        CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.grid_arg == 1);
+    }
+}
+
+/* gs_cluster 1: the kernel exactly as before clusters (the golden file
+ * was written by the code before them), and nothing of clusters in it. */
+TEST(test_gemm_cluster_knob_1_emits_the_kernel_without_clusters) {
+    char *src, why[160];
+    emit_launch L;
+    int r = apply_knobs("bm=128 bn=256 trans_b=1 bias=1 act=gelu_tanh", 4096, 4096, 4096, 1, 0,
+                        &src, &L, why, sizeof why);
+    CHECKF(r == 1, "%s", why);
+    int none = has_no_cluster_feature(src, &L), box = b_box_rows(&L) == 256;
+    int same = golden_matches("gemm_sm90_bias_gelu.cu", src);
+    free(src);
+    CHECK(none && box && same);
+    /* forcing does not bring them back */
+    r = apply_knobs("bm=128 bn=128", 384, 1000, 128, 1, 1, &src, &L, why, sizeof why);
+    CHECKF(r == 1, "%s", why);
+    none = has_no_cluster_feature(src, &L);
+    free(src);
+    CHECK(none);
+    r = apply_knobs("bm=128 bn=256 trans_b=1 bias=1 act=gelu_tanh", 4096, 4096, 4096, 2, 0, &src,
+                    &L, why, sizeof why);
+    CHECKF(r == 1, "%s", why);
+    same = golden_matches("gemm_sm90_bias_gelu_cluster.cu", src);
+    free(src);
+    CHECK(same);
+}
+
+/* Where pairs are not expected to gain, the default declines them and the
+ * kernel is the one without clusters; gs_cluster_force pairs anyway. */
+TEST(test_gemm_cluster_applies_where_the_shape_gains) {
+    static const struct { const char *p; int64_t m, n, k; int want; } cs[] = {
+        {"bm=128 bn=256 trans_b=1", 2048, 2048, 2048, 1},   /* 16 x 8 tiles */
+        {"bm=64 bn=64 trans_b=1", 128, 4096, 4096, 1},      /* 2 x 64 */
+        {"bm=128 bn=128 trans_b=1", 128, 16384, 4096, 0},   /* one M tile */
+        {"bm=128 bn=128 trans_b=1", 512, 512, 512, 0},      /* 16 tiles */
+        {"bm=128 bn=128 trans_b=1", 384, 5632, 512, 0},     /* 3 x 44: 88 pairs on 66 clusters */
+        {"bm=128 bn=128 trans_b=1", 1152, 3840, 512, 1},    /* 9 x 30: 3 rounds either way */
+        {"bm=128 bn=128 trans_b=1", 1152, 1024, 512, 0},    /* 9 x 8: 40 pairs on 36 clusters */
+        {"bm=128 bn=128 trans_b=1", 1000, 520, 256, 0},     /* 40 tiles */
+    };
+    for (int i = 0; i < 8; i++) {
+        for (int force = 0; force < 2; force++) {
+            char *src, why[160];
+            emit_launch L;
+            int r = apply_knobs(cs[i].p, cs[i].m, cs[i].n, cs[i].k, 2, force, &src, &L, why,
+                                sizeof why);
+            CHECKF(r == 1, "%s: %s", cs[i].p, why);
+            int on = has_cluster_features(src, &L), off = has_no_cluster_feature(src, &L);
+            free(src);
+            int want = force || cs[i].want;
+            CHECKF(want ? on : off, "%s at %lldx%lldx%lld, force %d: clusters %d / none %d",
+                   cs[i].p, (long long)cs[i].m, (long long)cs[i].n, (long long)cs[i].k, force, on,
+                   off);
+        }
+    }
+}
+
+/* Pairs need B's tile and the trip count shared by the two M tiles;
+ * graphs where either follows the M program id, or whose M is not a plain
+ * program id, or dynamic sizes (M might be one tile), get no clusters. */
+TEST(test_gemm_cluster_needs_b_and_the_loop_shared_by_the_pair) {
+    static const char *cases[][2] = {
+        {"", "%ta = load a [%pm, %kt] : bf16[128,64]\n  %kb = add %kt, %pm : i32\n"
+             "  %tb = load b [%kb, %pn] : bf16[64,128]\n"},
+        {"%hi = add %pm, %nk : i32\n", "%ta = load a [%pm, %kt] : bf16[128,64]\n"
+                                      "  %tb = load b [%kt, %pn] : bf16[64,128]\n"},
+        {"%pm2 = mul %pm, %i1 : i32\n", "%ta = load a [%pm2, %kt] : bf16[128,64]\n"
+                                       "  %tb = load b [%kt, %pn] : bf16[64,128]\n"},
+        /* the control: B shared, the loop the same for all */
+        {"", "%ta = load a [%pm, %kt] : bf16[128,64]\n  %tb = load b [%kt, %pn] : bf16[64,128]\n"},
+    };
+    for (int i = 0; i < 4; i++) {
+        char text[4096];
+        snprintf(text, sizeof text,
+                 "tilejit 1\ngraph g\nsym M exact\nsym N exact\nsym K exact\n"
+                 "tensor a bf16[M,K] align 16\ntensor b bf16[K,N] align 16\n"
+                 "tensor c bf16[M,N] align 16\n"
+                 "%%pm = program_id 0 : i32\n%%pn = program_id 1 : i32\n"
+                 "%%zero = const 0 : f32[128,128]\n%%k = symval K : i32\n%%bk = const 64 : i32\n"
+                 "%%nk = cdiv %%k, %%bk : i32\n%%i0 = const 0 : i32\n%%i1 = const 1 : i32\n%s"
+                 "%%acc = for %%kt = %%i0 to %s step %%i1 iter(%%cc = %%zero) {\n  %s"
+                 "  %%nx = mma %%ta, %%tb, %%cc : f32[128,128]\n  yield %%nx\n}\n"
+                 "%%o = cast %%acc : bf16[128,128]\nstore c [%%pm, %%pn], %%o\n"
+                 "%%gm = symval M : i32\n%%b128 = const 128 : i32\n%%g0 = cdiv %%gm, %%b128 : i32\n"
+                 "%%gn = symval N : i32\n%%g1 = cdiv %%gn, %%b128 : i32\ngrid [%%g0, %%g1]\n",
+                 cases[i][0], i == 1 ? "%hi" : "%nk", cases[i][1]);
+        tj_graph *g = parse(text);
+        CHECKF(g, "case %d", i);
+        int64_t vals[3] = {4096, 4096, 4096};
+        int saved = gs_cluster, saved_force = gs_cluster_force;
+        gs_cluster = 2, gs_cluster_force = 1;
+        char *src, why[160];
+        emit_launch L;
+        int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+        gs_cluster = saved, gs_cluster_force = saved_force;
+        tj_graph_free(g);
+        CHECKF(r == 1, "case %d: %s", i, why);
+        int off = has_no_cluster_feature(src, &L), on = has_cluster_features(src, &L);
+        free(src);
+        CHECKF(i < 3 ? off : on, "case %d: clusters %d, none %d", i, on, off);
+    }
+    /* Not forced, a dynamic M (which may be one tile) gets none. */
+    tj_graph *g = recipe("dtype=bf16 m=dynamic", 1);
+    CHECK(g);
+    int64_t vals[3];
+    gemm_vals(g, TJ_UNBOUND, 4096, 4096, vals);
+    char *src, why[160];
+    emit_launch L;
+    int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+    tj_graph_free(g);
+    CHECKF(r == 1, "%s", why);
+    int off = has_no_cluster_feature(src, &L);
+    free(src);
+    CHECKF(off, "dynamic M: clusters");
+}
+
+/* The kernels the benchmark runs (128x256 and 128x128 ping-pong, plain and
+ * with bias + GELU), in clusters, compile for sm_90a without spills; so do
+ * the other layouts and tiles when forced to pair at odd tile counts. */
+TEST(test_gemm_cluster_kernels_compile_without_spills) {
+    if (!nvrtc_ok()) SKIP("NVRTC for sm_90a is not available: %.200s", tj_last_error());
+    static const struct { const char *p; int64_t m, n, k; } cs[] = {
+        {"bm=128 bn=256 trans_b=1", 4096, 4096, 4096},
+        {"bm=128 bn=128 trans_b=1", 4096, 4096, 4096},
+        {"bm=128 bn=256 trans_b=1 bias=1 act=gelu_tanh", 4096, 14336, 4096},
+        {"bm=128 bn=128 trans_b=1 bias=1 act=gelu_tanh", 4096, 14336, 4096},
+        {"bm=64 bn=64 trans_b=1", 128, 4096, 4096},
+        {"bm=128 bn=128", 1000, 520, 256},
+        {"bm=256 bn=128 trans_a=1 dtype=f16", 384, 1000, 128},
+        {"bm=64 bn=128 trans_a=1 trans_b=1 out=f32", 136, 264, 520},
+        {"bm=128 bn=256 bias=1 act=silu", 129, 4096, 512},
+    };
+    for (int i = 0; i < 9; i++) {
+        tj_graph *g = recipe(cs[i].p, 1);
+        CHECK(g);
+        int64_t vals[3];
+        gemm_vals(g, cs[i].m, cs[i].n, cs[i].k, vals);
+        int saved = gs_cluster, saved_force = gs_cluster_force;
+        gs_cluster = 2, gs_cluster_force = 1;
+        char *src, why[2600];
+        emit_launch L;
+        int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+        int on = r == 1 && has_cluster_features(src, &L);
+        if (r == 1) free(src);
+        int ok = on && compiles(g, vals, 0, why, sizeof why);
+        gs_cluster = saved, gs_cluster_force = saved_force;
+        tj_graph_free(g);
+        CHECKF(on, "%s: no clusters", cs[i].p);
+        CHECKF(ok, "%s at %lldx%lldx%lld: %s", cs[i].p, (long long)cs[i].m, (long long)cs[i].n,
+               (long long)cs[i].k, why);
+    }
 }
 
 int main(void) { return harness_main(); }

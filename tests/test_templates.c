@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "golden.h"
 #include "harness.h"
 #include "ir.h"
 #include "nvrtc.h"
@@ -21,22 +22,6 @@
 
 #define TEMPLATE_DIR TJ_SOURCE_ROOT "/templates/tj"
 #define EVERY_PRIMITIVE TJ_SOURCE_ROOT "/templates/test/every_primitive.cu"
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s) s[n] = '\0';
-    fclose(f);
-    return s;
-}
 
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), m = strlen(suffix);
@@ -54,7 +39,7 @@ TEST(test_templates_table_holds_every_file_verbatim) {
         char path[1024], name[300];
         snprintf(path, sizeof path, "%s/%s", TEMPLATE_DIR, ent->d_name);
         snprintf(name, sizeof name, "tj/%s", ent->d_name);
-        char *text = read_file(path);
+        char *text = golden_read_file(path);
         const char *embedded = tj_template_find(name);
         int same = text && embedded && strcmp(text, embedded) == 0;
         free(text);
@@ -162,7 +147,7 @@ static int compile_embedded(const char *src, const char *name, const char *arch,
 }
 
 static void every_primitive_compiles(const char *arch) {
-    char *src = read_file(EVERY_PRIMITIVE);
+    char *src = golden_read_file(EVERY_PRIMITIVE);
     if (!src) SKIP("no source tree at %s", EVERY_PRIMITIVE);
     char why[4096];
     int skip;

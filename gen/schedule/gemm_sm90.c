@@ -15,6 +15,12 @@
  *    f32 accumulators in registers, multiplies with wgmma straight from
  *    the shared stages (one k-step kept in flight), then runs the graph's
  *    epilogue on its accumulator elements and stores them (masked).
+ *  - with clusters of two (plan's cluster, gs_cluster): the blocks of a
+ *    cluster take adjacent M tiles of one N tile in lockstep; each loads
+ *    its own A tile and half of the common B tile into both blocks'
+ *    stages (TMA multicast), and a stage is refilled only once the
+ *    consumers of both blocks have released it (they arrive on the empty
+ *    barriers of both).
  * The epilogue is generated from the graph: each element of the
  * accumulator goes through the graph's elementwise ops in order, with
  * row and column vectors, tiles and scalars loaded at the element's
@@ -192,7 +198,8 @@ static void signature(gx *x, emit_launch *L) {
                         .ctype = EMIT_C_TMAP, .size = 128};
         q.tmap.rank = 2;
         q.tmap.box[0] = (uint32_t)line_elems(p);   /* one 128-byte swizzle line */
-        q.tmap.box[1] = (uint32_t)ops[k]->rows;
+        /* with clusters each block loads half of B's rows (for both) */
+        q.tmap.box[1] = (uint32_t)(k == 1 ? ops[k]->rows / p->cluster : ops[k]->rows);
         q.tmap.swizzle = 128;
         q.tmap.l2_promotion = 256;
         L->params[np++] = q;
@@ -227,7 +234,28 @@ static void prologue(gx *x) {
  * independent. */
 static void tile_coords(gx *x) {
     const gs_plan *p = x->p;
-    if (p->ax_m >= 0) {
+    if (p->cluster == 2) {
+        /* The pair-th pair of M tiles (2i, 2i+1) at one N tile, grouped as
+         * tiles are (GROUP M tiles a group); this block takes tile
+         * 2i + its rank. With an odd M tile count the last pair's second
+         * tile does not exist: its block still loads its half of B. */
+        int ao = 3 - p->ax_m - p->ax_n;
+        line(x, "const int gmp = (grid%d + 1) / 2;", p->ax_m);
+        line(x, "const long long per = (long long)gmp * grid%d;", p->ax_n);
+        line(x, "const long long rest = pair %% per, width = (long long)(GROUP / 2) * grid%d;",
+             p->ax_n);
+        line(x, "const int first = (int)(rest / width) * (GROUP / 2);");
+        line(x, "const int rows = gmp - first < GROUP / 2 ? gmp - first : GROUP / 2;");
+        line(x, "const int q = (int)(rest %% width);");
+        const char *e[3];
+        e[p->ax_m] = "2 * (first + q % rows) + (int)tj::sm90::cluster_rank()";
+        e[p->ax_n] = "q / rows";
+        e[ao] = "(int)(pair / per)";
+        line(x, "const int pid0 = %s, pid1 = %s, pid2 = %s;", e[0], e[1], e[2]);
+        line(x, "const bool real = pid%d < grid%d;   // else only the peer's half of B", p->ax_m,
+             p->ax_m);
+        line(x, "(void)real;");
+    } else if (p->ax_m >= 0) {
         int ao = 3 - p->ax_m - p->ax_n;
         line(x, "const long long per = (long long)grid%d * grid%d;", p->ax_m, p->ax_n);
         line(x, "const long long rest = tile %% per, width = (long long)GROUP * grid%d;", p->ax_n);
@@ -244,6 +272,16 @@ static void tile_coords(gx *x) {
         line(x, "          pid2 = (int)(tile / ((long long)grid0 * grid1));");
     }
     line(x, "(void)pid0; (void)pid1; (void)pid2;");
+}
+
+/* The block's walk over its tiles (clusters: over pairs of tiles, both
+ * blocks of a cluster the same pairs); `more` adds to the increment. */
+static void tile_loop(gx *x, const char *more) {
+    if (x->p->cluster == 2)
+        line(x, "for (long long pair = blockIdx.x / 2; pair < npairs; pair += gridDim.x / 2%s) {",
+             more);
+    else
+        line(x, "for (long long tile = blockIdx.x; tile < ntiles; tile += gridDim.x%s) {", more);
 }
 
 static void loop_head(gx *x) {
@@ -265,16 +303,27 @@ static void producer(gx *x) {
     line(x, "tj::sm90::tma_prefetch(&tm_b);");
     line(x, "int stage = 0;");
     line(x, "unsigned phase = 0;");
-    line(x, "for (long long tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {");
+    tile_loop(x, "");
     x->depth++;
     tile_coords(x);
     scalars(x, -1);
     loop_head(x);
     x->depth++;
     scalars(x, p->loop);
-    line(x, "tj::sm90::mbar_wait(bar_empty + 8 * stage, phase ^ 1);");
-    line(x, "tj::sm90::mbar_expect_tx(bar_full + 8 * stage, STAGE_BYTES);");
+    if (p->cluster == 2) {
+        /* The stage's last readers include the peer's consumers. */
+        line(x, "tj::sm90::mbar_wait_cluster(bar_empty + 8 * stage, phase ^ 1);");
+        line(x, "tj::sm90::mbar_expect_tx(bar_full + 8 * stage, real ? STAGE_BYTES : STAGE_BYTES - "
+                "A_BYTES);");
+    } else {
+        line(x, "tj::sm90::mbar_wait(bar_empty + 8 * stage, phase ^ 1);");
+        line(x, "tj::sm90::mbar_expect_tx(bar_full + 8 * stage, STAGE_BYTES);");
+    }
     line(x, "const unsigned sa = sbase + stage * STAGE_BYTES, sb = sa + A_BYTES;");
+    /* The block's rank is read where it is used (a special register):
+     * held across the loop, it and the offsets made from it cost the
+     * producer's 40 registers, and ptxas spilled (128x256, B N-major). */
+    if (p->cluster == 2) line(x, "const unsigned rank = tj::sm90::cluster_rank();");
     const gs_operand *ops[2] = {&p->a, &p->b};
     for (int k = 0; k < 2; k++) {
         const gs_operand *o = ops[k];
@@ -283,11 +332,29 @@ static void producer(gx *x) {
         char r[64], c[64];
         vname(x, ld->in[0], r);
         vname(x, ld->in[1], c);
-        for (int ch = 0; ch < o->cols / line_elems(p); ch++)
+        if (p->cluster == 2 && k == 0) {
+            line(x, "if (real) {");
+            x->depth++;
+        }
+        for (int ch = 0; ch < o->cols / line_elems(p); ch++) {
+            if (p->cluster == 2 && k == 1) {
+                /* Rows rank * rows/2 .. of each chunk, into both blocks. */
+                line(x, "tj::sm90::tma_load_2d_multicast(sb + %d + rank * %d, &tm_b, "
+                        "bar_full + 8 * stage, (int)(%s * %d + %d), (int)(%s * %d + rank * %d), "
+                        "(unsigned short)3);",
+                     ch * o->rows * 128, o->rows / 2 * 128, c, el ? 1 : o->cols,
+                     ch * line_elems(p), r, el ? 1 : o->rows, o->rows / 2);
+                continue;
+            }
             line(x, "tj::sm90::tma_load_2d(s%c + %d, &tm_%c, bar_full + 8 * stage, "
                     "(int)(%s * %d + %d), (int)(%s * %d));",
                  "ab"[k], ch * o->rows * 128, "ab"[k], c, el ? 1 : o->cols,
                  ch * line_elems(p), r, el ? 1 : o->rows);
+        }
+        if (p->cluster == 2 && k == 0) {
+            x->depth--;
+            line(x, "}");
+        }
     }
     line(x, "if (++stage == STAGES) { stage = 0; phase ^= 1; }");
     x->depth--;
@@ -458,6 +525,17 @@ static void epilogue(gx *x) {
     x->hoisted = 0;
 }
 
+/* A consuming warp releases stage `prev`: lane 0 arrives on its empty
+ * barrier; with clusters lane r on that of block r (the peer's producer
+ * writes half of B into this block's stage too). */
+static void release(gx *x) {
+    if (x->p->cluster == 2)
+        line(x, "if (prev >= 0 && lane < 2) tj::sm90::mbar_arrive_cluster(bar_empty + 8 * prev, "
+                "lane);");
+    else
+        line(x, "if (prev >= 0 && lane == 0) tj::sm90::mbar_arrive(bar_empty + 8 * prev);");
+}
+
 static void consumer(gx *x) {
     const gs_plan *p = x->p;
     /* wgmma's operand type; a k-step is 32 bytes of K either way (k16 of
@@ -487,7 +565,7 @@ static void consumer(gx *x) {
         line(x, "unsigned order_phase = 0;");
         line(x, "bool starts = cw == 0;   // warpgroup 0 takes the first tile unasked");
     }
-    line(x, "for (long long tile = blockIdx.x; tile < ntiles; tile += gridDim.x, ++turn) {");
+    tile_loop(x, ", ++turn");
     x->depth++;
     tile_coords(x);
     scalars(x, -1);
@@ -545,7 +623,7 @@ static void consumer(gx *x) {
     line(x, "tj::sm90::wgmma_commit();");
     /* One k-step stays in flight: the previous one is done, its stage free. */
     line(x, "tj::sm90::wgmma_wait<1>();");
-    line(x, "if (prev >= 0 && lane == 0) tj::sm90::mbar_arrive(bar_empty + 8 * prev);");
+    release(x);
     line(x, "prev = stage;");
     line(x, "if (++stage == STAGES) { stage = 0; phase ^= 1; }");
     x->depth--;
@@ -553,9 +631,17 @@ static void consumer(gx *x) {
     line(x, "tj::sm90::wgmma_wait<0>();");
     line(x, "#pragma unroll");
     line(x, "for (int ms = 0; ms < MS; ++ms) tj::sm90::pin_all(acc[ms]);");
-    line(x, "if (prev >= 0 && lane == 0) tj::sm90::mbar_arrive(bar_empty + 8 * prev);");
+    release(x);
     if (p->pingpong) line(x, "if (wl == 0) tj::sm90::mbar_arrive(bar_order + 8 * (cw ^ 1));   // your turn");
+    if (p->cluster == 2) {
+        line(x, "if (real) {");
+        x->depth++;
+    }
     epilogue(x);
+    if (p->cluster == 2) {
+        x->depth--;
+        line(x, "}");
+    }
     x->depth--;
     line(x, "}");
     if (p->tstore >= 0) line(x, "if (wl == 0) tj::sm90::bulk_wait<0>();   // before the block exits");
@@ -575,6 +661,9 @@ static tj_status kernel(gx *x, emit_launch *L) {
               p->nwg, p->nwg > 1 ? "s" : "",
               p->pingpong ? " taking whole tiles in turn" : "",
               p->a.mn_major ? "M" : "K", p->b.mn_major ? "N" : "K", p->group);
+    if (p->cluster == 2)
+        sb_printf(&x->out, "// clusters of 2 blocks on adjacent M tiles, B's tile multicast "
+                  "(half from each)\n");
     sb_printf(&x->out, "#include \"tj/generic.cuh\"\n#include \"tj/sm90.cuh\"\n\n");
     sb_printf(&x->out,
               "namespace {\nconstexpr int BM = %d, BN = %d, BK = %d, STAGES = %d, NWG = %d, "
@@ -593,13 +682,22 @@ static tj_status kernel(gx *x, emit_launch *L) {
          p->tstore >= 0 ? p->nwg * 16384 : 0);
     line(x, "(void)sout;");
     if (p->pingpong) line(x, "const unsigned bar_order = bar_empty + 8 * STAGES;");
-    line(x, "const long long ntiles = (long long)grid0 * grid1 * grid2;");
+    if (p->cluster == 2) {
+        line(x, "const long long npairs = (long long)((grid%d + 1) / 2) * grid%d * grid%d;",
+             p->ax_m, p->ax_n, 3 - p->ax_m - p->ax_n);
+    } else {
+        line(x, "const long long ntiles = (long long)grid0 * grid1 * grid2;");
+    }
     prologue(x);
     line(x, "if (tid == 0) {");
     line(x, "  for (int s = 0; s < STAGES; ++s) {");
     line(x, "    tj::sm90::mbar_init(bar_full + 8 * s, 1);");
-    line(x, "    tj::sm90::mbar_init(bar_empty + 8 * s, %d);   // lane 0 of each consuming warp",
-         p->pingpong ? 4 : p->nwg * 4);
+    if (p->cluster == 2)
+        line(x, "    tj::sm90::mbar_init(bar_empty + 8 * s, %d);   // each consuming warp of both "
+                "blocks", (p->pingpong ? 4 : p->nwg * 4) * 2);
+    else
+        line(x, "    tj::sm90::mbar_init(bar_empty + 8 * s, %d);   // lane 0 of each consuming warp",
+             p->pingpong ? 4 : p->nwg * 4);
     line(x, "  }");
     if (p->pingpong) {
         line(x, "  tj::sm90::mbar_init(bar_order, 1);       // warpgroup 0 may start its next tile");
@@ -607,7 +705,10 @@ static tj_status kernel(gx *x, emit_launch *L) {
     }
     line(x, "  tj::sm90::fence_barrier_init();");
     line(x, "}");
-    line(x, "__syncthreads();");
+    if (p->cluster == 2)
+        line(x, "tj::sm90::cluster_sync();   // the peer's barriers exist before it is written to");
+    else
+        line(x, "__syncthreads();");
     line(x, "if (wg == 0) {");
     x->depth++;
     producer(x);
@@ -617,6 +718,10 @@ static tj_status kernel(gx *x, emit_launch *L) {
     consumer(x);
     x->depth--;
     line(x, "}");
+    if (p->cluster == 2) {
+        line(x, "__syncwarp();   // the cluster barrier is .aligned: whole warps, converged");
+        line(x, "tj::sm90::cluster_sync();   // no block exits while its peer may write to it");
+    }
     x->depth = 0;
     sb_printf(&x->out, "}\n");
     if (x->out.oom) return tj_set_error(TJ_ERR_NO_MEMORY, "gemm_sm90: out of memory");
@@ -625,6 +730,7 @@ static tj_status kernel(gx *x, emit_launch *L) {
     L->smem_bytes = p->smem;
     L->grid_mode = EMIT_GRID_PERSISTENT;
     L->grid_arg = 1;
+    if (p->cluster == 2) L->cluster[0] = 2, L->cluster[1] = L->cluster[2] = 1;
     return TJ_OK;
 }
 

@@ -43,6 +43,8 @@ typedef struct gs_plan {
     size_t stage_bytes, smem;
     int group;            /* grouped tile order: M tiles a group spans */
     int ax_m, ax_n;       /* program-id axes of A's M and B's N coordinates, or -1 */
+    int cluster;          /* 1, or 2: blocks in clusters of two that share B's tile
+                           * (gs_cluster; docs/schedules.md) */
     int32_t tstore;       /* the STORE written through shared memory and TMA, or -1
                            * (stores go straight from registers) */
     uint8_t *live;        /* per node: the kernel needs it */
@@ -56,5 +58,18 @@ typedef struct gs_plan {
 tj_status gs_match(const tj_graph *g, const char *arch, const int64_t *sym, gs_plan *p,
                    char *why, size_t why_size);
 void gs_plan_free(gs_plan *p);
+
+/* Clusters of two blocks on adjacent M tiles of one N tile, each loading
+ * half of the shared B tile for both through TMA multicast. 2 (default):
+ * where the graph allows it and the shape gains (gemm_sm90_match.c,
+ * cluster_fits: enough tiles, an even or large M tile count); 1: never,
+ * the kernel exactly as without clusters. gs_cluster_force 1 pairs
+ * wherever the graph allows it, whatever the shape (tests of odd tile
+ * counts and idle peers). Benchmark and test knobs, not part of the cache
+ * key: a caller that changes them must keep its kernels apart (its own
+ * process, or a memory-only cache: a cubin from the disk cache would get
+ * the launch description of the current setting). */
+extern int gs_cluster;
+extern int gs_cluster_force;
 
 #endif

@@ -14,6 +14,16 @@
 #define SMEM_LIMIT (227u * 1024u)
 #define MAX_STAGES 8
 
+int gs_cluster = 2;
+int gs_cluster_force;
+
+/* The SMs waves are counted in when weighing clusters (H100 SXM and H200
+ * have 132); the persistent grid itself uses the device's count. */
+#define CLUSTER_SMS 132
+/* Fewer tiles than this: the kernel is short and latency-bound, far from
+ * L2's bandwidth, and pairs would only add the peers' coupling. */
+#define CLUSTER_MIN_TILES 64
+
 
 static const ir_node *node(const gs_plan *p, int32_t id) { return &p->g->nodes[id]; }
 
@@ -285,6 +295,77 @@ static int config(gs_plan *p, char *why, size_t size) {
     return 1;
 }
 
+/* Whether node id (a scalar) depends on program id `axis`. memo per node:
+ * 0 not seen, 1 no (also while being looked at: the walk cannot loop),
+ * 2 yes. A loop's induction variable leads to its FOR node, whose inputs
+ * are the loop's bounds. */
+static int depends_on_pid(const gs_plan *p, int32_t id, int axis, uint8_t *memo) {
+    if (memo[id]) return memo[id] == 2;
+    memo[id] = 1;
+    const ir_node *n = node(p, id);
+    int dep = n->op == IR_PROGRAM_ID && n->index == axis;
+    for (int k = 0; !dep && k < n->nin; k++) dep = depends_on_pid(p, n->in[k], axis, memo);
+    if (dep) memo[id] = 2;
+    return dep;
+}
+
+/* Whether every symbol the grid's expression id reads is bound. */
+static int grid_bound(const gs_plan *p, int32_t id, int depth) {
+    const ir_node *n = node(p, id);
+    if (depth > 64) return 0;
+    if (n->op == IR_SYMVAL) return p->sym && p->sym[n->index] != TJ_UNBOUND;
+    for (int k = 0; k < n->nin; k++)
+        if (!grid_bound(p, n->in[k], depth + 1)) return 0;
+    return 1;
+}
+
+/* Where pairs are expected to gain, from the grid at the bindings (not
+ * known, as with a dynamic M: no clusters, since M might be one tile):
+ *  - at least 2 M tiles (with one, every pair's second block idles);
+ *  - at least CLUSTER_MIN_TILES tiles;
+ *  - no more rounds of the persistent walk than without pairs. The
+ *    runtime launches min(tiles, SMs) blocks (rounded down to whole
+ *    clusters) whatever the cluster; an odd M tile count gives more pairs
+ *    than half the tiles (the last pair of each N tile has one block
+ *    idle), which at some shapes costs a round.
+ * The rest is measured: less L2-to-SM traffic for B (half of it) against
+ * two blocks tied in lockstep. Not measured yet (docs/schedules.md). */
+static int cluster_fits(const gs_plan *p) {
+    int64_t grid[TJ_MAX_GRID];
+    for (int i = 0; i < p->g->ngrid; i++)
+        if (!grid_bound(p, p->g->grid[i], 0)) return 0;
+    if (tj_graph_grid(p->g, p->sym, grid) != TJ_OK) return 0;
+    int64_t gm = grid[p->ax_m], tiles = grid[0] * grid[1] * grid[2];
+    if (gm < 2 || tiles < CLUSTER_MIN_TILES) return 0;
+    int64_t pairs = (gm + 1) / 2 * (tiles / gm);
+    int64_t blocks = tiles < CLUSTER_SMS ? tiles : CLUSTER_SMS, clusters = blocks / 2;
+    int64_t rounds = (tiles + blocks - 1) / blocks, pair_rounds = (pairs + clusters - 1) / clusters;
+    return pair_rounds <= rounds;
+}
+
+/* Clusters of two blocks (gs_cluster): the blocks of a cluster take the
+ * tiles (2i, n) and (2i+1, n) of M and N, and each loads half of their
+ * common B tile for both. That needs the M and N coordinates to be plain
+ * program ids (the pairing is over them), the loop's trip count and B's
+ * coordinates the same for both blocks (independent of the M program id:
+ * the two walk the k-tiles in lockstep and share every B load), and B's
+ * tile rows a multiple of 16 (each half a whole number of 8-line swizzle
+ * atoms, 1024-byte aligned). Then, unless gs_cluster_force, the shape must
+ * gain (cluster_fits). */
+static tj_status cluster_plan(gs_plan *p) {
+    p->cluster = 1;
+    if (gs_cluster != 2 || p->ax_m < 0 || p->b.rows % 16) return TJ_OK;
+    uint8_t *memo = calloc((size_t)p->g->nnodes + 1, 1);
+    if (!memo) return tj_set_error(TJ_ERR_NO_MEMORY, "gemm_sm90: out of memory");
+    const ir_node *ld = node(p, p->b.load);
+    int shared = !depends_on_pid(p, p->loop, p->ax_m, memo) &&
+                 !depends_on_pid(p, ld->in[0], p->ax_m, memo) &&
+                 !depends_on_pid(p, ld->in[1], p->ax_m, memo);
+    free(memo);
+    if (shared && (gs_cluster_force || cluster_fits(p))) p->cluster = 2;
+    return TJ_OK;
+}
+
 void gs_plan_free(gs_plan *p) {
     free(p->live);
     free(p->elem);
@@ -336,6 +417,11 @@ tj_status gs_match(const tj_graph *g, const char *arch, const int64_t *sym, gs_p
     }
     if (ok && g->ntensors + g->nscalars + g->nsyms + 5 > EMIT_MAX_PARAMS)
         ok = sched_no(why, why_size, "too many kernel parameters");
-    if (!ok) gs_plan_free(p);
-    return TJ_OK;
+    if (!ok) {
+        gs_plan_free(p);
+        return TJ_OK;
+    }
+    tj_status st = cluster_plan(p);
+    if (st != TJ_OK) gs_plan_free(p);
+    return st;
 }

@@ -1,5 +1,6 @@
 // tj/sm90.cuh - Hopper (sm_90a) primitives for the fast schedules: tensor
-// maps and the bulk tensor copy engine (TMA), mbarriers, warpgroup matrix
+// maps and the bulk tensor copy engine (TMA, with multicast to a
+// cluster), mbarriers (local and a cluster peer's), warpgroup matrix
 // products (wgmma) from shared memory, register reallocation (setmaxnreg).
 //
 // Used by kernels that gen/schedule/gemm_sm90.c generates; a person can use
@@ -79,6 +80,55 @@ TJ_DEV void mbar_wait(u32 bar, u32 parity) {
     } while (!done);
 }
 
+// ---- thread-block clusters ------------------------------------------------
+// A kernel launched with a cluster shape (gemm_sm90's pairs of blocks that
+// share an operand tile) signals the peer's mbarriers and writes the
+// peer's shared memory through the copy engine's multicast.
+
+TJ_DEV u32 cluster_rank() {
+    u32 r;
+    // %cluster_ctarank: this block's rank in its cluster
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+    return r;
+}
+
+// Every thread of every block of the cluster: after it, what the blocks
+// did before it (mbarrier.init, shared-memory writes) is visible to all.
+TJ_DEV void cluster_sync() {
+    // barrier.cluster.arrive.release + barrier.cluster.wait.acquire: a full cluster barrier
+    asm volatile("barrier.cluster.arrive.release.aligned;\n\t"
+                 "barrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+
+// One arrival on the mbarrier at `bar` (this block's shared address) in
+// cluster block `rank`'s shared memory (rank may be this block's own),
+// ordered after this thread's earlier memory accesses at cluster scope.
+TJ_DEV void mbar_arrive_cluster(u32 bar, u32 rank) {
+    // mapa.shared::cluster: the same offset in block `rank`'s shared memory window;
+    // mbarrier.arrive.release.cluster.shared::cluster: a (possibly remote) arrival
+    asm volatile(
+        "{ .reg .b32 ra; mapa.shared::cluster.u32 ra, %0, %1;\n"
+        "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [ra]; }" ::"r"(bar),
+        "r"(rank)
+        : "memory");
+}
+
+// mbar_wait for a phase completed by arrivals from other blocks of the
+// cluster: acquire at cluster scope, so their accesses before arriving
+// happen before this thread's after it.
+TJ_DEV void mbar_wait_cluster(u32 bar, u32 parity) {
+    u32 done;
+    do {
+        // mbarrier.try_wait.parity.acquire.cluster: as mbar_wait, acquiring at cluster scope
+        asm volatile(
+            "{ .reg .pred p; mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n"
+            "selp.u32 %0, 1, 0, p; }"
+            : "=r"(done)
+            : "r"(bar), "r"(parity)
+            : "memory");
+    } while (!done);
+}
+
 // ---- the bulk tensor copy engine (TMA) -------------------------------------
 
 TJ_DEV void tma_prefetch(const tmap *map) {
@@ -95,6 +145,20 @@ TJ_DEV void tma_load_2d(u32 dst, const tmap *map, u32 bar, int c0, int c1) {
         "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
         " [%0], [%1, {%2, %3}], [%4];" ::"r"(dst),
         "l"((u64)map), "r"(c0), "r"(c1), "r"(bar)
+        : "memory");
+}
+
+// tma_load_2d into the shared memory of every block of the cluster whose
+// bit is set in `mask`: the box lands at offset `dst` of each of them and
+// each one's mbarrier at offset `bar` counts its bytes. The copy engine
+// reads the box from L2 once for all of them.
+TJ_DEV void tma_load_2d_multicast(u32 dst, const tmap *map, u32 bar, int c0, int c1, u16 mask) {
+    // cp.async.bulk.tensor.2d ... .multicast::cluster: global -> the shared memory of
+    // the blocks in ctaMask, mbarrier completion in each
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+        ".multicast::cluster [%0], [%1, {%2, %3}], [%4], %5;" ::"r"(dst),
+        "l"((u64)map), "r"(c0), "r"(c1), "r"(bar), "h"(mask)
         : "memory");
 }
 

@@ -6,8 +6,16 @@
  * epilogues (bias + activation, a user's own with residual, column
  * vector, scalar scale, mask and cast). Each case first checks that the
  * schedule really is the one chosen. SKIPs without an sm_90 device.
+ *
+ * Every case runs twice: without clusters (gs_cluster 1) and in clusters
+ * of two blocks sharing B's tile (gs_cluster 2, forced past the shape
+ * heuristics so ragged and small shapes pair too, checked to be paired);
+ * TJ_TEST_GEMM_CLUSTER=1 or 2 runs only that one. Odd M tile counts (the
+ * last pair's second block has no tile), one M tile (no block has a
+ * twin) and walks over more pairs than clusters have their own test.
  */
 #include "emit.h"
+#include "gemm_sm90.h"
 #include "gpu_harness.h"
 
 #define MAX_T 8
@@ -33,15 +41,64 @@ static tj_graph *gemm(const char *params) {
     return g;
 }
 
-/* The schedule emit_kernel picks for g at vals on sm_90a ("" on error). */
-static const char *picked(const tj_graph *g, const int64_t *vals, char *note, size_t size) {
+/* The schedule emit_kernel picks for g at vals on sm_90a ("" on error);
+ * *cluster (may be NULL): its launch's blocks a cluster (1: none). */
+static const char *picked_cluster(const tj_graph *g, const int64_t *vals, char *note, size_t size,
+                                  unsigned *cluster) {
     static _Thread_local emit_launch L;
     char *src = NULL;
     memset(&L, 0, sizeof L);
+    if (cluster) *cluster = 0;
     if (emit_kernel(g, "sm_90a", vals, NULL, &src, &L) != TJ_OK) return "";
     free(src);
     if (note) snprintf(note, size, "%s", L.note);
+    if (cluster) *cluster = L.cluster[0] ? L.cluster[0] : 1;
     return L.schedule;
+}
+static const char *picked(const tj_graph *g, const int64_t *vals, char *note, size_t size) {
+    return picked_cluster(g, vals, note, size, NULL);
+}
+
+/* The cluster settings each case runs with: gs_cluster 1, and 2 forced
+ * (TJ_TEST_GEMM_CLUSTER=1 or 2: that one only). */
+static int cluster_settings(int *out) {
+    const char *env = getenv("TJ_TEST_GEMM_CLUSTER");
+    if (env && (!strcmp(env, "1") || !strcmp(env, "2"))) {
+        out[0] = atoi(env);
+        return 1;
+    }
+    out[0] = 1, out[1] = 2;
+    return 2;
+}
+
+/* Set the knobs for setting v (gs_cluster v, forced when 2). */
+static void set_cluster(int v) {
+    gs_cluster = v;
+    gs_cluster_force = v == 2;
+}
+
+/* g under the name <name>_c<v>, g freed: the kernel cache keys kernels by
+ * graph (its name included), bindings and arch, not by the cluster knob,
+ * and memory-only kernels share one store in a process; a kernel of one
+ * setting must not be served to the other. NULL on error. */
+static tj_graph *renamed(tj_graph *g, int v) {
+    char *text = NULL, name[96];
+    tj_graph *h = NULL;
+    if (tj_graph_print(g, &text) == TJ_OK) {
+        snprintf(name, sizeof name, "graph %s\n", tj_graph_name(g));
+        char *at = strstr(text, name);
+        size_t len = strlen(text) + 16;
+        char *out = at ? malloc(len) : NULL;
+        if (out) {
+            snprintf(out, len, "%.*sgraph %s_c%d\n%s", (int)(at - text), text, tj_graph_name(g), v,
+                     at + strlen(name));
+            if (tj_graph_parse(out, strlen(out), "renamed", &h) != TJ_OK) h = NULL;
+            free(out);
+        }
+        tj_free(text);
+    }
+    tj_graph_free(g);
+    return h;
 }
 
 #define REQUIRE_SM90()                                                              \
@@ -126,27 +183,40 @@ done:
     return ok;
 }
 
-/* The recipe at (M, N, K), inputs in [-amp, amp): the fast path is
- * chosen and agrees within `scale` (the partial sums' typical size). */
-static void recipe_case_in(const char *params, int64_t m, int64_t nn, int64_t kk, double amp,
-                           double scale) {
-    tj_graph *g = gemm(params);
+/* The recipe at (M, N, K) with cluster setting v, inputs in [-amp, amp):
+ * the fast path is chosen, in clusters when v is 2, and agrees within
+ * `scale` (the partial sums' typical size). */
+static void recipe_case_at(const char *params, int64_t m, int64_t nn, int64_t kk, double amp,
+                           double scale, int v) {
+    set_cluster(v);
+    tj_graph *g = renamed(gemm(params), v);
     CHECK(g);
     int64_t vals[3];
     vals[tj_find_symbol(g, "M").id] = m;
     vals[tj_find_symbol(g, "N").id] = nn;
     vals[tj_find_symbol(g, "K").id] = kk;
     char note[256] = "", why[512] = "";
-    const char *sched = picked(g, vals, note, sizeof note);
-    if (strcmp(sched, "gemm_sm90")) {
+    unsigned cl = 0;
+    const char *sched = picked_cluster(g, vals, note, sizeof note, &cl);
+    if (strcmp(sched, "gemm_sm90") || cl != (unsigned)v) {
         tj_graph_free(g);
-        CHECKF(0, "%s at %lldx%lldx%lld: schedule '%s' (%s)", params, (long long)m,
-               (long long)nn, (long long)kk, sched, note);
+        set_cluster(2), gs_cluster_force = 0;
+        CHECKF(0, "%s at %lldx%lldx%lld, cluster setting %d: schedule '%s', cluster %u (%s)",
+               params, (long long)m, (long long)nn, (long long)kk, v, sched, cl, note);
     }
     int ok = run_case(g, vals, amp, scale, why, sizeof why);
     tj_graph_free(g);
-    CHECKF(ok, "%s at %lldx%lldx%lld: %s", params, (long long)m, (long long)nn, (long long)kk,
-           why);
+    set_cluster(2), gs_cluster_force = 0;
+    CHECKF(ok, "%s at %lldx%lldx%lld, cluster setting %d: %s", params, (long long)m,
+           (long long)nn, (long long)kk, v, why);
+}
+
+/* recipe_case_at with every cluster setting. */
+static void recipe_case_in(const char *params, int64_t m, int64_t nn, int64_t kk, double amp,
+                           double scale) {
+    int vs[2], n = cluster_settings(vs);
+    for (int i = 0; i < n && !harness_failed_now; i++)
+        recipe_case_at(params, m, nn, kk, amp, scale, vs[i]);
 }
 
 /* Inputs in [-1, 1): the partial sums are about sqrt(K) / 3 (a product
@@ -233,16 +303,62 @@ static const char user_text[] =
 
 TEST(test_gpu_gemm_user_epilogue) {
     REQUIRE_SM90();
-    tj_graph *g = NULL;
-    CHECK_OK(tj_graph_parse(user_text, strlen(user_text), "user_epi.tj", &g));
-    int64_t vals[3] = {328, 200, 264};
-    char note[256] = "", why[512] = "";
-    const char *sched = picked(g, vals, note, sizeof note);
-    if (strcmp(sched, "gemm_sm90")) {
+    int vs[2], n = cluster_settings(vs);
+    for (int i = 0; i < n; i++) {
+        tj_graph *g = NULL;
+        CHECK_OK(tj_graph_parse(user_text, strlen(user_text), "user_epi.tj", &g));
+        set_cluster(vs[i]);
+        g = renamed(g, vs[i]);
+        CHECK(g);
+        int64_t vals[3] = {328, 200, 264};
+        char note[256] = "", why[512] = "";
+        unsigned cl = 0;
+        const char *sched = picked_cluster(g, vals, note, sizeof note, &cl);
+        int ok = !strcmp(sched, "gemm_sm90") && cl == (unsigned)vs[i];
+        if (!ok) snprintf(why, sizeof why, "schedule '%s', cluster %u (%s)", sched, cl, note);
+        ok = ok && run_case(g, vals, 1.0, 4.0, why, sizeof why);
         tj_graph_free(g);
-        CHECKF(0, "schedule '%s' (%s)", sched, note);
+        set_cluster(2), gs_cluster_force = 0;
+        CHECKF(ok, "cluster setting %d: %s", vs[i], why);
     }
-    int ok = run_case(g, vals, 1.0, 4.0, why, sizeof why);
+}
+
+/* Clusters at tile counts that leave blocks without a tile of their own:
+ * an odd number of M tiles (the last pair's second block only loads its
+ * half of B), one M tile (no block has a twin), walks over more pairs
+ * than clusters, every operand layout (B's halves split N or K), every
+ * warpgroup layout (ping-pong, cooperative, one consumer). */
+TEST(test_gpu_gemm_cluster_odd_tile_counts) {
+    REQUIRE_SM90();
+    static const struct { const char *p; int64_t m, n, k; } cs[] = {
+        {"bm=128 bn=128 trans_b=1", 1000, 520, 256},          /* 8 x 5 */
+        {"bm=128 bn=128", 384, 1000, 128},                    /* 3 x 8 */
+        {"bm=128 bn=256 trans_b=1 bias=1 act=gelu_tanh", 129, 4096, 512},   /* 2 x 16 */
+        {"bm=128 bn=256", 384, 1000, 128},                    /* 3 x 4 */
+        {"bm=64 bn=64 trans_b=1", 1000, 520, 256},            /* 16 x 9 */
+        {"bm=64 bn=128 trans_a=1", 200, 1000, 136},           /* 4 x 8 */
+        {"bm=256 bn=128 trans_a=1 trans_b=1", 1000, 520, 256}, /* 4 x 5 */
+        {"bm=128 bn=128 trans_b=1", 100, 4096, 256},          /* 1 x 32: no twins */
+        {"bm=128 bn=128 trans_b=1 dtype=f16", 1152, 3840, 200}, /* 9 x 30: 150 pairs */
+        {"bm=128 bn=256 trans_b=1", 3200, 4096, 192},         /* 25 x 16: 208 pairs */
+    };
+    for (int i = 0; i < 10 && !harness_failed_now; i++)
+        recipe_case(cs[i].p, cs[i].m, cs[i].n, cs[i].k);
+}
+
+/* The default (gs_cluster 2, not forced) pairs the benchmark's shapes. */
+TEST(test_gpu_gemm_cluster_by_default_at_a_large_shape) {
+    REQUIRE_SM90();
+    gs_cluster = 2, gs_cluster_force = 0;
+    tj_graph *g = renamed(gemm("bm=128 bn=256 trans_b=1 bias=1 act=gelu_tanh"), 3);
+    CHECK(g);
+    int64_t vals[3] = {2048, 2048, 512};
+    char note[256] = "", why[512] = "";
+    unsigned cl = 0;
+    const char *sched = picked_cluster(g, vals, note, sizeof note, &cl);
+    int ok = !strcmp(sched, "gemm_sm90") && cl == 2;
+    if (!ok) snprintf(why, sizeof why, "schedule '%s', cluster %u (%s)", sched, cl, note);
+    ok = ok && run_case(g, vals, 1.0, sqrt(512.0) / 4, why, sizeof why);
     tj_graph_free(g);
     CHECKF(ok, "%s", why);
 }
