@@ -702,6 +702,47 @@ tj_status drv_tensor_map_encode(drv_tensor_map *out, int dtype, int rank, uint64
     return TJ_OK;
 }
 
+tj_status drv_kernel_max_clusters(drv_kernel *k, const unsigned block[3], unsigned smem,
+                                  const unsigned cluster[3], int *out) {
+    const drv_api *a;
+    if (!k || !block || !cluster || !out)
+        return tj_set_error(TJ_ERR_INVALID_ARG, "drv_kernel_max_clusters: NULL");
+    *out = 0;
+    tj_status s = api_ctx(&a);
+    if (s != TJ_OK) return s;
+    if (!a->cuOccupancyMaxActiveClusters) return TJ_OK;
+    int slot = 0;
+    if (!k->lib->is_module && a->ndevices > 1 && (s = current_ordinal(a, &slot)) != TJ_OK)
+        return s;
+    /* the query needs the launch's shared memory allowed first */
+    if (smem > atomic_load_explicit(&k->smem_limit[slot], memory_order_acquire) &&
+        (s = raise_smem(a, k, slot, smem)) != TJ_OK)
+        return s;
+    void *fn = NULL;
+    if ((s = drv_kernel_function(k, &fn)) != TJ_OK) return s;
+    drv_cu_launch_attribute attr;
+    memset(&attr, 0, sizeof attr);
+    attr.id = DRV_CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    attr.value.clusterDim.x = cluster[0];
+    attr.value.clusterDim.y = cluster[1];
+    attr.value.clusterDim.z = cluster[2];
+    drv_cu_launch_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.gridDimX = cluster[0];
+    cfg.gridDimY = cluster[1];
+    cfg.gridDimZ = cluster[2];
+    cfg.blockDimX = block[0];
+    cfg.blockDimY = block[1];
+    cfg.blockDimZ = block[2];
+    cfg.sharedMemBytes = smem;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    CU_CALL(a, cuOccupancyMaxActiveClusters(out, (drv_cu_function)fn, &cfg),
+            "cuOccupancyMaxActiveClusters(%s, block %u, smem %u, cluster %ux%ux%u)", k->name,
+            block[0] * block[1] * block[2], smem, cluster[0], cluster[1], cluster[2]);
+    return TJ_OK;
+}
+
 tj_status drv_launch(drv_kernel *k, const unsigned grid[3], const unsigned block[3],
                      unsigned smem_bytes, const unsigned cluster[3], void *stream,
                      void **params) {

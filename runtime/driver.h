@@ -137,6 +137,15 @@ const char *drv_kernel_name(const drv_kernel *k);
 
 /* ---- launch ----------------------------------------------------------- */
 
+/* How many clusters of `cluster` blocks of `block` threads with `smem`
+ * bytes of dynamic shared memory can be resident at once on the current
+ * context's device (cuOccupancyMaxActiveClusters: a cluster lives in one
+ * GPC, so a GPC with an odd SM count leaves an SM idle for pairs). *out
+ * is 0 when the driver cannot say (before CUDA 12.0). A persistent grid
+ * of more clusters than this runs its last ones in a second wave. */
+tj_status drv_kernel_max_clusters(drv_kernel *k, const unsigned block[3], unsigned smem,
+                                  const unsigned cluster[3], int *out);
+
 /* Launch `k` on `stream` (a CUstream or NULL) with `params` as
  * cuLaunchKernel takes them (an array of pointers, one to each argument).
  *

@@ -237,6 +237,8 @@ typedef struct drv_cu_launch_config {
       (int *, drv_cu_function_attribute, drv_cu_kernel, drv_cu_device))        \
     X(cuKernelSetAttribute, "cuKernelSetAttribute", drv_cu_result,             \
       (drv_cu_function_attribute, int, drv_cu_kernel, drv_cu_device))          \
+    X(cuOccupancyMaxActiveClusters, "cuOccupancyMaxActiveClusters",             \
+      drv_cu_result, (int *, drv_cu_function, const drv_cu_launch_config *))   \
     X(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", drv_cu_result,         \
       (drv_cu_tensor_map *, drv_cu_tensor_map_data_type, unsigned int, void *, \
        const uint64_t *, const uint64_t *, const uint32_t *, const uint32_t *,  \

@@ -5,6 +5,7 @@
  * memory store), and NVTX, loaded with dlopen when present.
  */
 #include <dlfcn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,18 @@ void kernel_log_specialization(const tj_kernel *k, const kentry *e, const emit_l
             (e->variant & KV_TIER0) ? " (tier 0, until the fast kernel is loaded)" : "",
             L->threads, (unsigned)L->smem_bytes, L->note[0] ? " (" : "", L->note,
             L->note[0] ? ")" : "");
+}
+
+/* TILEJIT_LOG=1: one more line about graph k's specializations. */
+void kernel_log(const tj_kernel *k, const char *fmt, ...) {
+    const char *v = getenv("TILEJIT_LOG");
+    if (!v || !*v || strcmp(v, "0") == 0) return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "tilejit: graph '%s': %s\n", k->g->name, msg);
 }
 
 /* ---- NVTX ------------------------------------------------------------- */

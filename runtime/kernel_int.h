@@ -317,6 +317,9 @@ tj_status kernel_env_init(void);
  * schedule and why fast ones did not apply. */
 void kernel_log_specialization(const tj_kernel *k, const kentry *e, const emit_launch *L,
                                const char *source);
+/* With TILEJIT_LOG=1, a stderr line about graph k (printf format). */
+void kernel_log(const tj_kernel *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Search every bundle (lock-free: the list only grows). 1 when found. */
 int kernel_bundle_find(const char *hex, const void **cubin, size_t *size);
 int kernel_bundle_count(void);

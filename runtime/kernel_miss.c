@@ -391,6 +391,27 @@ static tj_status layout(const tj_kernel *k, kentry *e, const emit_launch *L) {
     return grid_layout(k, e, L);
 }
 
+/* A persistent grid in clusters: no more clusters than fit on the device
+ * at once (a cluster stays in one GPC, and a GPC with an odd SM count
+ * cannot hold pairs on all its SMs), else the last ones run after the
+ * first finish and the kernel takes two waves' time. The driver's answer
+ * for this kernel's threads and shared memory, asked once per entry; when
+ * it cannot say, the grid stays one block an SM. */
+static void resident_clusters(const tj_kernel *k, kentry *e) {
+    if (e->grid_mode != EMIT_GRID_PERSISTENT || !e->has_cluster) return;
+    unsigned block[3] = {e->threads, 1, 1};
+    int n = 0;
+    if (drv_kernel_max_clusters((drv_kernel *)e->fn, block, e->smem, e->cluster, &n) != TJ_OK) {
+        kernel_log(k, "persistent grid: resident clusters unknown (%s)", tj_last_error());
+        return;
+    }
+    uint64_t size = (uint64_t)e->cluster[0] * e->cluster[1] * e->cluster[2];
+    uint64_t b = (uint64_t)n * size;
+    if (n > 0 && b < e->max_blocks) e->max_blocks = (unsigned)b;
+    kernel_log(k, "persistent grid: %d clusters of %llu resident, %u blocks at most", n,
+               (unsigned long long)size, e->max_blocks);
+}
+
 static tj_status publish(tj_kernel *k, kentry *e, found *f) {
     tj_status st = TJ_OK;
     if (!f->have_launch && e->pick) {
@@ -418,6 +439,7 @@ static tj_status publish(tj_kernel *k, kentry *e, found *f) {
             e->lib = NULL;
         }
         e->fn = fn;
+        if (st == TJ_OK) resident_clusters(k, e);
     }
     if (st != TJ_OK) return st;
     atomic_fetch_add(&k->cubin_bytes, f->size);

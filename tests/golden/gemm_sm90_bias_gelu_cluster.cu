@@ -1,12 +1,12 @@
 // tilejit gemm_sm90 kernel for graph 'gemm' (sm_90a)
 // graph sha256 498262c635a5e277f01ea80a3709f3188cdc9264481cfcfb2f9eccc3eac235d5
-// tile 128x256x64, 4 stages of 49152 bytes, 2 consumer warpgroups, A K-major, B K-major, grouped order 8
+// tile 128x256x64 bf16, 4 stages of 49152 bytes, 2 consumer warpgroups, A K-major, B K-major, grouped order 8
 // clusters of 2 blocks on adjacent M tiles, B's tile multicast (half from each)
 #include "tj/generic.cuh"
 #include "tj/sm90.cuh"
 
 namespace {
-constexpr int BM = 128, BN = 256, BK = 64, STAGES = 4, NWG = 2, MS = 1, WGM = BM / NWG, GROUP = 8, HQ = 2;
+constexpr int BM = 128, BN = 256, BK = 64, STAGES = 4, NWG = 2, MS = 1, WGM = BM / NWG, GROUP = 8, HQ = 2, KSTEP = 16;
 constexpr unsigned A_BYTES = 16384, STAGE_BYTES = 49152;
 }
 
@@ -122,7 +122,7 @@ tj_gemm(const tj::bf16 *__restrict__ t_a, const tj::bf16 *__restrict__ t_b, cons
         tj::sm90::wgmma_fence();
         const unsigned sa = sbase + stage * STAGE_BYTES, sb = sa + A_BYTES;
         #pragma unroll
-        for (int kk = 0; kk < BK / 16; ++kk) {
+        for (int kk = 0; kk < BK / KSTEP; ++kk) {
           const unsigned long long db = tj::sm90::desc_sw128(sb + (kk / 4) * 32768 + 0 * 128 + (kk % 4) * 32, 16, 1024);
           #pragma unroll
           for (int ms = 0; ms < MS; ++ms) {

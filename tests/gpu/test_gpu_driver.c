@@ -516,9 +516,21 @@ TEST(test_cluster_launch_gives_clusters_and_dsmem) {
     drv_ptr none = 0;
     void *params[] = {&none};
     tj_status s = drv_launch(k, grid, block, 0, cluster, NULL, params);
+    /* Resident clusters: at least one, never more blocks than SMs with
+     * an SM's shared memory each (1-2 a GPC may stay idle for pairs). */
+    int n2 = -1, n4 = -1;
+    unsigned two[3] = {2, 1, 1}, big = (unsigned)dev.smem_per_block_optin;
+    tj_status q2 = drv_kernel_max_clusters(k, block, big, two, &n2);
+    tj_status q4 = drv_kernel_max_clusters(k, block, big, cluster, &n4);
     drv_library_unload(lib);
     CHECK(ok);
     CHECK(s == TJ_ERR_INVALID_ARG);   /* 4 does not divide 6 */
+    CHECK_OK(q2);
+    CHECK_OK(q4);
+    fprintf(stderr, "  %s: %d clusters of 2, %d of 4 resident with %u B of shared memory a block\n",
+            dev.name, n2, n4, big);
+    CHECKF(n2 >= 1 && 2 * n2 <= dev.sm_count && n4 >= 1 && 4 * n4 <= 2 * n2,
+           "clusters resident: %d of 2, %d of 4, %d SMs", n2, n4, dev.sm_count);
 }
 
 TEST(test_memory_roundtrip_and_memset) {
