@@ -615,7 +615,7 @@ static int has_cluster_features(const char *src, const emit_launch *L) {
     return L->cluster[0] == 2 && L->cluster[1] == 1 && L->cluster[2] == 1 &&
            strstr(src, "tj::sm90::tma_load_2d_multicast(") &&
            strstr(src, "tj::sm90::mbar_arrive_cluster(") &&
-           strstr(src, "tj::sm90::mbar_wait_cluster(") && strstr(src, "tj::sm90::cluster_sync()");
+           strstr(src, "tj::sm90::cluster_sync()");
 }
 static int has_no_cluster_feature(const char *src, const emit_launch *L) {
     return L->cluster[0] <= 1 && L->cluster[1] <= 1 && L->cluster[2] <= 1 &&

@@ -311,8 +311,9 @@ static void producer(gx *x) {
     x->depth++;
     scalars(x, p->loop);
     if (p->cluster == 2) {
-        /* The stage's last readers include the peer's consumers. */
-        line(x, "tj::sm90::mbar_wait_cluster(bar_empty + 8 * stage, phase ^ 1);");
+        /* The stage's last readers include the peer's consumers (their
+         * arrivals count on this block's barrier; a local wait suffices). */
+        line(x, "tj::sm90::mbar_wait(bar_empty + 8 * stage, phase ^ 1);");
         line(x, "tj::sm90::mbar_expect_tx(bar_full + 8 * stage, real ? STAGE_BYTES : STAGE_BYTES - "
                 "A_BYTES);");
     } else {

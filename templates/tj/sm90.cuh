@@ -101,32 +101,21 @@ TJ_DEV void cluster_sync() {
 }
 
 // One arrival on the mbarrier at `bar` (this block's shared address) in
-// cluster block `rank`'s shared memory (rank may be this block's own),
-// ordered after this thread's earlier memory accesses at cluster scope.
+// cluster block `rank`'s shared memory (rank may be this block's own).
+// Release at CTA scope, as CUTLASS's cluster pipelines do: what it orders
+// is this warp's finished wgmma reads of a stage before the peer's copy
+// engine refills it, and the peer's producer learns that from the phase
+// flip; a cluster-scope release (and the producer acquiring at cluster
+// scope) made every stage a round trip (H200: 128x128 GEMM tiles at half
+// speed, ~0.9 us a k-step at any shape).
 TJ_DEV void mbar_arrive_cluster(u32 bar, u32 rank) {
     // mapa.shared::cluster: the same offset in block `rank`'s shared memory window;
-    // mbarrier.arrive.release.cluster.shared::cluster: a (possibly remote) arrival
+    // mbarrier.arrive.shared::cluster: a (possibly remote) arrival
     asm volatile(
         "{ .reg .b32 ra; mapa.shared::cluster.u32 ra, %0, %1;\n"
-        "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [ra]; }" ::"r"(bar),
+        "mbarrier.arrive.shared::cluster.b64 _, [ra]; }" ::"r"(bar),
         "r"(rank)
         : "memory");
-}
-
-// mbar_wait for a phase completed by arrivals from other blocks of the
-// cluster: acquire at cluster scope, so their accesses before arriving
-// happen before this thread's after it.
-TJ_DEV void mbar_wait_cluster(u32 bar, u32 parity) {
-    u32 done;
-    do {
-        // mbarrier.try_wait.parity.acquire.cluster: as mbar_wait, acquiring at cluster scope
-        asm volatile(
-            "{ .reg .pred p; mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n"
-            "selp.u32 %0, 1, 0, p; }"
-            : "=r"(done)
-            : "r"(bar), "r"(parity)
-            : "memory");
-    } while (!done);
 }
 
 // ---- the bulk tensor copy engine (TMA) -------------------------------------

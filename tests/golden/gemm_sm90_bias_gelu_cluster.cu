@@ -70,7 +70,7 @@ tj_gemm(const tj::bf16 *__restrict__ t_a, const tj::bf16 *__restrict__ t_b, cons
         const int s6 = pid0; (void)s6;
         const int s7 = pid1; (void)s7;
         for (int iv = s0; iv < s3; iv += s4) {
-          tj::sm90::mbar_wait_cluster(bar_empty + 8 * stage, phase ^ 1);
+          tj::sm90::mbar_wait(bar_empty + 8 * stage, phase ^ 1);
           tj::sm90::mbar_expect_tx(bar_full + 8 * stage, real ? STAGE_BYTES : STAGE_BYTES - A_BYTES);
           const unsigned sa = sbase + stage * STAGE_BYTES, sb = sa + A_BYTES;
           const unsigned rank = tj::sm90::cluster_rank();

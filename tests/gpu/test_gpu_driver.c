@@ -519,7 +519,7 @@ TEST(test_cluster_launch_gives_clusters_and_dsmem) {
     /* Resident clusters: at least one, never more blocks than SMs with
      * an SM's shared memory each (1-2 a GPC may stay idle for pairs). */
     int n2 = -1, n4 = -1;
-    unsigned two[3] = {2, 1, 1}, big = (unsigned)dev.smem_per_block_optin;
+    unsigned two[3] = {2, 1, 1}, big = (unsigned)dev.smem_per_block_optin - 8192;
     tj_status q2 = drv_kernel_max_clusters(k, block, big, two, &n2);
     tj_status q4 = drv_kernel_max_clusters(k, block, big, cluster, &n4);
     drv_library_unload(lib);
