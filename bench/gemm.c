@@ -24,7 +24,7 @@
  * the same bf16 (or e4m3) inputs, every case, same run.
  * Also prints the kernel's registers and spills (ptxas) and, with
  * cuobjdump on the PATH, its SASS mix (HGMMA count, LDL/STL count).
- * --cluster N sets gs_cluster (1: no clusters; 2, the default: clusters
+ * --cluster N sets gs_cluster (1, the default: no clusters; 2: clusters
  * of two blocks sharing B's tile where the schedule expects a gain),
  * --cluster-force sets gs_cluster_force (pairs at every shape). The
  * knobs are not in the cache key and memory-only kernels share one store

@@ -61,7 +61,9 @@ enum { EMIT_C_PTR = 0, EMIT_C_F32, EMIT_C_I32, EMIT_C_I64, EMIT_C_TMAP };
  *   EMIT_GRID_DIV         (cdiv(g0, grid_arg), g1, g2): a block runs
  *                         grid_arg consecutive programs of dimension 0;
  *   EMIT_GRID_PERSISTENT  (min(g0*g1*g2, sm_count * grid_arg), 1, 1): a
- *                         persistent grid that walks the programs itself;
+ *                         persistent grid that walks the programs itself
+ *                         (in clusters: at most the clusters the device
+ *                         holds at once, cuOccupancyMaxActiveClusters);
  *   EMIT_GRID_MUL         (g0 * grid_arg, g1, g2): grid_arg blocks per
  *                         program (say, a cluster of grid_arg sharing one
  *                         wide row through distributed shared memory).

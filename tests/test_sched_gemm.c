@@ -92,7 +92,7 @@ TEST(test_gemm_recipe_is_taken_with_aligned_tensors) {
             CHECK(L.params[p].ctype == EMIT_C_TMAP && L.params[p].size == 128);
             CHECK(t->rank == 2 && t->box[0] == 64 && t->swizzle == 128);
             /* a: [128 rows of M, 64 of K]; b (N-major): [64 rows of K, 64 of N],
-             * half of them in clusters (8 x 8 tiles pair by default);
+             * half of them in clusters (gs_cluster 2 pairs 8 x 8 tiles);
              * c: the output's 64x64 boxes */
             CHECK(t->box[1] == (L.params[p].index == 0 ? 128u
                                 : L.params[p].index == 1 && L.cluster[0] == 2 ? 32u : 64u));
@@ -338,8 +338,7 @@ TEST(test_gemm_takes_fp8_operands_that_are_both_k_major) {
     static const char *want[] = {"wgmma_e4m3_m64n128k32(", "wgmma_e5m2_m64n128k32(",
                                  "wgmma_e4m3_m64n256k32(", "wgmma_e5m2_m64n64k32(",
                                  "wgmma_e4m3_m64n128k32("};
-    /* 4096^3 at 128x256 runs in clusters of two: each block loads half of B */
-    static const uint32_t rows[][2] = {{128, 128}, {128, 128}, {128, 128}, {64, 64}, {256, 128}};
+    static const uint32_t rows[][2] = {{128, 128}, {128, 128}, {128, 256}, {64, 64}, {256, 128}};
     static const int64_t shapes[][3] = {{1000, 520, 256}, {200, 136, 384}, {4096, 4096, 4096},
                                         {136, 264, 528}, {328, 200, 272}};
     for (int i = 0; i < 5; i++) {
@@ -681,7 +680,7 @@ TEST(test_gemm_cluster_knob_1_emits_the_kernel_without_clusters) {
     CHECK(same);
 }
 
-/* Where pairs are not expected to gain, the default declines them and the
+/* Where pairs are not expected to gain, gs_cluster 2 declines them and the
  * kernel is the one without clusters; gs_cluster_force pairs anyway. */
 TEST(test_gemm_cluster_applies_where_the_shape_gains) {
     static const struct { const char *p; int64_t m, n, k; int want; } cs[] = {

@@ -60,10 +60,10 @@ tj_status gs_match(const tj_graph *g, const char *arch, const int64_t *sym, gs_p
 void gs_plan_free(gs_plan *p);
 
 /* Clusters of two blocks on adjacent M tiles of one N tile, each loading
- * half of the shared B tile for both through TMA multicast. 2 (default):
- * where the graph allows it and the shape gains (gemm_sm90_match.c,
- * cluster_fits: enough tiles, an even or large M tile count); 1: never,
- * the kernel exactly as without clusters. gs_cluster_force 1 pairs
+ * half of the shared B tile for both through TMA multicast. 2: where the
+ * graph allows it and the shape gains (gemm_sm90_match.c, cluster_fits:
+ * enough tiles, an even or large M tile count); 1 (default, measured
+ * faster): never, the kernel exactly as without clusters. gs_cluster_force 1 pairs
  * wherever the graph allows it, whatever the shape (tests of odd tile
  * counts and idle peers). Benchmark and test knobs, not part of the cache
  * key: a caller that changes them must keep its kernels apart (its own

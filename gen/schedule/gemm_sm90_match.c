@@ -14,7 +14,12 @@
 #define SMEM_LIMIT (227u * 1024u)
 #define MAX_STAGES 8
 
-int gs_cluster = 2;
+/* Off by default: on the H200 (2026-11-29, bench_gemm --cluster 1 vs 2)
+ * pairs were 1-5 % slower at every shape (plain geomean 0.998 -> 0.967 of
+ * cuBLAS, fused 0.942 -> 0.893, fp8 1.024 -> 0.990): two SMs in lockstep
+ * wait for the slower one at every stage, and at 1 block an SM B's L2
+ * traffic was not what limited the kernel. */
+int gs_cluster = 1;
 int gs_cluster_force;
 
 /* The SMs waves are counted in when weighing clusters (H100 SXM and H200

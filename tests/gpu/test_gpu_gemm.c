@@ -200,13 +200,13 @@ static void recipe_case_at(const char *params, int64_t m, int64_t nn, int64_t kk
     const char *sched = picked_cluster(g, vals, note, sizeof note, &cl);
     if (strcmp(sched, "gemm_sm90") || cl != (unsigned)v) {
         tj_graph_free(g);
-        set_cluster(2), gs_cluster_force = 0;
+        set_cluster(1);   /* the default */
         CHECKF(0, "%s at %lldx%lldx%lld, cluster setting %d: schedule '%s', cluster %u (%s)",
                params, (long long)m, (long long)nn, (long long)kk, v, sched, cl, note);
     }
     int ok = run_case(g, vals, amp, scale, why, sizeof why);
     tj_graph_free(g);
-    set_cluster(2), gs_cluster_force = 0;
+    set_cluster(1);   /* the default */
     CHECKF(ok, "%s at %lldx%lldx%lld, cluster setting %d: %s", params, (long long)m,
            (long long)nn, (long long)kk, v, why);
 }
@@ -318,7 +318,7 @@ TEST(test_gpu_gemm_user_epilogue) {
         if (!ok) snprintf(why, sizeof why, "schedule '%s', cluster %u (%s)", sched, cl, note);
         ok = ok && run_case(g, vals, 1.0, 4.0, why, sizeof why);
         tj_graph_free(g);
-        set_cluster(2), gs_cluster_force = 0;
+        set_cluster(1);   /* the default */
         CHECKF(ok, "cluster setting %d: %s", vs[i], why);
     }
 }
@@ -346,8 +346,8 @@ TEST(test_gpu_gemm_cluster_odd_tile_counts) {
         recipe_case(cs[i].p, cs[i].m, cs[i].n, cs[i].k);
 }
 
-/* The default (gs_cluster 2, not forced) pairs the benchmark's shapes. */
-TEST(test_gpu_gemm_cluster_by_default_at_a_large_shape) {
+/* gs_cluster 2, not forced, pairs the benchmark's shapes. */
+TEST(test_gpu_gemm_cluster_unforced_at_a_large_shape) {
     REQUIRE_SM90();
     gs_cluster = 2, gs_cluster_force = 0;
     tj_graph *g = renamed(gemm("bm=128 bn=256 trans_b=1 bias=1 act=gelu_tanh"), 3);
@@ -360,6 +360,7 @@ TEST(test_gpu_gemm_cluster_by_default_at_a_large_shape) {
     if (!ok) snprintf(why, sizeof why, "schedule '%s', cluster %u (%s)", sched, cl, note);
     ok = ok && run_case(g, vals, 1.0, sqrt(512.0) / 4, why, sizeof why);
     tj_graph_free(g);
+    set_cluster(1);   /* the default */
     CHECKF(ok, "%s", why);
 }
 
