@@ -7,7 +7,11 @@
  *
  *   bench_attention [--quick] [--json FILE] [--torch FILE] [--commit SHA]
  *                   [--only d128-n8192] [--block-m N] [--block-n N] [--exp2-poly K] [--o-smem 0|1]
- *                   [--q-late] [--causal-graph]
+ *                   [--q-late] [--causal-graph] [--by-length]
+ *
+ * --by-length: the recipe's tiles by length (tj_recipe_attention_by_length,
+ * one kernel by seq through tj_kernel_create_by_symbol) for the cases
+ * without a score modifier, as a user asking for the auto tiles gets them.
  *
  * Sweep: bf16, 16k tokens a batch (batch = 16384 / N), hidden 2048
  * (heads = 2048 / d), N = 512 .. 16384, d = 64 / 128 / 256, causal and not.
@@ -41,6 +45,8 @@ static char devname[256];
 
 static int force_bn; /* --block-n: every case's block_n (0: tiles()) */
 static int force_bm; /* --block-m: every case's block_m (0: tiles()) */
+static int by_length; /* --by-length: tj_recipe_attention_by_length's tiles, one
+                       * kernel by seq (tj_kernel_create_by_symbol) */
 
 /* Tile sizes a head dim gets: FlashAttention-3's choices where the
  * schedule's register budget allows them (block_n is the recipe's auto;
@@ -196,9 +202,29 @@ static double run_case(const inputs *in, int d, int64_t n, int causal, int mod, 
     if (mod != MOD_NONE) argc = 7;
     acase c;
     memset(&c, 0, sizeof c);
-    if (tj_recipe_build("attention", argc, argv, &c.g) != TJ_OK) DIE("recipe");
     tj_kernel_options o = {NULL, 0, ""};
-    if (tj_kernel_create(c.g, &o, &c.k) != TJ_OK) DIE("kernel");
+    tj_graph *other = NULL;   /* --by-length: the graph not serving n */
+    if (by_length && mod == MOD_NONE) {
+        /* the recipe's auto tiles by length (modifiers are text-recipe
+         * hooks: those cases keep tiles()) */
+        tj_attention_params p;
+        tj_attention_params_init(&p);
+        p.head_dim = d, p.num_q_heads = p.num_kv_heads = heads, p.causal = causal;
+        p.block_m = force_bm, p.block_n = force_bn;
+        tj_graph *gs[2] = {NULL, NULL};
+        int64_t upto[1] = {0};
+        int ng = 0;
+        if (tj_recipe_attention_by_length(&p, gs, upto, &ng) != TJ_OK) DIE("recipe");
+        if (tj_kernel_create_by_symbol((const tj_graph *const *)gs, ng, "seq", upto, &o, &c.k) !=
+            TJ_OK)
+            DIE("kernel");
+        int serve = ng == 2 && n > upto[0];
+        c.g = gs[serve];
+        other = ng == 2 ? gs[!serve] : NULL;
+    } else {
+        if (tj_recipe_build("attention", argc, argv, &c.g) != TJ_OK) DIE("recipe");
+        if (tj_kernel_create(c.g, &o, &c.k) != TJ_OK) DIE("kernel");
+    }
     for (int s = 0; s < tj_num_symbols(c.g); s++) {
         const char *name = tj_symbol_name(c.g, (tj_sym){s});
         c.vals[s] = !strcmp(name, "batch") ? batch : n;
@@ -219,6 +245,7 @@ static double run_case(const inputs *in, int d, int64_t n, int causal, int mod, 
          * would take minutes here and measure nothing of interest */
         tj_kernel_destroy(c.k);
         tj_graph_free(c.g);
+        tj_graph_free(other);
         return -1;
     }
     acase_run(&c);
@@ -246,6 +273,7 @@ static double run_case(const inputs *in, int d, int64_t n, int causal, int mod, 
     float ms = time_median(acase_run, &c, reps);
     tj_kernel_destroy(c.k);
     tj_graph_free(c.g);
+    tj_graph_free(other);
     double flop = 4.0 * (double)batch * heads * (double)n * (double)n * d * (causal ? 0.5 : 1.0);
     return flop / (ms * 1e-3) / 1e12;
 }
@@ -260,6 +288,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--commit") && i + 1 < argc) commit = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--block-n") && i + 1 < argc) force_bn = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--by-length")) by_length = 1;
         else if (!strcmp(argv[i], "--block-m") && i + 1 < argc) force_bm = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--exp2-poly") && i + 1 < argc) as_exp2_poly = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--o-smem") && i + 1 < argc) as_o_smem = atoi(argv[++i]);
@@ -267,7 +296,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--causal-graph")) as_causal_pairs = 0;
         else {
             fprintf(stderr, "usage: bench_attention [--quick] [--json FILE] [--torch FILE] "
-                            "[--commit SHA] [--only CASE-PREFIX] [--block-m N] [--block-n N] [--exp2-poly K] [--o-smem 0|1] [--q-late] [--causal-graph]\n");
+                            "[--commit SHA] [--only CASE-PREFIX] [--block-m N] [--block-n N] [--by-length] [--exp2-poly K] [--o-smem 0|1] [--q-late] [--causal-graph]\n");
             return 2;
         }
     }

@@ -459,6 +459,21 @@ typedef struct tj_kernel_stats {
 } tj_kernel_stats;
 tj_status tj_kernel_stats_get(const tj_kernel *k, tj_kernel_stats *out);
 
+/* One kernel over several graphs, each serving a range of one symbol's
+ * values: tile shapes chosen by sequence length (tj_recipe_attention_by_
+ * length gives the attention recipe's). graphs[i] serves the values up to
+ * upto[i] and above upto[i-1]; the last graph every value above upto[n-2]
+ * (upto has n - 1 entries, strictly increasing). The graphs must have the
+ * same signature: symbols (names, policies), tensors (names, dtypes,
+ * ranks) and scalars (names, dtypes), in the same order, so one launch's
+ * arguments fit each. Each graph specializes and caches as its own
+ * kernel; launches, statistics and destroy cover them all. n in
+ * 1..TJ_MAX_VARIANTS. */
+#define TJ_MAX_VARIANTS 8
+tj_status tj_kernel_create_by_symbol(const tj_graph *const *graphs, int n, const char *symbol,
+                                     const int64_t *upto, const tj_kernel_options *opt,
+                                     tj_kernel **out);
+
 /* Search this bundle (from `tilejit prebuild`) before the disk cache, for
  * every kernel of the process. TILEJIT_BUNDLES (':'-separated) adds some
  * at the first kernel creation. */
@@ -507,9 +522,10 @@ typedef struct tj_attention_params {
     int causal;                 /* 1: query i sees keys j <= i + seq_kv - seq */
     int cross;                  /* 1: k/v have their own length symbol seq_kv */
     int lse;                    /* 1: also write lse[batch, hq, seq] (f32, natural log) */
-    int block_m, block_n;       /* block_m: a power of two in 16..256, or 192; block_n: a
+    int block_m, block_n;       /* block_m: a power of two in 16..256, or 192, or 0 (auto:
+                                   192 at d 64, else 128); block_n: a
                                    multiple of 16 in 16..256, 0 (the default): 128 up to
-                                   d 128, 64 at d 256 */
+                                   d 128, 80 at d 256 */
     tj_dtype dtype;             /* q, k, v, o: TJ_BF16, TJ_F16 or TJ_F32 */
     tj_policy seq_policy;       /* of seq (and seq_kv) */
     int64_t seq_bucket;         /* the multiple for TJ_BUCKET_MULTIPLE, else 0 */
@@ -528,6 +544,15 @@ typedef struct tj_attention_params {
  * not causal, no hook. */
 void tj_attention_params_init(tj_attention_params *p);
 tj_status tj_recipe_attention(const tj_attention_params *p, tj_graph **out);
+/* The attention recipe's tiles chosen by sequence length: p's graphs at
+ * the tiles its auto fields (block_m 0, block_n 0) take at each length, and
+ * the lengths they serve, for tj_kernel_create_by_symbol(graphs, *n, "seq",
+ * upto, ...). Measured on the H200 (docs/recipes.md): d 64 causal takes
+ * 128 query rows up to N 1024 and 192 above; d 256 64 keys up to 1024 and
+ * 80 above; else one graph. graphs has room for 2, upto for 1; the caller
+ * frees the graphs. */
+tj_status tj_recipe_attention_by_length(const tj_attention_params *p, tj_graph **graphs,
+                                        int64_t *upto, int *n);
 
 #ifdef __cplusplus
 }

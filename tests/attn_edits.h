@@ -1,7 +1,7 @@
 /*
  * attn_edits.h — attention-shaped graphs that read the accumulator inside
  * the KV loop, made from the attention recipe's text (d 64, non-causal)
- * with one line replaced, as a user editing the text form would. The
+ * and 128 query rows, with one line replaced, as a user editing the text form would. The
  * schedule must not software-pipeline such a loop (the product of trip j
  * is otherwise still in flight when the graph reads it). Shared by the
  * CPU test (tests/test_sched_attention.c: what is pipelined) and the GPU
@@ -18,7 +18,7 @@
 
 #define ATTN_EDITS 2
 
-/* Edit i of the recipe "d=64" (tensors declared 16-byte aligned by the
+/* Edit i of the recipe "d=64 block_m=128" (tensors declared 16-byte aligned by the
  * recipe): 0, the running sum l reads the accumulator (l += rowsum|acc|
  * in place of rowsum(p)); 1, the new accumulator is read in the loop
  * (l = rowsum|acc'|). Absolute values keep l away from 0, so o = acc / l
@@ -32,10 +32,10 @@ static inline tj_graph *attn_edited(int i) {
         {"  yield %25, %34, %38",
          "  %92 = abs %38 : f32[128,64]\n  %91 = sum %92 axis 1 : f32[128,1]\n  yield %25, %91, %38"},
     };
-    const char *argv[1] = {"d=64"};
+    const char *argv[2] = {"d=64", "block_m=128"};
     tj_graph *g = NULL;
     char *text = NULL;
-    if (tj_recipe_build("attention", 1, argv, &g) != TJ_OK || tj_graph_print(g, &text) != TJ_OK) {
+    if (tj_recipe_build("attention", 2, argv, &g) != TJ_OK || tj_graph_print(g, &text) != TJ_OK) {
         tj_graph_free(g);
         return NULL;
     }

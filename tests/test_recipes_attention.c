@@ -332,6 +332,59 @@ TEST(test_attention_params_are_checked) {
     tj_graph_free(g);
 }
 
+/* ---- tiles by length ------------------------------------------------- */
+
+/* tj_recipe_attention_by_length: the graphs, their tiles, the bounds, and
+ * that each graph computes attention (the reference at a ragged length). */
+TEST(test_attention_by_length_gives_the_tiles_for_each_range) {
+    static const struct {
+        int d, causal, bm, bn, n;
+        const char *tile0, *tile1;   /* a tile type each graph's text has */
+    } cs[] = {
+        {64, 1, 0, 0, 2, "[128,64]", "[192,64]"},    /* 128 query rows up to 1024, then 192 */
+        {256, 0, 0, 0, 2, "[64,256]", "[80,256]"},   /* 64 keys up to 1024, then 80 */
+        {256, 1, 128, 0, 2, "[64,256]", "[80,256]"},
+        {64, 0, 0, 0, 1, "[192,64]", NULL},          /* full d 64: 192 rows at every length */
+        {64, 1, 128, 0, 1, "[128,64]", NULL},        /* block_m asked for: kept */
+        {128, 1, 0, 0, 1, "[128,128]", NULL},
+        {256, 0, 0, 64, 1, "[64,256]", NULL},        /* block_n asked for: kept */
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0] && !harness_failed_now; i++) {
+        tj_attention_params p;
+        tj_attention_params_init(&p);
+        p.head_dim = cs[i].d, p.causal = cs[i].causal, p.num_q_heads = p.num_kv_heads = 1;
+        p.block_m = cs[i].bm, p.block_n = cs[i].bn, p.dtype = TJ_F32;
+        tj_graph *gs[2] = {NULL, NULL};
+        int64_t upto[1] = {-1};
+        int n = -1;
+        CHECK_OK(tj_recipe_attention_by_length(&p, gs, upto, &n));
+        CHECKF(n == cs[i].n && (n == 1 || upto[0] == 1024), "case %zu: %d graphs, upto %lld", i,
+               n, (long long)upto[0]);
+        for (int j = 0; j < n && j < 2; j++) {
+            char *text = NULL;
+            CHECK_OK(tj_graph_print(gs[j], &text));
+            const char *want = j ? cs[i].tile1 : cs[i].tile0;
+            CHECKF(strstr(text, want), "case %zu graph %d: no %s tile", i, j, want);
+            free(text);
+            run r;
+            run_init(&r, gs[j]);
+            CHECK(bind(&r, "batch", 1) && bind(&r, "seq", 77));
+            aref a = {1, 77, 77, 1, 1, cs[i].d, 0.4, cs[i].causal, 0, NULL, 0, 1, NULL};
+            attention_check(&r, &a, "by length");
+            run_free(&r);   /* frees gs[j] */
+        }
+    }
+    tj_attention_params p;
+    tj_attention_params_init(&p);
+    tj_graph *gs[2];
+    int64_t upto[1];
+    int n;
+    CHECK_ERR(tj_recipe_attention_by_length(&p, NULL, upto, &n), TJ_ERR_INVALID_ARG,
+              "graphs is NULL");
+    p.head_dim = 96;
+    CHECK_ERR(tj_recipe_attention_by_length(&p, gs, upto, &n), TJ_ERR_INVALID_ARG, "head_dim 96");
+}
+
 /* ---- decode --------------------------------------------------------- */
 
 static void decode_run(const char *dtype, int d, int hq, int hkv, int bn, int64_t batch,

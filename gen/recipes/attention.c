@@ -37,7 +37,7 @@ void tj_attention_params_init(tj_attention_params *p) {
     p->head_dim = 128;
     p->num_q_heads = 8;
     p->num_kv_heads = 8;
-    p->block_m = 128;
+    p->block_m = 0;   /* auto: attention_block_m */
     p->block_n = 0;   /* auto: attention_block_n */
     p->dtype = TJ_BF16;
     p->seq_policy = TJ_DYNAMIC;
@@ -121,10 +121,11 @@ static tj_status check_params(const tj_attention_params *p) {
                             "%s: num_q_heads %d and num_kv_heads %d: both must be in 1..1024 and "
                             "num_kv_heads must divide num_q_heads",
                             fn, p->num_q_heads, p->num_kv_heads);
-    if (p->block_m != 192 &&
+    if (p->block_m != 0 && p->block_m != 192 &&
         (p->block_m < 16 || p->block_m > 256 || (p->block_m & (p->block_m - 1))))
         return recipe_error(TJ_ERR_INVALID_ARG,
-                            "%s: block_m %d is not a power of two in 16..256 (or 192)", fn,
+                            "%s: block_m %d is not a power of two in 16..256 (or 192, or 0: "
+                            "auto)", fn,
                             p->block_m);
     /* block_n: any multiple of 16 (p . v's k step); FlashAttention-3 uses
      * 80 at d 256 (two stages of k and v fit the shared memory) and 176
@@ -159,6 +160,12 @@ static tj_status check_params(const tj_attention_params *p) {
  * N 512 full 414 -> 390, N 1024 even). */
 static int attention_block_n(int head_dim) { return head_dim >= 256 ? 80 : 128; }
 
+/* block_m 0 (auto): 192 query rows at d 64 (three consumer warpgroups:
+ * the softmax of one outlasts another's products; H200 full +13-26 % over
+ * 128, causal from N 2048), else 128. At d 64 causal N <= 1024 128 rows
+ * with pairs of tiles are faster: tj_recipe_attention_by_length. */
+static int attention_block_m(int head_dim) { return head_dim == 64 ? 192 : 128; }
+
 tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out) {
     if (!out) return recipe_error(TJ_ERR_INVALID_ARG, "tj_recipe_attention: out is NULL");
     *out = NULL;
@@ -167,6 +174,7 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
     if (s != TJ_OK) return s;
     tj_attention_params resolved = *params;
     if (!resolved.block_n) resolved.block_n = attention_block_n(resolved.head_dim);
+    if (!resolved.block_m) resolved.block_m = attention_block_m(resolved.head_dim);
     const tj_attention_params *p = &resolved;
     tj_graph *g;
     if ((s = tj_graph_new(p->name ? p->name : "attention", &g)) != TJ_OK) return s;
@@ -311,6 +319,40 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
     return recipe_finish(g, TJ_OK, out);
 }
 
+/* The tiles by length at the Hopper schedule (H200, 2026-11-29, one call
+ * each: docs/performance.md): d 64 causal 128 query rows with pairs of
+ * tiles up to N 1024 (191/267 TFLOP/s at N 512/1024 vs 157/227 with 192
+ * rows), 192 rows above; d 256 64 keys up to N 1024 (414 vs 390 at N 512
+ * full, even at 1024), 80 above (+3-6 % from 2048). Only fields the caller
+ * left auto vary. */
+tj_status tj_recipe_attention_by_length(const tj_attention_params *params, tj_graph **graphs,
+                                        int64_t *upto, int *n) {
+    const char *fn = "tj_recipe_attention_by_length";
+    if (!params || !graphs || !upto || !n)
+        return recipe_error(TJ_ERR_INVALID_ARG, "%s: %s is NULL", fn,
+                            !params ? "params" : !graphs ? "graphs" : !upto ? "upto" : "n");
+    *n = 0;
+    tj_status s = check_params(params);
+    if (s != TJ_OK) return s;
+    tj_attention_params v[2] = {*params, *params};
+    int nv = 1;
+    int64_t split = 1024;   /* the shorter tile serves N <= split */
+    if (params->head_dim == 64 && params->causal && !params->block_m) {
+        v[0].block_m = 128, v[1].block_m = 192, nv = 2;
+    } else if (params->head_dim == 256 && !params->block_n) {
+        v[0].block_n = 64, v[1].block_n = 80, nv = 2;
+    }
+    for (int i = 0; i < nv; i++) {
+        if ((s = tj_recipe_attention(&v[i], &graphs[i])) != TJ_OK) {
+            for (int j = 0; j < i; j++) tj_graph_free(graphs[j]), graphs[j] = NULL;
+            return s;
+        }
+    }
+    if (nv == 2) upto[0] = split;
+    *n = nv;
+    return TJ_OK;
+}
+
 /* ---- the string recipe: softcap and ALiBi through the hook ---------- */
 
 enum { ALIBI_NONE, ALIBI_TENSOR, ALIBI_COMPUTED };
@@ -363,10 +405,10 @@ tj_status recipe_attention_str(const rp_set *rp, tj_graph **out) {
     if (s == TJ_OK) s = rp_int(rp, "hkv", 1, 1024, &hkv);
     if (s == TJ_OK) s = rp_flag(rp, "causal", &p.causal);
     if (s == TJ_OK) s = rp_dtype(rp, "dtype", "bf16|f16|f32", &p.dtype);
-    if (s == TJ_OK && !rp_is(rp, "block_m", "192"))   /* 192: three warpgroups of 64 rows */
-        s = rp_pow2(rp, "block_m", 16, 256, &p.block_m);
-    else if (s == TJ_OK)
+    if (s == TJ_OK && rp_is(rp, "block_m", "192"))   /* 192: three warpgroups of 64 rows */
         p.block_m = 192;
+    else if (s == TJ_OK && !rp_is(rp, "block_m", "auto"))
+        s = rp_pow2(rp, "block_m", 16, 256, &p.block_m);
     if (s == TJ_OK && !rp_is(rp, "block_n", "auto")) {
         int64_t bn;
         s = rp_int(rp, "block_n", 16, 256, &bn);

@@ -26,15 +26,23 @@ static tj_val window_mod(tj_graph *g, tj_val s, tj_val q_idx, tj_val k_idx, tj_v
 /* The softmax scale the cases run with. */
 static double run_scale = 0.088;
 
-/* One graph at several lengths: o (and lse) from the device against the
- * interpreter, both poisoned first. */
-static void run_at(tj_graph *g, const char *what, const int64_t *lens, size_t nlens, int64_t batch) {
-    for (int t = 0; t < tj_num_tensors(g); t++) tj_tensor_set_align(g, (tj_tensor){t}, 16);
+/* Graphs gs[0..n-1] as one kernel by sequence length (graph i serves
+ * lengths up to upto[i]; tj_kernel_create_by_symbol) at several lengths:
+ * o (and lse) from the device against the interpreter running the graph
+ * that serves the length, both poisoned first. */
+static void run_by(tj_graph **gs, int n, const int64_t *upto, const char *what,
+                   const int64_t *lens, size_t nlens, int64_t batch) {
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < tj_num_tensors(gs[i]); t++)
+            tj_tensor_set_align(gs[i], (tj_tensor){t}, 16);
     tj_kernel_options o = {NULL, 0, ""};
     tj_kernel *k = NULL;
-    CHECK_OK(tj_kernel_create(g, &o, &k));
+    CHECK_OK(tj_kernel_create_by_symbol((const tj_graph *const *)gs, n, "seq", upto, &o, &k));
     if (!k) return;
     for (size_t li = 0; li < nlens; li++) {
+        int gi = 0;
+        while (gi + 1 < n && lens[li] > upto[gi]) gi++;
+        tj_graph *g = gs[gi];
         int64_t vals[8];
         for (int i = 0; i < tj_num_symbols(g) && i < 8; i++) {
             const char *n = tj_symbol_name(g, (tj_sym){i});
@@ -95,7 +103,15 @@ static void run_at(tj_graph *g, const char *what, const int64_t *lens, size_t nl
             free(ref[t]);
         }
     }
+    tj_kernel_stats ks;
+    CHECK_OK(tj_kernel_stats_get(k, &ks));
+    CHECKF(n == 1 || ks.specializations >= n, "%s: %d specializations for %d graphs", what,
+           ks.specializations, n);
     tj_kernel_destroy(k);
+}
+
+static void run_at(tj_graph *g, const char *what, const int64_t *lens, size_t nlens, int64_t batch) {
+    run_by(&g, 1, NULL, what, lens, nlens, batch);
 }
 
 static void run(tj_graph *g, const char *what) {
@@ -240,6 +256,31 @@ TEST(test_gpu_attention_sm90_zero_and_negative_scales_match_interpreter) {
         run_at(g, what, lens, sizeof lens / sizeof *lens, 2);
         run_scale = 0.088;
         tj_graph_free(g);
+    }
+}
+
+/* tj_recipe_attention_by_length's graphs as one kernel: lengths on both
+ * sides of the bound run the graph serving them (d 64 causal: 128 query
+ * rows with pairs of tiles, then 192; d 256: 64 keys, then 80). */
+TEST(test_gpu_attention_sm90_tiles_by_length_match_interpreter) {
+    REQUIRE_SM90();
+    static const struct { int d, causal; int64_t lens[3]; } cs[] = {
+        {64, 1, {1000, 1024, 1100}},
+        {256, 0, {600, 1025, 0}},
+    };
+    for (int i = 0; i < 2 && !harness_failed_now; i++) {
+        tj_attention_params p;
+        tj_attention_params_init(&p);
+        p.head_dim = cs[i].d, p.causal = cs[i].causal, p.num_q_heads = p.num_kv_heads = 2;
+        tj_graph *gs[2] = {NULL, NULL};
+        int64_t upto[1];
+        int n = 0;
+        CHECK_OK(tj_recipe_attention_by_length(&p, gs, upto, &n));
+        CHECK(n == 2);
+        char what[64];
+        snprintf(what, sizeof what, "by length d %d%s", cs[i].d, cs[i].causal ? " causal" : "");
+        run_by(gs, n, upto, what, cs[i].lens, cs[i].lens[2] ? 3 : 2, 1);
+        for (int j = 0; j < n; j++) tj_graph_free(gs[j]);
     }
 }
 
