@@ -191,6 +191,14 @@ tj_status px_prepare(px *p) {
     for (int32_t id = 0; id < g->nnodes; id++)
         if (g->nodes[id].op == IR_STORE) p->stored[g->nodes[id].tensor] = 1;
     emit_mark_live_all(g, p->live);
+    for (int32_t id = 0; id < g->nnodes; id++) {
+        const ir_node *n = &g->nodes[id];
+        if (!p->live[id] || n->op == IR_FOR_RESULT || n->op == IR_LOOP_IV || n->op == IR_LOOP_CARRIED)
+            continue;
+        for (int k = 0; k < n->nin; k++) p->nuse[n->in[k]]++;
+        if (n->op == IR_FOR && n->loop)
+            for (int k = 0; k < n->loop->ncarried; k++) p->nuse[n->loop->yields[k]]++;
+    }
     int64_t biggest = 1;
     for (int32_t id = 0; id < g->nnodes; id++) {
         const ir_node *n = &g->nodes[id];
@@ -349,12 +357,15 @@ static tj_status run(const tj_graph *g, const char *arch, const int64_t *sym_val
     p->shapes = calloc(nn, sizeof *p->shapes);
     p->store = calloc(nn, sizeof *p->store);
     p->live = calloc(nn, 1);
+    p->nuse = calloc(nn, sizeof *p->nuse);
+    p->grp = calloc(nn, sizeof *p->grp);
+    p->val = calloc(nn, sizeof *p->val);
     p->stored = calloc(ntens, 1);
     p->tparam = calloc(ntens, sizeof *p->tparam);
     p->tdim = calloc(ntens, sizeof *p->tdim);
     p->symv = calloc((size_t)g->nsyms + 1, sizeof *p->symv);
     LLVMTargetMachineRef tm = NULL;
-    if (!p->shapes || !p->store || !p->live || !p->stored || !p->tparam || !p->tdim || !p->symv) {
+    if (!p->shapes || !p->store || !p->live || !p->nuse || !p->grp || !p->val || !p->stored || !p->tparam || !p->tdim || !p->symv) {
         st = tj_set_error(TJ_ERR_NO_MEMORY, "emit ptx: out of memory");
         goto done;
     }
@@ -470,6 +481,9 @@ done:
     free(p->shapes);
     free(p->store);
     free(p->live);
+    free(p->nuse);
+    free(p->grp);
+    free(p->val);
     free(p->stored);
     free(p->tparam);
     free(p->tdim);

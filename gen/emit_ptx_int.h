@@ -2,12 +2,16 @@
  * emit_ptx_int.h — what gen/emit_ptx.c (module, target, libdevice) and
  * gen/emit_ptx_ops.c (the ops) share. Internal to the LLVM back end.
  *
- * The lowering mirrors gen/emit_cuda.c statement for statement: where
- * that file writes `float v12[8];` and a slot loop, this one makes an
- * alloca of [8 x float] in the entry block and the same loop as IR. SROA
- * and mem2reg then keep small tiles in registers, as NVRTC does for the
- * CUDA path's unrolled loops; slot loops get the same unroll decision
- * (full up to 16 slots, none beyond) as loop metadata.
+ * The lowering mirrors gen/emit_cuda.c: where that file writes
+ * `float v12[8];` and a slot loop, this one makes an alloca of [8 x float]
+ * in the entry block and the same loop as IR. SROA and mem2reg then keep
+ * small tiles in registers, as NVRTC does for the CUDA path's unrolled
+ * loops; slot loops get the same unroll decision (full up to 16 slots,
+ * none beyond) as loop metadata. A run of same-shaped elementwise ops,
+ * tile loads and tile stores is one slot loop (emit_cuda.c's elementwise
+ * groups, widened to loads and stores): values pass as SSA values, and
+ * only those read outside the run get an array, so a load -> math ->
+ * store chain needs no array (no local memory) whatever its slot count.
  */
 #ifndef TJ_EMIT_PTX_INT_H
 #define TJ_EMIT_PTX_INT_H
@@ -34,6 +38,8 @@ typedef struct px_opnd {
     LLVMValueRef store;   /* alloca: T (scalar) or [S x T] (tile) */
     int dtype;
     int scalar;           /* read without an index */
+    int smem;             /* read from tj_smem, where a tile of shape `from` is staged */
+    px_shape from;
 } px_opnd;
 
 typedef struct px {
@@ -53,6 +59,10 @@ typedef struct px {
     px_shape *shapes;             /* per node */
     LLVMValueRef *store;          /* per node: its alloca */
     uint8_t *live;
+    int *nuse;                    /* per node: reads by live nodes and loop yields */
+    int32_t *grp;                 /* per node: its slot group while one is open (0: none) */
+    LLVMValueRef *val;            /* per node: its value at the open group's slot */
+    int ngrp;
     uint8_t *stored;              /* per tensor */
     LLVMValueRef *tparam;         /* per tensor: the pointer parameter */
     LLVMValueRef (*tdim)[2 * TJ_MAX_RANK];  /* per tensor: dims then strides (i64) */

@@ -2,10 +2,13 @@
  * emit_ptx_ops.c — the generic lowering's walk, as LLVM IR. Each function
  * here is the IR twin of the emit_cuda.c function of the same name; read
  * that file for the model (slots, staging, why each barrier is there).
+ * emit_group goes further than emit_cuda.c's: loads and stores join the
+ * elementwise runs, so a load -> math -> store chain has no array at all.
  */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "emit_ptx_int.h"
@@ -61,6 +64,7 @@ static void write(px *p, LLVMValueRef store, int dtype, int scalar, LLVMValueRef
 }
 /* Node id at the current slot (or its scalar). */
 static LLVMValueRef read_node(px *p, int32_t id) {
+    if (p->val[id]) return p->val[id];   /* a member of the open group */
     return read(p, p->store[id], N(p, id)->type.dtype, p->shapes[id].rank == 0);
 }
 static void write_node(px *p, int32_t id, LLVMValueRef v) {
@@ -164,28 +168,41 @@ static LLVMValueRef loop_end(px *p, px_loop *l, int64_t n, LLVMValueRef acc) {
 
 /* ---- operands -------------------------------------------------------- */
 
+/* Element (i or 0, j or 0) of tile shape s staged at tj_smem, at the
+ * current slot of a result it broadcasts to. */
+static LLVMValueRef bcast_load(px *p, px_shape s, int dtype) {
+    LLVMValueRef i = s.m == 1 ? i32c(p, 0) : p->slot.i, j = s.n == 1 ? i32c(p, 0) : p->slot.j;
+    LLVMValueRef at = LLVMBuildAdd(p->b, LLVMBuildMul(p->b, i, i32c(p, s.n), ""), j, "");
+    return smem_load(p, 0, dtype, at);
+}
+
 /* emit_cuda.c operand(): id as seen at each slot of a result of shape
- * `to`, staged through shared memory when its shape differs. */
-static px_opnd operand(px *p, int32_t id, px_shape to) {
+ * `to`, staged through shared memory when its shape differs: copied into
+ * a temporary, or with in_place read from shared memory where it is
+ * (the caller's slot loop must follow before anything else stages). */
+static px_opnd operand_as(px *p, int32_t id, px_shape to, int in_place) {
     px_shape s = p->shapes[id];
     int dtype = N(p, id)->type.dtype;
-    if (s.rank == 0) return (px_opnd){p->store[id], dtype, 1};
-    if (s.m == to.m && s.n == to.n) return (px_opnd){p->store[id], dtype, 0};
-    LLVMValueRef tmp = declare(p, dtype, to, "bcast");
+    if (s.rank == 0) return (px_opnd){p->store[id], dtype, 1, 0, s};
+    if (s.m == to.m && s.n == to.n) return (px_opnd){p->store[id], dtype, 0, 0, s};
     need_smem(p, (size_t)count(s) * reg_size(dtype));
     barrier(p);
     begin_slots(p, s);
     smem_store(p, 0, dtype, p->slot.e, read(p, p->store[id], dtype, 0));
     end_slots(p);
     barrier(p);
+    if (in_place) return (px_opnd){NULL, dtype, 0, 1, s};
+    LLVMValueRef tmp = declare(p, dtype, to, "bcast");
     begin_slots(p, to);
-    LLVMValueRef i = s.m == 1 ? i32c(p, 0) : p->slot.i, j = s.n == 1 ? i32c(p, 0) : p->slot.j;
-    LLVMValueRef at = LLVMBuildAdd(p->b, LLVMBuildMul(p->b, i, i32c(p, s.n), ""), j, "");
-    write(p, tmp, dtype, 0, smem_load(p, 0, dtype, at));
+    write(p, tmp, dtype, 0, bcast_load(p, s, dtype));
     end_slots(p);
-    return (px_opnd){tmp, dtype, 0};
+    return (px_opnd){tmp, dtype, 0, 0, s};
 }
-static LLVMValueRef opnd_read(px *p, px_opnd o) { return read(p, o.store, o.dtype, o.scalar); }
+static px_opnd operand(px *p, int32_t id, px_shape to) { return operand_as(p, id, to, 0); }
+static LLVMValueRef opnd_read(px *p, px_opnd o) {
+    if (o.smem) return bcast_load(p, o.from, o.dtype);
+    return read(p, o.store, o.dtype, o.scalar);
+}
 
 /* ---- ops --------------------------------------------------------------- */
 
@@ -195,38 +212,46 @@ static LLVMValueRef sreg(px *p, const char *what, int axis) {
     return px_call(p, name, p->t_i32, NULL, 0);
 }
 
-/* Ops computed slot by slot from same-shaped operands. */
+static int operand_count(const ir_node *n) {
+    if (n->op == IR_LOAD || n->op == IR_CONST || n->op == IR_SYMVAL || n->op == IR_PROGRAM_ID ||
+        n->op == IR_NUM_PROGRAMS || n->op == IR_IOTA)
+        return 0;
+    return n->nin < 3 ? n->nin : 3;
+}
+
+/* Elementwise node id at the current slot, from its operands' values. */
+static LLVMValueRef elementwise_value(px *p, int32_t id, LLVMValueRef *v) {
+    const ir_node *n = N(p, id);
+    int dt = n->type.dtype;
+    switch (n->op) {
+    case IR_CONST: return px_literal(p, dt, n->f);
+    case IR_SYMVAL: return p->symv[n->index];
+    case IR_PROGRAM_ID: return sreg(p, "ctaid", n->index);
+    case IR_NUM_PROGRAMS: return sreg(p, "nctaid", n->index);
+    case IR_IOTA: {
+        LLVMValueRef at = (n->type.rank == 1 || n->index == 1) ? p->slot.j : p->slot.i;
+        return px_cast(p, TJ_I32, dt, at);
+    }
+    case IR_UNARY: return px_unary(p, n->sub, dt, v[0]);
+    case IR_BINARY: return px_binary(p, n->sub, N(p, n->in[0])->type.dtype, v[0], v[1]);
+    case IR_WHERE: return LLVMBuildSelect(p->b, v[0], v[1], v[2], "");
+    case IR_FMA: return px_fma(p, v[0], v[1], v[2]);
+    case IR_CAST: return px_cast(p, N(p, n->in[0])->type.dtype, dt, v[0]);
+    default: return v[0];   /* broadcast */
+    }
+}
+
+/* A scalar elementwise op (tiles go through slot groups). */
 static void emit_elementwise(px *p, int32_t id) {
     const ir_node *n = N(p, id);
     px_shape s = p->shapes[id];
     px_opnd x[3];
-    int nx = n->nin < 3 ? n->nin : 3;
-    if (n->op == IR_LOAD || n->op == IR_CONST || n->op == IR_SYMVAL || n->op == IR_PROGRAM_ID ||
-        n->op == IR_NUM_PROGRAMS || n->op == IR_IOTA)
-        nx = 0;
+    int nx = operand_count(n);
     for (int k = 0; k < nx; k++) x[k] = operand(p, n->in[k], s);
     begin(p, s);
-    LLVMValueRef v[3] = {NULL, NULL, NULL}, r = NULL;
+    LLVMValueRef v[3] = {NULL, NULL, NULL};
     for (int k = 0; k < nx; k++) v[k] = opnd_read(p, x[k]);
-    int dt = n->type.dtype;
-    switch (n->op) {
-    case IR_CONST: r = px_literal(p, dt, n->f); break;
-    case IR_SYMVAL: r = p->symv[n->index]; break;
-    case IR_PROGRAM_ID: r = sreg(p, "ctaid", n->index); break;
-    case IR_NUM_PROGRAMS: r = sreg(p, "nctaid", n->index); break;
-    case IR_IOTA: {
-        LLVMValueRef at = (n->type.rank == 1 || n->index == 1) ? p->slot.j : p->slot.i;
-        r = px_cast(p, TJ_I32, dt, at);
-        break;
-    }
-    case IR_UNARY: r = px_unary(p, n->sub, dt, v[0]); break;
-    case IR_BINARY: r = px_binary(p, n->sub, N(p, n->in[0])->type.dtype, v[0], v[1]); break;
-    case IR_WHERE: r = LLVMBuildSelect(p->b, v[0], v[1], v[2], ""); break;
-    case IR_FMA: r = px_fma(p, v[0], v[1], v[2]); break;
-    case IR_CAST: r = px_cast(p, N(p, n->in[0])->type.dtype, dt, v[0]); break;
-    default: r = v[0]; break;   /* broadcast */
-    }
-    write_node(p, id, r);
+    write_node(p, id, elementwise_value(p, id, v));
     end(p, s);
 }
 
@@ -381,19 +406,16 @@ static unsigned mem_size(int dtype) {
          : (dtype == TJ_F16 || dtype == TJ_BF16) ? 2 : 1;
 }
 
-static void emit_load(px *p, int32_t id) {
+/* Load id's element at the current slot (pad outside the tensor). */
+static LLVMValueRef load_at(px *p, int32_t id, px_access *a) {
     const ir_node *n = N(p, id);
     int dt = p->g->tensors[n->tensor].dtype;
-    px_shape s = p->shapes[id];
-    px_access a;
-    access_bases(p, id, s, &a);
-    begin(p, s);
-    access_index(p, id, s.rank, &a);
+    access_index(p, id, p->shapes[id].rank, a);
     LLVMValueRef pad = px_literal(p, dt, n->f);
     LLVMBasicBlockRef from = LLVMGetInsertBlock(p->b), ld = block(p, "ld"), join = block(p, "ld.end");
-    LLVMBuildCondBr(p->b, a.inb, ld, join);
+    LLVMBuildCondBr(p->b, a->inb, ld, join);
     LLVMPositionBuilderAtEnd(p->b, ld);
-    LLVMValueRef m = LLVMBuildLoad2(p->b, px_mem_type(p, dt), elem_ptr(p, n->tensor, a.at), "");
+    LLVMValueRef m = LLVMBuildLoad2(p->b, px_mem_type(p, dt), elem_ptr(p, n->tensor, a->at), "");
     LLVMSetAlignment(m, mem_size(dt));
     LLVMValueRef v = px_to_reg(p, dt, m);
     LLVMBasicBlockRef ld_end = LLVMGetInsertBlock(p->b);
@@ -403,35 +425,199 @@ static void emit_load(px *p, int32_t id) {
     LLVMValueRef vals[2] = {v, pad};
     LLVMBasicBlockRef bbs[2] = {ld_end, from};
     LLVMAddIncoming(phi, vals, bbs, 2);
-    write_node(p, id, phi);
-    end(p, s);
+    return phi;
 }
 
-static void emit_store(px *p, int32_t id) {
+/* Store `value` as store id's element at the current slot; `mask` NULL
+ * or the bool at this slot. */
+static void store_at(px *p, int32_t id, px_access *a, LLVMValueRef value, LLVMValueRef mask) {
     const ir_node *n = N(p, id);
     int dt = p->g->tensors[n->tensor].dtype;
-    int32_t v = n->in[n->nin - 1];
-    px_shape s = p->shapes[v];
-    int masked = (n->flags & IR_STORE_MASKED) != 0;
-    px_opnd mask = {0};
-    if (masked) mask = operand(p, n->in[n->nin - 2], s);   /* staged before the slot loop */
-    px_access a;
-    access_bases(p, id, s, &a);
-    begin(p, s);
-    access_index(p, id, s.rank, &a);
-    LLVMValueRef ok = a.inb;
-    if (masked) ok = LLVMBuildAnd(p->b, ok, opnd_read(p, mask), "");   /* bools are i1 */
-    if (s.rank == 0)   /* one thread stores a scalar */
+    int rank = p->shapes[n->in[n->nin - 1]].rank;
+    access_index(p, id, rank, a);
+    LLVMValueRef ok = a->inb;
+    if (mask) ok = LLVMBuildAnd(p->b, ok, mask, "");   /* bools are i1 */
+    if (rank == 0)   /* one thread stores a scalar */
         ok = LLVMBuildAnd(p->b, ok, LLVMBuildICmp(p->b, LLVMIntEQ, p->tid, i32c(p, 0), ""), "");
     LLVMBasicBlockRef st = block(p, "st"), join = block(p, "st.end");
     LLVMBuildCondBr(p->b, ok, st, join);
     LLVMPositionBuilderAtEnd(p->b, st);
-    LLVMValueRef m = px_to_mem(p, dt, read_node(p, v));
-    LLVMValueRef ins = LLVMBuildStore(p->b, m, elem_ptr(p, n->tensor, a.at));
+    LLVMValueRef ins = LLVMBuildStore(p->b, px_to_mem(p, dt, value), elem_ptr(p, n->tensor, a->at));
     LLVMSetAlignment(ins, mem_size(dt));
     LLVMBuildBr(p->b, join);
     LLVMPositionBuilderAtEnd(p->b, join);
+}
+
+/* A scalar load (tile loads go through slot groups). */
+static void emit_load(px *p, int32_t id) {
+    px_shape s = p->shapes[id];
+    px_access a;
+    access_bases(p, id, s, &a);
+    begin(p, s);
+    write_node(p, id, load_at(p, id, &a));
     end(p, s);
+}
+
+/* A store of a scalar (tile stores go through slot groups). */
+static void emit_store(px *p, int32_t id) {
+    const ir_node *n = N(p, id);
+    int32_t v = n->in[n->nin - 1];
+    px_shape s = p->shapes[v];
+    int masked = (n->flags & IR_STORE_MASKED) != 0;
+    px_opnd mask = {0};
+    if (masked) mask = operand(p, n->in[n->nin - 2], s);
+    px_access a;
+    access_bases(p, id, s, &a);
+    begin(p, s);
+    store_at(p, id, &a, read_node(p, v), masked ? opnd_read(p, mask) : NULL);
+    end(p, s);
+}
+
+/* ---- slot groups --------------------------------------------------------
+ * A run of elementwise ops, tile loads and tile stores on one shape is one
+ * slot loop; each member's value at the slot is an SSA value, kept in an
+ * array only when something outside the run reads it. Operands of other
+ * shapes (broadcasts, masks) are staged before the loop. Running the
+ * members slot by slot instead of op by op reorders memory accesses
+ * across slots, so a run never holds a store together with another
+ * access to the same tensor. */
+
+/* The shape a group member runs over (a store: its value's). */
+static px_shape member_shape(const px *p, int32_t id) {
+    const ir_node *n = N(p, id);
+    return n->op == IR_STORE ? p->shapes[n->in[n->nin - 1]] : p->shapes[id];
+}
+
+static int fusable(const px *p, int32_t id) {
+    const ir_node *n = N(p, id);
+    if (member_shape(p, id).rank == 0) return 0;
+    switch (n->op) {
+    case IR_UNARY: case IR_BINARY: case IR_WHERE: case IR_FMA: case IR_BROADCAST: case IR_CAST:
+    case IR_CONST: case IR_IOTA: case IR_LOAD: case IR_STORE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* 1 when id may not join a run holding ids[0..n): it stores a tensor the
+ * run accesses, or accesses a tensor the run stores. */
+static int memory_conflict(const px *p, int32_t id, const int32_t *ids, int n) {
+    const ir_node *x = N(p, id);
+    if (x->op != IR_LOAD && x->op != IR_STORE) return 0;
+    for (int k = 0; k < n; k++) {
+        const ir_node *y = N(p, ids[k]);
+        if ((y->op == IR_LOAD || y->op == IR_STORE) && y->tensor == x->tensor &&
+            (x->op == IR_STORE || y->op == IR_STORE))
+            return 1;
+    }
+    return 0;
+}
+
+/* A scalar computed from scalars only: emitted where met, ahead of an
+ * open run's loop, which may read it. */
+static int scalar_only(const px *p, int32_t id) {
+    const ir_node *n = N(p, id);
+    if (p->shapes[id].rank != 0 || n->op == IR_FOR || n->op == IR_STORE || n->op == IR_LOAD)
+        return 0;
+    for (int k = 0; k < n->nin; k++)
+        if (p->shapes[n->in[k]].rank != 0) return 0;
+    return 1;
+}
+
+typedef struct px_member {
+    px_opnd x[3];       /* operands not in the group (a store: mask, value) */
+    px_access a;        /* loads and stores */
+    int inside;         /* reads by later members */
+} px_member;
+
+static void emit_group(px *p, const int32_t *ids, int cnt) {
+    if (cnt <= 0 || p->err != TJ_OK) return;
+    px_shape s = member_shape(p, ids[0]);
+    int g = ++p->ngrp;
+    px_member *mb = calloc((size_t)cnt, sizeof *mb);
+    if (!mb) {
+        px_fail(p, TJ_ERR_NO_MEMORY, -1, "out of memory");
+        return;
+    }
+    for (int m = 0; m < cnt; m++) p->grp[ids[m]] = g;
+    int nbcast = 0;   /* operands staged through shared memory */
+    for (int m = 0; m < cnt; m++) {
+        const ir_node *n = N(p, ids[m]);
+        for (int k = 0; k < n->nin; k++) {
+            for (int q = 0; q < m; q++)
+                if (n->in[k] == ids[q]) mb[q].inside++;
+            px_shape x = p->shapes[n->in[k]];
+            if (n->op != IR_LOAD && p->grp[n->in[k]] != g && x.rank != 0 && (x.m != s.m || x.n != s.n))
+                nbcast++;
+        }
+    }
+    /* One staged operand is read from shared memory in the loop: nothing
+     * else in the group touches shared memory, and every later staging
+     * starts with a barrier. More than one share the staging buffer, so
+     * they are copied out first. */
+    int in_place = nbcast == 1;
+    /* Before the loop: arrays of members read outside, staged operands,
+     * load and store bases. */
+    for (int m = 0; m < cnt; m++) {
+        int32_t id = ids[m];
+        const ir_node *n = N(p, id);
+        if (n->op == IR_STORE) {
+            int32_t v = n->in[n->nin - 1];
+            if (n->flags & IR_STORE_MASKED) {
+                int32_t mk = n->in[n->nin - 2];
+                if (p->grp[mk] != g) mb[m].x[0] = operand_as(p, mk, s, in_place);
+            }
+            if (p->grp[v] != g) mb[m].x[1] = operand(p, v, s);
+            access_bases(p, id, s, &mb[m].a);
+            continue;
+        }
+        if (p->nuse[id] > mb[m].inside) {
+            char name[48];
+            if (n->name) snprintf(name, sizeof name, "v_%s", n->name);
+            else snprintf(name, sizeof name, "v%d", (int)id);
+            p->store[id] = declare(p, n->type.dtype, s, name);
+        }
+        if (n->op == IR_LOAD) {
+            access_bases(p, id, s, &mb[m].a);
+            continue;
+        }
+        for (int k = 0; k < operand_count(n); k++)
+            if (p->grp[n->in[k]] != g) mb[m].x[k] = operand_as(p, n->in[k], s, in_place);
+    }
+    begin_slots(p, s);
+    for (int m = 0; m < cnt && p->err == TJ_OK; m++) {
+        int32_t id = ids[m];
+        const ir_node *n = N(p, id);
+        if (n->op == IR_STORE) {
+            int32_t v = n->in[n->nin - 1];
+            LLVMValueRef mask = NULL;
+            if (n->flags & IR_STORE_MASKED) {
+                int32_t mk = n->in[n->nin - 2];
+                mask = p->grp[mk] == g ? p->val[mk] : opnd_read(p, mb[m].x[0]);
+            }
+            LLVMValueRef value = p->grp[v] == g ? p->val[v] : opnd_read(p, mb[m].x[1]);
+            store_at(p, id, &mb[m].a, value, mask);
+            continue;
+        }
+        LLVMValueRef r;
+        if (n->op == IR_LOAD) {
+            r = load_at(p, id, &mb[m].a);
+        } else {
+            LLVMValueRef v[3] = {NULL, NULL, NULL};
+            for (int k = 0; k < operand_count(n); k++)
+                v[k] = p->grp[n->in[k]] == g ? p->val[n->in[k]] : opnd_read(p, mb[m].x[k]);
+            r = elementwise_value(p, id, v);
+        }
+        if (p->nuse[id] > mb[m].inside) write_node(p, id, r);
+        p->val[id] = r;
+    }
+    end_slots(p);
+    for (int m = 0; m < cnt; m++) {
+        p->grp[ids[m]] = 0;
+        p->val[ids[m]] = NULL;
+    }
+    free(mb);
 }
 
 /* ---- walk ---------------------------------------------------------------- */
@@ -470,19 +656,26 @@ static void emit_for(px *p, int32_t id) {
     LLVMBuildCondBr(p->b, LLVMBuildICmp(p->b, LLVMIntSLT, cur, read_node(p, n->in[1]), ""), body, exit);
     LLVMPositionBuilderAtEnd(p->b, body);
     emit_region(p, id);
-    /* Yields go through temporaries: one may read a carried value that
-     * another replaces. */
+    /* Yields become the carried values; through temporaries when one
+     * yields a carried value of this loop (another yield may replace it
+     * first), else directly, as emit_cuda.c does. */
+    int via_tmp = 0;
+    for (int k = 0; k < l->ncarried; k++) {
+        const ir_node *y = N(p, l->yields[k]);
+        if (y->op == IR_LOOP_CARRIED && y->in[0] == id) via_tmp = 1;
+    }
     LLVMValueRef tmp[64];
     for (int k = 0; k < l->ncarried && k < 64; k++) {
         int32_t c = l->carried[k];
         int dt = N(p, c)->type.dtype;
-        tmp[k] = declare(p, dt, p->shapes[c], "yield");
+        tmp[k] = via_tmp ? declare(p, dt, p->shapes[c], "yield") : p->store[c];
         copy_into(p, tmp[k], dt, p->shapes[c], operand(p, l->yields[k], p->shapes[c]));
     }
-    for (int k = 0; k < l->ncarried && k < 64; k++) {
+    for (int k = 0; k < l->ncarried && k < 64 && via_tmp; k++) {
         int32_t c = l->carried[k];
         int dt = N(p, c)->type.dtype;
-        copy_into(p, p->store[c], dt, p->shapes[c], (px_opnd){tmp[k], dt, p->shapes[c].rank == 0});
+        px_opnd from = {tmp[k], dt, p->shapes[c].rank == 0, 0, p->shapes[c]};
+        copy_into(p, p->store[c], dt, p->shapes[c], from);
     }
     LLVMValueRef now = LLVMBuildLoad2(p->b, px_reg_type(p, it), iv, "");
     LLVMBuildStore(p->b, LLVMBuildAdd(p->b, now, read_node(p, n->in[2]), ""), iv);
@@ -517,8 +710,32 @@ static void emit_region(px *p, int32_t parent) {
     int32_t *ids;
     int n;
     ir_region(p->g, parent, &ids, &n);
-    for (int k = 0; k < n && p->err == TJ_OK; k++)
-        if (p->live[ids[k]]) emit_node(p, ids[k]);
+    int32_t *run = malloc(sizeof *run * (size_t)(n > 0 ? n : 1));
+    if (!run) {
+        px_fail(p, TJ_ERR_NO_MEMORY, -1, "out of memory");
+        return;
+    }
+    int nrun = 0;
+    for (int k = 0; k < n && p->err == TJ_OK; k++) {
+        int32_t id = ids[k];
+        if (!p->live[id]) continue;
+        if (fusable(p, id)) {
+            px_shape a = member_shape(p, id), b = nrun ? member_shape(p, run[0]) : a;
+            if (a.m != b.m || a.n != b.n || memory_conflict(p, id, run, nrun)) {
+                emit_group(p, run, nrun);
+                nrun = 0;
+            }
+            run[nrun++] = id;
+            continue;
+        }
+        if (!scalar_only(p, id)) {
+            emit_group(p, run, nrun);
+            nrun = 0;
+        }
+        emit_node(p, id);
+    }
+    emit_group(p, run, nrun);
+    free(run);
 }
 
 /* Tensor dims and strides (i64), as emit_cuda.c's prologue computes them;
