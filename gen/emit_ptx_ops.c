@@ -569,7 +569,9 @@ static void emit_group(px *p, const int32_t *ids, int cnt) {
                 if (p->grp[mk] != g) mb[m].x[0] = operand_as(p, mk, s, in_place);
             }
             if (p->grp[v] != g) mb[m].x[1] = operand(p, v, s);
-            access_bases(p, id, s, &mb[m].a);
+            /* the member's own rank: a [1,N] run may hold rank-1 [N] and
+             * rank-2 [1,N] members, whose tile axes differ */
+            access_bases(p, id, member_shape(p, id), &mb[m].a);
             continue;
         }
         if (p->nuse[id] > mb[m].inside) {
@@ -579,7 +581,7 @@ static void emit_group(px *p, const int32_t *ids, int cnt) {
             p->store[id] = declare(p, n->type.dtype, s, name);
         }
         if (n->op == IR_LOAD) {
-            access_bases(p, id, s, &mb[m].a);
+            access_bases(p, id, member_shape(p, id), &mb[m].a);
             continue;
         }
         for (int k = 0; k < operand_count(n); k++)
