@@ -49,9 +49,10 @@ static int by_length; /* --by-length: tj_recipe_attention_by_length's tiles, one
                        * kernel by seq (tj_kernel_create_by_symbol) */
 
 /* Tile sizes a head dim gets: FlashAttention-3's choices where the
- * schedule's register budget allows them (block_n is the recipe's auto;
- * block_m 192 at d 64 is asked for, the recipe's default being 128, as
- * docs/recipes.md tells users to); --block-m / --block-n measure others.
+ * schedule's register budget allows them: the recipe's auto tiles for one
+ * graph (block_m 192 at d 64, block_n 80 at d 256), passed explicitly;
+ * --block-m / --block-n measure others, --by-length the recipe's tiles by
+ * length.
  * --exp2-poly K sets as_exp2_poly, --o-smem as_o_smem, --q-late clears
  * as_q_early, --causal-graph as_causal_pairs (each run is its own
  * process, so the kernels of two settings never share a cache). */
