@@ -288,3 +288,30 @@ tj_status tj_recipe_build(const char *name, int nparams, const char *const *para
     return tj_set_error(TJ_ERR_INVALID_ARG, "unknown recipe %s%s%s; recipes are: %s",
                         name ? "'" : "", name ? name : "NULL", name ? "'" : "", names);
 }
+
+tj_status tj_recipe_build_by_length(const char *name, int nparams, const char *const *params,
+                                    tj_graph **graphs, int64_t *upto, const char **symbol,
+                                    int *n) {
+    if (!graphs || !upto || !symbol || !n)
+        return tj_set_error(TJ_ERR_INVALID_ARG, "tj_recipe_build_by_length: %s is NULL",
+                            !graphs ? "graphs" : !upto ? "upto" : !symbol ? "symbol" : "n");
+    *n = 0;
+    *symbol = NULL;
+    if (!name || strcmp(name, "attention")) {
+        tj_status s = tj_recipe_build(name, nparams, params, &graphs[0]);
+        if (s == TJ_OK) *n = 1;
+        return s;
+    }
+    for (int i = 0; i < NRECIPES; i++) {
+        if (strcmp(name, recipes[i].info.name)) continue;
+        rp_set rp;
+        tj_status s = rp_parse(&rp, recipes[i].info.name, recipes[i].info.params, nparams, params);
+        if (s == TJ_OK) s = recipe_attention_str_by_length(&rp, graphs, upto, n);
+        if (s != TJ_OK) return s;
+        if (*n > 1) *symbol = "seq";
+        tj_clear_error();
+        return TJ_OK;
+    }
+    return tj_set_error(TJ_ERR_INTERNAL, "tj_recipe_build_by_length: no attention recipe");
+}
+

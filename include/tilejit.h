@@ -553,6 +553,13 @@ tj_status tj_recipe_attention(const tj_attention_params *p, tj_graph **out);
  * frees the graphs. */
 tj_status tj_recipe_attention_by_length(const tj_attention_params *p, tj_graph **graphs,
                                         int64_t *upto, int *n);
+/* tj_recipe_build with the recipe's tiles by length, for bindings that
+ * pass recipes as text: "attention" gives tj_recipe_attention_by_length's
+ * graphs and bounds (*symbol "seq" when there are two), any other recipe
+ * one graph (*symbol NULL). graphs has room for 2, upto for 1. */
+tj_status tj_recipe_build_by_length(const char *name, int nparams, const char *const *params,
+                                    tj_graph **graphs, int64_t *upto, const char **symbol,
+                                    int *n);
 
 #ifdef __cplusplus
 }

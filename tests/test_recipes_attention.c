@@ -385,6 +385,46 @@ TEST(test_attention_by_length_gives_the_tiles_for_each_range) {
     CHECK_ERR(tj_recipe_attention_by_length(&p, gs, upto, &n), TJ_ERR_INVALID_ARG, "head_dim 96");
 }
 
+/* The text form: tj_recipe_build_by_length gives the same graphs as the
+ * C parameters (builtin modifiers in both), one graph elsewhere. */
+TEST(test_attention_by_length_from_text_matches_the_params) {
+    const char *argv[] = {"d=256", "hq=2", "hkv=2", "softcap=30"};
+    tj_graph *gs[2] = {NULL, NULL};
+    int64_t upto[1] = {0};
+    const char *sym = "unset";
+    int n = 0;
+    CHECK_OK(tj_recipe_build_by_length("attention", 4, argv, gs, upto, &sym, &n));
+    CHECK(n == 2 && upto[0] == 1024 && sym && !strcmp(sym, "seq"));
+    for (int j = 0; j < n && j < 2; j++) {
+        char *text = NULL;
+        CHECK_OK(tj_graph_print(gs[j], &text));
+        CHECKF(strstr(text, j ? "[80,256]" : "[64,256]") && strstr(text, "tanh"),
+               "graph %d: the tile or the softcap is missing", j);
+        free(text);
+        /* the one-graph recipe at the same tile is the same graph */
+        const char *one[5] = {"d=256", "hq=2", "hkv=2", "softcap=30", j ? "block_n=80" : "block_n=64"};
+        tj_graph *g = NULL;
+        CHECK_OK(tj_recipe_build("attention", 5, one, &g));
+        char h1[65], h2[65];
+        CHECK_OK(tj_graph_hash(gs[j], h1));
+        CHECK_OK(tj_graph_hash(g, h2));
+        CHECKF(!strcmp(h1, h2), "graph %d differs from the recipe at its tile", j);
+        tj_graph_free(g);
+        tj_graph_free(gs[j]);
+    }
+    const char *rms[] = {"dtype=f32"};
+    CHECK_OK(tj_recipe_build_by_length("rmsnorm", 1, rms, gs, upto, &sym, &n));
+    CHECK(n == 1 && sym == NULL);
+    tj_graph_free(gs[0]);
+    CHECK_ERR(tj_recipe_build_by_length("attention", 1, (const char *[]){"block_m=100"}, gs, upto,
+                                        &sym, &n),
+              TJ_ERR_INVALID_ARG, "block_m");
+    CHECK_ERR(tj_recipe_build_by_length("nope", 0, NULL, gs, upto, &sym, &n), TJ_ERR_INVALID_ARG,
+              "unknown recipe");
+    CHECK_ERR(tj_recipe_build_by_length("attention", 0, NULL, gs, upto, NULL, &n),
+              TJ_ERR_INVALID_ARG, "symbol is NULL");
+}
+
 /* ---- decode --------------------------------------------------------- */
 
 static void decode_run(const char *dtype, int d, int hq, int hkv, int bn, int64_t batch,

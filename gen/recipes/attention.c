@@ -393,13 +393,16 @@ static tj_val builtin_score_mod(tj_graph *g, tj_val s, tj_val q_idx, tj_val k_id
     return s;
 }
 
-tj_status recipe_attention_str(const rp_set *rp, tj_graph **out) {
+/* The text recipe's parameters as tj_attention_params; p points at *mod
+ * for the builtin score modifiers they name (their setup runs again for
+ * each graph built from p). */
+static tj_status attention_parse(const rp_set *rp, tj_attention_params *pp, builtin_mod *mod) {
     tj_attention_params p;
     tj_attention_params_init(&p);
     int64_t hq, hkv;
     int d_idx;
     rp_policy pol;
-    builtin_mod mod = {0};
+    memset(mod, 0, sizeof *mod);
     tj_status s = rp_choice(rp, "d", "64|128|256", &d_idx);
     if (s == TJ_OK) s = rp_int(rp, "hq", 1, 1024, &hq);
     if (s == TJ_OK) s = rp_int(rp, "hkv", 1, 1024, &hkv);
@@ -422,8 +425,8 @@ tj_status recipe_attention_str(const rp_set *rp, tj_graph **out) {
     if (s == TJ_OK) s = rp_flag(rp, "cross", &p.cross);
     if (s == TJ_OK) s = rp_flag(rp, "lse", &p.lse);
     if (s == TJ_OK) s = rp_flag(rp, "varlen", &p.varlen);
-    if (s == TJ_OK) s = rp_number(rp, "softcap", 0, 1e6, &mod.softcap);
-    if (s == TJ_OK) s = rp_choice(rp, "alibi", "0|1|computed", &mod.alibi);
+    if (s == TJ_OK) s = rp_number(rp, "softcap", 0, 1e6, &mod->softcap);
+    if (s == TJ_OK) s = rp_choice(rp, "alibi", "0|1|computed", &mod->alibi);
     if (s != TJ_OK) return s;
     if (hq % hkv)
         return rp_fail(rp, "hq=%lld is not a multiple of hkv=%lld (each kv head serves hq/hkv "
@@ -434,12 +437,28 @@ tj_status recipe_attention_str(const rp_set *rp, tj_graph **out) {
     p.num_kv_heads = (int)hkv;
     p.seq_policy = pol.policy;
     p.seq_bucket = pol.bucket;
-    mod.hq = (int)hq;
-    mod.slope = TJ_NONE;
-    if (mod.softcap > 0 || mod.alibi != ALIBI_NONE) {
+    mod->hq = (int)hq;
+    mod->slope = TJ_NONE;
+    if (mod->softcap > 0 || mod->alibi != ALIBI_NONE) {
         p.score_mod = builtin_score_mod;
         p.score_setup = builtin_setup;
-        p.user = &mod;
+        p.user = mod;
     }
-    return tj_recipe_attention(&p, out);
+    *pp = p;
+    return TJ_OK;
+}
+
+tj_status recipe_attention_str(const rp_set *rp, tj_graph **out) {
+    tj_attention_params p;
+    builtin_mod mod;
+    tj_status s = attention_parse(rp, &p, &mod);
+    return s != TJ_OK ? s : tj_recipe_attention(&p, out);
+}
+
+tj_status recipe_attention_str_by_length(const rp_set *rp, tj_graph **graphs, int64_t *upto,
+                                         int *n) {
+    tj_attention_params p;
+    builtin_mod mod;
+    tj_status s = attention_parse(rp, &p, &mod);
+    return s != TJ_OK ? s : tj_recipe_attention_by_length(&p, graphs, upto, n);
 }

@@ -85,6 +85,8 @@ tj_status recipe_rmsnorm(const rp_set *rp, tj_graph **out);
 tj_status recipe_layernorm(const rp_set *rp, tj_graph **out);
 tj_status recipe_gemm(const rp_set *rp, tj_graph **out);
 tj_status recipe_attention_str(const rp_set *rp, tj_graph **out);
+tj_status recipe_attention_str_by_length(const rp_set *rp, tj_graph **graphs, int64_t *upto,
+                                         int *n);
 tj_status recipe_decode(const rp_set *rp, tj_graph **out);
 
 #endif /* TJ_RECIPES_H */

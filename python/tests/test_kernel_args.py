@@ -277,3 +277,28 @@ def test_threads_calling_one_kernel_do_not_mix_their_arguments(fake_torch, rng):
     for t in threads:
         t.join()
     assert wrong == []
+
+
+def _offline_key(k, seq):
+    """The cache key an offline launch of attention k at length seq asks for."""
+    q = CudaArray((1, seq, 2, 64), "<f2")
+    with pytest.raises(tj.UnsupportedError, match="no prebuilt kernel") as e:
+        k(q, q, q, CudaArray((1, seq, 2, 64), "<f2"), 0.125)
+    return str(e.value).split("for key ")[1].split()[0]
+
+
+def test_a_kernel_over_graphs_by_length_routes_each_launch_and_checks_its_graphs():
+    gs, sym, upto = tj.recipe_by_length("attention", d=64, causal=1, hq=2, hkv=2, dtype="f16")
+    k = tj.Kernel(gs, by_symbol=sym, upto=upto, arch="sm_90a", cache_dir="", no_compile=True)
+    keys = {seq: _offline_key(k, seq) for seq in (100, 1024, 1025, 4000)}
+    # each graph alone, for the key its launches ask for
+    short, long_ = (_offline_key(offline_kernel(g), 100) for g in gs)
+    assert short != long_
+    assert keys == {100: short, 1024: short, 1025: long_, 4000: long_}
+    assert k.stats()["launches"] == 4
+    with pytest.raises(tj.InvalidArgumentError, match="need by_symbol"):
+        tj.Kernel(gs, arch="sm_90a", cache_dir="", no_compile=True)
+    other = tj.recipe("rmsnorm", dtype="f32")
+    with pytest.raises(tj.InvalidArgumentError, match="differs from graph 0"):
+        tj.Kernel([gs[0], other], by_symbol="seq", upto=[10], arch="sm_90a", cache_dir="",
+                  no_compile=True)

@@ -124,3 +124,20 @@ def test_attention_params_struct_matches_c_and_varlen_builds():
     g = tj.attention(head_dim=64, num_q_heads=4, num_kv_heads=2, causal=True, varlen=True)
     text = g.print()
     assert "cu_seqlens_q i32[cu_len]" in text and " mask %" in text
+
+
+def test_recipe_by_length_gives_the_attention_tiles_and_their_bounds():
+    gs, sym, upto = tj.recipe_by_length("attention", d=64, causal=1, hq=2, hkv=2)
+    assert (len(gs), sym, upto) == (2, "seq", [1024])
+    assert "[128,64]" in gs[0].print() and "[192,64]" in gs[1].print()
+    gs, sym, upto = tj.recipe_by_length("attention", d=256, hq=2, hkv=2, softcap=30)
+    assert (len(gs), sym, upto) == (2, "seq", [1024])
+    assert "[64,256]" in gs[0].print() and "[80,256]" in gs[1].print()
+    assert "tanh" in gs[0].print() and "tanh" in gs[1].print()   # the modifier in both
+    # one graph: a tile asked for, a head dim without a table, another recipe
+    for name, params in [("attention", {"d": 64, "causal": 1, "block_m": 128}),
+                         ("attention", {"d": 128}), ("rmsnorm", {"dtype": "f32"})]:
+        gs, sym, upto = tj.recipe_by_length(name, **params)
+        assert (len(gs), sym, upto) == (1, None, [])
+    with pytest.raises(tj.InvalidArgumentError, match="block_m"):
+        tj.recipe_by_length("attention", block_m=100)

@@ -78,3 +78,14 @@ def test_declared_output_strides_are_refused(tjt):
     g.set_grid([1])
     with pytest.raises(ValueError, match="row-major"):
         mod.op(g, **OFFLINE)
+
+
+def test_recipe_op_by_length_is_one_op_over_the_recipes_graphs(tjt):
+    mod, torch = tjt
+    op = mod.recipe_op("attention", d=64, causal=1, hq=2, hkv=2, dtype="f16", by_length=True,
+                       kernel_options=OFFLINE)
+    assert len(op.kernel.graphs) == 2 and "bylen" in op.name
+    assert op.schema == f"{op.name}(Tensor q, Tensor k, Tensor v, float scale) -> Tensor"
+    # a recipe without a table is the plain op
+    plain = mod.recipe_op("rmsnorm", dtype="f32", kernel_options=OFFLINE)
+    assert mod.recipe_op("rmsnorm", dtype="f32", by_length=True, kernel_options=OFFLINE) is plain

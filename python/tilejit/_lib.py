@@ -197,11 +197,15 @@ _PROTOS = {
     "tj_kernel_destroy": (None, [c_void_p]),
     "tj_kernel_launch": (c_int, [c_void_p, c_void_p, c_void_p, c_void_p, c_void_p]),
     "tj_kernel_stats_get": (c_int, [c_void_p, P(KernelStats)]),
+    "tj_kernel_create_by_symbol": (c_int, [P(G), c_int, c_char_p, P(c_int64), P(KernelOptions),
+                                           P(c_void_p)]),
     "tj_add_bundle": (c_int, [c_char_p]),
     # recipes
     "tj_recipe_count": (c_int, []),
     "tj_recipe_get": (P(RecipeInfo), [c_int]),
     "tj_recipe_build": (c_int, [c_char_p, c_int, P(c_char_p), P(G)]),
+    "tj_recipe_build_by_length": (c_int, [c_char_p, c_int, P(c_char_p), P(G), P(c_int64),
+                                          P(c_char_p), P(c_int)]),
     "tj_attention_params_init": (None, [P(AttentionParams)]),
     "tj_recipe_attention": (c_int, [P(AttentionParams), P(G)]),
 }

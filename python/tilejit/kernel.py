@@ -36,10 +36,19 @@ class Kernel:
     """A graph made launchable (tj_kernel)."""
 
     def __init__(self, graph, arch=None, cache_dir=None, background=False, no_compile=False,
-                 in_child=False, tiered=False):
-        if isinstance(graph, str):
-            graph = Graph.parse(graph)
+                 in_child=False, tiered=False, by_symbol=None, upto=()):
+        """graph: a Graph (or its text); or a list of Graphs of one signature,
+        graph i serving symbol `by_symbol`'s values up to upto[i] and the last
+        every value above (tj_kernel_create_by_symbol: tiles by length)."""
+        graphs = list(graph) if isinstance(graph, (list, tuple)) else [graph]
+        graphs = [Graph.parse(g) if isinstance(g, str) else g for g in graphs]
+        if len(graphs) > 1 and (by_symbol is None or len(upto) != len(graphs) - 1):
+            raise InvalidArgumentError(f"Kernel: {len(graphs)} graphs need by_symbol and "
+                                       f"{len(graphs) - 1} bounds in upto, got {by_symbol!r} "
+                                       f"and {list(upto)}")
+        graph = graphs[0]
         self.graph = graph
+        self.graphs = graphs
         self.sig = graph.signature()
         self.arch = arch
         opt = _lib.KernelOptions(arch.encode() if arch else None,
@@ -48,7 +57,13 @@ class Kernel:
                                  (TIERED if tiered else 0),
                                  cache_dir.encode() if cache_dir is not None else None)
         ptr = ctypes.c_void_p()
-        _lib.check(lib.tj_kernel_create(graph._g, ctypes.byref(opt), ctypes.byref(ptr)))
+        if len(graphs) == 1:
+            _lib.check(lib.tj_kernel_create(graph._g, ctypes.byref(opt), ctypes.byref(ptr)))
+        else:
+            ga = (ctypes.c_void_p * len(graphs))(*[g._g for g in graphs])
+            ua = (ctypes.c_int64 * len(upto))(*upto)
+            _lib.check(lib.tj_kernel_create_by_symbol(ga, len(graphs), by_symbol.encode(), ua,
+                                                      ctypes.byref(opt), ctypes.byref(ptr)))
         self._k = ptr.value
         sig = self.sig
         # A launch's three arrays (tensor pointers, symbol values, scalars: 8

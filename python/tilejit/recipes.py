@@ -47,8 +47,25 @@ def recipe(name, **params):
     return Graph(_ptr=out.value)
 
 
+def recipe_by_length(name, **params):
+    """The recipe with its tiles chosen by length (tj_recipe_build_by_length):
+    (graphs, symbol, upto) for Kernel(graphs, by_symbol=symbol, upto=upto).
+    graphs[i] serves the symbol's values up to upto[i], the last every value
+    above; a recipe without a by-length table gives ([graph], None, [])."""
+    args = [f"{k}={_value(v)}".encode() for k, v in params.items()]
+    arr = (ctypes.c_char_p * max(len(args), 1))(*args)
+    gs = (ctypes.c_void_p * 2)()
+    upto = (ctypes.c_int64 * 1)()
+    sym = ctypes.c_char_p()
+    n = ctypes.c_int()
+    _lib.check(lib.tj_recipe_build_by_length(name.encode(), len(args), arr, gs, upto,
+                                             ctypes.byref(sym), ctypes.byref(n)))
+    graphs = [Graph(_ptr=gs[i]) for i in range(n.value)]
+    return graphs, (sym.value.decode() if sym.value else None), list(upto[:n.value - 1])
+
+
 def attention(head_dim=128, num_q_heads=8, num_kv_heads=None, causal=False, cross=False,
-              lse=False, block_m=128, block_n=0, dtype_="bf16", seq_policy="dynamic",
+              lse=False, block_m=0, block_n=0, dtype_="bf16", seq_policy="dynamic",
               name=None, score_mod=None, score_setup=None, varlen=False):
     """tj_recipe_attention with Python score hooks.
 

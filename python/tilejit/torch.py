@@ -23,7 +23,7 @@ import torch
 
 from .graph import Graph, py_name
 from .kernel import Kernel
-from .recipes import recipe
+from .recipes import recipe, recipe_by_length
 
 _LIB = torch.library.Library("tilejit", "FRAGMENT")
 _OPS = {}
@@ -189,8 +189,17 @@ def op(graph, name=None, **kernel_options):
     return TorchOp(graph, name, **kernel_options).register()
 
 
-def recipe_op(recipe_name, name=None, kernel_options=None, **params):
-    """op(recipe(recipe_name, **params)): a recipe as a torch op."""
+def recipe_op(recipe_name, name=None, kernel_options=None, by_length=False, **params):
+    """op(recipe(recipe_name, **params)): a recipe as a torch op. by_length:
+    the recipe's tiles chosen by sequence length (recipe_by_length; one
+    kernel over its graphs), where the recipe has such a table."""
+    if by_length:
+        graphs, sym, upto = recipe_by_length(recipe_name, **params)
+        if len(graphs) > 1:
+            k = Kernel(graphs, by_symbol=sym, upto=upto, **(kernel_options or {}))
+            return TorchOp(k, name or f"{graphs[0].signature().name}_bylen_"
+                                      f"{graphs[0].hash()[:8]}{graphs[1].hash()[:4]}").register()
+        return op(graphs[0], name, **(kernel_options or {}))
     return op(recipe(recipe_name, **params), name, **(kernel_options or {}))
 
 
