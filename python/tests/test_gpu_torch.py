@@ -140,3 +140,17 @@ def test_attention_op_matches_sdpa():
     ref = torch.nn.functional.scaled_dot_product_attention(
         q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True).transpose(1, 2)
     torch.testing.assert_close(o, ref, rtol=3e-2, atol=3e-2)
+
+
+def test_attention_op_by_length_matches_sdpa_on_both_sides_of_the_bound():
+    H, D = 2, 64
+    attn = tjt.recipe_op("attention", d=D, hq=H, hkv=H, causal=1, dtype="bf16", by_length=True)
+    assert len(attn.kernel.graphs) == 2   # 128 query rows up to 1024, 192 above
+    for S in (1000, 1100):
+        q, k, v = (rand(1, S, H, D) for _ in range(3))
+        o = attn(q, k, v, D ** -0.5)
+        ref = torch.nn.functional.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+            is_causal=True).transpose(1, 2)
+        torch.testing.assert_close(o, ref, rtol=3e-2, atol=3e-2)
+    assert attn.kernel.stats()["specializations"] == 2
