@@ -249,8 +249,8 @@ tj_status tj_kernel_launch(tj_kernel *k, const uint64_t *tensors, const double *
     if (!sym_vals && k->nsym) return missing(k, "sym_vals", k->nsym);
     if (!tensors && k->ntensors) return missing(k, "tensors", k->ntensors);
     if (!scalars && k->nscalars) return missing(k, "scalars", k->nscalars);
-    if (k->nvar) {
-        tj_kernel *v = kernel_variant_for(k, sym_vals[k->var_sym]);
+    if (k->nby) {
+        tj_kernel *v = kernel_by_symbol_pick(k, sym_vals[k->by_sym]);
         if (v != k) return tj_kernel_launch(v, tensors, scalars, sym_vals, stream);
     }
     kspec s;
@@ -474,7 +474,7 @@ tj_status tj_kernel_create(const tj_graph *g, const tj_kernel_options *opt, tj_k
 
 void tj_kernel_destroy(tj_kernel *k) {
     if (!k) return;
-    for (int i = 1; i < k->nvar; i++) tj_kernel_destroy(k->var[i]);
+    for (int i = 1; i < k->nby; i++) tj_kernel_destroy(k->by[i]);
     kernel_bg_destroy(k);
     for (kentry *e = k->all, *next; e; e = next) {
         next = e->next_all;
@@ -507,13 +507,13 @@ tj_status tj_kernel_stats_get(const tj_kernel *k, tj_kernel_stats *out) {
     out->specializations = atomic_load(&m->specializations);
     out->tier0_launches = atomic_load(&m->tier0_launches);
     out->tier_upgrades = atomic_load(&m->tier_upgrades);
-    kernel_variants_stats(k, out);
+    kernel_by_symbol_stats(k, out);
     return TJ_OK;
 }
 
 void kernel_set_test_hooks(tj_kernel *k, const kernel_test_hooks *h) {
     if (!k) return;
-    for (int i = 1; i < k->nvar; i++) kernel_set_test_hooks(k->var[i], h);
+    for (int i = 1; i < k->nby; i++) kernel_set_test_hooks(k->by[i], h);
     if (h)
         k->hooks = *h;
     else

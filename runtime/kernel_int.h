@@ -257,12 +257,13 @@ struct tj_kernel {
     kentry *all;
     kernel_test_hooks hooks;
     kbg *bg;                           /* NULL unless TJ_KERNEL_BACKGROUND or tiered */
-    /* tj_kernel_create_by_symbol: this kernel serves symbol var_sym's values
-     * up to var_upto[0]; var[i] (i >= 1) those up to var_upto[i] (the last,
-     * every value above). nvar 0: a kernel of one graph. */
-    int nvar, var_sym;
-    int64_t var_upto[TJ_MAX_VARIANTS];
-    struct tj_kernel *var[TJ_MAX_VARIANTS];
+    /* tj_kernel_create_by_symbol: this kernel serves symbol by_sym's values
+     * up to by_upto[0]; by[i] (i >= 1), the kernel of graph i, those up to
+     * by_upto[i] (the last, every value above). nby 0: one graph. (Not
+     * the dynamic/specialized "variants" of one graph: KV_* below.) */
+    int nby, by_sym;
+    int64_t by_upto[TJ_MAX_VARIANTS];
+    struct tj_kernel *by[TJ_MAX_VARIANTS];
     /* statistics, on their own cache lines: every launch writes `hits`,
      * which must not evict what launches read above */
     _Alignas(64) _Atomic uint64_t hits;
@@ -271,15 +272,15 @@ struct tj_kernel {
     _Atomic int specializations;
 };
 
-/* kernel_variants.c: the kernel of k's variants for symbol value v (k
- * itself, or the variant serving v). */
-static inline tj_kernel *kernel_variant_for(tj_kernel *k, int64_t v) {
+/* kernel_by_symbol.c: the kernel of k's graphs that serves symbol value v
+ * (k itself, or by[i]). */
+static inline tj_kernel *kernel_by_symbol_pick(tj_kernel *k, int64_t v) {
     int i = 0;
-    while (i + 1 < k->nvar && v > k->var_upto[i]) i++;
-    return i ? k->var[i] : k;
+    while (i + 1 < k->nby && v > k->by_upto[i]) i++;
+    return i ? k->by[i] : k;
 }
-/* Statistics of k's variants added to *out (tj_kernel_stats_get). */
-void kernel_variants_stats(const tj_kernel *k, tj_kernel_stats *out);
+/* Statistics of k's other graphs' kernels added to *out (tj_kernel_stats_get). */
+void kernel_by_symbol_stats(const tj_kernel *k, tj_kernel_stats *out);
 
 /* kernel.c: the specialization key of a launch's symbol values (checked:
  * bound, in range, divisible); variant: KV_* bits. */

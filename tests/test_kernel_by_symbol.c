@@ -1,5 +1,5 @@
 /*
- * test_kernel_variants.c — tj_kernel_create_by_symbol without a GPU: each
+ * test_kernel_by_symbol.c — tj_kernel_create_by_symbol without a GPU: each
  * launch goes to the graph serving its symbol value (bounds inclusive),
  * statistics and hooks cover every graph, and graphs whose launch
  * arguments would not fit one another are refused with a clear error.

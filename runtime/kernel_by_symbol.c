@@ -1,5 +1,5 @@
 /*
- * kernel_variants.c — one tj_kernel over graphs that differ in their tiles,
+ * kernel_by_symbol.c — one tj_kernel over graphs that differ in their tiles,
  * each serving a range of one symbol's values (tj_kernel_create_by_symbol).
  *
  * Why: a graph's tile shape is fixed (its loads name it), and the best
@@ -8,7 +8,7 @@
  * from 2048 on). The length is a symbol the runtime already specializes
  * on; choosing the graph from it at launch is one comparison per range,
  * and each graph keeps its own cache entries, single flight, background
- * compiles and statistics (the variant kernels are ordinary ones).
+ * compiles and statistics (each graph's kernel is an ordinary one).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -89,24 +89,24 @@ tj_status tj_kernel_create_by_symbol(const tj_graph *const *graphs, int n, const
     if (st != TJ_OK) return st;
     tj_kernel *k = NULL;
     if ((st = tj_kernel_create(graphs[0], opt, &k)) != TJ_OK) return st;
-    k->var_sym = s.id;
+    k->by_sym = s.id;
     for (int i = 1; i < n; i++) {
-        if ((st = tj_kernel_create(graphs[i], opt, &k->var[i])) != TJ_OK) {
-            tj_kernel_destroy(k);   /* and the variants made so far */
+        if ((st = tj_kernel_create(graphs[i], opt, &k->by[i])) != TJ_OK) {
+            tj_kernel_destroy(k);   /* and the graphs' kernels made so far */
             return st;
         }
-        k->nvar = i + 1;
+        k->nby = i + 1;
     }
-    for (int i = 0; i + 1 < n; i++) k->var_upto[i] = upto[i];
-    k->var_upto[n - 1] = INT64_MAX;
+    for (int i = 0; i + 1 < n; i++) k->by_upto[i] = upto[i];
+    k->by_upto[n - 1] = INT64_MAX;
     *out = k;
     return TJ_OK;
 }
 
-void kernel_variants_stats(const tj_kernel *k, tj_kernel_stats *out) {
-    for (int i = 1; i < k->nvar; i++) {
+void kernel_by_symbol_stats(const tj_kernel *k, tj_kernel_stats *out) {
+    for (int i = 1; i < k->nby; i++) {
         tj_kernel_stats v;
-        if (tj_kernel_stats_get(k->var[i], &v) != TJ_OK) continue;
+        if (tj_kernel_stats_get(k->by[i], &v) != TJ_OK) continue;
         out->launches += v.launches;
         out->hits += v.hits;
         out->misses += v.misses;
