@@ -613,6 +613,44 @@ static tj_status raise_smem(const drv_api *a, drv_kernel *k, int slot, unsigned 
     return s;
 }
 
+/* A launch in clusters as cuLaunchKernelEx and the occupancy query take
+ * it; cfg points at attr. */
+static void cluster_config(drv_cu_launch_config *cfg, drv_cu_launch_attribute *attr,
+                           const unsigned grid[3], const unsigned block[3], unsigned smem,
+                           const unsigned cluster[3], void *stream) {
+    memset(attr, 0, sizeof *attr);
+    attr->id = DRV_CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    attr->value.clusterDim.x = cluster[0];
+    attr->value.clusterDim.y = cluster[1];
+    attr->value.clusterDim.z = cluster[2];
+    memset(cfg, 0, sizeof *cfg);
+    cfg->gridDimX = grid[0];
+    cfg->gridDimY = grid[1];
+    cfg->gridDimZ = grid[2];
+    cfg->blockDimX = block[0];
+    cfg->blockDimY = block[1];
+    cfg->blockDimZ = block[2];
+    cfg->sharedMemBytes = smem;
+    cfg->hStream = (drv_cu_stream)stream;
+    cfg->attrs = attr;
+    cfg->numAttrs = 1;
+}
+
+/* k may use `smem` bytes of dynamic shared memory on the current device
+ * (the per-kernel limit raised once, remembered per device). */
+static tj_status allow_smem(const drv_api *a, drv_kernel *k, unsigned smem) {
+    tj_status s;
+    int slot = 0;
+    if (!k->lib->is_module && a->ndevices > 1) {
+        if ((s = ensure_context(a, 0, NULL)) != TJ_OK) return s;
+        if ((s = current_ordinal(a, &slot)) != TJ_OK) return s;
+    }
+    if (smem > atomic_load_explicit(&k->smem_limit[slot], memory_order_acquire) &&
+        (s = raise_smem(a, k, slot, smem)) != TJ_OK)
+        return s;
+    return TJ_OK;
+}
+
 static drv_cu_result launch_once(const drv_api *a, drv_kernel *k, const unsigned grid[3],
                                  const unsigned block[3], unsigned smem,
                                  const unsigned cluster[3], void *stream, void **params) {
@@ -623,23 +661,8 @@ static drv_cu_result launch_once(const drv_api *a, drv_kernel *k, const unsigned
         return a->cuLaunchKernel(f, grid[0], grid[1], grid[2], block[0], block[1], block[2],
                                  smem, (drv_cu_stream)stream, params, NULL);
     drv_cu_launch_attribute attr;
-    memset(&attr, 0, sizeof attr);
-    attr.id = DRV_CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-    attr.value.clusterDim.x = cluster[0];
-    attr.value.clusterDim.y = cluster[1];
-    attr.value.clusterDim.z = cluster[2];
     drv_cu_launch_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.gridDimX = grid[0];
-    cfg.gridDimY = grid[1];
-    cfg.gridDimZ = grid[2];
-    cfg.blockDimX = block[0];
-    cfg.blockDimY = block[1];
-    cfg.blockDimZ = block[2];
-    cfg.sharedMemBytes = smem;
-    cfg.hStream = (drv_cu_stream)stream;
-    cfg.attrs = &attr;
-    cfg.numAttrs = 1;
+    cluster_config(&cfg, &attr, grid, block, smem, cluster, stream);
     return a->cuLaunchKernelEx(&cfg, f, params, NULL);
 }
 
@@ -711,32 +734,13 @@ tj_status drv_kernel_max_clusters(drv_kernel *k, const unsigned block[3], unsign
     tj_status s = api_ctx(&a);
     if (s != TJ_OK) return s;
     if (!a->cuOccupancyMaxActiveClusters) return TJ_OK;
-    int slot = 0;
-    if (!k->lib->is_module && a->ndevices > 1 && (s = current_ordinal(a, &slot)) != TJ_OK)
-        return s;
     /* the query needs the launch's shared memory allowed first */
-    if (smem > atomic_load_explicit(&k->smem_limit[slot], memory_order_acquire) &&
-        (s = raise_smem(a, k, slot, smem)) != TJ_OK)
-        return s;
+    if ((s = allow_smem(a, k, smem)) != TJ_OK) return s;
     void *fn = NULL;
     if ((s = drv_kernel_function(k, &fn)) != TJ_OK) return s;
     drv_cu_launch_attribute attr;
-    memset(&attr, 0, sizeof attr);
-    attr.id = DRV_CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-    attr.value.clusterDim.x = cluster[0];
-    attr.value.clusterDim.y = cluster[1];
-    attr.value.clusterDim.z = cluster[2];
     drv_cu_launch_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.gridDimX = cluster[0];
-    cfg.gridDimY = cluster[1];
-    cfg.gridDimZ = cluster[2];
-    cfg.blockDimX = block[0];
-    cfg.blockDimY = block[1];
-    cfg.blockDimZ = block[2];
-    cfg.sharedMemBytes = smem;
-    cfg.attrs = &attr;
-    cfg.numAttrs = 1;
+    cluster_config(&cfg, &attr, cluster, block, smem, cluster, NULL);   /* one cluster's grid */
     CU_CALL(a, cuOccupancyMaxActiveClusters(out, (drv_cu_function)fn, &cfg),
             "cuOccupancyMaxActiveClusters(%s, block %u, smem %u, cluster %ux%ux%u)", k->name,
             block[0] * block[1] * block[2], smem, cluster[0], cluster[1], cluster[2]);
@@ -768,16 +772,7 @@ tj_status drv_launch(drv_kernel *k, const unsigned grid[3], const unsigned block
         return tj_set_error(TJ_ERR_INVALID_ARG, "drv_launch(%s): %u bytes of shared memory",
                             k->name, smem_bytes);
     tj_status s;
-    if (smem_bytes) {
-        int slot = 0;
-        if (!k->lib->is_module && a->ndevices > 1) {
-            if ((s = ensure_context(a, 0, NULL)) != TJ_OK) return s;
-            if ((s = current_ordinal(a, &slot)) != TJ_OK) return s;
-        }
-        if (smem_bytes > atomic_load_explicit(&k->smem_limit[slot], memory_order_acquire) &&
-            (s = raise_smem(a, k, slot, smem_bytes)) != TJ_OK)
-            return s;
-    }
+    if (smem_bytes && (s = allow_smem(a, k, smem_bytes)) != TJ_OK) return s;
     drv_cu_result r = launch_once(a, k, grid, block, smem_bytes, cluster, stream, params);
     if (r == DRV_CUDA_ERROR_INVALID_CONTEXT) {
         /* No context yet on this thread: take device 0's primary, once. */
