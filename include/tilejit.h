@@ -549,7 +549,8 @@ tj_status tj_recipe_attention(const tj_attention_params *p, tj_graph **out);
  * the lengths they serve, for tj_kernel_create_by_symbol(graphs, *n, "seq",
  * upto, ...). Measured on the H200 (docs/recipes.md): d 64 causal takes
  * 128 query rows up to N 1024 and 192 above; d 256 64 keys up to 1024 and
- * 80 above; else one graph. graphs has room for 2, upto for 1; the caller
+ * 80 above; d 128 full without a modifier 128 keys up to 4096 and 176
+ * above; else one graph. graphs has room for 2, upto for 1; the caller
  * frees the graphs. */
 tj_status tj_recipe_attention_by_length(const tj_attention_params *p, tj_graph **graphs,
                                         int64_t *upto, int *n);

@@ -339,15 +339,19 @@ TEST(test_attention_params_are_checked) {
 TEST(test_attention_by_length_gives_the_tiles_for_each_range) {
     static const struct {
         int d, causal, bm, bn, n;
+        int64_t upto;
         const char *tile0, *tile1;   /* a tile type each graph's text has */
     } cs[] = {
-        {64, 1, 0, 0, 2, "[128,64]", "[192,64]"},    /* 128 query rows up to 1024, then 192 */
-        {256, 0, 0, 0, 2, "[64,256]", "[80,256]"},   /* 64 keys up to 1024, then 80 */
-        {256, 1, 128, 0, 2, "[64,256]", "[80,256]"},
-        {64, 0, 0, 0, 1, "[192,64]", NULL},          /* full d 64: 192 rows at every length */
-        {64, 1, 128, 0, 1, "[128,64]", NULL},        /* block_m asked for: kept */
-        {128, 1, 0, 0, 1, "[128,128]", NULL},
-        {256, 0, 0, 64, 1, "[64,256]", NULL},        /* block_n asked for: kept */
+        {64, 1, 0, 0, 2, 1024, "[128,64]", "[192,64]"},    /* 128 query rows up to 1024, then 192 */
+        {256, 0, 0, 0, 2, 1024, "[64,256]", "[80,256]"},   /* 64 keys up to 1024, then 80 */
+        {256, 1, 128, 0, 2, 1024, "[64,256]", "[80,256]"},
+        {128, 0, 0, 0, 2, 4096, "[128,128]", "[176,128]"}, /* full d 128: 128 keys, then 176 */
+        {128, 0, 128, 0, 2, 4096, "[128,128]", "[176,128]"},
+        {64, 0, 0, 0, 1, 0, "[192,64]", NULL},          /* full d 64: 192 rows at every length */
+        {64, 1, 128, 0, 1, 0, "[128,64]", NULL},        /* block_m asked for: kept */
+        {128, 1, 0, 0, 1, 0, "[128,128]", NULL},        /* causal d 128: one tile */
+        {128, 0, 64, 0, 1, 0, "[64,128]", NULL},        /* 176 keys only under 128 rows */
+        {256, 0, 0, 64, 1, 0, "[64,256]", NULL},        /* block_n asked for: kept */
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0] && !harness_failed_now; i++) {
         tj_attention_params p;
@@ -358,7 +362,7 @@ TEST(test_attention_by_length_gives_the_tiles_for_each_range) {
         int64_t upto[1] = {-1};
         int n = -1;
         CHECK_OK(tj_recipe_attention_by_length(&p, gs, upto, &n));
-        CHECKF(n == cs[i].n && (n == 1 || upto[0] == 1024), "case %zu: %d graphs, upto %lld", i,
+        CHECKF(n == cs[i].n && (n == 1 || upto[0] == cs[i].upto), "case %zu: %d graphs, upto %lld", i,
                n, (long long)upto[0]);
         for (int j = 0; j < n && j < 2; j++) {
             char *text = NULL;
@@ -412,6 +416,14 @@ TEST(test_attention_by_length_from_text_matches_the_params) {
         tj_graph_free(g);
         tj_graph_free(gs[j]);
     }
+    /* d 128 full: 176 keys above 4096, but not under a modifier */
+    const char *d128[] = {"d=128", "hkv=8", "softcap=30"};
+    CHECK_OK(tj_recipe_build_by_length("attention", 2, d128, gs, upto, &sym, &n));
+    CHECK(n == 2 && upto[0] == 4096);
+    for (int j = 0; j < n && j < 2; j++) tj_graph_free(gs[j]);
+    CHECK_OK(tj_recipe_build_by_length("attention", 3, d128, gs, upto, &sym, &n));
+    CHECK(n == 1 && sym == NULL);
+    tj_graph_free(gs[0]);
     const char *rms[] = {"dtype=f32"};
     CHECK_OK(tj_recipe_build_by_length("rmsnorm", 1, rms, gs, upto, &sym, &n));
     CHECK(n == 1 && sym == NULL);

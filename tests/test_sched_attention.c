@@ -465,6 +465,23 @@ TEST(test_attention_scale_folds_into_the_exponent_where_only_max_and_exp2_read_i
     }
 }
 
+/* ALiBi's key - query as f32 arithmetic on the thread's converted row
+ * and columns: no conversion of an element (it runs at the exponent's
+ * rate); a cast of anything else stays a cast. */
+TEST(test_attention_index_casts_are_float_arithmetic_not_a_conversion_an_element) {
+    static const char *const params[] = {"d=128 alibi=1", "d=64 alibi=computed causal=1"};
+    for (size_t i = 0; i < sizeof params / sizeof *params; i++) {
+        size_t smem;
+        char *src = emit_variant(params[i], &smem);
+        CHECKF(src, "'%s' declined", params[i]);
+        if (!src) continue;
+        CHECKF(strstr(src, "(float)qcol + (float)(8 * t + c)"), "'%s': columns not converted once",
+               params[i]);
+        CHECKF(!strstr(src, "round_to<float>((float)e"), "'%s': an element converted", params[i]);
+        free(src);
+    }
+}
+
 static int nvrtc_ok(void) { return nvrtc_load() == TJ_OK && nvrtc_arch_supported("sm_90a"); }
 
 /* Compile the schedule's kernel for g in a child; ptxas's resource line

@@ -322,9 +322,12 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
 /* The tiles by length at the Hopper schedule (H200, 2026-11-29, one call
  * each: docs/performance.md): d 64 causal 128 query rows with pairs of
  * tiles up to N 1024 (191/267 TFLOP/s at N 512/1024 vs 157/227 with 192
- * rows), 192 rows above; d 256 64 keys up to N 1024 (414 vs 390 at N 512
- * full, even at 1024), 80 above (+3-6 % from 2048). Only fields the caller
- * left auto vary. */
+ * rows; 329 vs 338 at 2048), 192 rows above; d 256 64 keys up to N 1024
+ * (414 vs 390 at N 512 full, even at 1024), 80 above (+3-6 % from 2048);
+ * d 128 full without a modifier 128 keys up to N 4096 (664 vs 660; 458 vs
+ * 419 at 512), 176 above (8192: 684 -> 700, 16384: 694 -> 712; with
+ * softcap or ALiBi 2-3 % slower, causal even or slower). Only fields the
+ * caller left auto vary. */
 tj_status tj_recipe_attention_by_length(const tj_attention_params *params, tj_graph **graphs,
                                         int64_t *upto, int *n) {
     const char *fn = "tj_recipe_attention_by_length";
@@ -341,6 +344,11 @@ tj_status tj_recipe_attention_by_length(const tj_attention_params *params, tj_gr
         v[0].block_m = 128, v[1].block_m = 192, nv = 2;
     } else if (params->head_dim == 256 && !params->block_n) {
         v[0].block_n = 64, v[1].block_n = 80, nv = 2;
+    } else if (params->head_dim == 128 && !params->causal && !params->score_mod &&
+               !params->cross && !params->block_n && (!params->block_m || params->block_m == 128)) {
+        /* Wider key tiles pay only where each program runs many of them,
+         * and only without a modifier (its registers) or a causal edge. */
+        v[0].block_n = 128, v[1].block_n = 176, nv = 2, split = 4096;
     }
     for (int i = 0; i < nv; i++) {
         if ((s = tj_recipe_attention(&v[i], &graphs[i])) != TJ_OK) {

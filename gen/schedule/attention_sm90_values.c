@@ -87,6 +87,45 @@ static int exp2_fma(const ax *x, int32_t arg, char *out, size_t size) {
     return 0;
 }
 
+/* An i32 value as f32 arithmetic, for a cast whose argument is index
+ * arithmetic (ALiBi's key - query, a position mask's columns): a
+ * conversion runs at the MUFU's rate (16 an SM a clock, like exp2), so a
+ * conversion an element cost as much as the softmax's exponent. Sums and
+ * differences of a thread's row, its columns and scalars are exact in f32
+ * while every term is under 2^24 in magnitude (as the cast is); a row's or
+ * a scalar's conversion is the same expression at every element, computed
+ * once, and the columns' 8t + 2(lane % 4) + c folds to qcol's conversion
+ * plus a constant. 0 where id is not such an expression. */
+static int int_as_float(const ax *x, int32_t id, char *out, size_t size, int depth) {
+    const ir_node *n = as_node(x, id);
+    if (n->type.dtype != TJ_I32 || depth > 8) return 0;
+    char a[96];
+    int cls = x->p->cls[id];
+    if (cls == AS_SCALAR || cls == AS_ROW) {
+        snprintf(out, size, "(float)%s", as_at(x, id, a));
+        return 1;
+    }
+    if (n->op == IR_IOTA) {
+        snprintf(out, size, n->type.rank == 2 && n->index == 0 ? "((float)rrow + (float)(8 * h))"
+                                                              : "((float)qcol + (float)(8 * t + c))");
+        return 1;
+    }
+    if (n->op == IR_BINARY && (n->sub == TJ_ADD || n->sub == TJ_SUB)) {
+        char l[512], r[512];
+        if (!int_as_float(x, n->in[0], l, sizeof l, depth + 1) ||
+            !int_as_float(x, n->in[1], r, sizeof r, depth + 1))
+            return 0;
+        if (strlen(l) + strlen(r) + 8 > size) return 0;
+        snprintf(out, size, "(%s %c %s)", l, n->sub == TJ_ADD ? '+' : '-', r);
+        return 1;
+    }
+    if (cls == AS_COL) {   /* a column's conversion: once a column, not an element */
+        snprintf(out, size, "(float)%s", as_at(x, id, a));
+        return 1;
+    }
+    return 0;
+}
+
 /* The right-hand side of an elementwise or scalar op, operands at the
  * current element (or as scalars). */
 static int rhs(const ax *x, int32_t id, char *out, size_t size) {
@@ -131,6 +170,11 @@ static int rhs(const ax *x, int32_t id, char *out, size_t size) {
         } else if (n->type.dtype == TJ_F32 && n->sub == TJ_TANH) snprintf(out, size, "tj::fast_tanh(%s)", a[0]);
         else snprintf(out, size, emit_unary_fmt(n->sub), a[0]);
         break;
+    case IR_CAST:
+        if (n->type.dtype == TJ_F32 && x->p->cls[id] != AS_SCALAR &&
+            int_as_float(x, n->in[0], out, size, 0))
+            break;
+        return emit_elementwise_expr(x->g, id, a[0], a[1], a[2], out, size);
     default: return emit_elementwise_expr(x->g, id, a[0], a[1], a[2], out, size);
     }
     return 1;

@@ -261,14 +261,16 @@ TEST(test_gpu_attention_sm90_zero_and_negative_scales_match_interpreter) {
 
 /* tj_recipe_attention_by_length's graphs as one kernel: lengths on both
  * sides of the bound run the graph serving them (d 64 causal: 128 query
- * rows with pairs of tiles, then 192; d 256: 64 keys, then 80). */
+ * rows with pairs of tiles, then 192; d 256: 64 keys, then 80; d 128
+ * full: 128 keys, then 176). */
 TEST(test_gpu_attention_sm90_tiles_by_length_match_interpreter) {
     REQUIRE_SM90();
     static const struct { int d, causal; int64_t lens[3]; } cs[] = {
         {64, 1, {1000, 1024, 1100}},
         {256, 0, {600, 1025, 0}},
+        {128, 0, {600, 4097, 0}},
     };
-    for (int i = 0; i < 2 && !harness_failed_now; i++) {
+    for (int i = 0; i < 3 && !harness_failed_now; i++) {
         tj_attention_params p;
         tj_attention_params_init(&p);
         p.head_dim = cs[i].d, p.causal = cs[i].causal, p.num_q_heads = p.num_kv_heads = 2;
