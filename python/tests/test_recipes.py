@@ -134,9 +134,13 @@ def test_recipe_by_length_gives_the_attention_tiles_and_their_bounds():
     assert (len(gs), sym, upto) == (2, "seq", [1024])
     assert "[64,256]" in gs[0].print() and "[80,256]" in gs[1].print()
     assert "tanh" in gs[0].print() and "tanh" in gs[1].print()   # the modifier in both
-    # one graph: a tile asked for, a head dim without a table, another recipe
+    gs, sym, upto = tj.recipe_by_length("attention", d=128)
+    assert (len(gs), sym, upto) == (2, "seq", [4096])
+    assert "[176,128]" in gs[1].print()
+    # one graph: a tile asked for, a case without a table, another recipe
     for name, params in [("attention", {"d": 64, "causal": 1, "block_m": 128}),
-                         ("attention", {"d": 128}), ("rmsnorm", {"dtype": "f32"})]:
+                         ("attention", {"d": 128, "causal": 1}),
+                         ("attention", {"d": 128, "softcap": 30}), ("rmsnorm", {"dtype": "f32"})]:
         gs, sym, upto = tj.recipe_by_length(name, **params)
         assert (len(gs), sym, upto) == (1, None, [])
     with pytest.raises(tj.InvalidArgumentError, match="block_m"):
