@@ -230,10 +230,22 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
     a.kvh = hq == hkv ? a.h : tj_div(g, a.h, ri32(g, hq / hkv));
     tj_dim col[2] = {a.bm, 1};
     tj_val row0 = tj_mul(g, pm, ri32(g, a.bm));
-    a.q_idx = tj_add(g, tj_iota(g, TJ_I32, 2, col, 0), row0);
     tj_val q_at[4] = {a.b, pm, a.h, ri32(g, 0)};
     int axes[2] = {1, 3};
     unsigned q_flags = 0;
+    if (p->causal && !p->varlen) {
+        /* A length that is not a multiple of the tile leaves one q tile
+         * part empty. Causal, make it the first (it sees the fewest keys)
+         * rather than the last (which sees them all): rows from -pad, the
+         * empty ones out of bounds (read as 0, never stored). 192-row
+         * tiles at N 2048 or 4096 wasted 6 % of the work on the last. */
+        tj_val sq = tj_symval(g, seq), bmv = ri32(g, a.bm);
+        tj_val pad = tj_sub(g, tj_mul(g, rcdiv(g, sq, a.bm), bmv), sq);
+        row0 = tj_sub(g, row0, pad);
+        q_at[1] = row0;
+        q_flags = TJ_COORD_ELEMENT;
+    }
+    a.q_idx = tj_add(g, tj_iota(g, TJ_I32, 2, col, 0), row0);
     tj_val nq = tj_symval(g, seq), q_start = TJ_NONE;
     a.k_start = TJ_NONE;
     if (p->varlen) {
@@ -305,13 +317,13 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
                             TJ_COORD_ELEMENT);
         }
     } else {
-        tj_store(g, to, q_at, tj_cast(g, o, p->dtype), axes, 0);
+        tj_store(g, to, q_at, tj_cast(g, o, p->dtype), axes, q_flags);
         if (p->lse) {
             tj_dim flat[1] = {a.bm};
             tj_val lse = tj_reshape(g, tj_add(g, m, tj_unary(g, TJ_LOG, l)), 1, flat);
-            tj_val l_at[3] = {a.b, a.h, pm};
+            tj_val l_at[3] = {a.b, a.h, q_flags ? row0 : pm};
             int l_axes[1] = {2};
-            tj_store(g, tl, l_at, lse, l_axes, 0);
+            tj_store(g, tl, l_at, lse, l_axes, q_flags);
         }
     }
     tj_val grid[3] = {rcdiv(g, tj_symval(g, seq), a.bm), ri32(g, hq), tj_symval(g, batch)};
