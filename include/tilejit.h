@@ -526,7 +526,10 @@ typedef struct tj_attention_params {
                                    192 at d 64, else 128); block_n: a
                                    multiple of 16 in 16..256, 0 (the default): 128 up to
                                    d 128, 80 at d 256 */
-    tj_dtype dtype;             /* q, k, v, o: TJ_BF16, TJ_F16 or TJ_F32 */
+    tj_dtype dtype;             /* q, k, v, o: TJ_BF16, TJ_F16 or TJ_F32; or
+                                   TJ_F8E4M3: q, k, v e4m3, o bf16, p rounded
+                                   to e4m3 for p . v, and a scalar v_scale
+                                   (after scale) multiplying o */
     tj_policy seq_policy;       /* of seq (and seq_kv) */
     int64_t seq_bucket;         /* the multiple for TJ_BUCKET_MULTIPLE, else 0 */
     tj_score_mod_fn score_mod;  /* NULL: scores unchanged */

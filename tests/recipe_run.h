@@ -142,14 +142,15 @@ static inline double tol_for(tj_dtype dt) {
  * the floor mag[i] / 4 when given (mag: the size of the terms that summed
  * to ref[i], for results that may cancel; a term is rounded once, to at
  * most a quarter of the output tolerance), else mean|ref|. */
-static inline int matches_mag(const run *r, const char *name, const double *ref,
-                              const double *mag, int64_t n) {
+static inline int matches_mag_tol(const run *r, const char *name, const double *ref,
+                                  const double *mag, int64_t n, double tol) {
     int t = tensor_id(r, name);
     if (t < 0 || r->n[t] < n) {
         fprintf(stderr, "  no output '%s' of %lld elements\n", name, (long long)n);
         return 0;
     }
-    double tol = tol_for(tdtype(r, t)), mean = 0;
+    if (tol <= 0) tol = tol_for(tdtype(r, t));
+    double mean = 0;
     int64_t finite = 0;
     for (int64_t i = 0; i < n; i++)
         if (isfinite(ref[i])) mean += fabs(ref[i]), finite++;
@@ -167,6 +168,12 @@ static inline int matches_mag(const run *r, const char *name, const double *ref,
                 name, (long long)bad, (long long)n, (long long)first, r->val[t][first],
                 ref[first], tol, (unsigned long long)harness_seed);
     return bad == 0;
+}
+
+/* matches_mag_tol at the output dtype's tolerance. */
+static inline int matches_mag(const run *r, const char *name, const double *ref,
+                              const double *mag, int64_t n) {
+    return matches_mag_tol(r, name, ref, mag, n, 0);
 }
 
 static inline int matches(const run *r, const char *name, const double *ref, int64_t n) {

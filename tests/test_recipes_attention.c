@@ -75,15 +75,23 @@ static void attention_check(run *r, aref *a, const char *what) {
     int lse = 0;
     for (int t = 0; t < tj_num_tensors(r->g); t++)
         if (!strcmp(tj_tensor_name(r->g, (tj_tensor){t}), "lse")) lse = 1;
-    CHECK(input(r, "q", -1, 1) && input(r, "k", -1, 1) && input(r, "v", -1, 1));
+    /* fp8: v's descale multiplies o; p . v takes p rounded to e4m3 (2^-4
+     * of each term at most, a few % of o); v positive, so o is the size
+     * of its terms and a wrong scale shows */
+    int fp8 = tdtype(r, tensor_id(r, "q")) == TJ_F8E4M3;
+    CHECK(input(r, "q", -1, 1) && input(r, "k", -1, 1) && input(r, "v", fp8 ? 0.25 : -1, 1));
     CHECK(output(r, "o"));
     if (lse) CHECK(output(r, "lse"));
     r->scalars[0] = a->scale;
+    const double v_scale = 0.5;
+    if (fp8) r->scalars[1] = v_scale;
     CHECK_OK(go(r));
     int64_t no = a->batch * a->seq * a->hq * a->d, nl = a->batch * a->hq * a->seq;
     double *o = dalloc(no), *l = dalloc(nl), *mag = dalloc(no);
     attention_ref(a, in_vals(r, "q"), in_vals(r, "k"), in_vals(r, "v"), o, lse ? l : NULL, mag);
-    int ok = matches_mag(r, "o", o, mag, no) && (!lse || matches(r, "lse", l, nl));
+    for (int64_t i = 0; fp8 && i < no; i++) o[i] *= v_scale, mag[i] *= v_scale;
+    int ok = matches_mag_tol(r, "o", o, mag, no, fp8 ? 0.06 : 0) &&
+             (!lse || matches(r, "lse", l, nl));
     free(o);
     free(l);
     free(mag);
@@ -143,6 +151,10 @@ TEST(test_attention_matches_reference_at_lengths_1_17_1000) {
         {"f32", 64, 1, 1, 0, 128, 64, 1, 0, 1, 1000, 0, 0.5, 0, 0, "multiple64"},
         {"bf16", 64, 1, 1, 0, 64, 32, 0, 0, 1, 1000, 0, 0.5, 0, 0, "exact"},
         {"bf16", 128, 1, 1, 0, 128, 176, 1, 0, 1, 1000, 0, 0.3, 0, 0, 0},
+        /* fp8 (e4m3 q, k, v; bf16 o; p . v on p rounded to e4m3) */
+        {"f8e4m3", 64, 2, 1, 0, 64, 32, 1, 0, 2, 17, 0, 0.5, 0, 0, 0},
+        {"f8e4m3", 128, 1, 1, 1, 128, 128, 0, 0, 1, 1000, 0, 0.3, 0, 0, 0},
+        {"f8e4m3", 64, 1, 1, 1, 192, 128, 1, 0, 1, 1000, 0, 0.5, 30, "computed", 0},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         attention_run(&cs[i]);

@@ -12,6 +12,10 @@
  *   l'    = l * alpha + rowsum(p)
  *   acc'  = acc * alpha + p . v          (p cast to the input dtype)
  *
+ * With fp8 (e4m3) q, k and v, as FlashAttention-3's fp8 forward: p is
+ * cast to e4m3 for p . v, o is bf16, and a scalar v_scale (v's descale)
+ * multiplies o; q's and k's descales belong in scale.
+ *
  * and writes o = acc / l (and lse = m + log l). The walk is two loops: the
  * KV tiles that need no mask (wholly inside seq_kv and, when causal,
  * wholly below the diagonal of every row of the block), then the few
@@ -134,8 +138,8 @@ static tj_status check_params(const tj_attention_params *p) {
         return recipe_error(TJ_ERR_INVALID_ARG,
                             "%s: block_n %d is not a multiple of 16 in 16..256 (or 0: auto)", fn,
                             p->block_n);
-    if (p->dtype != TJ_BF16 && p->dtype != TJ_F16 && p->dtype != TJ_F32)
-        return recipe_error(TJ_ERR_INVALID_ARG, "%s: dtype %s: bf16, f16 or f32 is needed", fn,
+    if (p->dtype != TJ_BF16 && p->dtype != TJ_F16 && p->dtype != TJ_F32 && p->dtype != TJ_F8E4M3)
+        return recipe_error(TJ_ERR_INVALID_ARG, "%s: dtype %s: bf16, f16, f32 or f8e4m3 is needed", fn,
                             tj_dtype_name(p->dtype) ? tj_dtype_name(p->dtype) : "(invalid)");
     if ((p->causal != 0 && p->causal != 1) || (p->cross != 0 && p->cross != 1) ||
         (p->lse != 0 && p->lse != 1) || (p->varlen != 0 && p->varlen != 1))
@@ -176,6 +180,8 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
     if (!resolved.block_n) resolved.block_n = attention_block_n(resolved.head_dim);
     if (!resolved.block_m) resolved.block_m = attention_block_m(resolved.head_dim);
     const tj_attention_params *p = &resolved;
+    const int fp8 = p->dtype == TJ_F8E4M3;
+    const tj_dtype odt = fp8 ? TJ_BF16 : p->dtype;   /* o's dtype */
     tj_graph *g;
     if ((s = tj_graph_new(p->name ? p->name : "attention", &g)) != TJ_OK) return s;
     attn a = {.g = g, .p = p, .bm = p->block_m, .bn = p->block_n, .d = p->head_dim};
@@ -197,7 +203,7 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
         tq = rtensor(g, "q", p->dtype, 3, qshape);
         a.k = rtensor(g, "k", p->dtype, 3, kvshape);
         a.v = rtensor(g, "v", p->dtype, 3, kvshape);
-        to = rtensor(g, "o", p->dtype, 3, qshape);
+        to = rtensor(g, "o", odt, 3, qshape);
         if (p->lse) tl = rtensor(g, "lse", TJ_F32, 2, lshape);
         cu_q = rtensor(g, "cu_seqlens_q", TJ_I32, 1, cshape);
         cu_k = p->cross ? rtensor(g, "cu_seqlens_k", TJ_I32, 1, cshape) : cu_q;
@@ -212,7 +218,7 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
         tq = rtensor(g, "q", p->dtype, 4, qshape);
         a.k = rtensor(g, "k", p->dtype, 4, kvshape);
         a.v = rtensor(g, "v", p->dtype, 4, kvshape);
-        to = rtensor(g, "o", p->dtype, 4, qshape);
+        to = rtensor(g, "o", odt, 4, qshape);
         if (p->lse) tl = rtensor(g, "lse", TJ_F32, 3, lshape);
         /* 16-byte aligned, as cudaMalloc and torch give: what the copy
          * engine (TMA) of the sm_90a schedule needs. A misaligned pointer
@@ -223,6 +229,7 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
         tj_tensor_set_align(g, to, 16);
     }
     a.scale = tj_scalar_arg(g, "scale", TJ_F32);
+    tj_val v_scale = fp8 ? tj_scalar_arg(g, "v_scale", TJ_F32) : TJ_NONE;
 
     tj_val pm = tj_program_id(g, 0);
     a.h = tj_program_id(g, 1);
@@ -305,9 +312,10 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
     tj_val m = st[0], l = st[1], acc = st[2];
     tj_val empty = tj_binary(g, TJ_EQ, l, rf32(g, 0));
     tj_val o = tj_div(g, acc, tj_where(g, empty, rf32(g, 1), l));
+    if (fp8) o = tj_mul(g, o, v_scale);
     if (p->varlen) {   /* rows past the sequence belong to the next one */
         tj_val mine = tj_binary(g, TJ_LT, a.q_idx, nq);
-        tj_store_masked(g, to, q_at, tj_cast(g, o, p->dtype), mine, axes, q_flags);
+        tj_store_masked(g, to, q_at, tj_cast(g, o, odt), mine, axes, q_flags);
         if (p->lse) {
             tj_dim flat[1] = {a.bm};
             tj_val lse = tj_reshape(g, tj_add(g, m, tj_unary(g, TJ_LOG, l)), 1, flat);
@@ -317,7 +325,7 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
                             TJ_COORD_ELEMENT);
         }
     } else {
-        tj_store(g, to, q_at, tj_cast(g, o, p->dtype), axes, q_flags);
+        tj_store(g, to, q_at, tj_cast(g, o, odt), axes, q_flags);
         if (p->lse) {
             tj_dim flat[1] = {a.bm};
             tj_val lse = tj_reshape(g, tj_add(g, m, tj_unary(g, TJ_LOG, l)), 1, flat);
@@ -427,7 +435,7 @@ static tj_status attention_parse(const rp_set *rp, tj_attention_params *pp, buil
     if (s == TJ_OK) s = rp_int(rp, "hq", 1, 1024, &hq);
     if (s == TJ_OK) s = rp_int(rp, "hkv", 1, 1024, &hkv);
     if (s == TJ_OK) s = rp_flag(rp, "causal", &p.causal);
-    if (s == TJ_OK) s = rp_dtype(rp, "dtype", "bf16|f16|f32", &p.dtype);
+    if (s == TJ_OK) s = rp_dtype(rp, "dtype", "bf16|f16|f32|f8e4m3", &p.dtype);
     if (s == TJ_OK && rp_is(rp, "block_m", "192"))   /* 192: three warpgroups of 64 rows */
         p.block_m = 192;
     else if (s == TJ_OK && !rp_is(rp, "block_m", "auto"))
