@@ -3,7 +3,8 @@
  * process on the same inputs: bf16 in, bf16 out, f32 accumulation.
  *
  *   bench_gemm [--quick] [--reps N] [--json FILE] [--commit SHA] [--sass DIR]
- *              [--only CASE-PREFIX] [--sweep] [--cluster N] [--cluster-force]
+ *              [--only CASE-PREFIX] [--sweep] [--cluster N] [--cluster-force] [--splitk N]
+ *              [--bk N]
  *
  * Each case builds the `gemm` recipe (a [M,K] row-major, b [N,K] row-major,
  * i.e. trans_b=1, the layout of x . W^T; tensors declared 16-byte aligned),
@@ -30,6 +31,12 @@
  * knobs are not in the cache key and memory-only kernels share one store
  * in a process: compare settings in separate processes. Each result line
  * says whether its kernel ran in clusters.
+ * Split-K in clusters (gs_splitk): without --splitk, tile_config picks a
+ * (tile, split) pair — splits only where the tiles are few — and each
+ * kernel is built with its split forced; --splitk N sets gs_splitk N for
+ * every kernel instead (1: never split, the tiles picked as before
+ * split-K; 0: the schedule's own choice; 2, 4, 8: forced) with the
+ * unsplit tile table. --bk N: the K tile of the bf16 cases (64 by default).
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -51,6 +58,8 @@ static const char *only;   /* --only: cases whose name starts so */
 static FILE *json;
 static const char *commit = "unknown", *sass_dir = NULL;
 static drv_device dev;
+static int splitk_flag = -1;   /* --splitk N; -1: tile_config picks the split */
+static int bk16 = 64;          /* --bk N: the K tile of the 16-bit cases */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static float frand(void) {
@@ -225,6 +234,8 @@ typedef struct mm_case {
     uint8_t *ha8, *hb8;
     tj_kernel *kern, *alt;   /* alt: the other 128-row tile while they are compared */
     tj_graph *g, *galt;
+    int split, split_alt;    /* gs_splitk each was built with */
+    int bk;                  /* the 16-bit K tile of the next build; 0: --bk's */
     int64_t vals[3];
     uint64_t ptrs[4];
     void *lt_desc, *la, *lb, *lc;
@@ -297,30 +308,63 @@ static void alt_run(void *ctx) {
 
 /* ---- the tile configuration ---------------------------------------------- */
 
-/* The program tile for (M, N): the candidate whose tiles fill the SMs'
- * waves best, weighted by how close its tile runs to the tensor cores'
- * peak (measured relative rates; bigger tiles reuse more operands). */
-static void tile_config(int64_t m, int64_t n, int *bm, int *bn) {
-    static const int cand[][2] = {{128, 256}, {128, 128}, {64, 128}, {64, 64}};
-    static const double speed[] = {1.0, 0.955, 0.81, 0.47};   /* measured at 4096^3, H200 */
+/* Relative rates of the tiles at 4096^3 (H200), and what a split keeps
+ * of its tile's (the reduction through distributed shared memory, the
+ * shorter pipelines: a guess until measured, bench_gemm --sweep). */
+static const int cand[][2] = {{128, 256}, {128, 128}, {64, 128}, {64, 64}};
+static const double speed[] = {1.0, 0.955, 0.81, 0.47};
+#define SPLIT_KEEPS 0.85
+#define SPLIT_MIN_KTILES 4
+
+/* The split for tile bm x bn at (M, N, K) (K counted in 64-element
+ * tiles: fp8 passes K / 2) with no --splitk: the most blocks (8, 4, 2)
+ * whose clusters, one a tile, are all resident at once (H200: 66 pairs,
+ * 30 fours, 14 eights at one block an SM; more run a second wave), each
+ * with 4 K tiles at least; 1 if none or with --splitk (the knob decides). */
+static int split_for(int64_t m, int64_t n, int64_t k, int bm, int bn) {
+    if (splitk_flag >= 0) return 1;
+    int64_t tiles = ((m + bm - 1) / bm) * ((n + bn - 1) / bn), kt = (k + 63) / 64;
+    for (int s = 8; s >= 2; s /= 2)
+        if (tiles <= (s == 2 ? dev.sm_count / 2 : s == 4 ? 30 : 14) &&
+            kt >= (int64_t)s * SPLIT_MIN_KTILES)
+            return s;
+    return 1;
+}
+
+/* The program tile and split for (M, N, K): the candidate whose blocks
+ * fill the SMs' waves best, weighted by how close its tile runs to the
+ * tensor cores' peak (measured relative rates; bigger tiles reuse more
+ * operands); 128-row tiles also split K in clusters where that fills
+ * more SMs (split_for), at SPLIT_KEEPS of their rate. */
+static void tile_config(int64_t m, int64_t n, int64_t k, int *bm, int *bn, int *split) {
     double best = -1;
     for (int i = 0; i < 4; i++) {
         int64_t tiles = ((m + cand[i][0] - 1) / cand[i][0]) * ((n + cand[i][1] - 1) / cand[i][1]);
-        int64_t waves = (tiles + dev.sm_count - 1) / dev.sm_count;
-        double score = speed[i] * (double)tiles / (double)(waves * dev.sm_count);
-        if (score > best + 1e-9) {
-            best = score;
-            *bm = cand[i][0];
-            *bn = cand[i][1];
+        for (int sp = 0; sp < 2; sp++) {
+            int s = sp ? split_for(m, n, k, cand[i][0], cand[i][1]) : 1;
+            if (sp && s == 1) continue;
+            int64_t blocks = tiles * s, waves = (blocks + dev.sm_count - 1) / dev.sm_count;
+            double score = speed[i] * (sp ? SPLIT_KEEPS : 1.0) * (double)blocks /
+                           (double)(waves * dev.sm_count);
+            if (score > best + 1e-9) {
+                best = score;
+                *bm = cand[i][0];
+                *bn = cand[i][1];
+                *split = s;
+            }
         }
     }
 }
+
+/* gs_splitk for a kernel built with split s (--splitk N overrides). */
+static int splitk_knob(int s) { return splitk_flag >= 0 ? splitk_flag : s; }
 
 /* Blocks a cluster of the kernel tilejit emits for c's graph g (1: none). */
 static unsigned kernel_cluster(const mm_case *c, const tj_graph *g) {
     char *src = NULL;
     emit_launch L;
     memset(&L, 0, sizeof L);
+    gs_splitk = splitk_knob(c->split);
     if (emit_kernel(g, dev.arch, c->vals, NULL, &src, &L) != TJ_OK) DIE("emit");
     free(src);
     return L.cluster[0] ? L.cluster[0] : 1;
@@ -375,6 +419,7 @@ static double sample_error(mm_case *c, drv_ptr out) {
 static void resources(mm_case *c, const char *cas) {
     char *src = NULL;
     emit_launch L;
+    gs_splitk = splitk_knob(c->split);
     if (emit_kernel(c->g, dev.arch, c->vals, NULL, &src, &L) != TJ_OK) DIE("emit");
     nvrtc_header hs[64];
     int nh = tj_template_count();
@@ -432,9 +477,32 @@ static void report(const char *cas, double ours, const char *peer, double peer_v
     }
 }
 
-/* Build the recipe at tile bm x bn and its tj_kernel into *g / *k
- * (replacing any there). */
-static void ours_build(mm_case *c, int bm, int bn, tj_graph **g, tj_kernel **k) {
+/* g under the name `name`, g freed: the kernel cache keys kernels by
+ * graph (its name included), bindings and arch, not by gs_splitk, and
+ * memory-only kernels share one store in a process; a kernel built with
+ * one split must not be served to a build with another. */
+static tj_graph *renamed(tj_graph *g, const char *name) {
+    char *text = NULL, *out = NULL;
+    tj_graph *h = NULL;
+    if (tj_graph_print(g, &text) != TJ_OK) DIE("print");
+    const char *at = strstr(text, "graph gemm\n");
+    size_t len = strlen(text) + 64;
+    if (!at || !(out = malloc(len))) DIE("rename");
+    snprintf(out, len, "%.*sgraph %s\n%s", (int)(at - text), text, name, at + strlen("graph gemm\n"));
+    if (tj_graph_parse(out, strlen(out), "bench", &h) != TJ_OK) DIE("parse");
+    free(out);
+    tj_free(text);
+    tj_graph_free(g);
+    return h;
+}
+
+/* Build the recipe at tile bm x bn, K split in clusters of `split` (1:
+ * not), and its tj_kernel into *g / *k (replacing any there). The kernel
+ * is emitted at its first launch, here, with gs_splitk set. */
+static void ours_build(mm_case *c, int bm, int bn, int split, tj_graph **g, tj_kernel **k) {
+    gs_splitk = splitk_knob(split);
+    char name[32];
+    snprintf(name, sizeof name, gs_splitk == 1 ? "gemm" : "gemm_s%d", gs_splitk);
     tj_kernel_destroy(*k);
     tj_graph_free(*g);
     *k = NULL;
@@ -444,10 +512,13 @@ static void ours_build(mm_case *c, int bm, int bn, tj_graph **g, tj_kernel **k) 
     snprintf(p[2], sizeof p[2], "trans_b=1");
     snprintf(p[3], sizeof p[3], c->fused ? "bias=1" : "bias=0");
     /* fp8: K tiles of 128 (one 128-byte swizzle line, what gemm_sm90 takes) */
-    const char *params[7] = {p[0], p[1], p[2], p[3], c->fp8 ? "bk=128" : "bk=64",
+    char bk[16];
+    snprintf(bk, sizeof bk, "bk=%d", c->fp8 ? 128 : c->bk ? c->bk : bk16);
+    const char *params[7] = {p[0], p[1], p[2], p[3], bk,
                              c->fused ? "act=gelu_tanh" : "act=none",
                              c->fp8 ? "dtype=f8e4m3" : "dtype=bf16"};
     if (tj_recipe_build("gemm", 7, params, g) != TJ_OK) DIE("recipe");
+    *g = renamed(*g, name);
     for (int t = 0; t < tj_num_tensors(*g); t++) tj_tensor_set_align(*g, (tj_tensor){t}, 16);
     c->vals[tj_find_symbol(*g, "M").id] = c->m;
     c->vals[tj_find_symbol(*g, "N").id] = c->n;
@@ -462,13 +533,13 @@ static void ours_build(mm_case *c, int bm, int bn, tj_graph **g, tj_kernel **k) 
  * 128x128 (warpgroups take tiles in turn) are measured and the faster
  * kept, as `tilejit tune` is to do. */
 static double run_case(int64_t m, int64_t n, int64_t k, int fused, int fp8, int force_bm,
-                       int force_bn) {
+                       int force_bn, int force_split) {
     mm_case c;
     memset(&c, 0, sizeof c);
     c.m = m, c.n = n, c.k = k, c.fused = fused, c.fp8 = fp8;
-    int bm = force_bm, bn = force_bn;
-    if (!bm) tile_config(m, n, &bm, &bn);
-    char cfg[96], cas[64];
+    int bm = force_bm, bn = force_bn, split = force_split ? force_split : 1;
+    if (!bm) tile_config(m, n, fp8 ? k / 2 : k, &bm, &bn, &split);
+    char cfg[192], cas[64];
     snprintf(cas, sizeof cas, "%lldx%lldx%lld%s%s%s", (long long)m, (long long)n, (long long)k,
              fp8 ? "-e4m3" : "", fused ? "+bias+gelu" : "", force_bm ? "@" : "");
     if (only && strncmp(cas, only, strlen(only))) return 0;
@@ -491,26 +562,56 @@ static double run_case(int64_t m, int64_t n, int64_t k, int fused, int fp8, int 
     if (fused) c.ptrs[np++] = c.bias;
     c.ptrs[np++] = c.c;
     double flop = 2.0 * (double)m * (double)n * (double)k;
-    ours_build(&c, bm, bn, &c.g, &c.kern);
-    char tried[64] = "";
+    c.split = split;
+    ours_build(&c, bm, bn, split, &c.g, &c.kern);
+    char tried[96] = "";
     if (!force_bm && bm == 128) {
         int obn = bn == 256 ? 128 : 256;
-        ours_build(&c, 128, obn, &c.galt, &c.alt);
+        c.split_alt = split_for(m, n, fp8 ? k / 2 : k, 128, obn);
+        ours_build(&c, 128, obn, c.split_alt, &c.galt, &c.alt);
         float t0, t1;
         time_pair(ours_run, &c, alt_run, &c, &t0, &t1);
-        snprintf(tried, sizeof tried, " (128x%d: %.1f)", obn, flop / (t1 * 1e-3) / 1e12);
+        snprintf(tried, sizeof tried, " (128x%d split %d: %.1f)", obn, c.split_alt,
+                 flop / (t1 * 1e-3) / 1e12);
         if (t1 < t0) {
             tj_kernel *tk = c.kern;
             tj_graph *tg = c.g;
             c.kern = c.alt, c.g = c.galt, c.alt = tk, c.galt = tg;
             bn = obn;
+            c.split = c.split_alt;
         }
         tj_kernel_destroy(c.alt);
         tj_graph_free(c.galt);
         c.alt = NULL, c.galt = NULL;
     }
-    snprintf(cfg, sizeof cfg, "tile %dx%dx%d%s cluster %u%s", bm, bn, fp8 ? 128 : 64,
-             bm == 128 && bn <= 128 ? " pingpong" : "", kernel_cluster(&c, c.g), tried);
+    int kt = fp8 ? 128 : bk16;
+    if (!force_bm && bm == 64 && !fp8 && bk16 == 64) {
+        /* 64-row tiles are where few tiles leave the SMs short of bytes in
+         * flight: a K tile of 128 doubles each stage (H200, 128x4096x4096
+         * on 64x64 tiles: 277 -> 316 TFLOP/s); both measured, the faster
+         * kept, as for the 128-row tiles */
+        c.bk = 128;
+        ours_build(&c, bm, bn, c.split, &c.galt, &c.alt);
+        c.bk = 0;
+        float t0, t1;
+        time_pair(ours_run, &c, alt_run, &c, &t0, &t1);
+        size_t o = strlen(tried);
+        snprintf(tried + o, sizeof tried - o, " (bk 128: %.1f)", flop / (t1 * 1e-3) / 1e12);
+        if (t1 < t0) {
+            tj_kernel *tk = c.kern;
+            tj_graph *tg = c.g;
+            c.kern = c.alt, c.g = c.galt, c.alt = tk, c.galt = tg;
+            kt = 128;
+        }
+        tj_kernel_destroy(c.alt);
+        tj_graph_free(c.galt);
+        c.alt = NULL, c.galt = NULL;
+    }
+    unsigned cl = kernel_cluster(&c, c.g);
+    snprintf(cfg, sizeof cfg, "tile %dx%dx%d%s %s %u%s", bm, bn, kt,
+             bm == 128 && bn <= 128 && c.split == 1 ? " pingpong" : "",
+             c.split > 1 || (splitk_flag != 1 && cl > 1 && gs_cluster == 1) ? "splitk" : "cluster",
+             cl, tried);
     double ours = 0, peer_v = 0;
     const char *peer = "cublas";
     bench_fn peer_fn = NULL;
@@ -569,7 +670,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--cluster") && i + 1 < argc) gs_cluster = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cluster-force")) gs_cluster_force = 1;
+        else if (!strcmp(argv[i], "--splitk") && i + 1 < argc) splitk_flag = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--bk") && i + 1 < argc) bk16 = atoi(argv[++i]);
     }
+    if (splitk_flag != -1 && splitk_flag != 0 && splitk_flag != 1 && splitk_flag != 2 &&
+        splitk_flag != 4 && splitk_flag != 8)
+        DIE("--splitk takes 0, 1, 2, 4 or 8");
     if (gs_cluster != 1 && gs_cluster != 2) DIE("--cluster takes 1 or 2");
     if (reps < 1) reps = 1;
     int ord = 0;
@@ -579,8 +685,12 @@ int main(int argc, char **argv) {
     void *ctx;
     if (drv_context_current(ord, &ctx) != TJ_OK) DIE("context");
     if (!cublas_open()) DIE("cuBLAS not found");
-    printf("%s (%s, %d SMs), bf16 GEMM (and one e4m3), median of %d runs, gs_cluster %d%s\n",
-           dev.name, dev.arch, dev.sm_count, reps, gs_cluster, gs_cluster_force ? " (forced)" : "");
+    char sk[32] = "picked per shape";
+    if (splitk_flag >= 0) snprintf(sk, sizeof sk, "%d", splitk_flag);
+    printf("%s (%s, %d SMs), bf16 GEMM (and one e4m3), median of %d runs, gs_cluster %d%s, "
+           "split-K %s\n",
+           dev.name, dev.arch, dev.sm_count, reps, gs_cluster, gs_cluster_force ? " (forced)" : "",
+           sk);
     printf("%-24s %9s %9s %-9s %6s\n", "case MxNxK", "ours", "peer", "peer", "ratio");
     static const int64_t shapes[][3] = {{2048, 2048, 2048},   {4096, 4096, 4096},
                                         {8192, 8192, 8192},   {4096, 14336, 4096},
@@ -590,21 +700,27 @@ int main(int argc, char **argv) {
     int n = 0;
     for (int i = 0; i < 8; i++) {
         if (quick && i != 1 && i != 7) continue;
-        double r = run_case(shapes[i][0], shapes[i][1], shapes[i][2], 0, 0, 0, 0);
+        double r = run_case(shapes[i][0], shapes[i][1], shapes[i][2], 0, 0, 0, 0, 0);
         if (r > 0) logsum += log(r), n++;
     }
-    double fr = run_case(4096, 14336, 4096, 1, 0, 0, 0);
-    double f8r = run_case(4096, 4096, 4096, 0, 1, 0, 0);
+    double fr = run_case(4096, 14336, 4096, 1, 0, 0, 0, 0);
+    double f8r = run_case(4096, 4096, 4096, 0, 1, 0, 0, 0);
     if (n)
         printf("geometric mean ratio (plain GEMMs): %.3f; fused: %.3f; fp8 e4m3: %.3f\n",
                exp(logsum / n), fr, f8r);
     if (sweep) {   /* every tile shape at a few shapes, for tile_config's weights */
-        static const int cand[][2] = {{128, 256}, {128, 128}, {64, 128}, {64, 64}, {256, 128}};
+        static const int sc[][3] = {{128, 256, 1}, {128, 128, 1}, {64, 128, 1}, {64, 64, 1},
+                                    {256, 128, 1}, {64, 128, 2}, {128, 256, 4}, {128, 128, 2},
+                                    {64, 256, 2},  {128, 256, 8}, {128, 128, 4}};
         static const int sw[] = {0, 1, 6, 7};
         for (int s = 0; s < 4; s++)
-            for (int c = 0; c < 5; c++)
-                run_case(shapes[sw[s]][0], shapes[sw[s]][1], shapes[sw[s]][2], 0, 0, cand[c][0],
-                         cand[c][1]);
+            for (int c = 0; c < 11; c++)   /* splits only where the tiles are few */
+                if (sc[c][2] == 1 || splitk_flag < 0)
+                    if (sc[c][2] == 1 || ((shapes[sw[s]][0] + sc[c][0] - 1) / sc[c][0]) *
+                                                 ((shapes[sw[s]][1] + sc[c][1] - 1) / sc[c][1]) *
+                                                 sc[c][2] <= 2 * dev.sm_count)
+                        run_case(shapes[sw[s]][0], shapes[sw[s]][1], shapes[sw[s]][2], 0, 0,
+                                 sc[c][0], sc[c][1], sc[c][2]);
     }
     if (json) fclose(json);
     return 0;

@@ -14,6 +14,7 @@
 #include "attention_sm90.h"
 #include "attn_edits.h"
 #include "nvrtc.h"
+#include "sched_compile.h"
 #include "schedule.h"
 #include "templates.h"
 
@@ -482,7 +483,7 @@ TEST(test_attention_index_casts_are_float_arithmetic_not_a_conversion_an_element
     }
 }
 
-static int nvrtc_ok(void) { return nvrtc_load() == TJ_OK && nvrtc_arch_supported("sm_90a"); }
+static int nvrtc_ok(void) { return sched_nvrtc_ok("sm_90a"); }
 
 /* Compile the schedule's kernel for g in a child; ptxas's resource line
  * must show no spills, and it must not have serialized the wgmmas. */
@@ -490,33 +491,7 @@ static int compiles(const tj_graph *g, const int64_t *vals, char *why, size_t si
     char *src;
     emit_launch L;
     if (apply(g, "sm_90a", vals, &src, &L, why, size) != 1) return 0;
-    nvrtc_header hs[64];
-    int nh = tj_template_count();
-    for (int i = 0; i < nh && i < 64; i++) {
-        hs[i].name = tj_template_name(i);
-        hs[i].text = tj_template_text(i);
-    }
-    static const char *opts[] = {"-Xptxas=-v"};
-    nvrtc_request req = {.source = src, .name = "attention_sm90.cu", .arch = "sm_90a",
-                         .headers = hs, .nheaders = nh, .options = opts, .noptions = 1,
-                         .in_child = 1, .timeout_s = 300};
-    nvrtc_result res = {0};
-    tj_status s = nvrtc_compile(&req, &res);
-    int ok = s == TJ_OK;
-    if (!ok)
-        snprintf(why, size, "%s\n%.3000s", tj_last_error(), res.log ? res.log : "");
-    else if (res.log && strstr(res.log, "bytes spill stores") &&
-             !strstr(res.log, " 0 bytes spill stores")) {
-        snprintf(why, size, "spills:\n%.1500s", res.log);
-        ok = 0;
-    } else if (res.log && strstr(res.log, "instructions are serialized")) {
-        /* ptxas gave up overlapping the products (C7514 / C7520) */
-        snprintf(why, size, "wgmma serialized:\n%.1500s", res.log);
-        ok = 0;
-    }
-    if (getenv("TJ_TEST_VERBOSE") && res.log) printf("%s\n", res.log);
-    if (ok && getenv("TJ_TEST_DUMP")) printf("%s\n", src);
-    nvrtc_result_free(&res);
+    int ok = sched_compile(src, "attention_sm90.cu", "sm_90a", 300, SC_NO_SERIALIZE, why, size);
     free(src);
     return ok;
 }

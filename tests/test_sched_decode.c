@@ -14,6 +14,7 @@
 #include "emit.h"
 #include "harness.h"
 #include "nvrtc.h"
+#include "sched_compile.h"
 #include "schedule.h"
 #include "templates.h"
 
@@ -284,29 +285,7 @@ static int compiles(const tj_graph *g, const char *arch, const int64_t *vals, ch
     char *src;
     emit_launch L;
     if (apply(g, arch, vals, &src, &L, why, size) != 1) return 0;
-    nvrtc_header hs[64];
-    int nh = tj_template_count();
-    for (int i = 0; i < nh && i < 64; i++) {
-        hs[i].name = tj_template_name(i);
-        hs[i].text = tj_template_text(i);
-    }
-    static const char *opts[] = {"-Xptxas=-v"};
-    nvrtc_request req = {.source = src, .name = "decode.cu", .arch = arch, .headers = hs,
-                         .nheaders = nh, .options = opts, .noptions = 1, .in_child = 1,
-                         .timeout_s = 300};
-    nvrtc_result res = {0};
-    tj_status s = nvrtc_compile(&req, &res);
-    int ok = s == TJ_OK;
-    if (!ok)
-        snprintf(why, size, "%s\n%.3000s", tj_last_error(), res.log ? res.log : "");
-    else if (res.log && strstr(res.log, "bytes spill stores") &&
-             !strstr(res.log, " 0 bytes spill stores")) {
-        snprintf(why, size, "spills:\n%.1500s", res.log);
-        ok = 0;
-    }
-    if (getenv("TJ_TEST_VERBOSE") && res.log) printf("%s\n", res.log);
-    if (getenv("TJ_TEST_DUMP")) printf("%s\n", src);
-    nvrtc_result_free(&res);
+    int ok = sched_compile(src, "decode.cu", arch, 300, 0, why, size);
     free(src);
     return ok;
 }

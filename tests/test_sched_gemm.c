@@ -16,6 +16,7 @@
 #include "golden.h"
 #include "harness.h"
 #include "nvrtc.h"
+#include "sched_compile.h"
 #include "schedule.h"
 #include "templates.h"
 
@@ -426,7 +427,7 @@ TEST(test_gemm_declines_fp8_rows_that_are_not_16_byte_multiples) {
 
 /* ---- emitted code compiles --------------------------------------------------- */
 
-static int nvrtc_ok(void) { return nvrtc_load() == TJ_OK && nvrtc_arch_supported("sm_90a"); }
+static int nvrtc_ok(void) { return sched_nvrtc_ok("sm_90a"); }
 
 /* Compile the schedule's kernel for g in a child; unless `spills_ok`,
  * ptxas's resource line must show no spills. */
@@ -435,28 +436,8 @@ static int compiles(const tj_graph *g, const int64_t *vals, int spills_ok, char 
     char *src;
     emit_launch L;
     if (apply(g, "sm_90a", vals, &src, &L, why, size) != 1) return 0;
-    nvrtc_header hs[64];
-    int nh = tj_template_count();
-    for (int i = 0; i < nh && i < 64; i++) {
-        hs[i].name = tj_template_name(i);
-        hs[i].text = tj_template_text(i);
-    }
-    static const char *opts[] = {"-Xptxas=-v"};
-    nvrtc_request req = {.source = src, .name = "gemm_sm90.cu", .arch = "sm_90a", .headers = hs,
-                         .nheaders = nh, .options = opts, .noptions = 1, .in_child = 1,
-                         .timeout_s = 120};
-    nvrtc_result res = {0};
-    tj_status s = nvrtc_compile(&req, &res);
-    int ok = s == TJ_OK;
-    if (!ok)
-        snprintf(why, size, "%s: %s\n%.2000s", tj_status_name(s), tj_last_error(),
-                 res.log ? res.log : "");
-    else if (!spills_ok && res.log && (strstr(res.log, "bytes spill stores") &&
-                         !strstr(res.log, " 0 bytes spill stores"))) {
-        snprintf(why, size, "spills:\n%.1500s", res.log);
-        ok = 0;
-    }
-    nvrtc_result_free(&res);
+    int ok = sched_compile(src, "gemm_sm90.cu", "sm_90a", 120, spills_ok ? SC_SPILLS_OK : 0, why,
+                           size);
     free(src);
     return ok;
 }
@@ -593,18 +574,18 @@ static tj_graph *canonical(tj_graph *g) {
 }
 
 /* The schedule's kernel for `params` at (m, n, k) (the graph read back
- * from its text) with the cluster knobs set as given (restored after): 1
- * applied. */
+ * from its text) with the cluster knobs set as given and split-K off
+ * (restored after): 1 applied. */
 static int apply_knobs(const char *params, int64_t m, int64_t n, int64_t k, int cluster, int force,
                        char **src, emit_launch *L, char *why, size_t size) {
     tj_graph *g = canonical(recipe(params, 1));
     if (!g) return -1;
     int64_t vals[3];
     gemm_vals(g, m, n, k, vals);
-    int saved = gs_cluster, saved_force = gs_cluster_force;
-    gs_cluster = cluster, gs_cluster_force = force;
+    int saved = gs_cluster, saved_force = gs_cluster_force, saved_split = gs_splitk;
+    gs_cluster = cluster, gs_cluster_force = force, gs_splitk = 1;   /* pairs only */
     int r = apply(g, "sm_90a", vals, src, L, why, size);
-    gs_cluster = saved, gs_cluster_force = saved_force;
+    gs_cluster = saved, gs_cluster_force = saved_force, gs_splitk = saved_split;
     tj_graph_free(g);
     return r;
 }

@@ -21,6 +21,9 @@
  *    stages (TMA multicast), and a stage is refilled only once the
  *    consumers of both blocks have released it (they arrive on the empty
  *    barriers of both).
+ *  - with split-K (plan's split, gs_splitk; gemm_sm90_splitk.c): a
+ *    cluster of S blocks a tile, each a run of its K tiles, the f32 sums
+ *    reduced through distributed shared memory before the epilogue.
  * The epilogue is generated from the graph: each element of the
  * accumulator goes through the graph's elementwise ops in order, with
  * row and column vectors, tiles and scalars loaded at the element's
@@ -33,15 +36,7 @@
 #include <string.h>
 
 #include "frag.h"
-#include "gemm_sm90.h"
-
-typedef struct gx {
-    const gs_plan *p;
-    const tj_graph *g;
-    strbuf out;
-    int depth;
-    int hoisted;   /* in the element loop: row / column vector loads were prefetched */
-} gx;
+#include "gemm_sm90_emit.h"
 
 /* An epilogue load of a row ([1,BN], [BN]) or a column ([BM,1]) vector:
  * 1 row, 2 column, 0 neither. Their values are loaded ahead of the
@@ -183,6 +178,18 @@ static void scalars(gx *x, int32_t parent) {
     }
 }
 
+void gs_line(gx *x, const char *fmt, ...) {
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sb_printf(&x->out, "%*s%s\n", 2 * x->depth, "", buf);
+}
+void gs_value(gx *x, int32_t id) { value(x, id); }
+void gs_access_bases(gx *x, int32_t id, const char *pfx) { access_bases(x, id, pfx); }
+const char *gs_vname(const gx *x, int32_t id, char buf[64]) { return vname(x, id, buf); }
+
 /* ---- the kernel's pieces -------------------------------------------------- */
 
 static void signature(gx *x, emit_launch *L) {
@@ -234,7 +241,9 @@ static void prologue(gx *x) {
  * independent. */
 static void tile_coords(gx *x) {
     const gs_plan *p = x->p;
-    if (p->cluster == 2) {
+    if (p->split > 1) {
+        gs_split_coords(x);
+    } else if (p->cluster == 2) {
         /* The pair-th pair of M tiles (2i, 2i+1) at one N tile, grouped as
          * tiles are (GROUP M tiles a group); this block takes tile
          * 2i + its rank. With an odd M tile count the last pair's second
@@ -277,7 +286,9 @@ static void tile_coords(gx *x) {
 /* The block's walk over its tiles (clusters: over pairs of tiles, both
  * blocks of a cluster the same pairs); `more` adds to the increment. */
 static void tile_loop(gx *x, const char *more) {
-    if (x->p->cluster == 2)
+    if (x->p->split > 1)
+        line(x, "{   // the cluster's one tile");
+    else if (x->p->cluster == 2)
         line(x, "for (long long pair = blockIdx.x / 2; pair < npairs; pair += gridDim.x / 2%s) {",
              more);
     else
@@ -285,6 +296,10 @@ static void tile_loop(gx *x, const char *more) {
 }
 
 static void loop_head(gx *x) {
+    if (x->p->split > 1) {
+        gs_split_loop_head(x);
+        return;
+    }
     const ir_node *f = node(x, x->p->loop);
     char lo[64], hi[64], st[64];
     vname(x, f->in[0], lo);
@@ -597,7 +612,10 @@ static void consumer(gx *x) {
     line(x, "#pragma unroll");
     line(x, "for (int ms = 0; ms < MS; ++ms) {");
     line(x, "  #pragma unroll");
-    line(x, "  for (int r = 0; r < BN / 2; ++r) acc[ms][r] = %s;", init);
+    if (p->split > 1 && strcmp(init, "0.0f"))   /* the constant enters one block's sum */
+        line(x, "  for (int r = 0; r < BN / 2; ++r) acc[ms][r] = rank == 0 ? %s : 0.0f;", init);
+    else
+        line(x, "  for (int r = 0; r < BN / 2; ++r) acc[ms][r] = %s;", init);
     line(x, "  tj::sm90::pin_all(acc[ms]);");
     line(x, "}");
     line(x, "int prev = -1;");
@@ -634,11 +652,14 @@ static void consumer(gx *x) {
     line(x, "for (int ms = 0; ms < MS; ++ms) tj::sm90::pin_all(acc[ms]);");
     release(x);
     if (p->pingpong) line(x, "if (wl == 0) tj::sm90::mbar_arrive(bar_order + 8 * (cw ^ 1));   // your turn");
-    if (p->cluster == 2) {
+    if (p->split > 1) {
+        gs_split_epilogue(x);
+        line(x, "(void)turn;");
+    } else if (p->cluster == 2) {
         line(x, "if (real) {");
         x->depth++;
     }
-    epilogue(x);
+    if (p->split == 1) epilogue(x);
     if (p->cluster == 2) {
         x->depth--;
         line(x, "}");
@@ -665,13 +686,18 @@ static tj_status kernel(gx *x, emit_launch *L) {
     if (p->cluster == 2)
         sb_printf(&x->out, "// clusters of 2 blocks on adjacent M tiles, B's tile multicast "
                   "(half from each)\n");
+    if (p->split > 1)
+        sb_printf(&x->out, "// split-K: a tile a cluster of %d blocks, each 1/%d of its K tiles, "
+                  "the sums reduced through distributed shared memory\n", p->split, p->split);
     sb_printf(&x->out, "#include \"tj/generic.cuh\"\n#include \"tj/sm90.cuh\"\n\n");
+    char split[32] = "";
+    if (p->split > 1) snprintf(split, sizeof split, ", SPLIT = %d", p->split);
     sb_printf(&x->out,
               "namespace {\nconstexpr int BM = %d, BN = %d, BK = %d, STAGES = %d, NWG = %d, "
-              "MS = %d, WGM = %s, GROUP = %d, HQ = %d, KSTEP = %d;\n"
+              "MS = %d, WGM = %s, GROUP = %d, HQ = %d, KSTEP = %d%s;\n"
               "constexpr unsigned A_BYTES = %zu, STAGE_BYTES = %zu;\n}\n\n",
               p->bm, p->bn, p->bk, p->stages, p->nwg, p->ms, p->pingpong ? "BM" : "BM / NWG",
-              p->group, HQ, (int)(32 / tj_dtype_size((tj_dtype)p->dtype)),
+              p->group, HQ, (int)(32 / tj_dtype_size((tj_dtype)p->dtype)), split,
               (size_t)p->bm * p->bk * tj_dtype_size((tj_dtype)p->dtype), p->stage_bytes);
     signature(x, L);
     x->depth = 1;
@@ -686,7 +712,7 @@ static tj_status kernel(gx *x, emit_launch *L) {
     if (p->cluster == 2) {
         line(x, "const long long npairs = (long long)((grid%d + 1) / 2) * grid%d * grid%d;",
              p->ax_m, p->ax_n, 3 - p->ax_m - p->ax_n);
-    } else {
+    } else if (p->split == 1) {
         line(x, "const long long ntiles = (long long)grid0 * grid1 * grid2;");
     }
     prologue(x);
@@ -713,6 +739,7 @@ static tj_status kernel(gx *x, emit_launch *L) {
     line(x, "if (wg == 0) {");
     x->depth++;
     producer(x);
+    if (p->split > 1) gs_split_producer_tail(x);
     x->depth--;
     line(x, "} else {");
     x->depth++;
@@ -732,6 +759,11 @@ static tj_status kernel(gx *x, emit_launch *L) {
     L->grid_mode = EMIT_GRID_PERSISTENT;
     L->grid_arg = 1;
     if (p->cluster == 2) L->cluster[0] = 2, L->cluster[1] = L->cluster[2] = 1;
+    if (p->split > 1) {   /* a cluster a tile, no walk: the tiles are few */
+        L->grid_mode = EMIT_GRID_MUL;
+        L->grid_arg = p->split;
+        L->cluster[0] = (unsigned)p->split, L->cluster[1] = L->cluster[2] = 1;
+    }
     return TJ_OK;
 }
 

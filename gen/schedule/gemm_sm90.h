@@ -45,6 +45,10 @@ typedef struct gs_plan {
     int ax_m, ax_n;       /* program-id axes of A's M and B's N coordinates, or -1 */
     int cluster;          /* 1, or 2: blocks in clusters of two that share B's tile
                            * (gs_cluster; docs/schedules.md) */
+    int split;            /* 1, or 2, 4, 8: blocks of a cluster that split the loop's
+                           * K tiles and sum their accumulators through
+                           * distributed shared memory (gs_splitk;
+                           * gemm_sm90_splitk.c) */
     int32_t tstore;       /* the STORE written through shared memory and TMA, or -1
                            * (stores go straight from registers) */
     uint8_t *live;        /* per node: the kernel needs it */
@@ -71,5 +75,16 @@ void gs_plan_free(gs_plan *p);
  * the launch description of the current setting). */
 extern int gs_cluster;
 extern int gs_cluster_force;
+
+/* Split-K in clusters: each output tile taken by a cluster of S blocks
+ * (2, 4 or 8), block r running the r-th of S equal runs of the loop's K
+ * tiles; their f32 sums meet in shared memory and each block reduces
+ * 1/S of the tile's columns over the cluster (distributed shared memory)
+ * and runs the epilogue on them. For shapes with far fewer tiles than
+ * SMs. 0 (default): where the shape gains (gemm_sm90_match.c,
+ * split_auto); 1: never; 2, 4 or 8: that S wherever the graph allows it
+ * (takes precedence over gs_cluster; other values: never). A benchmark
+ * and test knob outside the cache key, as gs_cluster. */
+extern int gs_splitk;
 
 #endif

@@ -21,6 +21,7 @@
  * traffic was not what limited the kernel. */
 int gs_cluster = 1;
 int gs_cluster_force;
+int gs_splitk;
 
 /* The SMs waves are counted in when weighing clusters (H100 SXM and H200
  * have 132); the persistent grid itself uses the device's count. */
@@ -28,6 +29,8 @@ int gs_cluster_force;
 /* Fewer tiles than this: the kernel is short and latency-bound, far from
  * L2's bandwidth, and pairs would only add the peers' coupling. */
 #define CLUSTER_MIN_TILES 64
+/* A split's K tiles at the least, for gs_splitk 0 (split_auto). */
+#define SPLIT_MIN_KTILES 4
 
 
 static const ir_node *node(const gs_plan *p, int32_t id) { return &p->g->nodes[id]; }
@@ -256,6 +259,18 @@ static int32_t tma_store(const gs_plan *p) {
     return -1;
 }
 
+/* As many stages as fit beside the output boxes (two 64x64 16-bit boxes
+ * per consumer warpgroup, with a TMA store) and the barriers; 0 if not two. */
+static int fit_stages(gs_plan *p) {
+    size_t out = p->tstore >= 0 ? (size_t)p->nwg * 2 * 8192 : 0;
+    p->stages = 0;
+    while (p->stages < MAX_STAGES &&
+           1024 + out + (p->stages + 1) * (p->stage_bytes + 16) + 16 <= SMEM_LIMIT)
+        p->stages++;
+    p->smem = 1024 + out + (size_t)p->stages * (p->stage_bytes + 16) + 16;   /* + turn barriers */
+    return p->stages >= 2;
+}
+
 static int config(gs_plan *p, char *why, size_t size) {
     if (p->bm % 64 || p->bm > 256)
         return sched_no(why, size, "tile M %d is not 64, 128, 192 or 256", p->bm);
@@ -279,16 +294,9 @@ static int config(gs_plan *p, char *why, size_t size) {
     size_t es = tj_dtype_size((tj_dtype)p->dtype);
     p->stage_bytes = (size_t)(p->bm + p->bn) * (size_t)p->bk * es;
     p->tstore = tma_store(p);
-    /* Two 64x64 16-bit output boxes per consumer warpgroup. */
-    size_t out = p->tstore >= 0 ? (size_t)p->nwg * 2 * 8192 : 0;
-    p->stages = 0;
-    while (p->stages < MAX_STAGES &&
-           1024 + out + (p->stages + 1) * (p->stage_bytes + 16) + 16 <= SMEM_LIMIT)
-        p->stages++;
-    if (p->stages < 2)
+    if (!fit_stages(p))
         return sched_no(why, size, "a [%d,%d,%d] stage takes %zu bytes; two do not fit", p->bm,
                         p->bn, p->bk, p->stage_bytes);
-    p->smem = 1024 + out + (size_t)p->stages * (p->stage_bytes + 16) + 16;   /* + turn barriers */
     p->threads = 128 * (1 + p->nwg);
     p->group = 8;
     p->ax_m = p->ax_n = -1;
@@ -371,6 +379,68 @@ static tj_status cluster_plan(gs_plan *p) {
     return TJ_OK;
 }
 
+/* The loop's K tiles at the bindings, from a's K extent (the recipe's
+ * trip count); -1 if unknown. Only weighs split-K, never sizes anything:
+ * the kernel counts the trips itself. */
+static int64_t k_tiles(const gs_plan *p) {
+    const ir_tensor *t = &p->g->tensors[p->a.tensor];
+    int64_t k = 0;
+    if (ir_dim_eval(p->g, t->dims[p->a.mn_major ? 0 : 1], p->sym, 1, &k) != TJ_OK || k < 1)
+        return -1;
+    return (k + p->bk - 1) / p->bk;
+}
+
+/* Clusters of 2, 4 and 8 blocks of one block an SM (any of the schedule's
+ * kernels: over 100 KiB of shared memory each) resident at once on the
+ * H200 (and H100 SXM): a cluster stays within one GPC, whose SM counts
+ * differ, so 132 SMs hold 66 pairs but only 30 fours (measured,
+ * cuOccupancyMaxActiveClusters) and 14 eights (GPCs of 14-18 SMs). A
+ * split launch of more clusters than this runs a second wave at twice
+ * the time (H200, 2026-11-29: 32 tiles of 128x128 in fours, 198 TFLOP/s
+ * against 275 unsplit at 128x4096x4096). */
+static int64_t resident_clusters(int s) { return s == 2 ? 66 : s == 4 ? 30 : 14; }
+
+/* The split gs_splitk 0 picks: where the tiles are at most a quarter of
+ * the SMs, the most blocks (8, 4, 2) whose clusters, one a tile, all fit
+ * on the SMs at once (resident_clusters), each with at least
+ * SPLIT_MIN_KTILES K tiles (so its pipeline fills; fewer leaves the
+ * reduction's cost unpaid). Unknown sizes: none. Measured (H200,
+ * 2026-11-29, 128x4096x4096, bf16 ours against ours): 16 tiles of 128x256
+ * 98 -> 215 TFLOP/s split in 4 (157 in 8: two waves), 32 of 128x128 177
+ * -> 238 in 2 (196 in 4: two waves); at 64 tiles (64x128) a split in 2
+ * gained 4 % with 64-element K tiles and lost 5 % with 128: there the
+ * memory system, not the idle SMs, limits, so it is left alone. */
+static int split_auto(const gs_plan *p) {
+    int64_t grid[TJ_MAX_GRID];
+    for (int i = 0; i < p->g->ngrid; i++)
+        if (!grid_bound(p, p->g->grid[i], 0)) return 1;
+    if (tj_graph_grid(p->g, p->sym, grid) != TJ_OK) return 1;
+    int64_t tiles = grid[0] * grid[1] * grid[2], kt = k_tiles(p);
+    if (tiles < 1 || tiles * 4 > CLUSTER_SMS || kt < 0) return 1;
+    for (int s = 8; s >= 2; s /= 2)
+        if (tiles <= resident_clusters(s) && kt >= (int64_t)s * SPLIT_MIN_KTILES) return s;
+    return 1;
+}
+
+/* Split-K in clusters of s blocks, where the plan allows: the consumer
+ * warpgroups split each tile's rows (the reduction wants both busy on one
+ * tile), the output leaves from registers (each block stores a slice of
+ * BN/s columns, narrower than the 64-column TMA boxes), and the f32 tile
+ * fits in the stages it reuses. Else the plan stays as it was. */
+static void split_plan(gs_plan *p, int s) {
+    if (s != 2 && s != 4 && s != 8) return;
+    gs_plan q = *p;
+    q.pingpong = 0;
+    q.ms = q.bm / (64 * q.nwg);
+    q.tstore = -1;
+    q.cluster = 1;
+    if (q.ms * q.bn / 2 > 128 || (q.bn / 8) % s || !fit_stages(&q) ||
+        (size_t)q.bm * (size_t)q.bn * 4 > (size_t)q.stages * q.stage_bytes)
+        return;
+    q.split = s;
+    *p = q;
+}
+
 void gs_plan_free(gs_plan *p) {
     free(p->live);
     free(p->elem);
@@ -426,7 +496,13 @@ tj_status gs_match(const tj_graph *g, const char *arch, const int64_t *sym, gs_p
         gs_plan_free(p);
         return TJ_OK;
     }
-    tj_status st = cluster_plan(p);
+    /* A forced split comes first; the pairs next; the automatic split only
+     * where they did not apply. */
+    p->split = 1;
+    p->cluster = 1;
+    if (gs_splitk >= 2) split_plan(p, gs_splitk);
+    tj_status st = p->split == 1 ? cluster_plan(p) : TJ_OK;
+    if (st == TJ_OK && gs_splitk == 0 && p->cluster == 1) split_plan(p, split_auto(p));
     if (st != TJ_OK) gs_plan_free(p);
     return st;
 }

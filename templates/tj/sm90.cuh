@@ -100,6 +100,33 @@ TJ_DEV void cluster_sync() {
                  "barrier.cluster.wait.acquire.aligned;" ::: "memory");
 }
 
+// The two halves of cluster_sync, for work between them: arrive says this
+// thread's earlier memory accesses are done (release), wait returns once
+// every thread of the cluster has arrived and makes their accesses
+// before it visible (acquire). Each thread alternates them.
+TJ_DEV void cluster_arrive() {
+    // barrier.cluster.arrive.release: signal, ordering this thread's earlier accesses
+    asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+}
+TJ_DEV void cluster_wait() {
+    // barrier.cluster.wait.acquire: until every thread has arrived; their accesses visible
+    asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+
+// Four floats from offset `addr` (this block's shared address) in cluster
+// block `rank`'s shared memory (distributed shared memory; rank may be
+// this block's own). 16-byte aligned.
+TJ_DEV void ld_shared_cluster_v4(u32 addr, u32 rank, float (&v)[4]) {
+    // mapa.shared::cluster: the same offset in block `rank`'s window;
+    // ld.shared::cluster.v4.f32: a 16-byte load from it
+    asm volatile(
+        "{ .reg .b32 ra; mapa.shared::cluster.u32 ra, %4, %5;\n"
+        "ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [ra]; }"
+        : "=f"(v[0]), "=f"(v[1]), "=f"(v[2]), "=f"(v[3])
+        : "r"(addr), "r"(rank)
+        : "memory");
+}
+
 // One arrival on the mbarrier at `bar` (this block's shared address) in
 // cluster block `rank`'s shared memory (rank may be this block's own).
 // Release at CTA scope, as CUTLASS's cluster pipelines do: what it orders
@@ -195,6 +222,14 @@ TJ_DEV void st_shared_pair(u32 addr, float a, float b) {
     const u32 w = (u32)to_mem<T>(a).bits | ((u32)to_mem<T>(b).bits << 16);
     // st.shared.b32: one 32-bit word to shared memory
     asm volatile("st.shared.b32 [%0], %1;" ::"r"(addr), "r"(w) : "memory");
+}
+
+// Four floats to this block's shared memory at `addr` (16-byte aligned).
+TJ_DEV void st_shared_v4(u32 addr, float a, float b, float c, float d) {
+    // st.shared.v4.f32: one 16-byte store to shared memory
+    asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "f"(a), "f"(b), "f"(c),
+                 "f"(d)
+                 : "memory");
 }
 
 // Byte offset of element (r, c) in a 128-byte-swizzled box of 64 16-bit

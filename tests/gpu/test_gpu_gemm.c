@@ -13,6 +13,9 @@
  * TJ_TEST_GEMM_CLUSTER=1 or 2 runs only that one. Odd M tile counts (the
  * last pair's second block has no tile), one M tile (no block has a
  * twin) and walks over more pairs than clusters have their own test.
+ * Split-K in clusters (gs_splitk; off in the cases above) has its own:
+ * forced at ragged shapes with epilogues, fp8, the automatic choice, a
+ * user's epilogue.
  */
 #include "emit.h"
 #include "gemm_sm90.h"
@@ -71,10 +74,12 @@ static int cluster_settings(int *out) {
     return 2;
 }
 
-/* Set the knobs for setting v (gs_cluster v, forced when 2). */
+/* Set the knobs for setting v (gs_cluster v, forced when 2; split-K off:
+ * the split has its own tests). */
 static void set_cluster(int v) {
     gs_cluster = v;
     gs_cluster_force = v == 2;
+    gs_splitk = 1;
 }
 
 /* g under the name <name>_c<v>, g freed: the kernel cache keys kernels by
@@ -361,6 +366,96 @@ TEST(test_gpu_gemm_cluster_unforced_at_a_large_shape) {
     ok = ok && run_case(g, vals, 1.0, sqrt(512.0) / 4, why, sizeof why);
     tj_graph_free(g);
     set_cluster(1);   /* the default */
+    CHECKF(ok, "%s", why);
+}
+
+/* ---- split-K in clusters (gs_splitk) ------------------------------------------- */
+
+/* The recipe at (M, N, K) with gs_splitk = split (0: the schedule's
+ * choice), inputs in [-amp, amp): the fast path is chosen in clusters of
+ * `want` blocks along K and agrees within `scale`. Graphs renamed _c<10 want>. */
+static void split_case_in(const char *params, int64_t m, int64_t nn, int64_t kk, int split,
+                          int want, double amp, double scale) {
+    set_cluster(1);
+    gs_splitk = split;
+    tj_graph *g = renamed(gemm(params), 10 * want);
+    CHECK(g);
+    int64_t vals[3];
+    vals[tj_find_symbol(g, "M").id] = m;
+    vals[tj_find_symbol(g, "N").id] = nn;
+    vals[tj_find_symbol(g, "K").id] = kk;
+    char note[256] = "", why[512] = "";
+    unsigned cl = 0;
+    const char *sched = picked_cluster(g, vals, note, sizeof note, &cl);
+    int ok = !strcmp(sched, "gemm_sm90") && cl == (unsigned)want;
+    if (!ok) snprintf(why, sizeof why, "schedule '%s', cluster %u (%s)", sched, cl, note);
+    ok = ok && run_case(g, vals, amp, scale, why, sizeof why);
+    tj_graph_free(g);
+    set_cluster(1);   /* the default */
+    gs_splitk = 0;
+    CHECKF(ok, "%s at %lldx%lldx%lld, gs_splitk %d: %s", params, (long long)m, (long long)nn,
+           (long long)kk, split, why);
+}
+static void split_case(const char *params, int64_t m, int64_t nn, int64_t kk, int split) {
+    split_case_in(params, m, nn, kk, split, split, 1.0, sqrt((double)kk) / 4);
+}
+
+/* Forced splits at ragged shapes, with epilogues (bias, activations, f32
+ * and 16-bit outputs), every warpgroup layout (64-row tiles: one), K
+ * tiles fewer than blocks (some blocks add only zeros), and more tiles
+ * than a wave (clusters queue: no persistent walk). */
+TEST(test_gpu_gemm_splitk_forced_at_ragged_shapes) {
+    REQUIRE_SM90();
+    static const struct { const char *p; int64_t m, n, k; int s; } cs[] = {
+        {"bias=1 act=gelu trans_b=1", 100, 300, 1000, 2},
+        {"bias=1 act=gelu trans_b=1", 100, 300, 1000, 4},
+        {"bias=1 act=silu out=f32 trans_b=1", 100, 300, 1000, 2},
+        {"bias=1 act=silu out=f32 trans_b=1", 100, 300, 1000, 4},
+        {"bm=128 bn=256 bias=1 act=gelu_tanh trans_b=1", 100, 300, 1000, 8},
+        {"bm=64 bn=64 trans_a=1 act=relu dtype=f16 out=f32", 104, 304, 1000, 8},
+        {"bm=256 bn=128 dtype=f16 bias=1 act=gelu trans_b=1", 200, 300, 520, 2},
+        {"bm=128 bn=128 trans_b=1", 100, 300, 64, 4},            /* one K tile, four blocks */
+        {"bm=64 bn=128 trans_a=1 trans_b=1", 72, 200, 136, 4},   /* three K tiles */
+        {"bm=128 bn=128 trans_b=1", 1536, 1544, 512, 2},         /* 156 tiles, 312 blocks */
+    };
+    for (int i = 0; i < (int)(sizeof cs / sizeof cs[0]) && !harness_failed_now; i++)
+        split_case(cs[i].p, cs[i].m, cs[i].n, cs[i].k, cs[i].s);
+}
+
+/* fp8 products reduce as 16-bit ones do (scales as fp8_case's). */
+TEST(test_gpu_gemm_splitk_fp8) {
+    REQUIRE_SM90();
+    split_case_in("dtype=f8e4m3 trans_b=1 bk=128 bias=1 act=gelu", 100, 300, 1024, 4, 4, 2.0,
+                  sqrt(1024.0));
+    split_case_in("dtype=f8e5m2 trans_b=1 bk=128 out=f32", 72, 200, 528, 2, 2, 2.0,
+                  528.0 * sqrt(528.0) / 5);
+}
+
+/* gs_splitk 0 splits a shape of 4 tiles and 17 K tiles in 4. */
+TEST(test_gpu_gemm_splitk_auto) {
+    REQUIRE_SM90();
+    split_case_in("bias=1 act=gelu_tanh trans_b=1", 130, 200, 1040, 0, 4, 1.0, sqrt(1040.0) / 4);
+}
+
+/* A user's epilogue (scalar scale, residual tile, column vector, mask,
+ * f16 cast) on the reduced sums. */
+TEST(test_gpu_gemm_splitk_user_epilogue) {
+    REQUIRE_SM90();
+    tj_graph *g = NULL;
+    CHECK_OK(tj_graph_parse(user_text, strlen(user_text), "user_epi.tj", &g));
+    set_cluster(1);
+    gs_splitk = 4;
+    g = renamed(g, 40);
+    CHECK(g);
+    int64_t vals[3] = {328, 200, 1000};
+    char note[256] = "", why[512] = "";
+    unsigned cl = 0;
+    const char *sched = picked_cluster(g, vals, note, sizeof note, &cl);
+    int ok = !strcmp(sched, "gemm_sm90") && cl == 4;
+    if (!ok) snprintf(why, sizeof why, "schedule '%s', cluster %u (%s)", sched, cl, note);
+    ok = ok && run_case(g, vals, 1.0, 8.0, why, sizeof why);
+    tj_graph_free(g);
+    gs_splitk = 0;
     CHECKF(ok, "%s", why);
 }
 
