@@ -7,17 +7,22 @@
  * call, its JSON lines read with --torch).
  *
  *   bench_membound [--quick] [--json FILE] [--torch FILE] [--commit SHA]
- *                  [--variants LIST] [--only OP]
+ *                  [--variants LIST] [--only OP] [--cols LIST] [--stage-auto]
  *
  * --variants measures each case in every listed launch variant of the
  * `rows` schedule (rows.h's rows_forced hook), comma-separated:
- * `auto` (the model), `plain`, `persist`, `cluster`, each optionally
+ * `auto` (the model), `plain`, `persist`, `cluster`, `stage`, each optionally
  * followed by `:eN` (N elements of a row a thread), `:mbN` (persistent
  * blocks an SM), `:late` / `:hoist` (a weight row reloaded each program
  * or held), `:f32` / `:raw` (rows held converted to f32 or as loaded),
- * `:l1` (L1 policies on the loads); a variant whose kernel equals an earlier one of the case is
+ * `:l1` (L1 policies on the loads), and for `stage` `:clN` (a cluster of
+ * N blocks a row), `:nbN` (N buffers), `:l2` (bulk copies L2 evict-first);
+ * a variant whose kernel equals an earlier one of the case is
  * skipped, and JSON lines get a "variant" field. --only restricts the
- * ops (softmax, rmsnorm, layernorm).
+ * ops (softmax, rmsnorm, layernorm), --cols the widths (comma-separated;
+ * 65536 is measured for every op only when named). --stage-auto lets
+ * the model take the staged walk for wide norms (rows_stage_auto, off by
+ * default until its kernels pass the GPU suite).
  *
  * Figures are bytes read + written per second (x in, y out; the weights
  * are a row and not counted). Timing: CUDA events, 3 warm-up runs, the
@@ -154,6 +159,10 @@ static int parse_variant(const char *v, rows_force *f) {
         else if (!strcmp(t, "plain")) f->mode = ROWS_PLAIN;
         else if (!strcmp(t, "persist")) f->mode = ROWS_PERSIST;
         else if (!strcmp(t, "cluster")) f->mode = ROWS_CLUSTER;
+        else if (!strcmp(t, "stage")) f->mode = ROWS_STAGE;
+        else if (!strcmp(t, "l2")) f->l2 = 1;
+        else if (!strncmp(t, "cl", 2) && atoi(t + 2) > 0) f->cl = atoi(t + 2);
+        else if (!strncmp(t, "nb", 2) && atoi(t + 2) > 0) f->nb = atoi(t + 2);
         else if (!strcmp(t, "late")) f->late = 1;
         else if (!strcmp(t, "hoist")) f->late = 2;
         else if (!strcmp(t, "f32")) f->hold = 1;
@@ -179,9 +188,11 @@ static void plan_note(const char *src, const char *sched, char *note, size_t siz
     if (h) h = strchr(h, ',');
     tr = h ? atoi(h + 2) : 0;
     int c = header_int(src, " a row, "), pp = header_int(src, " a program, ");
-    int mb = header_int(src, "// persistent: ");
+    int mb = header_int(src, "// persistent: "), sb = header_int(src, "// staged: ");
     int late = src && strstr(src, "weight rows reloaded") != NULL;
     if (!h) snprintf(note, size, "%s", sched);
+    else if (sb) snprintf(note, size, "%s TR=%d C=%d CL=%d staged mb=%d nb=%d%s", sched, tr, c,
+                          cl ? cl : 1, sb, header_int(src, "rows copied into "), late ? " late" : "");
     else if (cl) snprintf(note, size, "%s TR=%d C=%d CL=%d", sched, tr, c, cl);
     else if (mb) snprintf(note, size, "%s TR=%d C=%d P=%d persist mb=%d%s", sched, tr, c, pp, mb,
                           late ? " late" : "");
@@ -206,7 +217,7 @@ static double torch_value(const char *path, const char *cas) {
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     int quick = 0;
-    const char *torch = NULL, *variants = NULL, *only = NULL;
+    const char *torch = NULL, *variants = NULL, *only = NULL, *colsarg = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = fopen(argv[++i], "w");
@@ -214,12 +225,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--commit") && i + 1 < argc) commit = argv[++i];
         else if (!strcmp(argv[i], "--variants") && i + 1 < argc) variants = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--cols") && i + 1 < argc) colsarg = argv[++i];
+        else if (!strcmp(argv[i], "--stage-auto")) rows_stage_auto = 1;
     }
     enum { MAX_VARIANTS = 32 };
     char vnames[MAX_VARIANTS][32];
     rows_force vforce[MAX_VARIANTS];
     int nvariants = 1;
-    vforce[0] = (rows_force){0, 0, 0, 0, 0, 0};
+    vforce[0] = (rows_force){0};
     if (variants) {
         nvariants = 0;
         char buf[1024];
@@ -253,12 +266,19 @@ int main(int argc, char **argv) {
     printf("%-22s %8.1f GB/s\n", "device copy", copy_gbs);
 
     static const char *const names[3] = {"softmax", "rmsnorm", "layernorm"};
-    static const int64_t widths[] = {128, 1024, 4096, 8192, 16384, 32768, 65536};
+    int64_t widths[16] = {128, 1024, 4096, 8192, 16384, 32768, 65536};
+    size_t nwidths = 7;
+    if (colsarg) {
+        nwidths = 0;
+        for (const char *q = colsarg; *q && nwidths < 16; q = strchr(q, ',') ? strchr(q, ',') + 1 : "")
+            widths[nwidths++] = atoll(q);
+    }
     for (int r = 0; r < 3; r++) {
-        if (only && strcmp(only, names[r])) continue;
-        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        if (only && !strstr(only, names[r])) continue;
+        for (size_t w = 0; w < nwidths; w++) {
             int64_t cols = widths[w];
-            if (cols == 65536 && r != 0) continue;
+            if (cols <= 0 || (size_t)cols > nelem) continue;
+            if (cols == 65536 && r != 0 && !colsarg) continue;
             char *seen[MAX_VARIANTS] = {0};
             for (int vi = 0; vi < nvariants; vi++) {
                 variant = variants ? vnames[vi] : NULL;
@@ -279,7 +299,13 @@ int main(int argc, char **argv) {
                     continue;
                 }
                 tj_kernel_options o = {NULL, 0, ""};
-                if (tj_kernel_create(c.g, &o, &c.k) != TJ_OK) DIE("kernel %s", names[r]);
+                if (tj_kernel_create(c.g, &o, &c.k) != TJ_OK) {
+                    /* a forced variant that cannot be built: say so, measure the rest */
+                    printf("%s %lld %s: kernel: %s\n", names[r], (long long)cols,
+                           variant ? variant : "", tj_last_error());
+                    tj_graph_free(c.g);
+                    continue;
+                }
                 c.nt = tj_num_tensors(c.g);
                 drv_ptr extra[2] = {0, 0};
                 c.ptrs[0] = x;
@@ -291,8 +317,16 @@ int main(int argc, char **argv) {
                 if (src && !strncmp(src, "// schedule: ", 13)) sscanf(src + 13, "%31[a-z0-9_]", sched);
                 struct timespec t0, t1;
                 clock_gettime(CLOCK_MONOTONIC, &t0);
-                rcase_run(&c); /* the compile */
-                drv_context_sync();
+                /* the compile; a variant whose launch fails is reported and skipped */
+                if (tj_kernel_launch(c.k, c.ptrs, c.scalars, c.vals, NULL) != TJ_OK ||
+                    drv_context_sync() != TJ_OK) {
+                    printf("%s %lld %s: launch: %s\n", names[r], (long long)cols,
+                           variant ? variant : "", tj_last_error());
+                    for (int t = 0; t < 2; t++) drv_mem_free(extra[t]);
+                    tj_kernel_destroy(c.k);
+                    tj_graph_free(c.g);
+                    continue;
+                }
                 clock_gettime(CLOCK_MONOTONIC, &t1);
                 double first_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
                 float ms = time_median(rcase_run, &c, reps);
@@ -315,7 +349,7 @@ int main(int argc, char **argv) {
             if (json) fflush(json);
         }
     }
-    rows_forced = (rows_force){0, 0, 0, 0, 0, 0};
+    rows_forced = (rows_force){0};
     drv_mem_free(x);
     drv_mem_free(y);
     if (json) fclose(json);

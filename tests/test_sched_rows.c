@@ -4,13 +4,14 @@
  * emits compiles with NVRTC for sm_80 and sm_90a at ragged widths with no
  * register spills (sm_90a: at every width; sm_80: up to 16384), in each
  * launch variant (one program a group, the persistent prefetching walk,
- * clusters). tests/gpu/test_gpu_rows.c runs the kernels.
+ * clusters, the staged walk). tests/gpu/test_gpu_rows.c runs the kernels.
  */
 #include <math.h>
 
 #include "harness.h"
 #include "nvrtc.h"
 #include "randgraph.h"
+#include "rows.h"
 #include "schedule.h"
 #include "templates.h"
 
@@ -331,6 +332,94 @@ TEST(test_rows_wide_reductions_share_a_row_across_a_cluster_on_sm90) {
     tj_graph_free(r.g);
 }
 
+/* Norms over rows of 32 KB or more on sm_90a take the staged walk (rows
+ * copied into shared memory by the bulk copy engine, weight rows held);
+ * rmsnorm at 16384 (one weight row), softmax and sm_80 do not. */
+TEST(test_rows_wide_norms_stage_rows_in_shared_memory_on_sm90) {
+    static const struct { const char *name, *param; int64_t cols; int staged, cl; } cases[] = {
+        {"layernorm", NULL, 16384, 1, 1}, {"layernorm", NULL, 32768, 1, 1},
+        {"rmsnorm", NULL, 32768, 1, 1},   {"rmsnorm", NULL, 65536, 1, 2},
+        {"layernorm", NULL, 65537, 1, 3}, {"rmsnorm", NULL, 16384, 0, 0},
+        {"layernorm", NULL, 8192, 0, 0},  {"softmax", NULL, 32768, 0, 0},
+    };
+    rows_stage_auto = 1;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tj_graph *g = recipe(cases[i].name, cases[i].param, NULL);
+        CHECK(g);
+        int64_t vals[8];
+        bind(g, cases[i].cols, vals);
+        for (int a = 0; a < 2; a++) {
+            char *src, why[200];
+            emit_launch L;
+            if (!a && cases[i].cols > 65536) continue; /* no block holds it without clusters */
+            CHECKF(rows_emit_at(g, a ? "sm_90a" : "sm_80", vals, &src, &L, why, sizeof why) == 1,
+                   "%s %lld: %s", cases[i].name, (long long)cases[i].cols, why);
+            int staged = strstr(src, "tj::rows::stage_issue<") != NULL;
+            CHECKF(staged == (a && cases[i].staged), "%s %lld %s: staged %d", cases[i].name,
+                   (long long)cases[i].cols, a ? "sm_90a" : "sm_80", staged);
+            if (staged) {
+                CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.grid_arg >= 1);
+                CHECK(L.smem_bytes > 0 && L.smem_bytes <= 227 * 1024);
+                CHECK((int)(L.cluster[0] ? L.cluster[0] : 1) == cases[i].cl);
+                CHECK(strstr(src, "tj::rows::stage_wait(") && strstr(src, "// staged: "));
+                /* the weight rows once, before the walk; no register prefetch */
+                const char *loop = strstr(src, "for (long long q_b"), *w = strstr(src, "// load w");
+                CHECK(loop && w && w < loop && !strstr(src, "_nx"));
+            }
+            free(src);
+        }
+        tj_graph_free(g);
+    }
+    rows_stage_auto = 0;
+}
+
+/* With the model's staged walk off (the default until it has passed the
+ * GPU suite), wide norms keep the register walks. */
+TEST(test_rows_staged_walk_is_off_in_the_model_by_default) {
+    tj_graph *g = recipe("layernorm", NULL, NULL);
+    CHECK(g);
+    int64_t vals[8];
+    bind(g, 32768, vals);
+    char *src = NULL, why[200];
+    emit_launch L;
+    CHECKF(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
+    CHECK(src && !strstr(src, "tj::rows::stage_issue<"));
+    free(src);
+    tj_graph_free(g);
+}
+
+/* The forced variants a bench sweeps fall back to the model where they
+ * cannot apply: no staging without a row reduction, on sm_80, for a tile
+ * of several rows, or an in-place update. */
+TEST(test_rows_staged_walk_declines_what_it_cannot_copy) {
+    rows_forced = (rows_force){ROWS_STAGE, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const char *const names[][2] = {{"eltwise", "op=silu_mul"}, {"softmax", "bm=4"},
+                                           {"softmax", NULL}};
+    for (int i = 0; i < 3; i++) {
+        tj_graph *g = recipe(names[i][0], names[i][1], NULL);
+        CHECK(g);
+        int64_t vals[8];
+        bind(g, 4096, vals);
+        char *src, why[200];
+        emit_launch L;
+        CHECK(rows_emit_at(g, i == 2 ? "sm_80" : "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+        CHECKF(!strstr(src, "stage_issue"), "%s %s staged", names[i][0], names[i][1]);
+        free(src);
+        tj_graph_free(g);
+    }
+    rowg r;
+    rowg_begin(&r, 1);
+    tj_store(r.g, r.x, r.at, tj_sub(r.g, r.x_tile, tj_rowmax(r.g, r.x_tile)), NULL, 0);
+    int64_t vals[2] = {1000, 32768};
+    char *src, why[200];
+    emit_launch L;
+    CHECK(rows_emit_at(r.g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    CHECK(!strstr(src, "stage_issue"));
+    free(src);
+    tj_graph_free(r.g);
+    rows_forced = (rows_force){0};
+}
+
 /* ---- NVRTC -------------------------------------------------------------- */
 
 TEST(test_rows_kernels_compile_without_spills_for_sm80_and_sm90a) {
@@ -408,6 +497,54 @@ TEST(test_rows_norms_at_32768_columns_hold_rows_as_loaded_without_spills) {
         free(src);
         tj_graph_free(g);
     }
+}
+
+/* The staged walk at ragged widths, alone and in clusters, compiles for
+ * sm_90a: the model's (norms) without spills, softmax forced into it (a
+ * bench variant; f32 at 32769 spills 4 bytes); the same graphs compile
+ * for sm_80, where nothing is staged. */
+TEST(test_rows_staged_kernels_compile_without_spills_at_ragged_widths) {
+    if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
+    static const char *const names[][2] = {{"softmax", NULL},     {"rmsnorm", NULL},
+                                           {"layernorm", "bias=1"}, {"softmax", "dtype=f32"},
+                                           {"rmsnorm", "dtype=f16"}, {"layernorm", "bias=0"}};
+    static const int64_t cols[] = {32769, 40000, 65537};
+    int n = 0;
+    rows_stage_auto = 1;
+    for (int r = 0; r < 6; r++) {
+        tj_graph *g = recipe(names[r][0], names[r][1], NULL);
+        CHECK(g);
+        for (int w = 0; w < 3; w++) {
+            int64_t vals[8];
+            bind(g, cols[w], vals);
+            for (int a = 0; a < 2; a++) {
+                /* the model picks staging for norms; force it for softmax */
+                rows_forced = (rows_force){0};
+                if (r == 0 || r == 3) rows_forced.mode = ROWS_STAGE;
+                char *src, why[200];
+                emit_launch L;
+                int took = rows_emit_at(g, a ? "sm_90a" : "sm_80", vals, &src, &L, why, sizeof why);
+                rows_forced = (rows_force){0};
+                /* rows over 64 elements a thread at 1024 threads: no block holds them on sm_80 */
+                if (!a && took == 0 && strstr(why, "elements a thread")) continue;
+                CHECKF(took == 1, "%s %s cols=%lld: %s", names[r][0],
+                       names[r][1] ? names[r][1] : "", (long long)cols[w], why);
+                CHECK(!strstr(src, "stage_issue") == !a);
+                double ms;
+                int spills;
+                CHECKF(!compile_src(src, a ? "sm_90a" : "sm_80", &ms, &spills), "%s %s cols=%lld",
+                       names[r][0], names[r][1] ? names[r][1] : "", (long long)cols[w]);
+                CHECKF(!a || r == 0 || r == 3 || spills == 0,
+                       "%s %s cols=%lld: %d bytes of spill stores", names[r][0],
+                       names[r][1] ? names[r][1] : "", (long long)cols[w], spills);
+                n++;
+                free(src);
+            }
+        }
+        tj_graph_free(g);
+    }
+    rows_stage_auto = 0;
+    printf("  %d kernels compiled\n", n);
 }
 
 TEST(test_rows_random_graphs_it_takes_compile) {

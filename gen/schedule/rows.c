@@ -202,9 +202,9 @@ static int choose_threads(rows_plan *p, char *why, size_t size) {
     for (int32_t id = 0; id < p->g->nnodes; id++)
         nwide += p->live[id] && p->g->nodes[id].op == IR_LOAD && is_wide(p->cls[id]);
     int elems = nwide >= 3 ? 8 : nwide == 2 ? 16 : 32;
-    if (!rows_split(p, elems))
-        return decline(why, size, "rows of %d columns need %d elements a thread (limit %d)",
-                       p->W, p->C * p->V, ROWS_MAX_ELEMS);
+    /* a row wider than one block holds is declined after rows_choose_mode
+     * unless a cluster takes it (sched_rows) */
+    rows_split(p, elems);
     return 0;
 }
 
@@ -228,13 +228,14 @@ static int inline_size(const rows_plan *p, int32_t id) {
 static void mark_raw(rows_plan *p) {
     const tj_graph *g = p->g;
     int hold = rows_forced.hold;
-    if (hold == 1 || (hold == 0 && p->persist && p->C * p->V <= 32)) return;
+    /* a staged row is read from shared memory where used, as raw values are */
+    if (!p->stage && (hold == 1 || (hold == 0 && p->persist && p->C * p->V <= 32))) return;
     for (int32_t id = 0; id < g->nnodes; id++) {
         const ir_node *n = N(p, id);
         if (!p->live[id] || !is_wide(p->cls[id])) continue;
         if (n->op == IR_LOAD) {
             int dt = g->tensors[n->tensor].dtype;
-            p->raw[id] = dt == TJ_BF16 || dt == TJ_F16;
+            p->raw[id] = (p->stage && p->pref[id]) || dt == TJ_BF16 || dt == TJ_F16;
             continue;
         }
         int cheap = (n->op == IR_CAST && ir_is_float(N(p, n->in[0])->type.dtype)) ||
@@ -278,7 +279,7 @@ tj_status rows_analyze(rows_plan *p, char *why, size_t size) {
     for (int32_t id = 0; id < g->nnodes; id++) {
         const ir_node *n = N(p, id);
         if (!p->live[id] || n->type.rank != 2) continue;
-        int64_t m, w;
+        int64_t m = 1, w = 1;
         tile_dims(p, n, &m, &w);
         if ((m != 1 && m != R) || (w != 1 && w != W))
             return decline(why, size, "tiles of several shapes ([%lld,%lld] and [%lld,%lld])",
@@ -348,8 +349,13 @@ tj_status sched_rows(const tj_graph *g, const char *arch, const int64_t *sym_val
         st = rows_analyze(&p, why, why_size);
         if (st == TJ_OK && !why[0]) {
             rows_choose_mode(&p);
-            mark_raw(&p);
-            st = rows_emit(&p, src, launch);
+            if (p.C * p.V > ROWS_MAX_ELEMS) {
+                decline(why, why_size, "rows of %d columns need %d elements a thread (limit %d)",
+                        p.W, p.C * p.V, ROWS_MAX_ELEMS);
+            } else {
+                mark_raw(&p);
+                st = rows_emit(&p, src, launch);
+            }
         }
     }
     free(p.cls);

@@ -44,6 +44,15 @@
  *       program (sm_90+): block rank r of the cluster holds chunks
  *       r*TR*C .. of every row, and row reductions combine the blocks'
  *       partials through distributed shared memory.
+ *   staged (`stage`, sm_90+, rows_walk.c)  the persistent walk with one
+ *       row a block (R = P = 1, TR = NT) whose wide input rows (the
+ *       prefetched loads) are copied into a ring of NB shared-memory
+ *       buffers by the bulk copy engine (cp.async.bulk, an mbarrier a
+ *       buffer): NB-1 programs' rows are in flight while one is reduced
+ *       and stored, whatever the registers, and a staged row takes no
+ *       registers (it is read from shared memory at each use, like a raw
+ *       value). With CL > 1 each block of a cluster stages and walks its
+ *       slice of the row (a persistent grid of clusters).
  */
 #ifndef TJ_SCHED_ROWS_H
 #define TJ_SCHED_ROWS_H
@@ -67,6 +76,10 @@ typedef struct rows_plan {
     int minblocks;   /* persistent: blocks an SM must hold (__launch_bounds__, grid_arg) */
     int late;        /* persistent: loads other than the prefetched ones at their use, each program */
     int nfirst;      /* cluster: reductions emitted so far (the first waits for the peers) */
+    int stage;       /* staged walk: prefetched rows through shared memory (rows_walk.c) */
+    int NB;          /* staged: buffers a staged load */
+    int l2hint;      /* staged: bulk copies with an L2 evict-first policy */
+    size_t slice;    /* staged: bytes of one buffer (a block's slice of a row, 128-aligned) */
     uint8_t *pref;   /* per node: a load prefetched a program ahead (persistent) */
     uint8_t *hoist;  /* per node: a load made once before the walk (persistent) */
     uint8_t *raw;    /* per node: a wide load held as stored, converted at each use */
@@ -89,13 +102,23 @@ typedef struct rows_plan {
  * 0 the model's, 1 reload a weight row each program, 2 hold it; hold: 0
  * the model's, 1 every loaded row converted to f32, 2 as loaded (`raw`);
  * l1: 1 puts L1 policies on the loads (rows streamed past L1, weight rows
- * kept: measured 2-6 % slower on an H200, so off in the model). A variant
- * that does not apply to a graph falls back to the model. */
-enum { ROWS_AUTO = 0, ROWS_PLAIN, ROWS_PERSIST, ROWS_CLUSTER };
+ * kept: measured 2-6 % slower on an H200, so off in the model); ROWS_STAGE
+ * (the staged walk, elems at most 32 unless given) takes cl (blocks a
+ * row), nb (buffers) and l2 (an L2 evict-first policy on the copies:
+ * measured 1-5 % slower). A variant that does not apply to a graph falls
+ * back to the model. */
+enum { ROWS_AUTO = 0, ROWS_PLAIN, ROWS_PERSIST, ROWS_CLUSTER, ROWS_STAGE };
 typedef struct rows_force {
     int mode, elems, minblocks, late, hold, l1;
+    int cl, nb, l2;  /* ROWS_STAGE: cluster size, buffers, 1 = L2 evict-first (0: the model's) */
 } rows_force;
 extern rows_force rows_forced;
+/* 1: the model takes the staged walk for wide norms (rows_mode.c). 0 (the
+ * default) until the final kernels have passed test_gpu_rows on a GPU:
+ * they were measured (layernorm 32768 0.72 -> 0.88 of copy) and checked
+ * on a few rows, not through the whole GPU suite. ROWS_STAGE forces the
+ * walk either way. */
+extern int rows_stage_auto;
 
 /* Classify and check the graph, choose TR/C/P; TJ_OK with why[0] != 0
  * when the schedule does not apply. */
@@ -109,6 +132,14 @@ int rows_split(rows_plan *p, int elems);
  * variant for the arch (fills CL, persist, minblocks, pref, hoist, l1;
  * may change TR, C, P, NT). */
 void rows_choose_mode(rows_plan *p);
+
+/* Bytes of shared memory the staged walk may use a block (sm_90: 227
+ * KB less the reductions' static buffers and the mbarriers). */
+#define ROWS_STAGE_SMEM (220 * 1024)
+
+/* rows_walk.c: dynamic shared memory of the staged walk (mbarriers and
+ * NB buffers of `slice` bytes a staged load). */
+size_t rows_stage_smem(const rows_plan *p);
 
 /* Write the kernel for an analyzed plan. */
 tj_status rows_emit(rows_plan *p, char **src, emit_launch *L);

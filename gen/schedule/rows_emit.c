@@ -19,24 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rows.h"
+#include "rows_emit.h"
 
-typedef struct rem {
-    rows_plan *p;
-    strbuf out;
-    int depth;
-    uint8_t *visible;  /* persistent walk: nodes declared before the loop */
-    uint8_t *scratch;  /* persistent walk: the prefetch scope's emitted nodes */
-    uint8_t *emitted;  /* the nodes written so far (emit_renew: which raw values are used later) */
-} rem;
-
-static void line(rem *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void line(rem *e, const char *fmt, ...) {
+void rows_vline(rem *e, const char *fmt, va_list ap) {
     char buf[8192];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
     /* each line of a multi-line statement at the current depth */
     for (const char *b = buf;;) {
         const char *nl = strchr(b, '\n');
@@ -45,6 +32,14 @@ static void line(rem *e, const char *fmt, ...) {
         if (!nl) break;
         b = nl + 1;
     }
+}
+
+static void line(rem *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line(rem *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    rows_vline(e, fmt, ap);
+    va_end(ap);
 }
 
 static const ir_node *N(const rem *e, int32_t id) { return &e->p->g->nodes[id]; }
@@ -151,7 +146,7 @@ static int reads_raw(const rem *e, int32_t m, int32_t r) {
  * there rather than holding what it converted before (rows.h). `all`:
  * every raw value written so far (the top of the walk's loop, so no
  * conversion of a hoisted weight row is hoisted out of it). */
-static void emit_renew(rem *e, int all) {
+void rows_emit_renew(rem *e, int all) {
     const rows_plan *p = e->p;
     const tj_graph *g = p->g;
     for (int32_t r = 0; r < g->nnodes; r++) {
@@ -185,7 +180,14 @@ static void emit_reduce(rem *e, int32_t id) {
     else
         line(e, "q_acc = %s::apply(q_acc, %s);", op[n->sub], xs);
     end_slots(e);
-    if (p->CL > 1) {
+    if (p->CL > 1 && p->persist) {
+        /* the staged walk (rows_walk.c) runs this once a program: as
+         * below, alternating two buffers; the walk's prologue waited for
+         * the peers to start */
+        line(e, "__shared__ %s q_part[2][NT / 32], q_xch[2][NT / TR * CL];", rt);
+        line(e, "%s = tj::rows::cluster_reduce<%s, TR, CL, false>(q_acc, q_part[q_it & 1], "
+             "q_xch[q_it & 1]);", V(e, id), op[n->sub]);
+    } else if (p->CL > 1) {
         /* each reduction its own buffers: nothing is reused across the
          * cluster barrier, so no second barrier is needed */
         line(e, "__shared__ %s q_part[NT / 32], q_xch[NT / TR * CL];", rt);
@@ -207,19 +209,12 @@ static void emit_reduce(rem *e, int32_t id) {
     }
     e->depth--;
     line(e, "}");
-    emit_renew(e, 0);
+    rows_emit_renew(e, 0);
 }
 
 /* ---- loads and stores --------------------------------------------------- */
 
-/* The tensor dims a load or store's tile rows and columns run along
- * (-1: none), and the multiplier of each coordinate. */
-typedef struct access {
-    int rowdim, coldim;
-    int64_t mult[TJ_MAX_RANK];
-} access;
-
-static access access_of(const rem *e, const ir_node *n, int32_t v) {
+access rows_access_of(const rem *e, const ir_node *n, int32_t v) {
     const ir_node *vn = N(e, v);
     access a = {-1, -1, {1, 1, 1, 1, 1}};
     int c = e->p->cls[v];
@@ -247,7 +242,7 @@ static access access_of(const rem *e, const ir_node *n, int32_t v) {
 /* Declares q_rin (the row is inside the tensor and the program active),
  * q_ro (the row's element offset, the column dim excluded when `wide`)
  * and q_o<d>, each dim's first element (the column dim's is the tile's column 0). */
-static void access_row(rem *e, const ir_node *n, int32_t v, const access *a, int wide_v) {
+void rows_access_row(rem *e, const ir_node *n, int32_t v, const access *a, int wide_v) {
     const tj_graph *g = e->p->g;
     const ir_tensor *t = &g->tensors[n->tensor];
     int rowdep = e->p->cls[v] == RC_ROW || e->p->cls[v] == RC_FULL || e->p->cls[v] == RC_ROWT;
@@ -359,7 +354,7 @@ static void emit_vec_test(rem *e, const ir_tensor *t, int coldim, int is_const) 
  * array; else into raw[c], chunks of the tensor's storage type (a raw
  * value or the prefetch buffer: half the registers of f32 for 16-bit
  * tensors). */
-static void emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, const char *raw) {
+void rows_emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, const char *raw) {
     const rows_plan *p = e->p;
     const ir_tensor *t = &p->g->tensors[n->tensor];
     const char *mt = emit_mem_type(t->dtype);
@@ -393,15 +388,19 @@ static void emit_load(rem *e, int32_t id) {
     const rows_plan *p = e->p;
     const ir_node *n = N(e, id);
     const ir_tensor *t = &p->g->tensors[n->tensor];
+    if (p->pref[id] && p->stage) {
+        rows_emit_staged_load(e, id);
+        return;
+    }
     if (p->pref[id] && p->raw[id]) {
-        /* fetched a program ahead (emit_prefetch): a copy, so the buffer
+        /* fetched a program ahead (rows_emit_prefetch): a copy, so the buffer
          * can take the next program's while this one is used */
         line(e, "#pragma unroll");
         line(e, "for (int c = 0; c < C; ++c) %s[c] = %s_nx[c];", V(e, id), V(e, id));
         return;
     }
     if (p->pref[id]) {
-        /* fetched a program ahead (emit_prefetch): only the conversion */
+        /* fetched a program ahead (rows_emit_prefetch): only the conversion */
         line(e, "#pragma unroll");
         line(e, "for (int k = 0; k < S; ++k) %s[k] = tj::to_reg(%s_nx[k / V].t[k %% V]);", V(e, id),
              V(e, id));
@@ -409,15 +408,15 @@ static void emit_load(rem *e, int32_t id) {
     }
     char pad[64];
     emit_literal(t->dtype, n->f, pad, sizeof pad);
-    access a = access_of(e, n, id);
+    access a = rows_access_of(e, n, id);
     int w = wide(e, id);
     line(e, "{ // load %s", t->name);
     e->depth++;
-    access_row(e, n, id, &a, w);
+    rows_access_row(e, n, id, &a, w);
     if (!w)
         line(e, "%s = q_rin ? tj::ld(t_%s + q_ro) : %s;", V(e, id), t->name, pad);
     else
-        emit_wide_load(e, n, id, &a, p->raw[id] ? V(e, id) : NULL);
+        rows_emit_wide_load(e, n, id, &a, p->raw[id] ? V(e, id) : NULL);
     e->depth--;
     line(e, "}");
 }
@@ -429,7 +428,7 @@ static void emit_store(rem *e, int32_t id) {
     const char *mt = emit_mem_type(t->dtype);
     int32_t v = n->in[n->nin - 1];
     int c = p->cls[v];
-    access a = access_of(e, n, v);
+    access a = rows_access_of(e, n, v);
     int w = wide(e, v);
     /* One thread writes each element: values a whole row (or program) holds
      * are written by its first lane (or first row). */
@@ -438,7 +437,7 @@ static void emit_store(rem *e, int32_t id) {
                       : "lane == 0 && ri == 0 && cb == 0";
     line(e, "if (%s) { // store %s", who, t->name);
     e->depth++;
-    access_row(e, n, v, &a, w);
+    rows_access_row(e, n, v, &a, w);
     char val[OPND_MAX];
     if (!w) {
         opnd(e, v, "0", val, sizeof val);
@@ -485,7 +484,9 @@ static void emit_node(rem *e, int32_t id) {
     char desc[160];
     line(e, "// %s%s", ir_node_desc(p->g, id, desc, sizeof desc), p->inl[id] ? ": at each use" : "");
     if (p->inl[id]) return;
-    if (p->raw[id])
+    if (p->pref[id] && p->stage)
+        ; /* a view of its shared-memory buffer (rows_emit_staged_load) */
+    else if (p->raw[id])
         line(e, "tj::rows::chunk<%s, V> %s[C];", emit_mem_type(p->g->tensors[n->tensor].dtype),
              V(e, id));
     else if (wide(e, id))
@@ -525,11 +526,11 @@ static void emit_node(rem *e, int32_t id) {
 }
 
 /* Node id after every operand it needs (program order otherwise). */
-static void emit_with_deps(rem *e, int32_t id, uint8_t *done) {
+void rows_emit_with_deps(rem *e, int32_t id, uint8_t *done) {
     if (done[id]) return;
     done[id] = 1;
     const ir_node *n = N(e, id);
-    for (int k = 0; k < n->nin; k++) emit_with_deps(e, n->in[k], done);
+    for (int k = 0; k < n->nin; k++) rows_emit_with_deps(e, n->in[k], done);
     emit_node(e, id);
     e->emitted[id] = 1;
 }
@@ -541,93 +542,20 @@ static void emit_with_deps(rem *e, int32_t id, uint8_t *done) {
  * two; with `late` only its prefetched loads go first, and a weight row
  * is loaded where it is used (an L1 hit, no registers held across the
  * reductions). */
-static void emit_prefetch(rem *e, const char *q_f);
-static void emit_body_split(rem *e, uint8_t *done, int prefetch) {
+void rows_emit_body_split(rem *e, uint8_t *done, int prefetch) {
     const rows_plan *p = e->p;
     const tj_graph *g = p->g;
     for (int k = 0; k < g->nbody; k++) {
         const ir_node *n = &g->nodes[g->body[k]];
         if (p->live[g->body[k]] && n->op == IR_LOAD && !p->stored[n->tensor] &&
             (!p->late || p->pref[g->body[k]]))
-            emit_with_deps(e, g->body[k], done);
+            rows_emit_with_deps(e, g->body[k], done);
     }
-    if (prefetch) emit_prefetch(e, "q_b + q_step + q_slot");
+    if (prefetch) rows_emit_prefetch(e, "q_b + q_step + q_slot");
     for (int k = 0; k < g->nbody; k++)
-        if (p->live[g->body[k]]) emit_with_deps(e, g->body[k], done);
+        if (p->live[g->body[k]]) rows_emit_with_deps(e, g->body[k], done);
 }
-static void emit_body(rem *e, uint8_t *done) { emit_body_split(e, done, 0); }
-
-/* prog0..2 and `active` of flattened program q_f (persistent walk). */
-static void emit_program_of(rem *e) {
-    line(e, "const int prog0 = (int)(q_f %% grid_0), prog1 = (int)(q_f / grid_0 %% grid_1), "
-            "prog2 = (int)(q_f / grid_0 / grid_1);");
-    line(e, "const bool active = grp < R * %d && q_f < q_total;", e->p->P);
-    line(e, "(void)prog0; (void)prog1; (void)prog2; (void)active;");
-}
-
-/* The prefetched loads of program `q_f` (a C expression) into their
- * <name>_nx chunk buffers, with the scalar coordinates they need
- * recomputed in a scope of their own (the nodes declared before the loop
- * are reused). Past the last program `active` is false and the buffers
- * get the pad value without touching memory. */
-static void emit_prefetch(rem *e, const char *q_f) {
-    const rows_plan *p = e->p;
-    const tj_graph *g = p->g;
-    uint8_t *scratch = e->scratch;
-    memcpy(scratch, e->visible, (size_t)g->nnodes + 1);
-    line(e, "{ // prefetch program %s", q_f);
-    e->depth++;
-    line(e, "const long long q_f = %s;", q_f);
-    emit_program_of(e);
-    for (int32_t id = 0; id < g->nnodes; id++) {
-        if (!p->pref[id]) continue;
-        const ir_node *n = N(e, id);
-        for (int k = 0; k < n->nin; k++) emit_with_deps(e, n->in[k], scratch);
-        access a = access_of(e, n, id);
-        char raw[64];
-        snprintf(raw, sizeof raw, "%s_nx", V(e, id));
-        line(e, "{ // load %s", g->tensors[n->tensor].name);
-        e->depth++;
-        access_row(e, n, id, &a, 1);
-        emit_wide_load(e, n, id, &a, raw);
-        e->depth--;
-        line(e, "}");
-    }
-    e->depth--;
-    line(e, "}");
-}
-
-/* The persistent walk (rows.h): hoisted loads, the first program's
- * prefetch, then a loop whose step converts the prefetched chunks,
- * fetches the next program's and computes and stores this one. */
-static void emit_walk(rem *e, uint8_t *done) {
-    const rows_plan *p = e->p;
-    const tj_graph *g = p->g;
-    line(e, "const int q_slot = grp / R;");
-    line(e, "const long long q_total = (long long)grid_0 * grid_1 * grid_2;");
-    line(e, "const long long q_step = (long long)gridDim.x * %d;", p->P);
-    for (int32_t id = 0; id < g->nnodes; id++)
-        if (p->hoist[id]) emit_with_deps(e, id, done);
-    for (int32_t id = 0; id < g->nnodes; id++)
-        if (p->pref[id])
-            line(e, "tj::rows::chunk<%s, V> %s_nx[C];",
-                 emit_mem_type(g->tensors[N(e, id)->tensor].dtype), V(e, id));
-    memcpy(e->visible, done, (size_t)g->nnodes + 1);
-    char first[64];
-    snprintf(first, sizeof first, "(long long)blockIdx.x * %d + q_slot", p->P);
-    emit_prefetch(e, first);
-    line(e, "#pragma unroll 1");
-    line(e, "for (long long q_b = (long long)blockIdx.x * %d, q_it = 0; q_b < q_total; "
-            "q_b += q_step, ++q_it) {", p->P);
-    e->depth++;
-    line(e, "(void)q_it;");
-    line(e, "const long long q_f = q_b + q_slot;");
-    emit_program_of(e);
-    emit_renew(e, 1);
-    emit_body_split(e, done, 1);
-    e->depth--;
-    line(e, "}");
-}
+static void emit_body(rem *e, uint8_t *done) { rows_emit_body_split(e, done, 0); }
 
 static void emit_signature(rem *e, emit_launch *L) {
     const rows_plan *p = e->p;
@@ -657,14 +585,19 @@ static void emit_prologue(rem *e) {
          p->NT, p->TR, p->V, p->C, p->W, p->R, p->CL);
     line(e, "const int tid = threadIdx.x, lane = tid %% TR, grp = tid / TR, ri = grp %% R;");
     line(e, "(void)NT; (void)lane; (void)ri; (void)S; (void)W; (void)CL;");
-    if (p->CL > 1) {
+    if (p->CL > 1 && p->persist) {
+        /* the staged walk in clusters: block r holds chunks r*TR*C .. of
+         * each row; programs are set per step of the walk */
+        line(e, "const int cb = (int)tj::rows::cluster_rank() * TR * C;");
+        line(e, "const bool active = grp < R;");
+    } else if (p->CL > 1) {
         /* block r of a program's cluster holds chunks r*TR*C .. of each row */
         line(e, "const int cb = (int)tj::rows::cluster_rank() * TR * C;");
         line(e, "const int prog0 = (int)blockIdx.x / CL;");
         line(e, "const bool active = grp < R;");
         line(e, "tj::rows::cluster_arrive_relaxed();");
     } else if (p->persist) {
-        /* programs are set per step of the walk (emit_walk) */
+        /* programs are set per step of the walk (rows_emit_walk) */
         line(e, "constexpr int cb = 0;");
         line(e, "const bool active = grp < R * %d;", p->P);
     } else if (p->P > 1) {
@@ -720,7 +653,13 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
     if (p->CL > 1)
         sb_printf(&e.out, "// a cluster of %d blocks a program, reductions through distributed "
                   "shared memory\n", p->CL);
-    if (p->persist)
+    if (p->stage)
+        sb_printf(&e.out, "// staged: %d block%s an SM walk the programs, rows copied into %d "
+                  "shared-memory buffers of %zu bytes by the bulk copy engine%s%s\n",
+                  p->minblocks, p->minblocks > 1 ? "s" : "", p->NB, p->slice,
+                  p->l2hint ? " (L2 evict-first)" : "",
+                  late_loads(p) ? ", weight rows reloaded each program" : "");
+    else if (p->persist)
         sb_printf(&e.out, "// persistent: %d blocks an SM walk the programs, the next one's rows "
                   "prefetched%s\n", p->minblocks, late_loads(p) ? ", weight rows reloaded each program" : "");
     sb_printf(&e.out, "// graph sha256 %s\n// bindings:", hash);
@@ -750,7 +689,7 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
         return tj_set_error(TJ_ERR_NO_MEMORY, "rows schedule: out of memory");
     }
     if (p->persist)
-        emit_walk(&e, done);
+        rows_emit_walk(&e, done);
     else
         emit_body(&e, done);
     free(done);
@@ -764,8 +703,12 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
     }
     snprintf(L->kernel, sizeof L->kernel, "tj_%s", g->name);
     L->threads = p->NT;
-    L->smem_bytes = 0;
-    if (p->CL > 1) {
+    L->smem_bytes = p->stage ? rows_stage_smem(p) : 0;
+    if (p->CL > 1 && p->persist) {
+        L->grid_mode = EMIT_GRID_PERSISTENT;
+        L->grid_arg = p->minblocks;
+        L->cluster[0] = (unsigned)p->CL, L->cluster[1] = L->cluster[2] = 1;
+    } else if (p->CL > 1) {
         L->grid_mode = EMIT_GRID_MUL;
         L->grid_arg = p->CL;
         L->cluster[0] = (unsigned)p->CL, L->cluster[1] = L->cluster[2] = 1;

@@ -16,7 +16,13 @@
  * - wider rows: the walk at 128 bytes a thread when nothing but the row
  *   is loaded, else one program a group (rows.c's layout);
  * - clusters (sm_90+, a row reduction) only where that layout would hold
- *   more than 32 elements a thread at 1024 threads, i.e. spill.
+ *   more than 32 elements a thread at 1024 threads, i.e. spill;
+ * - (2026-11-29) the staged walk (sm_90+) for norms over rows of 32 KB or
+ *   more where the walk would not fit 512 threads or would reload two
+ *   weight rows a program: rows copied into shared memory by the bulk
+ *   copy engine two programs ahead, weight rows held in registers
+ *   (layernorm 32768 0.72 -> 0.88 of copy). Softmax measured slower
+ *   staged at every width (one block an SM cannot hide its passes).
  */
 #include <stdio.h>
 #include <string.h>
@@ -210,6 +216,137 @@ static int weight_rows(const rows_plan *p) {
     return n;
 }
 
+int rows_stage_auto;
+
+/* ---- the staged walk (rows.h, rows_walk.c) ---------------------------------- */
+
+#define STAGE_CLUSTER_MAX 8   /* portable cluster size */
+#define SM_SMEM (228 * 1024)  /* shared memory of an sm_90 SM */
+
+/* Mark the staged (pref) and hoisted loads: every wide row load the
+ * program id reaches must be one the copy engine can take (read only,
+ * unit column stride, 16-byte chunks, coordinates the walk can
+ * recompute); 0 when one is not or none is staged. */
+static int mark_stage(rows_plan *p, int late) {
+    const tj_graph *g = p->g;
+    int n = 0;
+    memset(p->pref, 0, (size_t)g->nnodes);
+    memset(p->hoist, 0, (size_t)g->nnodes);
+    for (int k = 0; k < g->nbody; k++) {
+        int32_t id = g->body[k];
+        const ir_node *x = N(p, id);
+        if (!p->live[id] || x->op != IR_LOAD) continue;
+        if (invariant(p, id) && p->cls[id] != RC_FULL) {
+            p->hoist[id] = !late;
+            continue;
+        }
+        if (!is_wide(p->cls[id])) continue;
+        const ir_tensor *t = &g->tensors[x->tensor];
+        int col = x->type.rank == 2 ? x->axes[1] : x->axes[0];
+        int ok = !p->stored[x->tensor] && float_dtype(t->dtype) &&
+                 rows_unit_stride(g, x->tensor, col) &&
+                 (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
+        for (int q = 0; q < x->nin && ok; q++) ok = pure_scalar(p, x->in[q]);
+        if (!ok) return 0;
+        p->pref[id] = 1;
+        n++;
+    }
+    return n;
+}
+
+/* Registers a thread of the staged walk needs, roughly: hoisted weight
+ * rows as loaded, one f32 row a wide node that is not a cheap elementwise
+ * op over loads (softmax's exp), addresses and loop state. */
+static int stage_regs(const rows_plan *p) {
+    /* base fitted to NVRTC for sm_90a: layernorm's two weight rows held at
+     * 32 elements a thread fit 64 registers (60), spilled 48 bytes at 40
+     * elements (68) and 4 bytes at 32 in a cluster (+8) */
+    int S = p->C * p->V, words = 28 + (p->CL > 1 ? 8 : 0);
+    for (int32_t id = 0; id < p->g->nnodes; id++) {
+        const ir_node *x = N(p, id);
+        if (!p->live[id] || !is_wide(p->cls[id])) continue;
+        size_t es = x->op == IR_LOAD ? tj_dtype_size(p->g->tensors[x->tensor].dtype) : 4;
+        if (x->op == IR_LOAD)
+            words += p->hoist[id] ? (int)((size_t)S * es / 4) : 0;
+        else if (!(x->op == IR_CAST ||
+                   (x->op == IR_BINARY && (x->sub == TJ_ADD || x->sub == TJ_SUB || x->sub == TJ_MUL))))
+            words += S;
+    }
+    return words;
+}
+
+/* Blocks an SM of the staged walk: what shared memory holds, at most
+ * 1024 threads (forced: up to 2048 threads, if shared memory allows). */
+static int stage_blocks(const rows_plan *p, int mb_forced) {
+    size_t per = rows_stage_smem(p) + 2048; /* + the reductions' buffers, the system's 1 KB */
+    int mb = (int)(SM_SMEM / per);
+    if (mb > 1024 / p->NT) mb = 1024 / p->NT;
+    if (mb < 1) mb = 1;
+    if (mb_forced > 0 && mb_forced * p->NT <= 2048 && (size_t)mb_forced * per <= SM_SMEM)
+        mb = mb_forced;
+    return mb;
+}
+
+/* The staged walk: one row a block of up to 1024 threads, each holding
+ * at most `elems` elements of it, in clusters of the fewest blocks (or
+ * `cl`) whose slices fit nb buffers (0: 3 if they fit, else 2) in
+ * shared memory; late < 0: weight rows held where the registers allow,
+ * else more blocks a row, else no staging (reloading them where used
+ * measured 0.61-0.78 of copy: the shared memory leaves L1 too small, and
+ * in clusters it spilled 24-36 bytes). 0 (plan unchanged) when it does
+ * not apply. */
+static int try_stage(rows_plan *p, int elems, int cl_forced, int nb_forced, int late, int mb_forced) {
+    if (arch_cc(p->arch) < 90 || p->R != 1 || !wide_reduces(p)) return 0;
+    layout old = save(p);
+    int ns = mark_stage(p, late > 0);
+    size_t es = 0;
+    for (int32_t id = 0; id < p->g->nnodes; id++)
+        if (p->pref[id]) {
+            size_t s = tj_dtype_size(p->g->tensors[N(p, id)->tensor].dtype);
+            if (s > es) es = s;
+        }
+    int64_t nq = (p->W + p->V - 1) / p->V;
+    int cwant = elems <= p->V ? 1 : elems / p->V;
+    /* the fewest blocks whose threads hold at most `elems` (a ragged
+     * width's extra chunk spilled: softmax 65537 at 40 elements) */
+    int64_t limit = cl_forced ? 64 : elems < p->V ? p->V : elems > 64 ? 64 : elems;
+    int found = 0, hold = late <= 0;
+    for (int cl = cl_forced ? cl_forced : 1; ns && cl <= STAGE_CLUSTER_MAX && !found; cl++) {
+        int64_t per = (nq + cl - 1) / cl;
+        int64_t tr = 32;
+        while (tr < 1024 && tr * cwant < per) tr *= 2;
+        int64_t c = (per + tr - 1) / tr;
+        size_t slice = ((size_t)(tr * c * p->V) * es + 127) / 128 * 128;
+        int nb = nb_forced ? nb_forced : 128 + 3 * ns * slice <= ROWS_STAGE_SMEM ? 3 : 2;
+        if (c * p->V > limit || nb < 2 || 128 + (size_t)nb * ns * slice > ROWS_STAGE_SMEM) {
+            if (cl_forced) break;
+            continue;
+        }
+        p->CL = cl;
+        p->TR = p->NT = (int)tr;
+        p->C = (int)c;
+        p->P = 1;
+        p->NB = nb;
+        p->slice = slice;
+        p->minblocks = stage_blocks(p, mb_forced);
+        hold = late == 0 || !weight_rows(p) ||
+               (late < 0 && stage_regs(p) <= 65536 / (p->NT * p->minblocks));
+        found = hold || late > 0 || cl_forced;
+        if (cl_forced) break;
+    }
+    if (!found) {
+        restore(p, old);
+        p->CL = 1;
+        memset(p->pref, 0, (size_t)p->g->nnodes);
+        memset(p->hoist, 0, (size_t)p->g->nnodes);
+        return 0;
+    }
+    if (!hold) mark_stage(p, 1);
+    p->late = !hold;
+    p->stage = p->persist = 1;
+    return 1;
+}
+
 /* L1 policies (rows_forced.l1 only) for the wide loads of tensors the
  * kernel does not write: a weight row every program reads kept in L1
  * (evict_last), rows read once past it (no_allocate), so the stream of x
@@ -232,11 +369,24 @@ void rows_choose_mode(rows_plan *p) {
     if (f.mode == ROWS_PLAIN) return;
     if (f.mode == ROWS_CLUSTER && try_cluster(p, f.elems ? f.elems : 32)) return;
     int late = f.late ? f.late == 1 : -1;
+    p->l2hint = f.l2 == 1;
+    if (f.mode == ROWS_STAGE && try_stage(p, f.elems ? f.elems : 32, f.cl, f.nb, late, f.minblocks))
+        return;
     if (f.mode == ROWS_PERSIST && try_persist(p, f.elems, late, f.minblocks)) return;
     /* The model (docs/performance.md, issue 6, has the sweep behind it).
      * 64 bytes of the row a thread (32 bf16): 16 bytes a thread left the
      * norms at 48-73 % of copy, 64 bytes reach 78-93 %. */
     int elems = 4 * p->V;
+    /* Norms (weight rows) over rows of 32 KB and more on sm_90: the staged
+     * walk where the register walk would not fit 512 threads or would
+     * reload two weight rows a program (layernorm 32768: 0.72 -> 0.88 of
+     * copy, rmsnorm 32768: 0.87 -> 0.90, layernorm 16384: 0.81 -> 0.86);
+     * rmsnorm 16384 stays on the walk (0.90 against 0.87-0.89). */
+    int64_t rowbytes = (int64_t)p->W * 16 / p->V;
+    int nw = weight_rows(p);
+    if (rows_stage_auto && nw && rowbytes >= 32768 && (nw >= 2 || rowbytes > 32768) &&
+        try_stage(p, elems, 0, 0, late, 0))
+        return;
     if (try_persist(p, elems, late, 0)) return;
     /* Rows over 512 threads of that: the walk at twice the elements when
      * nothing else is held a program (softmax 32768: 3220 GB/s against

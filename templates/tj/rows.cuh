@@ -18,6 +18,9 @@
 //   cluster_reduce<Op, TR, CL, FIRST>(x, part, xch)   (sm_90+) Op over a row
 //                             split across the CL blocks of a cluster
 //   cluster_rank(), cluster_arrive_relaxed()          (sm_90+)
+//   sview<T, V, TR>           a thread's chunks of a row staged in shared memory
+//   stage_init / stage_issue / stage_wait             (sm_90+) a row copied into
+//                             shared memory by the bulk copy engine, an mbarrier a buffer
 //
 // Only types.cuh and math.cuh are included, to keep NVRTC's work small.
 #ifndef TJ_ROWS_CUH
@@ -100,6 +103,124 @@ TJ_DEV void stv(T *p, const chunk<T, V> &c) {
                      : "memory");
     }
 }
+
+// ---- rows staged in shared memory -------------------------------------------
+
+// The chunks of one lane of a row held in shared memory in the register
+// layout (chunk c of lane l at chunk index l + c * TR of the block's
+// slice): v[c] reads chunk c as 16-byte words at each use, so a staged row
+// takes no registers between uses (a barrier makes the compiler read it
+// again), and repeated reads of one chunk between barriers merge.
+template <class T, int V, int TR>
+struct sview {
+    const chunk<T, V> *p;  // this lane's chunk 0
+    struct alignas(16) w4 {
+        u32 x, y, z, w;
+    };
+    TJ_DEV chunk<T, V> operator[](int c) const {
+        chunk<T, V> r;
+        const w4 *q = (const w4 *)(p + c * TR);
+#pragma unroll
+        for (int i = 0; i < chunk<T, V>::WORDS / 4; ++i) {
+            const w4 v = q[i];
+            r.w[4 * i] = v.x, r.w[4 * i + 1] = v.y, r.w[4 * i + 2] = v.z, r.w[4 * i + 3] = v.w;
+        }
+        return r;
+    }
+};
+// Nothing to forget: the row is in shared memory, not in registers.
+template <class T, int V, int TR>
+TJ_DEV void renew(const sview<T, V, TR> &) {}
+
+// Elements of a row's slice that lie inside the row: n clamped to 0..sl.
+TJ_DEV int slice_len(long long n, int sl) { return n < 0 ? 0 : n < sl ? (int)n : sl; }
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+TJ_DEV u32 smem_u32(const void *p) { return (u32)__cvta_generic_to_shared(p); }
+
+// n mbarriers, each completing a phase after `count` arrivals and the bytes
+// they announce; by one thread, before a barrier that publishes them.
+TJ_DEV void stage_init(u64 *bar, int n, u32 count) {
+    for (int i = 0; i < n; ++i)
+        // mbarrier.init: the expected arrival count of each phase
+        asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_u32(bar + i)), "r"(count)
+                     : "memory");
+    // fence.mbarrier_init: the inits before the copy engine's (and peers') use
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+}
+
+// Order this thread's ordinary writes to shared memory before later bulk
+// copies into the same bytes (the element path writes a buffer the copy
+// engine fills again later).
+TJ_DEV void fence_proxy_async() {
+    // fence.proxy.async.shared::cta: generic proxy -> async proxy
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+}
+
+// An L2 policy for rows read once: evict them first.
+TJ_DEV u64 policy_evict_first() {
+    u64 pol;
+    // createpolicy.fractional.L2::evict_first: every line of the access evict-first
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
+    return pol;
+}
+
+// Called by the 32 lanes of one warp: copy the first n elements of src
+// into dst rounded down to whole 16-byte pieces (both 16-byte aligned), in
+// pieces of PIECE bytes spread over the lanes, completing on *bar (one
+// arrival; with nothing to copy a plain arrival). The rest of the n
+// elements are the reader's to fill (the element path).
+template <class T, bool HINT>
+TJ_DEV void stage_issue(T *dst, const T *src, int n, u64 *bar, int lane, u64 pol) {
+    constexpr u32 PIECE = 8192;
+    const u32 bytes = (u32)n * (u32)sizeof(T) & ~15u;
+    const u32 b = smem_u32(bar), d = smem_u32(dst);
+    if (lane == 0) {
+        if (bytes)
+            // mbarrier.arrive.expect_tx: arrive and expect `bytes` from the copy engine
+            asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(b), "r"(bytes)
+                         : "memory");
+        else
+            // mbarrier.arrive: one arrival, nothing to wait for
+            asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(b) : "memory");
+    }
+    __syncwarp();
+    for (u32 off = (u32)lane * PIECE; off < bytes; off += 32 * PIECE) {
+        const u32 len = bytes - off < PIECE ? bytes - off : PIECE;
+        const char *s = (const char *)src + off;
+        if (HINT)
+            // cp.async.bulk global -> shared, completing on the mbarrier, with an L2 policy
+            asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes"
+                         ".L2::cache_hint [%0], [%1], %2, [%3], %4;" ::"r"(d + off),
+                         "l"(s), "r"(len), "r"(b), "l"(pol)
+                         : "memory");
+        else
+            // cp.async.bulk global -> shared, completing on the mbarrier
+            asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes"
+                         " [%0], [%1], %2, [%3];" ::"r"(d + off),
+                         "l"(s), "r"(len), "r"(b)
+                         : "memory");
+    }
+}
+
+// Wait until the phase of parity `parity` of *bar has completed. (sm90.cuh's
+// mbar_wait is the same loop; it is not included here so that every rows
+// kernel does not parse the Hopper header: cold compiles count.)
+TJ_DEV void stage_wait(u64 *bar, u32 parity) {
+    const u32 b = smem_u32(bar);
+    u32 done;
+    do {
+        // mbarrier.try_wait.parity: true once that phase is over (the thread
+        // is suspended a while before a false answer)
+        asm volatile(
+            "{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+            "selp.u32 %0, 1, 0, p; }"
+            : "=r"(done)
+            : "r"(b), "r"(parity)
+            : "memory");
+    } while (!done);
+}
+#endif
 
 // ---- reductions ---------------------------------------------------------------
 

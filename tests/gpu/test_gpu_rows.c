@@ -7,7 +7,9 @@
  * update, each against the CPU interpreter on random inputs with the
  * outputs poisoned first; the launch variants (the persistent prefetching
  * walk at narrow and mid widths, clusters sharing a row at 16384 columns
- * and more on sm_90+) at row counts below, at and far above one wave.
+ * and more on sm_90+, the staged walk copying rows into shared memory
+ * with the bulk copy engine on sm_90+) at row counts below, at and far
+ * above one wave.
  * SKIPs without a device or NVRTC.
  */
 #include "gpu_harness.h"
@@ -328,9 +330,10 @@ TEST(test_gpu_rows_persistent_walk_matches_the_interpreter) {
      * weight rows held across the walk at 16 elements a thread, a tight
      * register budget (4 blocks an SM), and rows and weight rows held as
      * loaded with L1 policies on the loads */
-    static const rows_force forced[4] = {{ROWS_AUTO, 0, 0, 0, 0, 0}, {ROWS_PERSIST, 16, 0, 2, 0, 0},
-                                         {ROWS_PERSIST, 16, 4, 1, 0, 0},
-                                         {ROWS_PERSIST, 16, 0, 2, 2, 1}};
+    static const rows_force forced[4] = {{ROWS_AUTO, 0, 0, 0, 0, 0, 0, 0, 0},
+                                         {ROWS_PERSIST, 16, 0, 2, 0, 0, 0, 0, 0},
+                                         {ROWS_PERSIST, 16, 4, 1, 0, 0, 0, 0, 0},
+                                         {ROWS_PERSIST, 16, 0, 2, 2, 1, 0, 0, 0}};
     int ran = 0;
     for (int v = 0; v < 4; v++) {
         rows_forced = forced[v];
@@ -398,4 +401,68 @@ TEST(test_gpu_rows_clusters_match_the_interpreter) {
     CHECK(ran >= 20);
 }
 
-int main(void) { return harness_main(); }
+/* The staged walk (sm_90+): rows copied into shared-memory buffers by the
+ * bulk copy engine, NB-1 programs ahead, alone or in clusters sharing a
+ * row. Ragged widths leave the copy engine the 16-byte-aligned rows only
+ * (65537 bf16: one row in 8) and their last bytes to the element path;
+ * a misaligned base takes the element path for every row; rows from one
+ * to many steps of the walk a block; two buffers, an L2 policy, forced
+ * clusters and a tight grid of one block an SM. */
+TEST(test_gpu_rows_staged_walk_matches_the_interpreter) {
+    drv_device dev;
+    GPU_REQUIRE_DEVICE(&dev);
+    if (dev.cc_major < 9) SKIP("the bulk copy engine needs sm_90 (device %s)", dev.arch);
+    static const char *const names[][2] = {{"softmax", NULL}, {"rmsnorm", NULL},
+                                           {"layernorm", "bias=1"}, {"softmax", "dtype=f32"},
+                                           {"rmsnorm", "dtype=f16"}};
+    /* (the model's staged norms at 16384 and 32768 run in the recipes test) */
+    static const int64_t cols[] = {1000, 4097, 32769, 40000, 65536, 65537};
+    static const int64_t rows[] = {1, 3, 100, 700};
+    static const rows_force forced[] = {{ROWS_STAGE, 0, 0, 0, 0, 0, 0, 0, 0},
+                                        {ROWS_STAGE, 0, 0, 1, 0, 0, 0, 2, 1},
+                                        {ROWS_STAGE, 16, 1, 0, 0, 0, 2, 0, 0}};
+    int ran = 0;
+    for (int v = 0; v < 3; v++) {
+        rows_forced = forced[v];
+        for (int r = 0; r < 5; r++) {
+            tj_graph *g = renamed(recipe(names[r][0], names[r][1], NULL), 10 + v);
+            tj_kernel *k = make(g);
+            CHECK(g && k);
+            for (int w = 0; w < 6; w++) {
+                /* time (a compile a width): the other variants at 3 widths of 3 recipes */
+                if (v && (w % 2 != 1 || r == 1 || r == 4)) continue;
+                /* f32 rows of 65537 in a cluster of 2 exceed shared memory */
+                if (v == 2 && r == 3 && cols[w] > 65536) continue;
+                for (int n = 0; n < 4; n++) {
+                    if (cols[w] * rows[n] > ((int64_t)1 << 23)) continue; /* interpreter time */
+                    int64_t vals[4];
+                    bind(g, rows[n], cols[w], vals);
+                    CHECKF(rows_variant(g, dev.arch, vals, "// staged"),
+                           "%s %s cols=%lld variant %d: not the staged walk", names[r][0],
+                           names[r][1] ? names[r][1] : "", (long long)cols[w], v);
+                    int offset = (w + n) % 5 == 4 ? 3 : 0;
+                    char why[320] = "";
+                    CHECKF(run_case(k, g, vals, offset, 0, why, sizeof why),
+                           "%s %s rows=%lld cols=%lld offset %d variant %d: %s", names[r][0],
+                           names[r][1] ? names[r][1] : "", (long long)rows[n], (long long)cols[w],
+                           offset, v, why);
+                    ran++;
+                }
+            }
+            tj_kernel_destroy(k);
+            tj_graph_free(g);
+        }
+    }
+    rows_forced = forced[0];
+    rows_forced.mode = ROWS_AUTO;
+    printf("  %d staged cases\n", ran);
+    CHECK(ran >= 60);
+}
+
+/* The model's staged walk is off by default until this suite has passed
+ * with it: every test here runs with it on (TJ_TEST_STAGE_AUTO=0: off). */
+int main(void) {
+    const char *e = getenv("TJ_TEST_STAGE_AUTO");
+    rows_stage_auto = !(e && !strcmp(e, "0"));
+    return harness_main();
+}

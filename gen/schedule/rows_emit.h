@@ -1,0 +1,61 @@
+/*
+ * rows_emit.h — what the `rows` schedule's two emitter files share:
+ * rows_emit.c (one program's statements, loads and stores, the kernel)
+ * and rows_walk.c (the persistent walk, and its staged variant that
+ * copies rows into shared memory with the bulk copy engine). Internal.
+ */
+#ifndef TJ_SCHED_ROWS_EMIT_H
+#define TJ_SCHED_ROWS_EMIT_H
+
+#include <stdarg.h>
+
+#include "rows.h"
+
+typedef struct rem {
+    rows_plan *p;
+    strbuf out;
+    int depth;
+    uint8_t *visible;  /* persistent walk: nodes declared before the loop */
+    uint8_t *scratch;  /* persistent walk: the prefetch scope's emitted nodes */
+    uint8_t *emitted;  /* the nodes written so far (rows_emit_renew: which raw values are used later) */
+} rem;
+
+/* One statement (lines split at '\n') at the current depth. */
+void rows_vline(rem *e, const char *fmt, va_list ap);
+
+/* The tensor dims a load or store's tile rows and columns run along
+ * (-1: none), and the multiplier of each coordinate. */
+typedef struct access {
+    int rowdim, coldim;
+    int64_t mult[TJ_MAX_RANK];
+} access;
+
+access rows_access_of(const rem *e, const ir_node *n, int32_t v);
+
+/* Declares q_rin (the row is inside the tensor and the program active),
+ * q_ro (the row's element offset, the column dim excluded when `wide_v`)
+ * and q_o<d>, each dim's first element. */
+void rows_access_row(rem *e, const ir_node *n, int32_t v, const access *a, int wide_v);
+
+/* A wide load's chunks into node id's f32 array (raw NULL) or into the
+ * chunk array `raw`, after rows_access_row. */
+void rows_emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, const char *raw);
+
+/* Node id after every operand not yet in `done`. */
+void rows_emit_with_deps(rem *e, int32_t id, uint8_t *done);
+
+/* One program's nodes, the loads of tensors the kernel does not write
+ * first; `prefetch`: the next program's prefetch between the two. */
+void rows_emit_body_split(rem *e, uint8_t *done, int prefetch);
+
+/* tj::rows::renew over the raw values still to be read (all: every one
+ * written so far). */
+void rows_emit_renew(rem *e, int all);
+
+/* rows_walk.c: the persistent walk (plain or staged), the next
+ * program's prefetch, and a staged load's statements in the body. */
+void rows_emit_walk(rem *e, uint8_t *done);
+void rows_emit_prefetch(rem *e, const char *q_f);
+void rows_emit_staged_load(rem *e, int32_t id);
+
+#endif
