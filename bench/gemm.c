@@ -539,7 +539,7 @@ static double run_case(int64_t m, int64_t n, int64_t k, int fused, int fp8, int 
     c.m = m, c.n = n, c.k = k, c.fused = fused, c.fp8 = fp8;
     int bm = force_bm, bn = force_bn, split = force_split ? force_split : 1;
     if (!bm) tile_config(m, n, fp8 ? k / 2 : k, &bm, &bn, &split);
-    char cfg[192], cas[64];
+    char cfg[256], cas[64];
     snprintf(cas, sizeof cas, "%lldx%lldx%lld%s%s%s", (long long)m, (long long)n, (long long)k,
              fp8 ? "-e4m3" : "", fused ? "+bias+gelu" : "", force_bm ? "@" : "");
     if (only && strncmp(cas, only, strlen(only))) return 0;
@@ -564,7 +564,7 @@ static double run_case(int64_t m, int64_t n, int64_t k, int fused, int fp8, int 
     double flop = 2.0 * (double)m * (double)n * (double)k;
     c.split = split;
     ours_build(&c, bm, bn, split, &c.g, &c.kern);
-    char tried[96] = "";
+    char tried[160] = "";
     if (!force_bm && bm == 128) {
         int obn = bn == 256 ? 128 : 256;
         c.split_alt = split_for(m, n, fp8 ? k / 2 : k, 128, obn);
@@ -587,25 +587,35 @@ static double run_case(int64_t m, int64_t n, int64_t k, int fused, int fp8, int 
     int kt = fp8 ? 128 : bk16;
     if (!force_bm && bm == 64 && !fp8 && bk16 == 64) {
         /* 64-row tiles are where few tiles leave the SMs short of bytes in
-         * flight: a K tile of 128 doubles each stage (H200, 128x4096x4096
-         * on 64x64 tiles: 277 -> 316 TFLOP/s); both measured, the faster
-         * kept, as for the 128-row tiles */
-        c.bk = 128;
-        ours_build(&c, bm, bn, c.split, &c.galt, &c.alt);
-        c.bk = 0;
-        float t0, t1;
-        time_pair(ours_run, &c, alt_run, &c, &t0, &t1);
-        size_t o = strlen(tried);
-        snprintf(tried + o, sizeof tried - o, " (bk 128: %.1f)", flop / (t1 * 1e-3) / 1e12);
-        if (t1 < t0) {
-            tj_kernel *tk = c.kern;
-            tj_graph *tg = c.g;
-            c.kern = c.alt, c.g = c.galt, c.alt = tk, c.galt = tg;
-            kt = 128;
+         * flight: a K tile of 128 doubles each stage, and unsplit 64x64
+         * tiles may beat a split (H200, 128x4096x4096: 64x64 277 -> 316
+         * TFLOP/s at K tile 128, 64x128 in pairs 284). Each candidate is
+         * measured against the best so far, the faster kept, as for the
+         * 128-row tiles. */
+        const int cand[2][3] = {{bn, c.split, 128}, {64, 1, 128}};   /* bn, split, bk */
+        for (int ci = 0; ci < 2; ci++) {
+            if (ci == 1 && bn == 64 && c.split == 1) break;   /* the first was it */
+            c.bk = cand[ci][2];
+            c.split_alt = cand[ci][1];
+            ours_build(&c, 64, cand[ci][0], c.split_alt, &c.galt, &c.alt);
+            c.bk = 0;
+            float t0, t1;
+            time_pair(ours_run, &c, alt_run, &c, &t0, &t1);
+            size_t o = strlen(tried);
+            snprintf(tried + o, sizeof tried - o, " (64x%dx128 split %d: %.1f)", cand[ci][0],
+                     cand[ci][1], flop / (t1 * 1e-3) / 1e12);
+            if (t1 < t0) {
+                tj_kernel *tk = c.kern;
+                tj_graph *tg = c.g;
+                c.kern = c.alt, c.g = c.galt, c.alt = tk, c.galt = tg;
+                bn = cand[ci][0];
+                c.split = cand[ci][1];
+                kt = 128;
+            }
+            tj_kernel_destroy(c.alt);
+            tj_graph_free(c.galt);
+            c.alt = NULL, c.galt = NULL;
         }
-        tj_kernel_destroy(c.alt);
-        tj_graph_free(c.galt);
-        c.alt = NULL, c.galt = NULL;
     }
     unsigned cl = kernel_cluster(&c, c.g);
     snprintf(cfg, sizeof cfg, "tile %dx%dx%d%s %s %u%s", bm, bn, kt,
