@@ -126,6 +126,15 @@ def test_attention_params_struct_matches_c_and_varlen_builds():
     assert "cu_seqlens_q i32[cu_len]" in text and " mask %" in text
 
 
+def test_fp8_attention_takes_e4m3_inputs_a_v_scale_and_writes_bf16():
+    g = tj.recipe("attention", d=64, hq=2, hkv=1, causal=1, dtype="f8e4m3")
+    dt = {t.name: str(t.dtype) for t in g.tensors}
+    assert (dt["q"], dt["k"], dt["v"], dt["o"]) == ("f8e4m3", "f8e4m3", "f8e4m3", "bf16")
+    assert [n for n, _ in g.scalars] == ["scale", "v_scale"]
+    with pytest.raises(tj.InvalidArgumentError, match="dtype"):
+        tj.recipe("attention", dtype="f8e5m2")
+
+
 def test_recipe_by_length_gives_the_attention_tiles_and_their_bounds():
     gs, sym, upto = tj.recipe_by_length("attention", d=64, causal=1, hq=2, hkv=2)
     assert (len(gs), sym, upto) == (2, "seq", [1024])
