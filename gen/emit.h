@@ -119,6 +119,12 @@ const char *emit_binary_fmt(int op);   /* tj_binop */
 /* The C format (operand %1$s) of a cast from dtype `from` to `to`,
  * helpers from namespace ns (tj/math.cuh's round_to, f2i). */
 void emit_cast_fmt(int from, int to, const char *ns, char *fmt, size_t size);
+/* 1 when node id is an f32 -> bf16 / f16 cast read by nothing but the
+ * stores of tensors of that dtype, as their value: the store's own
+ * conversion (tjg::st, st_shared_pair: to_mem, round to nearest even) is
+ * the same rounding, so a schedule whose stores all convert that way may
+ * emit the cast as its f32 argument (two instructions an element less). */
+int emit_cast_is_store_rounding(const tj_graph *g, int32_t id);
 /* The C expression of an elementwise node (const, symbol value, unary,
  * binary, where, fma, broadcast, reshape, cast) over its operands'
  * expressions a0..a2; 0 for any other op (program ids, iota, loads: the

@@ -165,6 +165,25 @@ void emit_cast_fmt(int from, int to, const char *ns, char *fmt, size_t size) {
         snprintf(fmt, size, "(%s)%%1$s", emit_reg_type(to));
 }
 
+int emit_cast_is_store_rounding(const tj_graph *g, int32_t id) {
+    const ir_node *n = &g->nodes[id];
+    if (n->op != IR_CAST || (n->type.dtype != TJ_BF16 && n->type.dtype != TJ_F16) ||
+        g->nodes[n->in[0]].type.dtype != TJ_F32)
+        return 0;
+    int users = 0;
+    for (int32_t k = 0; k < g->nnodes; k++) {
+        const ir_node *u = &g->nodes[k];
+        for (int i = 0; i < u->nin; i++) {
+            if (u->in[i] != id) continue;
+            if (u->op != IR_STORE || i != u->nin - 1 || (u->flags & IR_STORE_MASKED) ||
+                (int)g->tensors[u->tensor].dtype != (int)n->type.dtype)
+                return 0;
+            users++;
+        }
+    }
+    return users > 0;
+}
+
 int emit_elementwise_expr(const tj_graph *g, int32_t id, const char *a0, const char *a1, const char *a2,
                      char *out, size_t size) {
     const ir_node *n = &g->nodes[id];

@@ -242,6 +242,28 @@ static tj_graph *with_epilogue(const char *decls, const char *epi) {
     return parse(text);
 }
 
+/* The output's cast right before its store is the store's own rounding
+ * (not emitted); a cast anything else reads is kept. */
+TEST(test_gemm_output_cast_is_the_stores_rounding) {
+    int64_t vals[3] = {256, 256, 256};
+    static const struct { const char *epi; int kept; } cs[] = {
+        {"%out = add %acc, %acc : f32[64,64]\n", 0},
+        {"%h = cast %acc : bf16[64,64]\n%out = cast %h : f32[64,64]\n", 1},
+    };
+    for (int i = 0; i < 2; i++) {
+        tj_graph *g = with_epilogue("", cs[i].epi);
+        CHECK(g);
+        char *src = NULL, why[256] = "";
+        emit_launch L;
+        CHECKF(apply(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
+        int n = 0;
+        for (const char *q = src; q && (q = strstr(q, "round_to<tj::bf16>")); q++) n++;
+        CHECKF(n == cs[i].kept, "case %d: %d bf16 roundings emitted", i, n);
+        free(src);
+        tj_graph_free(g);
+    }
+}
+
 TEST(test_gemm_declines_epilogues_that_are_not_elementwise) {
     int64_t vals[3] = {256, 256, 256};
     tj_graph *g = with_epilogue("", "%s = sum %acc axis 1 : f32[64,1]\n"

@@ -136,8 +136,14 @@ static void value(gx *x, int32_t id) {
         snprintf(rhs, sizeof rhs, "(%s)%s", T, n->type.rank == 2 && n->index == 0 ? li : lj);
         break;
     case IR_UNARY: snprintf(rhs, sizeof rhs, unary_fmt(n->sub), a[0]); break;
+    case IR_CAST:
+        /* the output's cast right before its store: the store rounds (every
+         * store of this schedule converts by to_mem) */
+        if (emit_cast_is_store_rounding(x->g, id)) snprintf(rhs, sizeof rhs, "%s", a[0]);
+        else emit_elementwise_expr(x->g, id, a[0], a[1], a[2], rhs, sizeof rhs);
+        break;
     case IR_CONST: case IR_SYMVAL: case IR_BINARY: case IR_WHERE: case IR_FMA: case IR_BROADCAST:
-    case IR_RESHAPE: case IR_CAST:
+    case IR_RESHAPE:
         emit_elementwise_expr(x->g, id, a[0], a[1], a[2], rhs, sizeof rhs);
         break;
     case IR_LOAD: {
