@@ -483,6 +483,23 @@ TEST(test_attention_index_casts_are_float_arithmetic_not_a_conversion_an_element
     }
 }
 
+/* o's cast right before its store is the store's rounding (every store
+ * of the schedule rounds to nearest even); a masked store (varlen) keeps
+ * the cast. */
+TEST(test_attention_o_cast_is_the_stores_rounding) {
+    static const struct { const char *params; int kept; } cs[] = {
+        {"d=128", 0}, {"d=64 causal=1 dtype=f16", 0}, {"d=128 varlen=1", 1}};
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        size_t smem;
+        char *src = emit_variant(cs[i].params, &smem);
+        CHECKF(src, "'%s' declined", cs[i].params);
+        if (!src) continue;
+        int n = strstr(src, "round_to<tj::bf16>") || strstr(src, "round_to<tj::f16>");
+        CHECKF(n == cs[i].kept, "'%s': o's rounding %s", cs[i].params, n ? "emitted" : "gone");
+        free(src);
+    }
+}
+
 static int nvrtc_ok(void) { return sched_nvrtc_ok("sm_90a"); }
 
 /* Compile the schedule's kernel for g in a child; ptxas's resource line

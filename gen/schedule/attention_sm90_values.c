@@ -174,6 +174,10 @@ static int rhs(const ax *x, int32_t id, char *out, size_t size) {
         if (n->type.dtype == TJ_F32 && x->p->cls[id] != AS_SCALAR &&
             int_as_float(x, n->in[0], out, size, 0))
             break;
+        if (emit_cast_is_store_rounding(x->g, id)) {   /* o's cast: the store rounds */
+            snprintf(out, size, "%s", a[0]);
+            break;
+        }
         return emit_elementwise_expr(x->g, id, a[0], a[1], a[2], out, size);
     default: return emit_elementwise_expr(x->g, id, a[0], a[1], a[2], out, size);
     }
