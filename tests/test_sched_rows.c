@@ -373,6 +373,25 @@ TEST(test_rows_wide_norms_stage_rows_in_shared_memory_on_sm90) {
     rows_stage_auto = 0;
 }
 
+/* The output's cast right before its store is the store's rounding: not
+ * emitted (softmax, rmsnorm in bf16 and f16). */
+TEST(test_rows_output_cast_is_the_stores_rounding) {
+    static const char *const cs[][2] = {{"softmax", NULL}, {"rmsnorm", "dtype=f16"}};
+    for (int i = 0; i < 2; i++) {
+        tj_graph *g = recipe(cs[i][0], cs[i][1], NULL);
+        CHECK(g);
+        int64_t vals[8];
+        bind(g, 4096, vals);
+        char *src = NULL, why[200];
+        emit_launch L;
+        CHECKF(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
+        CHECKF(src && !strstr(src, "round_to<tj::bf16>") && !strstr(src, "round_to<tj::f16>"),
+               "%s: the output is rounded twice", cs[i][0]);
+        free(src);
+        tj_graph_free(g);
+    }
+}
+
 /* With the model's staged walk off (the default until it has passed the
  * GPU suite), wide norms keep the register walks. */
 TEST(test_rows_staged_walk_is_off_in_the_model_by_default) {

@@ -60,7 +60,9 @@ static void opnd(const rem *e, int32_t id, const char *slot, char *buf, size_t s
     else if (e->p->inl[id]) {
         char x[2][OPND_MAX] = {"", ""}, fmt[160];
         for (int k = 0; k < n->nin && k < 2; k++) opnd(e, n->in[k], slot, x[k], sizeof x[k]);
-        if (n->op == IR_CAST)
+        if (n->op == IR_CAST && emit_cast_is_store_rounding(e->p->g, id))
+            snprintf(fmt, sizeof fmt, "%%1$s");   /* the store rounds (to_mem) */
+        else if (n->op == IR_CAST)
             emit_cast_fmt(N(e, n->in[0])->type.dtype, n->type.dtype, "tj", fmt, sizeof fmt);
         else
             snprintf(fmt, sizeof fmt, "%s", emit_binary_fmt(n->sub));
@@ -109,10 +111,16 @@ static const char *int_binary(int sub) {
     }
 }
 
+/* A cast read only by stores of its dtype is the stores' own rounding
+ * (every store here converts by to_mem, to nearest even): not emitted,
+ * two instructions an element less (emit_cast_is_store_rounding). */
 static void emit_cast(rem *e, int32_t id) {
     const ir_node *n = N(e, id);
     char fmt[160];
-    emit_cast_fmt(N(e, n->in[0])->type.dtype, n->type.dtype, "tj", fmt, sizeof fmt);
+    if (emit_cast_is_store_rounding(e->p->g, id))
+        snprintf(fmt, sizeof fmt, "%%1$s");
+    else
+        emit_cast_fmt(N(e, n->in[0])->type.dtype, n->type.dtype, "tj", fmt, sizeof fmt);
     assign(e, id, fmt, n->in, 1);
 }
 
