@@ -154,3 +154,19 @@ def test_attention_op_by_length_matches_sdpa_on_both_sides_of_the_bound():
             is_causal=True).transpose(1, 2)
         torch.testing.assert_close(o, ref, rtol=3e-2, atol=3e-2)
     assert attn.kernel.stats()["specializations"] == 2
+
+
+def test_fp8_attention_op_matches_sdpa_on_the_dequantized_inputs():
+    # e4m3 q, k, v; p rounded to e4m3 for p . v (a few % of a term), so v
+    # positive: o is the size of its terms and a wrong v_scale shows
+    B, S, H, D = 1, 1000, 2, 64
+    attn = tjt.recipe_op("attention", d=D, hq=H, hkv=H, causal=1, dtype="f8e4m3")
+    f8 = torch.float8_e4m3fn
+    q, k = (torch.randn(B, S, H, D, device="cuda").to(f8) for _ in range(2))
+    v = (torch.rand(B, S, H, D, device="cuda") * 0.75 + 0.25).to(f8)
+    o = attn(q, k, v, D ** -0.5, 0.5)
+    assert o.dtype == torch.bfloat16
+    ref = torch.nn.functional.scaled_dot_product_attention(
+        q.float().transpose(1, 2), k.float().transpose(1, 2), v.float().transpose(1, 2),
+        is_causal=True).transpose(1, 2) * 0.5
+    torch.testing.assert_close(o.float(), ref, rtol=6e-2, atol=1e-2)

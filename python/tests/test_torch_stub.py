@@ -80,6 +80,20 @@ def test_declared_output_strides_are_refused(tjt):
         mod.op(g, **OFFLINE)
 
 
+def test_fp8_attention_op_takes_float8_and_returns_bfloat16(tjt):
+    mod, torch = tjt
+    op = mod.recipe_op("attention", d=64, causal=1, hq=2, hkv=1, dtype="f8e4m3",
+                       kernel_options=OFFLINE)
+    assert op.schema == f"{op.name}(Tensor q, Tensor k, Tensor v, float scale, float v_scale) -> Tensor"
+    f8 = torch.float8_e4m3fn
+    q = torch.Tensor((1, 100, 2, 64), f8)
+    kv = torch.Tensor((1, 100, 1, 64), f8)
+    o = op._fake(q, kv, kv, 0.125, 1.0)
+    assert tuple(o.shape) == (1, 100, 2, 64) and o.dtype is torch.bfloat16
+    with pytest.raises(ValueError, match="dtype"):
+        op._fake(torch.Tensor((1, 100, 2, 64), torch.bfloat16), kv, kv, 0.125, 1.0)
+
+
 def test_recipe_op_by_length_is_one_op_over_the_recipes_graphs(tjt):
     mod, torch = tjt
     op = mod.recipe_op("attention", d=64, causal=1, hq=2, hkv=2, dtype="f16", by_length=True,
