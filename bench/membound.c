@@ -7,7 +7,7 @@
  * call, its JSON lines read with --torch).
  *
  *   bench_membound [--quick] [--json FILE] [--torch FILE] [--commit SHA]
- *                  [--variants LIST] [--only OP] [--cols LIST] [--stage-auto]
+ *                  [--variants LIST] [--only OP] [--cols LIST] [--stage-auto] [--fast-exp]
  *
  * --variants measures each case in every listed launch variant of the
  * `rows` schedule (rows.h's rows_forced hook), comma-separated:
@@ -22,7 +22,8 @@
  * ops (softmax, rmsnorm, layernorm), --cols the widths (comma-separated;
  * 65536 is measured for every op only when named). --stage-auto lets
  * the model take the staged walk for wide norms (rows_stage_auto, off by
- * default until its kernels pass the GPU suite).
+ * default until its kernels pass the GPU suite); --fast-exp sets
+ * rows_fast_exp (exp(v - r) as one FMA and ex2.approx, 16-bit outputs).
  *
  * Figures are bytes read + written per second (x in, y out; the weights
  * are a row and not counted). Timing: CUDA events, 3 warm-up runs, the
@@ -227,6 +228,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--cols") && i + 1 < argc) colsarg = argv[++i];
         else if (!strcmp(argv[i], "--stage-auto")) rows_stage_auto = 1;
+        else if (!strcmp(argv[i], "--fast-exp")) rows_fast_exp = 1;
     }
     enum { MAX_VARIANTS = 32 };
     char vnames[MAX_VARIANTS][32];

@@ -392,6 +392,40 @@ TEST(test_rows_output_cast_is_the_stores_rounding) {
     }
 }
 
+/* rows_fast_exp: softmax's exp(x - max) as one FMA and ex2.approx where
+ * every store is 16-bit, the accurate exp elsewhere; the kernels compile. */
+TEST(test_rows_fast_exp_only_for_16_bit_outputs) {
+    if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
+    static const struct { const char *param; int fast; } cs[] = {
+        {NULL, 1}, {"dtype=f16", 1}, {"dtype=f32", 0}};
+    rows_fast_exp = 1;
+    for (int i = 0; i < 3; i++) {
+        tj_graph *g = recipe("softmax", cs[i].param, NULL);
+        CHECK(g);
+        int64_t vals[8];
+        bind(g, 8192, vals);
+        for (int a = 0; a < 2; a++) {
+            char *src = NULL, why[200];
+            emit_launch L;
+            CHECKF(rows_emit_at(g, a ? "sm_90a" : "sm_80", vals, &src, &L, why, sizeof why) == 1,
+                   "%s", why);
+            int fast = src && strstr(src, "tj::fast_exp2(fmaf(") != NULL;
+            CHECKF(fast == cs[i].fast, "softmax %s: fast exp %d", cs[i].param ? cs[i].param : "",
+                   fast);
+            double ms;
+            int spills;
+            int bad = !src || compile_src(src, a ? "sm_90a" : "sm_80", &ms, &spills);
+            /* bf16 on sm_90a spills nothing; f16 at 64 registers (4 blocks an SM)
+             * spills 40-48 bytes with or without the fast exp (a model issue) */
+            CHECKF(!bad && (!a || cs[i].param || spills == 0), "softmax %s %s: %d bytes spilled",
+                   cs[i].param ? cs[i].param : "", a ? "sm_90a" : "sm_80", bad ? -1 : spills);
+            free(src);
+        }
+        tj_graph_free(g);
+    }
+    rows_fast_exp = 0;
+}
+
 /* With the model's staged walk off (the default until it has passed the
  * GPU suite), wide norms keep the register walks. */
 TEST(test_rows_staged_walk_is_off_in_the_model_by_default) {

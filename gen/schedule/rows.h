@@ -119,6 +119,13 @@ extern rows_force rows_forced;
  * on a few rows, not through the whole GPU suite. ROWS_STAGE forces the
  * walk either way. */
 extern int rows_stage_auto;
+/* 1: exp(v - r), r the same along a row, as ex2.approx(v log2e - r log2e)
+ * (one FMA and the MUFU's exp2, against expf's range reduction) in graphs
+ * whose stores are all 16-bit floats: about 2^-22 relative plus the
+ * rounding of r log2e (|r| 2^-24), far below a bf16 / f16 output's; the
+ * softmax's per-element work is what limits it at wide rows (helper-27,
+ * 2026-11-29). 0 (default) until measured: bench_membound --fast-exp. */
+extern int rows_fast_exp;
 
 /* Classify and check the graph, choose TR/C/P; TJ_OK with why[0] != 0
  * when the schedule does not apply. */

@@ -111,6 +111,27 @@ static const char *int_binary(int sub) {
     }
 }
 
+int rows_fast_exp;
+
+/* exp(v - r) with r narrow (a row's or a scalar) under rows_fast_exp, in a
+ * graph that stores only 16-bit floats: one FMA and ex2.approx (rows.h). */
+static int fast_exp(rem *e, int32_t id) {
+    const tj_graph *g = e->p->g;
+    const ir_node *n = N(e, id);
+    if (!rows_fast_exp || n->sub != TJ_EXP || n->type.dtype != TJ_F32) return 0;
+    const ir_node *d = N(e, n->in[0]);
+    if (d->op != IR_BINARY || d->sub != TJ_SUB || d->type.dtype != TJ_F32 || wide(e, d->in[1]))
+        return 0;
+    for (int32_t k = 0; k < g->nnodes; k++) {
+        const ir_node *u = &g->nodes[k];
+        if (u->op == IR_STORE && g->tensors[u->tensor].dtype != TJ_BF16 &&
+            g->tensors[u->tensor].dtype != TJ_F16)
+            return 0;
+    }
+    assign(e, id, "tj::fast_exp2(fmaf(%1$s, 1.44269504f, -(%2$s * 1.44269504f)))", d->in, 2);
+    return 1;
+}
+
 /* A cast read only by stores of its dtype is the stores' own rounding
  * (every store here converts by to_mem, to nearest even): not emitted,
  * two instructions an element less (emit_cast_is_store_rounding). */
@@ -518,7 +539,10 @@ static void emit_node(rem *e, int32_t id) {
         break;
     case IR_IOTA: emit_iota(e, id); break;
     case IR_LOAD: emit_load(e, id); break;
-    case IR_UNARY: assign(e, id, emit_unary_fmt(n->sub), n->in, 1); break;
+    case IR_UNARY:
+        if (fast_exp(e, id)) break;
+        assign(e, id, emit_unary_fmt(n->sub), n->in, 1);
+        break;
     case IR_BINARY: {
         const char *f = ir_is_int(n->type.dtype) ? int_binary(n->sub) : NULL;
         assign(e, id, f ? f : emit_binary_fmt(n->sub), n->in, 2);
