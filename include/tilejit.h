@@ -446,6 +446,19 @@ void tj_kernel_destroy(tj_kernel *k);
 tj_status tj_kernel_launch(tj_kernel *k, const uint64_t *tensors, const double *scalars,
                            const int64_t *sym_vals, void *stream);
 
+/* Make the specialization for sym_vals ready without launching: found in
+ * memory, a bundle or the disk cache, else compiled, then loaded, so a
+ * later launch with those values is a hit. For serving systems that know
+ * the lengths they will see: warm-up with no data and no stream. With
+ * TJ_KERNEL_BACKGROUND the compile goes to the background workers and
+ * this returns at once (launches until it is ready use the dynamic
+ * variant; tj_kernel_destroy waits for it). With TJ_KERNEL_TIERED the fast
+ * kernel is the one prepared (no generic tier). A kernel over graphs by a
+ * symbol prepares the graph serving the value. Loading needs the device,
+ * as a launch does; a compile lands in the disk cache either way. Counts
+ * as the key's miss in the statistics. */
+tj_status tj_kernel_prepare(tj_kernel *k, const int64_t *sym_vals);
+
 typedef struct tj_kernel_stats {
     uint64_t launches, hits, misses;   /* misses: first launches of a key */
     uint64_t compiles, disk_hits, bundle_hits;

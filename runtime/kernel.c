@@ -314,6 +314,21 @@ tj_status tj_kernel_launch(tj_kernel *k, const uint64_t *tensors, const double *
     return st;
 }
 
+tj_status tj_kernel_prepare(tj_kernel *k, const int64_t *sym_vals) {
+    if (!k) return tj_set_error(TJ_ERR_INVALID_ARG, "tj_kernel_prepare: the kernel is NULL");
+    if (!sym_vals && k->nsym) return missing(k, "sym_vals", k->nsym);
+    if (k->nby) {
+        tj_kernel *v = kernel_by_symbol_pick(k, sym_vals[k->by_sym]);
+        if (v != k) return tj_kernel_prepare(v, sym_vals);
+    }
+    kspec s;
+    tj_status st = kernel_spec(k, sym_vals, 0, &s);
+    if (st != TJ_OK) return st;
+    kentry *e = kmap_find(&k->map, &s);
+    if (e && atomic_load_explicit(&e->state, memory_order_acquire) == KE_READY) return TJ_OK;
+    return kernel_prepare(k, &s, sym_vals);
+}
+
 /* ---- create, destroy, statistics ------------------------------------------ */
 
 static int arch_ok(const char *arch) {

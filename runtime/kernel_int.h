@@ -292,6 +292,9 @@ void kernel_set_test_hooks(tj_kernel *k, const kernel_test_hooks *h);
  * ready (the specialization, or in background mode the dynamic variant
  * while it compiles). */
 tj_status kernel_slow(tj_kernel *k, const kspec *s, const int64_t *sym_vals, kentry **out);
+/* tj_kernel_prepare's half: s's entry made READY (found, else compiled
+ * here), or with background on queued on the workers; no tier 0. */
+tj_status kernel_prepare(tj_kernel *k, const kspec *s, const int64_t *sym_vals);
 /* Resolve a PENDING entry this thread owns: bundles, disk, compile,
  * load, publish. On failure the entry is released for the waiters with
  * the error; with `bg` (a background job) it is left on the dynamic

@@ -523,6 +523,41 @@ static tj_status use_tier0(tj_kernel *k, const kentry *e, const int64_t *sym_val
     return kernel_use_variant(k, sym_vals, e->variant | KV_TIER0, &k->tier0_launches, out);
 }
 
+/* Wait while e is PENDING, tier-0 or not (a prepare wants the real one). */
+static tj_status entry_wait_done(kentry *e) {
+    pthread_mutex_lock(&e->mu);
+    unsigned gen = e->gen;
+    while (atomic_load_explicit(&e->state, memory_order_acquire) == KE_PENDING)
+        pthread_cond_wait(&e->cv, &e->mu);
+    int failed = atomic_load_explicit(&e->state, memory_order_acquire) == KE_IDLE && e->gen != gen;
+    pthread_mutex_unlock(&e->mu);
+    return failed ? entry_error(e) : TJ_OK;
+}
+
+tj_status kernel_prepare(tj_kernel *k, const kspec *s, const int64_t *sym_vals) {
+    kentry *e = NULL;
+    tj_status st = entry_get(k, s, sym_vals, &e);
+    if (st != TJ_OK) return st;
+    int bg = k->background && !k->no_compile;
+    for (;;) {
+        int state = atomic_load_explicit(&e->state, memory_order_acquire);
+        if (state == KE_READY) return TJ_OK;
+        if (state == KE_FAILED || state == KE_BG_FAILED) return entry_error(e);
+        if (state == KE_PENDING) {
+            if (bg) return TJ_OK;   /* under way; a later launch finds it */
+            if ((st = entry_wait_done(e)) != TJ_OK) return st;
+            continue;
+        }
+        int idle = KE_IDLE;
+        if (!atomic_compare_exchange_strong(&e->state, &idle, KE_PENDING)) continue;
+        if (!bg) return resolve(k, e, 0, 0, NULL);
+        int missed = 0;
+        if ((st = resolve(k, e, 1, 0, &missed)) != TJ_OK || !missed) return st;
+        if ((st = kernel_bg_submit(k, e)) != TJ_OK) kernel_entry_fail(e, st, KE_IDLE);
+        return st;
+    }
+}
+
 tj_status kernel_slow(tj_kernel *k, const kspec *s, const int64_t *sym_vals, kentry **out) {
     kentry *e = NULL;
     tj_status st = entry_get(k, s, sym_vals, &e);

@@ -195,6 +195,27 @@ static int fast_from_cache_at_once(const tj_graph *g, const int64_t *v, const ch
 
 /* ---- tier 0, then the fast kernel ------------------------------------------------- */
 
+/* tj_kernel_prepare on a tiered kernel makes the fast kernel itself
+ * ready (no generic tier first): the next launch is fast. */
+TEST(test_kernel_tiered_prepare_compiles_the_fast_kernel) {
+    tier_reset();
+    int64_t v[2];
+    tj_graph *g = norm_graph(v);
+    CHECK(g);
+    CHECKF(!strcmp(picked(g, v, 0), "rows"), "premise: %s", picked(g, v, 0));
+    tj_kernel *k = make_tiered(g, TJ_KERNEL_TIERED, temp_dir());
+    CHECK(k);
+    CHECK_OK(tj_kernel_prepare(k, v));
+    CHECK(fast_compiles == 1 && generic_compiles == 0);
+    CHECK_OK(tj_kernel_launch(k, norm_ptrs, norm_eps, v, NULL));
+    CHECKF(launch_is("rows", NULL) && fast_launches == 1 && generic_launches == 0, "%s",
+           last_fn ? last_fn : "(none)");
+    tj_kernel_stats s = stats(k);
+    CHECK(s.tier0_launches == 0 && s.tier_upgrades == 0 && s.hits == 1);
+    tj_kernel_destroy(k);
+    tj_graph_free(g);
+}
+
 TEST(test_tiered_launches_generic_first_then_the_fast_kernel) {
     tier_reset();
     int64_t v[3];

@@ -302,3 +302,13 @@ def test_a_kernel_over_graphs_by_length_routes_each_launch_and_checks_its_graphs
     with pytest.raises(tj.InvalidArgumentError, match="differs from graph 0"):
         tj.Kernel([gs[0], other], by_symbol="seq", upto=[10], arch="sm_90a", cache_dir="",
                   no_compile=True)
+
+
+def test_prepare_checks_the_values_and_names_the_missing_key(rmsnorm):
+    # the values are checked first; a valid one (no compiler, empty cache)
+    # misses with the key named, as a launch would
+    with pytest.raises(tj.InvalidArgumentError):
+        rmsnorm.prepare(cols=0, rows=4)
+    with pytest.raises(tj.UnsupportedError, match="no prebuilt kernel"):
+        rmsnorm.prepare(cols=4096, rows=4)
+    assert rmsnorm.stats()["launches"] == 0

@@ -197,6 +197,7 @@ _PROTOS = {
     "tj_kernel_destroy": (None, [c_void_p]),
     "tj_kernel_launch": (c_int, [c_void_p, c_void_p, c_void_p, c_void_p, c_void_p]),
     "tj_kernel_stats_get": (c_int, [c_void_p, P(KernelStats)]),
+    "tj_kernel_prepare": (c_int, [c_void_p, P(c_int64)]),
     "tj_kernel_create_by_symbol": (c_int, [P(G), c_int, c_char_p, P(c_int64), P(KernelOptions),
                                            P(c_void_p)]),
     "tj_add_bundle": (c_int, [c_char_p]),

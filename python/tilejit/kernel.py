@@ -113,6 +113,14 @@ class Kernel:
         _lib.check(lib.tj_kernel_stats_get(self._k, ctypes.byref(s)))
         return {f: getattr(s, f) for f, _ in s._fields_}
 
+    def prepare(self, syms=None, **kw):
+        """tj_kernel_prepare: make the specialization for these symbol values
+        (a dict and/or keywords by name) ready, compiled and loaded, without
+        a launch; with background=True it is queued and this returns at once."""
+        vals = self.graph.bind(syms, **kw)
+        sa = (ctypes.c_int64 * max(len(vals), 1))(*vals)
+        _lib.check(lib.tj_kernel_prepare(self._k, sa))
+
     def launch_raw(self, tensors, scalars=(), syms=(), stream=0):
         """tj_kernel_launch with device pointers (ints), scalars and symbol
         values (by id, or a dict by name) as given: no checks but tilejit's."""

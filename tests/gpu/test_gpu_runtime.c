@@ -202,6 +202,28 @@ TEST(test_gpu_runtime_exact_seq_gets_a_specialization_per_length) {
     tj_graph_free(g);
 }
 
+/* tj_kernel_prepare compiles and loads a length's kernel before any
+ * launch; the launch is then a hit and matches the interpreter. */
+TEST(test_gpu_runtime_prepare_makes_the_first_launch_a_hit) {
+    REQUIRE_RUNTIME();
+    char dir[128];
+    tj_graph *g = attention("rt_attn_prepare", TJ_EXACT);
+    CHECK(g);
+    tj_kernel *k = make(g, 0, temp_dir(dir, sizeof dir));
+    CHECK(k);
+    int64_t vals[2];
+    attn_vals(g, 2, 300, vals);
+    CHECK_OK(tj_kernel_prepare(k, vals));
+    tj_kernel_stats s = stats(k);
+    CHECK(s.compiles == 1 && s.launches == 0 && s.specializations == 1);
+    RUN_AND_CHECK(k, g, vals, NULL);
+    s = stats(k);
+    CHECKF(s.compiles == 1 && s.hits == 1 && s.launches == 1, "compiles %llu hits %llu",
+           (unsigned long long)s.compiles, (unsigned long long)s.hits);
+    tj_kernel_destroy(k);
+    tj_graph_free(g);
+}
+
 TEST(test_gpu_runtime_bucketed_seq_shares_a_specialization) {
     REQUIRE_RUNTIME();
     char dir[128];
