@@ -145,18 +145,21 @@ static int mark_walk(rows_plan *p, int late) {
  * hoisted weight rows in f32, a late weight row's chunks in flight, and
  * addresses and loop state. */
 static int walk_regs(const rows_plan *p, int words, int late) {
-    int S = p->C * p->V, npref = 0, nhoist = 0, nlate = 0;
+    int S = p->C * p->V, npref = 0, nhoist = 0, nlate = 0, f16 = 0;
     for (int32_t id = 0; id < p->g->nnodes; id++) {
         const ir_node *n = N(p, id);
         if (!p->live[id] || n->op != IR_LOAD || !is_wide(p->cls[id])) continue;
         npref += p->pref[id];
         nhoist += !p->pref[id] && p->hoist[id];
         nlate += !p->pref[id] && late && !p->stored[n->tensor];
+        f16 |= p->g->tensors[n->tensor].dtype == TJ_F16;
     }
     /* One row's result takes its input's registers (softmax at 32
      * elements fit 64); several rows combined keep a result beside them
-     * (silu(a) * b at 16 spilled at 64). */
-    int est = words + S * (npref + nhoist + (npref > 1)) + (nlate ? S : 0) + 16;
+     * (silu(a) * b at 16 spilled at 64). f16 rows need 8 more than bf16's
+     * (a conversion, not a shift: f16 softmax spilled 44-64 bytes at 64
+     * registers, at every width from 1024 to 16384, where bf16 fit). */
+    int est = words + S * (npref + nhoist + (npref > 1)) + (nlate ? S : 0) + 16 + (f16 ? 8 : 0);
     return (est + 7) / 8 * 8;
 }
 
