@@ -373,32 +373,39 @@ TEST(test_rows_wide_norms_stage_rows_in_shared_memory_on_sm90) {
     rows_stage_auto = 0;
 }
 
-/* f16 rows take 8 registers more than bf16's in the walk's estimate: f16
- * softmax fit 64 registers (4 blocks an SM) as bf16 does and spilled
- * 44-64 bytes at every width; now it takes fewer blocks and spills
- * nothing, while bf16's kernels are unchanged. */
-TEST(test_rows_f16_softmax_walk_does_not_spill) {
+/* The walk's register estimate and the cluster rule count bytes, not
+ * elements: f16 and f32 rows take 8 registers more than bf16's (a
+ * conversion, not a shift; f16 softmax spilled 44-64 bytes at 64
+ * registers at every width, f32 layernorm 28 at 8192), and the plain block
+ * gives way to a cluster past 4 16-byte chunks a thread (f32 norms at
+ * 32768 held 32 f32 a thread under 64 registers: layernorm spilled 724
+ * bytes). bf16's kernels are unchanged. */
+TEST(test_rows_f16_and_f32_rows_do_not_spill_on_sm90) {
     if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
-    static const int64_t cols[] = {1024, 8192, 16384};
-    tj_graph *g = recipe("softmax", "dtype=f16", NULL);
-    CHECK(g);
-    for (int w = 0; w < 3 && g; w++) {
+    static const struct { const char *name, *param; int64_t cols; int cluster; } cs[] = {
+        {"softmax", "dtype=f16", 1024, 0},   {"softmax", "dtype=f16", 16384, 0},
+        {"layernorm", "dtype=f32", 8192, 0}, {"layernorm", "dtype=f32", 32768, 1},
+        {"rmsnorm", "dtype=f32", 32768, 1},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        tj_graph *g = recipe(cs[i].name, cs[i].param, NULL);
+        CHECK(g);
+        if (!g) continue;
         int64_t vals[8];
-        bind(g, cols[w], vals);
-        for (int a = 0; a < 2; a++) {
-            char *src = NULL, why[200];
-            emit_launch L;
-            CHECKF(rows_emit_at(g, a ? "sm_90a" : "sm_80", vals, &src, &L, why, sizeof why) == 1,
-                   "%s", why);
-            double ms;
-            int spills = -1;
-            int bad = !src || compile_src(src, a ? "sm_90a" : "sm_80", &ms, &spills);
-            CHECKF(!bad && spills == 0, "f16 softmax %lld on %s: %d bytes spilled",
-                   (long long)cols[w], a ? "sm_90a" : "sm_80", spills);
-            free(src);
-        }
+        bind(g, cs[i].cols, vals);
+        char *src = NULL, why[200];
+        emit_launch L;
+        CHECKF(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
+        CHECKF((L.cluster[0] > 1) == cs[i].cluster, "%s %s %lld: cluster %u", cs[i].name,
+               cs[i].param, (long long)cs[i].cols, L.cluster[0]);
+        double ms;
+        int spills = -1;
+        int bad = !src || compile_src(src, "sm_90a", &ms, &spills);
+        CHECKF(!bad && spills == 0, "%s %s %lld: %d bytes spilled", cs[i].name, cs[i].param,
+               (long long)cs[i].cols, spills);
+        free(src);
+        tj_graph_free(g);
     }
-    tj_graph_free(g);
 }
 
 /* The output's cast right before its store is the store's rounding: not

@@ -152,13 +152,14 @@ static int walk_regs(const rows_plan *p, int words, int late) {
         npref += p->pref[id];
         nhoist += !p->pref[id] && p->hoist[id];
         nlate += !p->pref[id] && late && !p->stored[n->tensor];
-        f16 |= p->g->tensors[n->tensor].dtype == TJ_F16;
+        f16 |= p->g->tensors[n->tensor].dtype == TJ_F16 || p->g->tensors[n->tensor].dtype == TJ_F32;
     }
     /* One row's result takes its input's registers (softmax at 32
      * elements fit 64); several rows combined keep a result beside them
-     * (silu(a) * b at 16 spilled at 64). f16 rows need 8 more than bf16's
-     * (a conversion, not a shift: f16 softmax spilled 44-64 bytes at 64
-     * registers, at every width from 1024 to 16384, where bf16 fit). */
+     * (silu(a) * b at 16 spilled at 64). f16 and f32 rows need 8 more
+     * than bf16's (f16: a conversion, not a shift; f16 softmax spilled
+     * 44-64 bytes at 64 registers at every width from 1024 to 16384 where
+     * bf16 fit, f32 layernorm 28 at 8192). */
     int est = words + S * (npref + nhoist + (npref > 1)) + (nlate ? S : 0) + 16 + (f16 ? 8 : 0);
     return (est + 7) / 8 * 8;
 }
@@ -397,8 +398,9 @@ void rows_choose_mode(rows_plan *p) {
      * 1024-thread block (rmsnorm 32768: 2050 against 2210), and a cluster
      * lost to both (1470). */
     if (!weight_rows(p) && try_persist(p, 2 * elems, late, 0)) return;
-    /* Clusters only where the plain block would hold more than 32
-     * elements a thread under its 64-register cap and spill (softmax
-     * 65536: 265 GB/s plain, 2150 on 4 blocks). */
-    if (p->C * p->V > 32) try_cluster(p, elems);
+    /* Clusters only where the plain block would hold more than 4 16-byte
+     * chunks a thread (32 bf16, 16 f32) under its 64-register cap and
+     * spill (softmax 65536: 265 GB/s plain, 2150 on 4 blocks; f32 norms
+     * at 32768 spilled 136-724 bytes when the rule counted elements). */
+    if (p->C > 4) try_cluster(p, elems);
 }
