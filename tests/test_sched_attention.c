@@ -467,8 +467,8 @@ TEST(test_attention_scale_folds_into_the_exponent_where_only_max_and_exp2_read_i
 }
 
 /* ALiBi's key - query as f32 arithmetic on the thread's converted row
- * and columns: no conversion of an element (it runs at the exponent's
- * rate); a cast of anything else stays a cast. */
+ * and columns, the elements' constant offsets added last: no conversion
+ * of an element (it runs at the exponent's rate). */
 TEST(test_attention_index_casts_are_float_arithmetic_not_a_conversion_an_element) {
     static const char *const params[] = {"d=128 alibi=1", "d=64 alibi=computed causal=1"};
     for (size_t i = 0; i < sizeof params / sizeof *params; i++) {
@@ -476,7 +476,8 @@ TEST(test_attention_index_casts_are_float_arithmetic_not_a_conversion_an_element
         char *src = emit_variant(params[i], &smem);
         CHECKF(src, "'%s' declined", params[i]);
         if (!src) continue;
-        CHECKF(strstr(src, "(float)qcol + (float)(8 * t + c)"), "'%s': columns not converted once",
+        CHECKF(strstr(src, "((float)qcol + (float)s") && strstr(src, ") + (float)(8 * t + c))"),
+               "'%s': columns not converted once, element offsets not last",
                params[i]);
         CHECKF(!strstr(src, "round_to<float>((float)e"), "'%s': an element converted", params[i]);
         free(src);
@@ -539,6 +540,7 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
         "causal=1 hq=8 hkv=2",
         "d=64 softcap=30 alibi=computed",
         "d=256 causal=1",
+        "d=256 causal=1 alibi=computed",   /* spilled 48 bytes with per-column float sums */
         "dtype=f16 alibi=1 causal=1",
         "block_m=64 d=128 block_n=128",
         "d=128 block_n=128 causal=1 cross=1",

@@ -96,7 +96,8 @@ static int exp2_fma(const ax *x, int32_t arg, char *out, size_t size) {
  * a scalar's conversion is the same expression at every element, computed
  * once, and the columns' 8t + 2(lane % 4) + c folds to qcol's conversion
  * plus a constant. 0 where id is not such an expression. */
-static int int_as_float(const ax *x, int32_t id, char *out, size_t size, int depth) {
+static int int_as_float(const ax *x, int32_t id, char *out, size_t size, char *offs,
+                        size_t offsize, int neg, int depth) {
     const ir_node *n = as_node(x, id);
     if (n->type.dtype != TJ_I32 || depth > 8) return 0;
     char a[96];
@@ -106,14 +107,22 @@ static int int_as_float(const ax *x, int32_t id, char *out, size_t size, int dep
         return 1;
     }
     if (n->op == IR_IOTA) {
-        snprintf(out, size, n->type.rank == 2 && n->index == 0 ? "((float)rrow + (float)(8 * h))"
-                                                              : "((float)qcol + (float)(8 * t + c))");
+        /* the thread's base here; the element's constant offset goes last
+         * (offs), so no per-column sum is a loop-invariant the compiler
+         * keeps in a register across the loop (d 256 spilled 48 bytes) */
+        int row = n->type.rank == 2 && n->index == 0;
+        size_t o = strlen(offs);
+        if (o + 32 > offsize) return 0;
+        snprintf(offs + o, offsize - o, " %c (float)(%s)", neg ? '-' : '+',
+                 row ? "8 * h" : "8 * t + c");
+        snprintf(out, size, row ? "(float)rrow" : "(float)qcol");
         return 1;
     }
     if (n->op == IR_BINARY && (n->sub == TJ_ADD || n->sub == TJ_SUB)) {
         char l[512], r[512];
-        if (!int_as_float(x, n->in[0], l, sizeof l, depth + 1) ||
-            !int_as_float(x, n->in[1], r, sizeof r, depth + 1))
+        if (!int_as_float(x, n->in[0], l, sizeof l, offs, offsize, neg, depth + 1) ||
+            !int_as_float(x, n->in[1], r, sizeof r, offs, offsize,
+                          n->sub == TJ_SUB ? !neg : neg, depth + 1))
             return 0;
         if (strlen(l) + strlen(r) + 8 > size) return 0;
         snprintf(out, size, "(%s %c %s)", l, n->sub == TJ_ADD ? '+' : '-', r);
@@ -124,6 +133,15 @@ static int int_as_float(const ax *x, int32_t id, char *out, size_t size, int dep
         return 1;
     }
     return 0;
+}
+
+/* int_as_float's expression with the elements' offsets added last. */
+static int int_cast_expr(const ax *x, int32_t id, char *out, size_t size) {
+    char base[768], offs[256] = "";
+    if (!int_as_float(x, id, base, sizeof base, offs, sizeof offs, 0, 0)) return 0;
+    if (strlen(base) + strlen(offs) + 4 > size) return 0;
+    snprintf(out, size, "(%s%s)", base, offs);
+    return 1;
 }
 
 /* The right-hand side of an elementwise or scalar op, operands at the
@@ -172,7 +190,7 @@ static int rhs(const ax *x, int32_t id, char *out, size_t size) {
         break;
     case IR_CAST:
         if (n->type.dtype == TJ_F32 && x->p->cls[id] != AS_SCALAR &&
-            int_as_float(x, n->in[0], out, size, 0))
+            int_cast_expr(x, n->in[0], out, size))
             break;
         if (emit_cast_is_store_rounding(x->g, id)) {   /* o's cast: the store rounds */
             snprintf(out, size, "%s", a[0]);
