@@ -528,6 +528,23 @@ static void ours_build(mm_case *c, int bm, int bn, int split, tj_graph **g, tj_k
     if (tj_kernel_launch(*k, c->ptrs, NULL, c->vals, NULL) != TJ_OK) DIE("tj_kernel_launch");
 }
 
+/* After timing c's kernel (t0) against its alternative (t1): the faster
+ * one (with its split) becomes c's kernel, the other is freed; 1 when
+ * that was the alternative. */
+static int keep_faster(mm_case *c, float t0, float t1) {
+    int alt = t1 < t0;
+    if (alt) {
+        tj_kernel *tk = c->kern;
+        tj_graph *tg = c->g;
+        c->kern = c->alt, c->g = c->galt, c->alt = tk, c->galt = tg;
+        c->split = c->split_alt;
+    }
+    tj_kernel_destroy(c->alt);
+    tj_graph_free(c->galt);
+    c->alt = NULL, c->galt = NULL;
+    return alt;
+}
+
 /* One case. The tile: forced (a sweep row), else tile_config's pick; where
  * that is a 128-row tile, both 128x256 (warpgroups split each tile) and
  * 128x128 (warpgroups take tiles in turn) are measured and the faster
@@ -573,16 +590,7 @@ static double run_case(int64_t m, int64_t n, int64_t k, int fused, int fp8, int 
         time_pair(ours_run, &c, alt_run, &c, &t0, &t1);
         snprintf(tried, sizeof tried, " (128x%d split %d: %.1f)", obn, c.split_alt,
                  flop / (t1 * 1e-3) / 1e12);
-        if (t1 < t0) {
-            tj_kernel *tk = c.kern;
-            tj_graph *tg = c.g;
-            c.kern = c.alt, c.g = c.galt, c.alt = tk, c.galt = tg;
-            bn = obn;
-            c.split = c.split_alt;
-        }
-        tj_kernel_destroy(c.alt);
-        tj_graph_free(c.galt);
-        c.alt = NULL, c.galt = NULL;
+        if (keep_faster(&c, t0, t1)) bn = obn;
     }
     int kt = fp8 ? 128 : bk16;
     if (!force_bm && bm == 64 && !fp8 && bk16 == 64) {
@@ -604,17 +612,7 @@ static double run_case(int64_t m, int64_t n, int64_t k, int fused, int fp8, int 
             size_t o = strlen(tried);
             snprintf(tried + o, sizeof tried - o, " (64x%dx128 split %d: %.1f)", cand[ci][0],
                      cand[ci][1], flop / (t1 * 1e-3) / 1e12);
-            if (t1 < t0) {
-                tj_kernel *tk = c.kern;
-                tj_graph *tg = c.g;
-                c.kern = c.alt, c.g = c.galt, c.alt = tk, c.galt = tg;
-                bn = cand[ci][0];
-                c.split = cand[ci][1];
-                kt = 128;
-            }
-            tj_kernel_destroy(c.alt);
-            tj_graph_free(c.galt);
-            c.alt = NULL, c.galt = NULL;
+            if (keep_faster(&c, t0, t1)) bn = cand[ci][0], kt = 128;
         }
     }
     unsigned cl = kernel_cluster(&c, c.g);

@@ -237,18 +237,17 @@ static tj_status bad_argument(const tj_kernel *k, const char *what, int i, uint6
                         g->name, g->scalars[i].name, x, tj_dtype_name(g->scalars[i].dtype));
 }
 
-static tj_status missing(const tj_kernel *k, const char *what, int n) {
-    return tj_set_error(TJ_ERR_INVALID_ARG,
-                        "tj_kernel_launch(graph '%s'): %s is NULL but the graph has %d", k->g->name,
-                        what, n);
+static tj_status missing(const char *fn, const tj_kernel *k, const char *what, int n) {
+    return tj_set_error(TJ_ERR_INVALID_ARG, "%s(graph '%s'): %s is NULL but the graph has %d", fn,
+                        k->g->name, what, n);
 }
 
 tj_status tj_kernel_launch(tj_kernel *k, const uint64_t *tensors, const double *scalars,
                            const int64_t *sym_vals, void *stream) {
     if (!k) return tj_set_error(TJ_ERR_INVALID_ARG, "tj_kernel_launch: the kernel is NULL");
-    if (!sym_vals && k->nsym) return missing(k, "sym_vals", k->nsym);
-    if (!tensors && k->ntensors) return missing(k, "tensors", k->ntensors);
-    if (!scalars && k->nscalars) return missing(k, "scalars", k->nscalars);
+    if (!sym_vals && k->nsym) return missing("tj_kernel_launch", k, "sym_vals", k->nsym);
+    if (!tensors && k->ntensors) return missing("tj_kernel_launch", k, "tensors", k->ntensors);
+    if (!scalars && k->nscalars) return missing("tj_kernel_launch", k, "scalars", k->nscalars);
     if (k->nby) {
         tj_kernel *v = kernel_by_symbol_pick(k, sym_vals[k->by_sym]);
         if (v != k) return tj_kernel_launch(v, tensors, scalars, sym_vals, stream);
@@ -316,17 +315,14 @@ tj_status tj_kernel_launch(tj_kernel *k, const uint64_t *tensors, const double *
 
 tj_status tj_kernel_prepare(tj_kernel *k, const int64_t *sym_vals) {
     if (!k) return tj_set_error(TJ_ERR_INVALID_ARG, "tj_kernel_prepare: the kernel is NULL");
-    if (!sym_vals && k->nsym) return missing(k, "sym_vals", k->nsym);
+    if (!sym_vals && k->nsym) return missing("tj_kernel_prepare", k, "sym_vals", k->nsym);
     if (k->nby) {
         tj_kernel *v = kernel_by_symbol_pick(k, sym_vals[k->by_sym]);
         if (v != k) return tj_kernel_prepare(v, sym_vals);
     }
     kspec s;
     tj_status st = kernel_spec(k, sym_vals, 0, &s);
-    if (st != TJ_OK) return st;
-    kentry *e = kmap_find(&k->map, &s);
-    if (e && atomic_load_explicit(&e->state, memory_order_acquire) == KE_READY) return TJ_OK;
-    return kernel_prepare(k, &s, sym_vals);
+    return st != TJ_OK ? st : kernel_prepare(k, &s, sym_vals);
 }
 
 /* ---- create, destroy, statistics ------------------------------------------ */

@@ -103,14 +103,14 @@ static tj_status entry_error(kentry *e) {
     return st;
 }
 
-/* Wait while another thread resolves e (or until it has a tier-0 entry
- * to launch). TJ_OK: look at the state again; else the error of the
- * attempt waited for. */
-static tj_status entry_wait(kentry *e) {
+/* Wait while another thread resolves e (or, unless through_tier, until
+ * it has a tier-0 entry to launch). TJ_OK: look at the state again; else
+ * the error of the attempt waited for. */
+static tj_status entry_wait(kentry *e, int through_tier) {
     pthread_mutex_lock(&e->mu);
     unsigned gen = e->gen;
     while (atomic_load_explicit(&e->state, memory_order_acquire) == KE_PENDING &&
-           !atomic_load_explicit(&e->tier, memory_order_acquire))
+           (through_tier || !atomic_load_explicit(&e->tier, memory_order_acquire)))
         pthread_cond_wait(&e->cv, &e->mu);
     int failed = atomic_load_explicit(&e->state, memory_order_acquire) == KE_IDLE && e->gen != gen;
     pthread_mutex_unlock(&e->mu);
@@ -523,17 +523,6 @@ static tj_status use_tier0(tj_kernel *k, const kentry *e, const int64_t *sym_val
     return kernel_use_variant(k, sym_vals, e->variant | KV_TIER0, &k->tier0_launches, out);
 }
 
-/* Wait while e is PENDING, tier-0 or not (a prepare wants the real one). */
-static tj_status entry_wait_done(kentry *e) {
-    pthread_mutex_lock(&e->mu);
-    unsigned gen = e->gen;
-    while (atomic_load_explicit(&e->state, memory_order_acquire) == KE_PENDING)
-        pthread_cond_wait(&e->cv, &e->mu);
-    int failed = atomic_load_explicit(&e->state, memory_order_acquire) == KE_IDLE && e->gen != gen;
-    pthread_mutex_unlock(&e->mu);
-    return failed ? entry_error(e) : TJ_OK;
-}
-
 tj_status kernel_prepare(tj_kernel *k, const kspec *s, const int64_t *sym_vals) {
     kentry *e = NULL;
     tj_status st = entry_get(k, s, sym_vals, &e);
@@ -545,7 +534,7 @@ tj_status kernel_prepare(tj_kernel *k, const kspec *s, const int64_t *sym_vals) 
         if (state == KE_FAILED || state == KE_BG_FAILED) return entry_error(e);
         if (state == KE_PENDING) {
             if (bg) return TJ_OK;   /* under way; a later launch finds it */
-            if ((st = entry_wait_done(e)) != TJ_OK) return st;
+            if ((st = entry_wait(e, 1)) != TJ_OK) return st;   /* the real one, not tier 0 */
             continue;
         }
         int idle = KE_IDLE;
@@ -578,7 +567,7 @@ tj_status kernel_slow(tj_kernel *k, const kspec *s, const int64_t *sym_vals, ken
         if (state == KE_PENDING) {
             if (tier) return use_tier0(k, e, sym_vals, out);
             if (deferred) return use_fallback(k, sym_vals, out);
-            if ((st = entry_wait(e)) != TJ_OK) return st;
+            if ((st = entry_wait(e, 0)) != TJ_OK) return st;
             continue;
         }
         int idle = KE_IDLE;
