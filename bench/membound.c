@@ -7,7 +7,7 @@
  * call, its JSON lines read with --torch).
  *
  *   bench_membound [--quick] [--json FILE] [--torch FILE] [--commit SHA]
- *                  [--variants LIST] [--only OP] [--cols LIST] [--stage-auto] [--fast-exp]
+ *                  [--variants LIST] [--only OP] [--cols LIST] [--no-stage] [--fast-exp]
  *
  * --variants measures each case in every listed launch variant of the
  * `rows` schedule (rows.h's rows_forced hook), comma-separated:
@@ -20,9 +20,9 @@
  * a variant whose kernel equals an earlier one of the case is
  * skipped, and JSON lines get a "variant" field. --only restricts the
  * ops (softmax, rmsnorm, layernorm), --cols the widths (comma-separated;
- * 65536 is measured for every op only when named). --stage-auto lets
- * the model take the staged walk for wide norms (rows_stage_auto, off by
- * default until its kernels pass the GPU suite); --fast-exp sets
+ * 65536 is measured for every op only when named). --no-stage keeps
+ * the model off the staged walk for wide norms (rows_stage_auto = 0, to
+ * compare with the register walks); --fast-exp sets
  * rows_fast_exp (exp(v - r) as one FMA and ex2.approx, 16-bit outputs).
  *
  * Figures are bytes read + written per second (x in, y out; the weights
@@ -227,7 +227,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--variants") && i + 1 < argc) variants = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--cols") && i + 1 < argc) colsarg = argv[++i];
-        else if (!strcmp(argv[i], "--stage-auto")) rows_stage_auto = 1;
+        else if (!strcmp(argv[i], "--no-stage")) rows_stage_auto = 0;
         else if (!strcmp(argv[i], "--fast-exp")) rows_fast_exp = 1;
     }
     enum { MAX_VARIANTS = 32 };

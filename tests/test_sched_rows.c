@@ -332,17 +332,17 @@ TEST(test_rows_wide_reductions_share_a_row_across_a_cluster_on_sm90) {
     tj_graph_free(r.g);
 }
 
-/* Norms over rows of 32 KB or more on sm_90a take the staged walk (rows
- * copied into shared memory by the bulk copy engine, weight rows held);
- * rmsnorm at 16384 (one weight row), softmax and sm_80 do not. */
+/* Norms over rows of more than 32 KB on sm_90a take the staged walk (rows
+ * copied into shared memory by the bulk copy engine, weight rows held) on
+ * one block or two; norms at 16384, rows that would need 3 blocks
+ * (layernorm 65537), softmax and sm_80 do not. */
 TEST(test_rows_wide_norms_stage_rows_in_shared_memory_on_sm90) {
     static const struct { const char *name, *param; int64_t cols; int staged, cl; } cases[] = {
-        {"layernorm", NULL, 16384, 1, 1}, {"layernorm", NULL, 32768, 1, 1},
+        {"layernorm", NULL, 16384, 0, 0}, {"layernorm", NULL, 32768, 1, 1},
         {"rmsnorm", NULL, 32768, 1, 1},   {"rmsnorm", NULL, 65536, 1, 2},
-        {"layernorm", NULL, 65537, 1, 3}, {"rmsnorm", NULL, 16384, 0, 0},
+        {"layernorm", NULL, 65537, 0, 0}, {"rmsnorm", NULL, 16384, 0, 0},
         {"layernorm", NULL, 8192, 0, 0},  {"softmax", NULL, 32768, 0, 0},
     };
-    rows_stage_auto = 1;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tj_graph *g = recipe(cases[i].name, cases[i].param, NULL);
         CHECK(g);
@@ -370,7 +370,6 @@ TEST(test_rows_wide_norms_stage_rows_in_shared_memory_on_sm90) {
         }
         tj_graph_free(g);
     }
-    rows_stage_auto = 0;
 }
 
 /* The walk's register estimate and the cluster rule count bytes, not
@@ -459,18 +458,23 @@ TEST(test_rows_fast_exp_only_for_16_bit_outputs) {
     rows_fast_exp = 0;
 }
 
-/* With the model's staged walk off (the default until it has passed the
- * GPU suite), wide norms keep the register walks. */
-TEST(test_rows_staged_walk_is_off_in_the_model_by_default) {
+/* The model's staged walk is on by default (it passed test_gpu_rows on an
+ * H200, 2026-11-29); rows_stage_auto = 0 gives wide norms the register
+ * walks. */
+TEST(test_rows_staged_walk_is_the_models_choice_unless_turned_off) {
     tj_graph *g = recipe("layernorm", NULL, NULL);
     CHECK(g);
     int64_t vals[8];
     bind(g, 32768, vals);
-    char *src = NULL, why[200];
-    emit_launch L;
-    CHECKF(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
-    CHECK(src && !strstr(src, "tj::rows::stage_issue<"));
-    free(src);
+    for (int on = 1; on >= 0; on--) {
+        char *src = NULL, why[200];
+        emit_launch L;
+        rows_stage_auto = on;
+        CHECKF(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
+        CHECK(src && !strstr(src, "tj::rows::stage_issue<") == !on);
+        free(src);
+    }
+    rows_stage_auto = 1;
     tj_graph_free(g);
 }
 
@@ -586,9 +590,9 @@ TEST(test_rows_norms_at_32768_columns_hold_rows_as_loaded_without_spills) {
 }
 
 /* The staged walk at ragged widths, alone and in clusters, compiles for
- * sm_90a: the model's (norms) without spills, softmax forced into it (a
- * bench variant; f32 at 32769 spills 4 bytes); the same graphs compile
- * for sm_80, where nothing is staged. */
+ * sm_90a: norms without spills (the model's pick where 2 blocks hold the
+ * row), softmax too (a bench variant; f32 at 32769 spills 4 bytes); the
+ * same graphs compile for sm_80, where nothing is staged. */
 TEST(test_rows_staged_kernels_compile_without_spills_at_ragged_widths) {
     if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
     static const char *const names[][2] = {{"softmax", NULL},     {"rmsnorm", NULL},
@@ -596,7 +600,6 @@ TEST(test_rows_staged_kernels_compile_without_spills_at_ragged_widths) {
                                            {"rmsnorm", "dtype=f16"}, {"layernorm", "bias=0"}};
     static const int64_t cols[] = {32769, 40000, 65537};
     int n = 0;
-    rows_stage_auto = 1;
     for (int r = 0; r < 6; r++) {
         tj_graph *g = recipe(names[r][0], names[r][1], NULL);
         CHECK(g);
@@ -604,9 +607,10 @@ TEST(test_rows_staged_kernels_compile_without_spills_at_ragged_widths) {
             int64_t vals[8];
             bind(g, cols[w], vals);
             for (int a = 0; a < 2; a++) {
-                /* the model picks staging for norms; force it for softmax */
+                /* forced (the model's pick for norms where it fits 2 blocks;
+                 * 65537 takes 3) */
                 rows_forced = (rows_force){0};
-                if (r == 0 || r == 3) rows_forced.mode = ROWS_STAGE;
+                rows_forced.mode = ROWS_STAGE;
                 char *src, why[200];
                 emit_launch L;
                 int took = rows_emit_at(g, a ? "sm_90a" : "sm_80", vals, &src, &L, why, sizeof why);
@@ -629,7 +633,6 @@ TEST(test_rows_staged_kernels_compile_without_spills_at_ragged_widths) {
         }
         tj_graph_free(g);
     }
-    rows_stage_auto = 0;
     printf("  %d kernels compiled\n", n);
 }
 

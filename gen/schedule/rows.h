@@ -113,11 +113,9 @@ typedef struct rows_force {
     int cl, nb, l2;  /* ROWS_STAGE: cluster size, buffers, 1 = L2 evict-first (0: the model's) */
 } rows_force;
 extern rows_force rows_forced;
-/* 1: the model takes the staged walk for wide norms (rows_mode.c). 0 (the
- * default) until the final kernels have passed test_gpu_rows on a GPU:
- * they were measured (layernorm 32768 0.72 -> 0.88 of copy) and checked
- * on a few rows, not through the whole GPU suite. ROWS_STAGE forces the
- * walk either way. */
+/* 1 (the default): the model takes the staged walk for wide norms
+ * (rows_mode.c; passed test_gpu_rows on an H200, 2026-11-29). 0: the
+ * register walks only. ROWS_STAGE forces the walk either way. */
 extern int rows_stage_auto;
 /* 1: exp(v - r), r the same along a row, as ex2.approx(v log2e - r log2e)
  * (one FMA and the MUFU's exp2, against expf's range reduction) in graphs

@@ -17,12 +17,12 @@
  *   is loaded, else one program a group (rows.c's layout);
  * - clusters (sm_90+, a row reduction) only where that layout would hold
  *   more than 32 elements a thread at 1024 threads, i.e. spill;
- * - (2026-11-29) the staged walk (sm_90+) for norms over rows of 32 KB or
- *   more where the walk would not fit 512 threads or would reload two
- *   weight rows a program: rows copied into shared memory by the bulk
- *   copy engine two programs ahead, weight rows held in registers
- *   (layernorm 32768 0.72 -> 0.88 of copy). Softmax measured slower
- *   staged at every width (one block an SM cannot hide its passes).
+ * - (2026-11-29) the staged walk (sm_90+) for norms over rows of more
+ *   than 32 KB, on one block or a pair: rows copied into shared memory by
+ *   the bulk copy engine two programs ahead, weight rows held in
+ *   registers (layernorm 32768 0.77 -> 0.92 of copy). Softmax measured
+ *   slower staged at every width (one block an SM cannot hide its
+ *   passes).
  */
 #include <stdio.h>
 #include <string.h>
@@ -220,7 +220,7 @@ static int weight_rows(const rows_plan *p) {
     return n;
 }
 
-int rows_stage_auto;
+int rows_stage_auto = 1;
 
 /* ---- the staged walk (rows.h, rows_walk.c) ---------------------------------- */
 
@@ -299,7 +299,8 @@ static int stage_blocks(const rows_plan *p, int mb_forced) {
  * measured 0.61-0.78 of copy: the shared memory leaves L1 too small, and
  * in clusters it spilled 24-36 bytes). 0 (plan unchanged) when it does
  * not apply. */
-static int try_stage(rows_plan *p, int elems, int cl_forced, int nb_forced, int late, int mb_forced) {
+static int try_stage(rows_plan *p, int elems, int cl_forced, int nb_forced, int late, int mb_forced,
+                     int cl_max) {
     if (arch_cc(p->arch) < 90 || p->R != 1 || !wide_reduces(p)) return 0;
     layout old = save(p);
     int ns = mark_stage(p, late > 0);
@@ -315,7 +316,7 @@ static int try_stage(rows_plan *p, int elems, int cl_forced, int nb_forced, int 
      * width's extra chunk spilled: softmax 65537 at 40 elements) */
     int64_t limit = cl_forced ? 64 : elems < p->V ? p->V : elems > 64 ? 64 : elems;
     int found = 0, hold = late <= 0;
-    for (int cl = cl_forced ? cl_forced : 1; ns && cl <= STAGE_CLUSTER_MAX && !found; cl++) {
+    for (int cl = cl_forced ? cl_forced : 1; ns && cl <= cl_max && !found; cl++) {
         int64_t per = (nq + cl - 1) / cl;
         int64_t tr = 32;
         while (tr < 1024 && tr * cwant < per) tr *= 2;
@@ -374,22 +375,24 @@ void rows_choose_mode(rows_plan *p) {
     if (f.mode == ROWS_CLUSTER && try_cluster(p, f.elems ? f.elems : 32)) return;
     int late = f.late ? f.late == 1 : -1;
     p->l2hint = f.l2 == 1;
-    if (f.mode == ROWS_STAGE && try_stage(p, f.elems ? f.elems : 32, f.cl, f.nb, late, f.minblocks))
+    if (f.mode == ROWS_STAGE &&
+        try_stage(p, f.elems ? f.elems : 32, f.cl, f.nb, late, f.minblocks, STAGE_CLUSTER_MAX))
         return;
     if (f.mode == ROWS_PERSIST && try_persist(p, f.elems, late, f.minblocks)) return;
     /* The model (docs/performance.md, issue 6, has the sweep behind it).
      * 64 bytes of the row a thread (32 bf16): 16 bytes a thread left the
      * norms at 48-73 % of copy, 64 bytes reach 78-93 %. */
     int elems = 4 * p->V;
-    /* Norms (weight rows) over rows of 32 KB and more on sm_90: the staged
-     * walk where the register walk would not fit 512 threads or would
-     * reload two weight rows a program (layernorm 32768: 0.72 -> 0.88 of
-     * copy, rmsnorm 32768: 0.87 -> 0.90, layernorm 16384: 0.81 -> 0.86);
-     * rmsnorm 16384 stays on the walk (0.90 against 0.87-0.89). */
+    /* Norms (weight rows) over rows of more than 32 KB on sm_90: the
+     * staged walk, on one block or a pair (H200, bf16, 2026-11-29, one
+     * run: layernorm 32768 0.77 -> 0.92 of copy, rmsnorm 65536 0.78 ->
+     * 0.88 on 2 blocks, rmsnorm 32768 0.91 either way). Not at 32 KB
+     * (layernorm 16384 0.90 on the walk, 0.86 staged) nor on 3 blocks
+     * and more (layernorm 65536: 0.33 staged on 3, 0.42 on the cluster
+     * walk: two cluster reductions a row). */
     int64_t rowbytes = (int64_t)p->W * 16 / p->V;
-    int nw = weight_rows(p);
-    if (rows_stage_auto && nw && rowbytes >= 32768 && (nw >= 2 || rowbytes > 32768) &&
-        try_stage(p, elems, 0, 0, late, 0))
+    if (rows_stage_auto && weight_rows(p) && rowbytes > 32768 &&
+        try_stage(p, elems, 0, 0, late, 0, 2))
         return;
     if (try_persist(p, elems, late, 0)) return;
     /* Rows over 512 threads of that: the walk at twice the elements when

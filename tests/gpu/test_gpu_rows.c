@@ -459,8 +459,8 @@ TEST(test_gpu_rows_staged_walk_matches_the_interpreter) {
     CHECK(ran >= 60);
 }
 
-/* The model's staged walk is off by default until this suite has passed
- * with it: every test here runs with it on (TJ_TEST_STAGE_AUTO=0: off). */
+/* The model's staged walk is on by default (TJ_TEST_STAGE_AUTO=0: off, to
+ * test the register walks at the widths it takes). */
 int main(void) {
     const char *e = getenv("TJ_TEST_STAGE_AUTO");
     rows_stage_auto = !(e && !strcmp(e, "0"));
