@@ -122,19 +122,24 @@ TEST(test_rows_threads_a_row_follow_the_width) {
     int64_t vals[2];
     char *src, why[200];
     emit_launch L;
-    /* narrow rows: a few lanes a row, many programs a block, walked persistently */
+    /* narrow rows: a few lanes a row, many programs a block (a block of
+     * programs, hardware-scheduled: rows up to 16 KB without weight rows) */
     bind(g, 128, vals);
     CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
-    CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.threads == 256);
-    CHECK(strstr(src, "32 programs a block"));
-    CHECK(L.params[L.nparams - 1].kind == EMIT_PARAM_GRID && L.params[L.nparams - 1].index == 2);
+    CHECK(L.grid_mode == EMIT_GRID_DIV && L.threads == 256);
+    CHECK(strstr(src, "32 programs a block") && L.grid_arg == 32);
     CHECK(strstr(src, "8 threads a row")); /* 8 lanes x 16 bytes: whole 128-byte lines */
     free(src);
     /* 8192: a block of 256 a row, 32 elements a thread */
     bind(g, 8192, vals);
     CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
-    CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.threads == 256);
+    CHECK(L.grid_mode == EMIT_GRID_GRAPH && L.threads == 256);
     CHECK(strstr(src, "4 chunks of 8"));
+    free(src);
+    /* 16384: past 16 KB a row, the persistent walk */
+    bind(g, 16384, vals);
+    CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.threads == 512);
     free(src);
     /* 32768: the walk at 64 elements a thread on sm_90a (nothing but the
      * row is held), the whole block on sm_80 */
@@ -270,7 +275,9 @@ TEST(test_rows_walk_prefetches_the_next_program_and_hoists_the_weight) {
     bind(g, 1024, vals);
     char *src, why[200];
     emit_launch L;
+    rows_forced = (rows_force){ROWS_PERSIST, 0, 0, 0, 0, 0, 0, 0, 0};
     CHECK(rows_emit_at(g, "sm_80", vals, &src, &L, why, sizeof why) == 1);
+    rows_forced = (rows_force){0};
     CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.grid_arg >= 1);
     int ngrid = 0;
     for (int i = 0; i < L.nparams; i++) ngrid += L.params[i].kind == EMIT_PARAM_GRID;

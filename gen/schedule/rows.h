@@ -98,7 +98,7 @@ typedef struct rows_plan {
  * variant. mode: ROWS_AUTO (the model), ROWS_PLAIN (one program a group),
  * ROWS_PERSIST (the walk, where it applies), ROWS_CLUSTER (where it
  * applies); elems: elements of the input row a thread holds (0: the
- * model's); minblocks: persistent blocks an SM (0: the model's); late:
+ * model's; ROWS_PLAIN: rows.c's layout); minblocks: persistent blocks an SM (0: the model's); late:
  * 0 the model's, 1 reload a weight row each program, 2 hold it; hold: 0
  * the model's, 1 every loaded row converted to f32, 2 as loaded (`raw`);
  * l1: 1 puts L1 policies on the loads (rows streamed past L1, weight rows

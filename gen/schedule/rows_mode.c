@@ -371,7 +371,11 @@ void rows_choose_mode(rows_plan *p) {
     const rows_force f = rows_forced;
     p->CL = 1;
     mark_l1(p, f.l1);
-    if (f.mode == ROWS_PLAIN) return;
+    if (f.mode == ROWS_PLAIN) {   /* rows.c's layout, or about f.elems a thread */
+        layout old = save(p);
+        if (f.elems && !rows_split(p, f.elems)) restore(p, old);
+        return;
+    }
     if (f.mode == ROWS_CLUSTER && try_cluster(p, f.elems ? f.elems : 32)) return;
     int late = f.late ? f.late == 1 : -1;
     p->l2hint = f.l2 == 1;
@@ -383,6 +387,21 @@ void rows_choose_mode(rows_plan *p) {
      * 64 bytes of the row a thread (32 bf16): 16 bytes a thread left the
      * norms at 48-73 % of copy, 64 bytes reach 78-93 %. */
     int elems = 4 * p->V;
+    /* One row a program with at most one weight row, rows up to 16 KB
+     * (32 KB with a weight row): the plain kernel, blocks scheduled by
+     * the hardware, rows.c's layout. H200, bf16, 2026-11-29, same calls,
+     * of copy, plain vs the walk: softmax 128 0.96 / 0.92, 1024 0.98 /
+     * 0.85, 2048 0.98 / 0.89, 4096 0.98 / 0.88, 8192 0.97-0.98 / 0.86,
+     * 16384 0.89 / 0.91 (kept on the walk); rmsnorm 128 ... 8192 0.96-0.98
+     * / 0.91-0.95, 16384 0.99 / 0.92. With two weight rows (layernorm)
+     * the plain kernel loses from 1024 (0.88-0.94 at 16 or 32 elements a
+     * thread against 0.91-0.95; 0.61 at 16384) and wins only at 128
+     * columns (0.96 / 0.94). */
+    int64_t rowbytes = (int64_t)p->W * 16 / p->V;
+    int nw = weight_rows(p);
+    if (p->R == 1 && p->C <= 4 &&
+        (nw == 0 ? rowbytes <= 16384 : nw == 1 ? rowbytes <= 32768 : rowbytes <= 256))
+        return;
     /* Norms (weight rows) over rows of more than 32 KB on sm_90: the
      * staged walk, on one block or a pair (H200, bf16, 2026-11-29, one
      * run: layernorm 32768 0.77 -> 0.92 of copy, rmsnorm 65536 0.78 ->
@@ -390,8 +409,7 @@ void rows_choose_mode(rows_plan *p) {
      * (layernorm 16384 0.90 on the walk, 0.86 staged) nor on 3 blocks
      * and more (layernorm 65536: 0.33 staged on 3, 0.42 on the cluster
      * walk: two cluster reductions a row). */
-    int64_t rowbytes = (int64_t)p->W * 16 / p->V;
-    if (rows_stage_auto && weight_rows(p) && rowbytes > 32768 &&
+    if (rows_stage_auto && nw && rowbytes > 32768 &&
         try_stage(p, elems, 0, 0, late, 0, 2))
         return;
     if (try_persist(p, elems, late, 0)) return;
