@@ -465,67 +465,6 @@ TEST(test_rows_fast_exp_only_for_16_bit_outputs) {
     rows_fast_exp = 0;
 }
 
-/* rows_online: softmax's max, exp(x - max) and sum in one reduction of
- * (max, sum) pairs on every launch variant (plain, walk, clusters, ragged,
- * f32) but the walk at 32 elements a thread under 64 registers (it
- * spilled 16 bytes at 16384); a chain whose difference is read elsewhere,
- * and norms, keep their reductions. The kernels compile without spills. */
-TEST(test_rows_online_softmax_fuses_the_max_and_the_sum) {
-    if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
-    static const struct { const char *name, *param; int64_t cols; const char *want; } cs[] = {
-        {"softmax", NULL, 100, "group_online<TR>(q_gm, q_s, (tj::rows::mpair *)0)"},
-        {"softmax", NULL, 8192, "group_online<TR>(q_gm, q_s, q_part)"},
-        {"softmax", NULL, 16384, NULL},   /* the walk at its 64-register cap */
-        {"softmax", NULL, 32768, "group_online<TR>(q_gm, q_s, q_part[q_it & 1])"},
-        {"softmax", NULL, 65536, "cluster_online<TR, CL, true>"},
-        {"softmax", "dtype=f32", 4097, "group_online<TR>"},
-        {"softmax", "bm=4", 1000, NULL},  /* the walk at its 64-register cap */
-        {"softmax", "dtype=f16", 2000, "group_online<TR>"},
-        {"layernorm", NULL, 8192, NULL},
-    };
-    rows_online = 1;
-    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
-        tj_graph *g = recipe(cs[i].name, cs[i].param, NULL);
-        CHECK(g);
-        int64_t vals[8];
-        bind(g, cs[i].cols, vals);
-        char *src = NULL, why[200];
-        emit_launch L;
-        CHECKF(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
-        if (!src) continue;
-        int fused = strstr(src, "in the online reduction") != NULL;
-        CHECKF(fused == (cs[i].want != NULL), "%s %s %lld: fused %d", cs[i].name,
-               cs[i].param ? cs[i].param : "", (long long)cs[i].cols, fused);
-        CHECKF(!cs[i].want || strstr(src, cs[i].want), "%s %lld: no %s", cs[i].name,
-               (long long)cs[i].cols, cs[i].want);
-        /* one reduction a row left: no sum_op reduction beside the pairs */
-        CHECK(!cs[i].want || !strstr(src, "tj::rows::sum_op, TR"));
-        double ms;
-        int spills;
-        int bad = compile_src(src, "sm_90a", &ms, &spills);
-        CHECKF(!bad && spills == 0, "%s %s %lld: %d bytes spilled", cs[i].name,
-               cs[i].param ? cs[i].param : "", (long long)cs[i].cols, bad ? -1 : spills);
-        free(src);
-        tj_graph_free(g);
-    }
-    /* x - max read by a second op besides exp: not fused */
-    {
-        rowg r;
-        rowg_begin(&r, 1);
-        tj_val m = tj_rowmax(r.g, r.x_tile), d = tj_sub(r.g, r.x_tile, m);
-        tj_val ex = tj_exp(r.g, d), s = tj_rowsum(r.g, ex);
-        tj_store(r.g, r.y, r.at, tj_add(r.g, tj_div(r.g, ex, s), d), NULL, 0);
-        int64_t vals[2] = {1000, 2048};
-        char *src = NULL, why[200];
-        emit_launch L;
-        CHECKF(rows_emit_at(r.g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
-        CHECK(src && !strstr(src, "in the online reduction"));
-        free(src);
-        tj_graph_free(r.g);
-    }
-    rows_online = 0;
-}
-
 /* The model's staged walk is on by default (it passed test_gpu_rows on an
  * H200, 2026-11-29); rows_stage_auto = 0 gives wide norms the register
  * walks. */

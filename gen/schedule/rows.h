@@ -117,12 +117,6 @@ extern rows_force rows_forced;
  * (rows_mode.c; passed test_gpu_rows on an H200, 2026-11-29). 0: the
  * register walks only. ROWS_STAGE forces the walk either way. */
 extern int rows_stage_auto;
-/* 1: a row's max m, e = exp(x - m) and sum(e) in one reduction of (max,
- * sum) pairs (an online softmax: each thread sums exp(x - its own max),
- * the pairs combine rescaling by one exponential, e is rescaled by
- * exp(own max - m)): one barrier (a cluster barrier on clusters) a row
- * less, e within a few ulp of the two-pass value. rows_emit.c. */
-extern int rows_online;
 /* 1: exp(v - r), r the same along a row, as ex2.approx(v log2e - r log2e)
  * (one FMA and the MUFU's exp2, against expf's range reduction) in graphs
  * whose stores are all 16-bit floats: about 2^-22 relative plus the

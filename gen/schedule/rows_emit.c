@@ -187,139 +187,12 @@ void rows_emit_renew(rem *e, int all) {
     }
 }
 
-int rows_online;
-
-/* A reduction along the row (not a copy of a one-wide dim). */
-static int row_reduce(const rem *e, int32_t id) {
-    const ir_node *n = N(e, id);
-    return n->op == IR_REDUCE && wide(e, n->in[0]) && !(n->type.rank == 2 && n->index == 0);
-}
-
-/* The one live node reading `id` (-1: none or several). */
-static int32_t only_reader(const rem *e, int32_t id) {
-    int32_t r = -1;
-    for (int32_t k = 0; k < e->p->g->nnodes; k++) {
-        const ir_node *u = N(e, k);
-        if (!e->p->live[k]) continue;
-        for (int q = 0; q < u->nin; q++)
-            if (u->in[q] == id) {
-                if (r >= 0 && r != k) return -1;
-                r = k;
-            }
-    }
-    return r;
-}
-
-/* m = max(x) along the row, d = x - m, t = exp(d), s = sum(t) along the
- * row, all f32, d read only by t: fills d, t, s; 0 when mx leads no such
- * chain. */
-static int online_chain(const rem *e, int32_t mx, int32_t ids[3]) {
-    const ir_node *n = N(e, mx);
-    if (!row_reduce(e, mx) || n->sub != TJ_RMAX || n->type.dtype != TJ_F32) return 0;
-    int32_t x = n->in[0], d = -1;
-    for (int32_t k = 0; k < e->p->g->nnodes && d < 0; k++) {
-        const ir_node *u = N(e, k);
-        if (e->p->live[k] && u->op == IR_BINARY && u->sub == TJ_SUB && u->in[0] == x &&
-            u->in[1] == mx && wide(e, k) && u->type.dtype == TJ_F32)
-            d = k;
-    }
-    int32_t t = d >= 0 ? only_reader(e, d) : -1;
-    if (t < 0 || N(e, t)->op != IR_UNARY || N(e, t)->sub != TJ_EXP || e->p->inl[t]) return 0;
-    int32_t sm = -1;
-    for (int32_t k = 0; k < e->p->g->nnodes && sm < 0; k++) {
-        const ir_node *u = N(e, k);
-        if (e->p->live[k] && row_reduce(e, k) && u->in[0] == t && u->sub == TJ_SUM &&
-            u->type.dtype == TJ_F32 && !e->p->inl[k])
-            sm = k;
-    }
-    if (sm < 0) return 0;
-    ids[0] = d, ids[1] = t, ids[2] = sm;
-    return 1;
-}
-
-static void mark_online(rem *e) {
-    const rows_plan *p = e->p;
-    memset(e->online, 0, (size_t)p->g->nnodes + 1);
-    /* the walk at 32 elements a thread under 64 registers has none to
-     * spare (softmax 16384 spilled 16 bytes) */
-    if (p->persist && p->minblocks * p->NT >= 1024 && p->C * p->V >= 32) return;
-    for (int32_t id = 0; rows_online && id < p->g->nnodes; id++) {
-        int32_t c[3];
-        if (!p->live[id] || e->online[id] || !online_chain(e, id, c)) continue;
-        if (e->online[c[0]] || e->online[c[1]] || e->online[c[2]]) continue;
-        e->online[id] = 1;
-        e->online[c[0]] = e->online[c[1]] = e->online[c[2]] = 2;
-    }
-}
-
-/* The chain of online_chain in one reduction of (max, sum) pairs, its
- * buffers as emit_reduce's. t holds exp(x - the thread's own max) until
- * the row's max is known, then is rescaled. */
-static void emit_online(rem *e, int32_t mx) {
-    const rows_plan *p = e->p;
-    int32_t c[3];
-    online_chain(e, mx, c);
-    const char *t = V(e, c[1]), *sm = V(e, c[2]);
-    char xs[OPND_MAX], ex[OPND_MAX + 64], arg[OPND_MAX + 32];
-    opnd(e, N(e, mx)->in[0], "k", xs, sizeof xs);
-    snprintf(arg, sizeof arg, "%s - q_r", xs);
-    snprintf(ex, sizeof ex, emit_unary_fmt(TJ_EXP), arg);
-    int ragged = (int64_t)p->C * p->V * p->TR * p->CL != p->W;
-    line(e, "// online with %%%d, %%%d, %%%d: (max, sum of exp) pairs in one reduction", c[0],
-         c[1], c[2]);
-    line(e, "float %s[S];", t);
-    line(e, "float %s;", sm);
-    line(e, "{");
-    e->depth++;
-    line(e, "float q_m = tj::rows::max_op::identity<float>(), q_s = 0.0f;");
-    begin_slots(e);
-    line(e, "%sq_m = tj::rows::max_op::apply(q_m, %s);", ragged ? "if (j < W) " : "", xs);
-    end_slots(e);
-    line(e, "const float q_r = q_m == tj::rows::max_op::identity<float>() ? 0.0f : q_m;");
-    begin_slots(e);
-    line(e, "%s[k] = %s;", t, ex);
-    line(e, "%sq_s += %s[k];", ragged ? "if (j < W) " : "", t);
-    end_slots(e);
-    line(e, "float q_gm = q_m;");
-    if (p->CL > 1 && p->persist) {
-        line(e, "__shared__ tj::rows::mpair q_part[2][NT / 32], q_xch[2][NT / TR * CL];");
-        line(e, "tj::rows::cluster_online<TR, CL, false>(q_gm, q_s, q_part[q_it & 1], "
-                "q_xch[q_it & 1]);");
-    } else if (p->CL > 1) {
-        line(e, "__shared__ tj::rows::mpair q_part[NT / 32], q_xch[NT / TR * CL];");
-        line(e, "tj::rows::cluster_online<TR, CL, %s>(q_gm, q_s, q_part, q_xch);",
-             e->p->nfirst++ ? "false" : "true");
-    } else if (p->TR > 32 && p->persist) {
-        line(e, "__shared__ tj::rows::mpair q_part[2][NT / 32];");
-        line(e, "tj::rows::group_online<TR>(q_gm, q_s, q_part[q_it & 1]);");
-    } else if (p->TR > 32) {
-        line(e, "__shared__ tj::rows::mpair q_part[NT / 32];");
-        line(e, "tj::rows::group_online<TR>(q_gm, q_s, q_part);");
-    } else {
-        line(e, "tj::rows::group_online<TR>(q_gm, q_s, (tj::rows::mpair *)0);");
-    }
-    line(e, "%s = q_gm;", V(e, mx));
-    line(e, "%s = q_s;", sm);
-    line(e, "const float q_c = tj::exp(q_m - q_gm);");
-    begin_slots(e);
-    line(e, "%s[k] *= q_c;", t);
-    end_slots(e);
-    e->depth--;
-    line(e, "}");
-    e->emitted[c[0]] = e->emitted[c[1]] = e->emitted[c[2]] = 1;
-    rows_emit_renew(e, 0);
-}
-
 static void emit_reduce(rem *e, int32_t id) {
     const ir_node *n = N(e, id);
     int32_t x = n->in[0];
     if (!wide(e, x) || (n->type.rank == 2 && n->index == 0)) {
         /* a dim of size 1 (or a [1,W] along rows): the reduction is a copy */
         assign(e, id, "%1$s", &x, 1);
-        return;
-    }
-    if (e->online[id] == 1) {
-        emit_online(e, id);
         return;
     }
     static const char *const op[3] = {"tj::rows::sum_op", "tj::rows::max_op", "tj::rows::min_op"};
@@ -638,9 +511,8 @@ static void emit_node(rem *e, int32_t id) {
     }
     if (n->op == IR_CONST || n->op == IR_SCALAR_ARG) return; /* literals, parameters */
     char desc[160];
-    line(e, "// %s%s", ir_node_desc(p->g, id, desc, sizeof desc),
-         p->inl[id] ? ": at each use" : e->online[id] == 2 ? ": in the online reduction" : "");
-    if (p->inl[id] || e->online[id] == 2) return;
+    line(e, "// %s%s", ir_node_desc(p->g, id, desc, sizeof desc), p->inl[id] ? ": at each use" : "");
+    if (p->inl[id]) return;
     if (p->pref[id] && p->stage)
         ; /* a view of its shared-memory buffer (rows_emit_staged_load) */
     else if (p->raw[id])
@@ -840,17 +712,14 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
     e.visible = calloc((size_t)g->nnodes + 1, 1);
     e.scratch = calloc((size_t)g->nnodes + 1, 1);
     e.emitted = calloc((size_t)g->nnodes + 1, 1);
-    e.online = calloc((size_t)g->nnodes + 1, 1);
-    if (!done || !e.visible || !e.scratch || !e.emitted || !e.online) {
+    if (!done || !e.visible || !e.scratch || !e.emitted) {
         free(done);
         free(e.visible);
         free(e.scratch);
         free(e.emitted);
-        free(e.online);
         sb_free(&e.out);
         return tj_set_error(TJ_ERR_NO_MEMORY, "rows schedule: out of memory");
     }
-    mark_online(&e);
     if (p->persist)
         rows_emit_walk(&e, done);
     else
@@ -859,7 +728,6 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
     free(e.visible);
     free(e.scratch);
     free(e.emitted);
-    free(e.online);
     sb_printf(&e.out, "}\n");
     if (e.out.oom) {
         sb_free(&e.out);

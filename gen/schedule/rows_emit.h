@@ -18,8 +18,6 @@ typedef struct rem {
     uint8_t *visible;  /* persistent walk: nodes declared before the loop */
     uint8_t *scratch;  /* persistent walk: the prefetch scope's emitted nodes */
     uint8_t *emitted;  /* the nodes written so far (rows_emit_renew: which raw values are used later) */
-    uint8_t *online;   /* per node: 1 a row max leading an online softmax, 2 the sub, exp and
-                          sum it computes with it (rows_online) */
 } rem;
 
 /* One statement (lines split at '\n') at the current depth. */

@@ -17,8 +17,6 @@
 //                             sums wrap, max/min of floats ignore NaN)
 //   cluster_reduce<Op, TR, CL, FIRST>(x, part, xch)   (sm_90+) Op over a row
 //                             split across the CL blocks of a cluster
-//   group_online<TR>(m, s, part), cluster_online<TR, CL, FIRST>(m, s, part, xch)
-//                             an online softmax's (max, sum of exp) pairs combined
 //   cluster_rank(), cluster_arrive_relaxed()          (sm_90+)
 //   sview<T, V, TR>           a thread's chunks of a row staged in shared memory
 //   stage_init / stage_issue / stage_wait             (sm_90+) a row copied into
@@ -271,46 +269,6 @@ TJ_DEV R group_reduce(R x, R *part) {
     return x;
 }
 
-// ---- an online softmax's (max, sum) pairs -----------------------------------
-// m: the largest element, s: the sum of exp(x - m). Combining rescales the
-// sum of the smaller max by one exponential. Bit for bit commutative (the
-// same two rounded terms added either way; no contraction into an FMA), so
-// a butterfly leaves every lane of a group the same bits; a side with only
-// -inf (s = 0: a thread holding only a ragged row's padding) adds nothing.
-struct mpair {
-    float m, s;
-};
-TJ_DEV void online_combine(float &m, float &s, float m2, float s2) {
-    if (m2 > m) {
-        s = __fadd_rn(__fmul_rn(s, tj::exp(m - m2)), s2);
-        m = m2;
-    } else if (m2 == m) {
-        s = __fadd_rn(s, s2);
-    } else {
-        s = __fadd_rn(s, __fmul_rn(s2, tj::exp(m2 - m)));
-    }
-}
-
-// The pairs of the TR threads of the caller's group combined (as
-// group_reduce: `part` NT/32 pairs for this call, every thread calls).
-template <int TR>
-TJ_DEV void group_online(float &m, float &s, mpair *part) {
-    constexpr int L = TR < 32 ? TR : 32;
-#pragma unroll
-    for (int k = L / 2; k >= 1; k /= 2) online_combine(m, s, shfl_xor(m, k), shfl_xor(s, k));
-    if (TR > 32) {
-        constexpr int NW = TR / 32;
-        const int warp = (int)threadIdx.x / 32;
-        if ((threadIdx.x & 31) == 0) part[warp] = mpair{m, s};
-        __syncthreads();
-        const int w0 = warp / NW * NW;
-        m = part[w0].m;
-        s = part[w0].s;
-#pragma unroll
-        for (int q = 1; q < NW; ++q) online_combine(m, s, part[w0 + q].m, part[w0 + q].s);
-    }
-}
-
 // ---- clusters (sm_90+): one row over CL blocks ---------------------------------
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -370,25 +328,6 @@ TJ_DEV R cluster_reduce(R x, R *part, R *xch) {
 #pragma unroll
     for (int q = 1; q < CL; ++q) x = Op::apply(x, xch[g * CL + q]);
     return x;
-}
-
-// group_online over a row split across the CL blocks of a cluster (as
-// cluster_reduce: the blocks' pairs combined in rank order).
-template <int TR, int CL, bool FIRST>
-TJ_DEV void cluster_online(float &m, float &s, mpair *part, mpair *xch) {
-    group_online<TR>(m, s, part);
-    const int g = (int)threadIdx.x / TR;
-    const unsigned me = cluster_rank();
-    if (FIRST) cluster_wait();
-    if ((int)threadIdx.x % TR == 0) {
-#pragma unroll
-        for (int q = 0; q < CL; ++q) *map_rank(&xch[g * CL + (int)me], (unsigned)q) = mpair{m, s};
-    }
-    cluster_sync();
-    m = xch[g * CL].m;
-    s = xch[g * CL].s;
-#pragma unroll
-    for (int q = 1; q < CL; ++q) online_combine(m, s, xch[g * CL + q].m, xch[g * CL + q].s);
 }
 #endif
 

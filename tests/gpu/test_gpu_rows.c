@@ -468,7 +468,5 @@ int main(void) {
     rows_stage_auto = !(e && !strcmp(e, "0"));
     e = getenv("TJ_TEST_FAST_EXP");   /* 1: rows_fast_exp on (off by default) */
     rows_fast_exp = e && *e && strcmp(e, "0");
-    e = getenv("TJ_TEST_ONLINE");     /* 1: rows_online on (off by default) */
-    rows_online = e && *e && strcmp(e, "0");
     return harness_main();
 }
