@@ -8,7 +8,9 @@
  *
  * Each case builds the `gemm` recipe (a [M,K] row-major, b [N,K] row-major,
  * i.e. trans_b=1, the layout of x . W^T; tensors declared 16-byte aligned),
- * with the tile shape from tile_config() below, and runs it through
+ * with the tile from the library's configuration model
+ * (tj_gemm_config_candidates; the pick and its two runners-up measured,
+ * the fastest kept: tile_candidates, run_case), and runs it through
  * tj_kernel_launch, as a user would. cuBLAS: cublasGemmEx (libcublas,
  * dlopen); the fused case (bias + GELU) against cuBLASLt's fused
  * GELU_BIAS epilogue (tanh GELU, as the recipe's act=gelu_tanh); one fp8
@@ -17,8 +19,8 @@
  * the tensor cores' partial sums).
  * Timing: a second of both in turn, then ours and the peer take turns in
  * rounds of 5 runs enqueued back to back with a CUDA event between each
- * (R runs of each in all, --reps), the median interval of each; the two
- * 128-row tile candidates are compared the same way (a GPU at its power
+ * (R runs of each in all, --reps), the median interval of each; the tile
+ * candidates are compared the same way (a GPU at its power
  * limit slows within a run, which favoured whichever was timed first).
  * Correctness: 256 sampled
  * elements of ours and cuBLAS's output against a float64 dot product of
@@ -31,12 +33,12 @@
  * knobs are not in the cache key and memory-only kernels share one store
  * in a process: compare settings in separate processes. Each result line
  * says whether its kernel ran in clusters.
- * Split-K in clusters (gs_splitk): without --splitk, tile_config picks a
- * (tile, split) pair — splits only where the tiles are few — and each
- * kernel is built with its split forced; --splitk N sets gs_splitk N for
- * every kernel instead (1: never split, the tiles picked as before
- * split-K; 0: the schedule's own choice; 2, 4, 8: forced) with the
- * unsplit tile table. --bk N: the K tile of the bf16 cases (64 by default).
+ * Split-K in clusters (gs_splitk): without --splitk, each candidate is
+ * built with the split the model gives it (the schedule's own automatic
+ * split at that tile and shape, forced so the kernel is the one scored);
+ * --splitk N sets gs_splitk N for every kernel instead (1: never split;
+ * 0: the schedule's own choice; 2, 4, 8: forced). --bk N: only the
+ * candidates with that K tile (16-bit cases; the model's by default).
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -58,8 +60,8 @@ static const char *only;   /* --only: cases whose name starts so */
 static FILE *json;
 static const char *commit = "unknown", *sass_dir = NULL;
 static drv_device dev;
-static int splitk_flag = -1;   /* --splitk N; -1: tile_config picks the split */
-static int bk16 = 64;          /* --bk N: the K tile of the 16-bit cases */
+static int splitk_flag = -1;   /* --splitk N; -1: the model's split per candidate */
+static int bk16 = 0;           /* --bk N: the K tile of the 16-bit cases (0: the model's) */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static float frand(void) {
@@ -235,7 +237,6 @@ typedef struct mm_case {
     tj_kernel *kern, *alt;   /* alt: the other 128-row tile while they are compared */
     tj_graph *g, *galt;
     int split, split_alt;    /* gs_splitk each was built with */
-    int bk;                  /* the 16-bit K tile of the next build; 0: --bk's */
     int64_t vals[3];
     uint64_t ptrs[4];
     void *lt_desc, *la, *lb, *lc;
@@ -308,52 +309,21 @@ static void alt_run(void *ctx) {
 
 /* ---- the tile configuration ---------------------------------------------- */
 
-/* Relative rates of the tiles at 4096^3 (H200), and what a split keeps
- * of its tile's (the reduction through distributed shared memory, the
- * shorter pipelines: a guess until measured, bench_gemm --sweep). */
-static const int cand[][2] = {{128, 256}, {128, 128}, {64, 128}, {64, 64}};
-static const double speed[] = {1.0, 0.955, 0.81, 0.47};
-#define SPLIT_KEEPS 0.85
-#define SPLIT_MIN_KTILES 4
-
-/* The split for tile bm x bn at (M, N, K) (K counted in 64-element
- * tiles: fp8 passes K / 2) with no --splitk: the most blocks (8, 4, 2)
- * whose clusters, one a tile, are all resident at once (H200: 66 pairs,
- * 30 fours, 14 eights at one block an SM; more run a second wave), each
- * with 4 K tiles at least; 1 if none or with --splitk (the knob decides). */
-static int split_for(int64_t m, int64_t n, int64_t k, int bm, int bn) {
-    if (splitk_flag >= 0) return 1;
-    int64_t tiles = ((m + bm - 1) / bm) * ((n + bn - 1) / bn), kt = (k + 63) / 64;
-    for (int s = 8; s >= 2; s /= 2)
-        if (tiles <= (s == 2 ? dev.sm_count / 2 : s == 4 ? 30 : 14) &&
-            kt >= (int64_t)s * SPLIT_MIN_KTILES)
-            return s;
-    return 1;
-}
-
-/* The program tile and split for (M, N, K): the candidate whose blocks
- * fill the SMs' waves best, weighted by how close its tile runs to the
- * tensor cores' peak (measured relative rates; bigger tiles reuse more
- * operands); 128-row tiles also split K in clusters where that fills
- * more SMs (split_for), at SPLIT_KEEPS of their rate. */
-static void tile_config(int64_t m, int64_t n, int64_t k, int *bm, int *bn, int *split) {
-    double best = -1;
-    for (int i = 0; i < 4; i++) {
-        int64_t tiles = ((m + cand[i][0] - 1) / cand[i][0]) * ((n + cand[i][1] - 1) / cand[i][1]);
-        for (int sp = 0; sp < 2; sp++) {
-            int s = sp ? split_for(m, n, k, cand[i][0], cand[i][1]) : 1;
-            if (sp && s == 1) continue;
-            int64_t blocks = tiles * s, waves = (blocks + dev.sm_count - 1) / dev.sm_count;
-            double score = speed[i] * (sp ? SPLIT_KEEPS : 1.0) * (double)blocks /
-                           (double)(waves * dev.sm_count);
-            if (score > best + 1e-9) {
-                best = score;
-                *bm = cand[i][0];
-                *bn = cand[i][1];
-                *split = s;
-            }
-        }
-    }
+/* The library's configuration model (tj_gemm_config_candidates,
+ * gen/recipes/gemm_config.c): its candidates for the case, best first,
+ * each with the split the schedule's automatic rule gives it. --bk N
+ * (16-bit cases) keeps the candidates with that K tile. */
+static int tile_candidates(const mm_case *c, tj_gemm_config *out, int max) {
+    tj_gemm_config all[TJ_GEMM_MAX_CONFIGS];
+    int n = 0, kept = 0;
+    if (tj_gemm_config_candidates(dev.arch, dev.sm_count, c->m, c->n, c->k,
+                                  c->fp8 ? TJ_F8E4M3 : TJ_BF16, all, TJ_GEMM_MAX_CONFIGS,
+                                  &n) != TJ_OK)
+        DIE("tj_gemm_config_candidates");
+    for (int i = 0; i < n && kept < max; i++)
+        if (c->fp8 || !bk16 || all[i].bk == bk16) out[kept++] = all[i];
+    if (!kept) DIE("no candidate with --bk %d", bk16);
+    return kept;
 }
 
 /* gs_splitk for a kernel built with split s (--splitk N overrides). */
@@ -496,10 +466,12 @@ static tj_graph *renamed(tj_graph *g, const char *name) {
     return h;
 }
 
-/* Build the recipe at tile bm x bn, K split in clusters of `split` (1:
- * not), and its tj_kernel into *g / *k (replacing any there). The kernel
- * is emitted at its first launch, here, with gs_splitk set. */
-static void ours_build(mm_case *c, int bm, int bn, int split, tj_graph **g, tj_kernel **k) {
+/* Build the recipe at tile bm x bn x bk (bk 0: the recipe's auto), K split
+ * in clusters of `split` (1: not), and its tj_kernel into *g / *k
+ * (replacing any there). The kernel is emitted at its first launch, here,
+ * with gs_splitk set. */
+static void ours_build(mm_case *c, int bm, int bn, int bkv, int split, tj_graph **g,
+                       tj_kernel **k) {
     gs_splitk = splitk_knob(split);
     char name[32];
     snprintf(name, sizeof name, gs_splitk == 1 ? "gemm" : "gemm_s%d", gs_splitk);
@@ -511,9 +483,10 @@ static void ours_build(mm_case *c, int bm, int bn, int split, tj_graph **g, tj_k
     snprintf(p[1], sizeof p[1], "bn=%d", bn);
     snprintf(p[2], sizeof p[2], "trans_b=1");
     snprintf(p[3], sizeof p[3], c->fused ? "bias=1" : "bias=0");
-    /* fp8: K tiles of 128 (one 128-byte swizzle line, what gemm_sm90 takes) */
+    /* bk auto: one 128-byte swizzle line (64 16-bit, 128 fp8 elements) */
     char bk[16];
-    snprintf(bk, sizeof bk, "bk=%d", c->fp8 ? 128 : c->bk ? c->bk : bk16);
+    if (bkv) snprintf(bk, sizeof bk, "bk=%d", bkv);
+    else snprintf(bk, sizeof bk, "bk=auto");
     const char *params[7] = {p[0], p[1], p[2], p[3], bk,
                              c->fused ? "act=gelu_tanh" : "act=none",
                              c->fp8 ? "dtype=f8e4m3" : "dtype=bf16"};
@@ -545,18 +518,24 @@ static int keep_faster(mm_case *c, float t0, float t1) {
     return alt;
 }
 
-/* One case. The tile: forced (a sweep row), else tile_config's pick; where
- * that is a 128-row tile, both 128x256 (warpgroups split each tile) and
- * 128x128 (warpgroups take tiles in turn) are measured and the faster
- * kept, as `tilejit tune` is to do. */
+/* One case. The tile: forced (a sweep row), else the library model's
+ * pick (tj_gemm_config_candidates) measured against its two runners-up
+ * (each against the best so far, taking turns) and the fastest kept: what
+ * `tilejit tune` does and stores per shape. */
+#define BENCH_CANDIDATES 3
 static double run_case(int64_t m, int64_t n, int64_t k, int fused, int fp8, int force_bm,
                        int force_bn, int force_split) {
     mm_case c;
     memset(&c, 0, sizeof c);
     c.m = m, c.n = n, c.k = k, c.fused = fused, c.fp8 = fp8;
-    int bm = force_bm, bn = force_bn, split = force_split ? force_split : 1;
-    if (!bm) tile_config(m, n, fp8 ? k / 2 : k, &bm, &bn, &split);
-    char cfg[256], cas[64];
+    tj_gemm_config cand[BENCH_CANDIDATES];
+    int ncand = 1;
+    if (force_bm)
+        cand[0] = (tj_gemm_config){force_bm, force_bn, fp8 ? 128 : bk16 ? bk16 : 64,
+                                   force_split ? force_split : 1, 0, 0};
+    else
+        ncand = tile_candidates(&c, cand, BENCH_CANDIDATES);
+    char cfg[320], cas[64];
     snprintf(cas, sizeof cas, "%lldx%lldx%lld%s%s%s", (long long)m, (long long)n, (long long)k,
              fp8 ? "-e4m3" : "", fused ? "+bias+gelu" : "", force_bm ? "@" : "");
     if (only && strncmp(cas, only, strlen(only))) return 0;
@@ -579,47 +558,26 @@ static double run_case(int64_t m, int64_t n, int64_t k, int fused, int fp8, int 
     if (fused) c.ptrs[np++] = c.bias;
     c.ptrs[np++] = c.c;
     double flop = 2.0 * (double)m * (double)n * (double)k;
-    c.split = split;
-    ours_build(&c, bm, bn, split, &c.g, &c.kern);
-    char tried[160] = "";
-    if (!force_bm && bm == 128) {
-        int obn = bn == 256 ? 128 : 256;
-        c.split_alt = split_for(m, n, fp8 ? k / 2 : k, 128, obn);
-        ours_build(&c, 128, obn, c.split_alt, &c.galt, &c.alt);
+    int best = 0;
+    c.split = cand[0].split;
+    ours_build(&c, cand[0].bm, cand[0].bn, cand[0].bk, c.split, &c.g, &c.kern);
+    char tried[240] = "";
+    for (int ci = 1; ci < ncand; ci++) {
+        c.split_alt = cand[ci].split;
+        ours_build(&c, cand[ci].bm, cand[ci].bn, cand[ci].bk, c.split_alt, &c.galt, &c.alt);
         float t0, t1;
         time_pair(ours_run, &c, alt_run, &c, &t0, &t1);
-        snprintf(tried, sizeof tried, " (128x%d split %d: %.1f)", obn, c.split_alt,
-                 flop / (t1 * 1e-3) / 1e12);
-        if (keep_faster(&c, t0, t1)) bn = obn;
+        size_t o = strlen(tried);
+        snprintf(tried + o, sizeof tried - o, " (%dx%dx%d split %d: %.1f)", cand[ci].bm,
+                 cand[ci].bn, cand[ci].bk, cand[ci].split, flop / (t1 * 1e-3) / 1e12);
+        if (keep_faster(&c, t0, t1)) best = ci;
     }
-    int kt = fp8 ? 128 : bk16;
-    if (!force_bm && bm == 64 && !fp8 && bk16 == 64) {
-        /* 64-row tiles are where few tiles leave the SMs short of bytes in
-         * flight: a K tile of 128 doubles each stage, and unsplit 64x64
-         * tiles may beat a split (H200, 128x4096x4096: 64x64 277 -> 316
-         * TFLOP/s at K tile 128, 64x128 in pairs 284). Each candidate is
-         * measured against the best so far, the faster kept, as for the
-         * 128-row tiles. */
-        const int cand[2][3] = {{bn, c.split, 128}, {64, 1, 128}};   /* bn, split, bk */
-        for (int ci = 0; ci < 2; ci++) {
-            if (ci == 1 && bn == 64 && c.split == 1) break;   /* the first was it */
-            c.bk = cand[ci][2];
-            c.split_alt = cand[ci][1];
-            ours_build(&c, 64, cand[ci][0], c.split_alt, &c.galt, &c.alt);
-            c.bk = 0;
-            float t0, t1;
-            time_pair(ours_run, &c, alt_run, &c, &t0, &t1);
-            size_t o = strlen(tried);
-            snprintf(tried + o, sizeof tried - o, " (64x%dx128 split %d: %.1f)", cand[ci][0],
-                     cand[ci][1], flop / (t1 * 1e-3) / 1e12);
-            if (keep_faster(&c, t0, t1)) bn = cand[ci][0], kt = 128;
-        }
-    }
+    int bm = cand[best].bm, bn = cand[best].bn, kt = cand[best].bk;
     unsigned cl = kernel_cluster(&c, c.g);
-    snprintf(cfg, sizeof cfg, "tile %dx%dx%d%s %s %u%s", bm, bn, kt,
+    snprintf(cfg, sizeof cfg, "tile %dx%dx%d%s %s %u%s%s", bm, bn, kt,
              bm == 128 && bn <= 128 && c.split == 1 ? " pingpong" : "",
              c.split > 1 || (splitk_flag != 1 && cl > 1 && gs_cluster == 1) ? "splitk" : "cluster",
-             cl, tried);
+             cl, best ? " (not the model's pick)" : force_bm ? "" : " (the model's pick)", tried);
     double ours = 0, peer_v = 0;
     const char *peer = "cublas";
     bench_fn peer_fn = NULL;
@@ -716,7 +674,7 @@ int main(int argc, char **argv) {
     if (n)
         printf("geometric mean ratio (plain GEMMs): %.3f; fused: %.3f; fp8 e4m3: %.3f\n",
                exp(logsum / n), fr, f8r);
-    if (sweep) {   /* every tile shape at a few shapes, for tile_config's weights */
+    if (sweep) {   /* every tile shape at a few shapes, for the model's rates */
         static const int sc[][3] = {{128, 256, 1}, {128, 128, 1}, {64, 128, 1}, {64, 64, 1},
                                     {256, 128, 1}, {64, 128, 2}, {128, 256, 4}, {128, 128, 2},
                                     {64, 256, 2},  {128, 256, 8}, {128, 128, 4}};

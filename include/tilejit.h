@@ -578,6 +578,65 @@ tj_status tj_recipe_build_by_length(const char *name, int nparams, const char *c
                                     tj_graph **graphs, int64_t *upto, const char **symbol,
                                     int *n);
 
+/* GEMM configurations per shape (docs/recipes.md, "gemm: tiles per
+ * shape"). A graph's tiles are static, so the `gemm` recipe's best tile
+ * for M x N x K is chosen before it is built: from a tuning record that
+ * `tilejit tune` measured on this device and stored in the cache
+ * directory, else from a cost model of the sm_90a schedule (gemm_sm90):
+ * how well the tiles fill the SMs' waves, the tiles' measured relative
+ * rates, split-K where the tiles are few, and whether the shape is bound
+ * by the tensor cores or by memory. */
+typedef struct tj_gemm_config {
+    int bm, bn, bk;   /* the program tile: the recipe's bm, bn, bk */
+    int split;        /* blocks of a cluster that split K (1: none): the schedule's
+                         own choice at this tile and shape, for information */
+    double score;     /* the model's estimate, a fraction of the device's peak
+                         (0 where the model has no figures: not sm_90a, f32) */
+    int tuned;        /* 1: from a tuning record, 0: from the model */
+} tj_gemm_config;
+#define TJ_GEMM_MAX_CONFIGS 8
+/* The model's candidates for M x N x K with operands of `dtype` on `arch`
+ * with sm_count SMs (0: 132, the H100 SXM's and H200's), best first, at
+ * most `max` (n gets how many). One candidate (the recipe's defaults) where
+ * the fast schedule does not apply (arch not sm_90a, f32 operands). Pure:
+ * no device, no files. */
+tj_status tj_gemm_config_candidates(const char *arch, int sm_count, int64_t M, int64_t N,
+                                    int64_t K, tj_dtype dtype, tj_gemm_config *out, int max,
+                                    int *n);
+/* The model's best candidate. */
+tj_status tj_gemm_config_for(const char *arch, int sm_count, int64_t M, int64_t N, int64_t K,
+                             tj_dtype dtype, tj_gemm_config *out);
+/* The `gemm` recipe with cfg's tile: params as for tj_recipe_build("gemm"),
+ * where bm, bn, bk may only be `auto` (cfg sets them). */
+tj_status tj_recipe_gemm_with_config(int nparams, const char *const *params,
+                                     const tj_gemm_config *cfg, tj_graph **out);
+
+/* Where a for-shape build looks (NULL fields: the defaults). */
+#define TJ_GEMM_UNTUNED 1u   /* ignore tuning records: the model alone (also
+                                TILEJIT_NO_TUNED=1) */
+typedef struct tj_gemm_target {
+    const char *arch;        /* NULL: the current device's */
+    const char *device;      /* the device name records are keyed by ("NVIDIA
+                                H200"); NULL: the current device's, when there
+                                is one and arch is its arch (else the model) */
+    int sm_count;            /* 0: the current device's, else 132 */
+    const char *cache_dir;   /* the records' directory, as tj_kernel_options.
+                                cache_dir (NULL: $TILEJIT_CACHE_DIR ...; "":
+                                none) */
+    unsigned flags;          /* TJ_GEMM_* */
+} tj_gemm_target;
+/* The `gemm` recipe built for M x N x K: params as for tj_recipe_build,
+ * where bm, bn, bk are chosen (absent or `auto`) or pinned (a number: the
+ * choice is made among the candidates with that value). The tile comes
+ * from the tuning record for (params, shape, device, arch, SMs, codegen
+ * and templates) when there is one, else from the model. target may be
+ * NULL (the current device, the default cache). cfg (may be NULL) gets
+ * the configuration used. The graph binds nothing: launch it with M, N, K
+ * (another shape works, with tiles chosen for this one). */
+tj_status tj_recipe_gemm_for_shape(int nparams, const char *const *params, int64_t M, int64_t N,
+                                   int64_t K, const tj_gemm_target *target, tj_graph **out,
+                                   tj_gemm_config *cfg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -320,6 +320,37 @@ test_cli_compile_writes_cubin_or_says_why() {
     fi
 }
 
+test_cli_tune_model_ranks_tiles_without_a_gpu() {
+    tj tune gemm trans_b=1 --shape 128x4096x4096 --shape 4096x4096x4096 --model
+    expect_rc 0 "tune --model" || return 1
+    # each shape's first row is the model's pick
+    local picks
+    picks=$(printf '%s\n' "$OUT" | awk '/^  tile/ { getline; print $1 }' | tr '\n' ' ')
+    [ "$picks" = "64x64x128 128x256x64 " ] || fail "the model picked '$picks'"
+}
+
+test_cli_tune_without_a_gpu_says_it_needs_one() {
+    tj tune gemm trans_b=1 --shape 64x64x64 --reps 5 --top 1 --no-store --dir "$WORK/tune"
+    expect_no_crash || return 1
+    [ "$RC" = 0 ] && return 0   # a GPU is here: it tuned
+    expect_rc 1 "tune with no GPU" && expect_err "needs a CUDA GPU"
+}
+
+test_cli_tune_rejects_bad_usage() {
+    tj tune
+    expect_rc 2 "tune with no recipe" || return 1
+    tj tune attention --shape 1x2x3
+    expect_rc 2 "tune attention" && expect_err "tune takes gemm" || return 1
+    tj tune gemm
+    expect_rc 2 "tune with no shape" && expect_err "--shape" || return 1
+    tj tune gemm --shape 12x0x5
+    expect_rc 2 "tune of a zero dim" && expect_err "12x0x5" || return 1
+    tj tune gemm trans_c=1 --shape 64x64x64 --model
+    expect_rc 2 "tune with a bad parameter" && expect_err "trans_c" || return 1
+    tj tune gemm bm=96 --shape 64x64x64 --model
+    expect_rc 2 "tune with a bad tile" && expect_err "bm"
+}
+
 for t in $(declare -F | awk '{ print $3 }' | grep '^test_cli_'); do
     run_test "$t"
 done

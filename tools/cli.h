@@ -40,6 +40,7 @@ int cli_emit(int argc, char **argv);
 int cli_compile(int argc, char **argv);
 int cli_prebuild(int argc, char **argv);
 int cli_cache(int argc, char **argv);
+int cli_tune(int argc, char **argv);
 
 /* "tilejit CMD: message\n" on stderr; return CLI_FAIL / CLI_USAGE. The
  * usage form adds a pointer to `tilejit help CMD`. */
@@ -51,6 +52,10 @@ int cli_print_help(const char *name);
 int cli_is_help(const char *arg);
 /* The exit code for a library status: argument errors are usage errors. */
 int cli_status_exit(tj_status s);
+
+/* "--opt VALUE" or "--opt=VALUE": 1 when argv[*i] is option `name` (*val
+ * its value, *i past it; *err = 1 when the value is missing), else 0. */
+int cli_opt_value(const char *name, int argc, char **argv, int *i, const char **val, int *err);
 
 /* Read a whole file ("-" = stdin) into a malloc'd, NUL-terminated buffer.
  * On failure sets tj-style message in `err` and returns NULL. */

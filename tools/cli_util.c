@@ -290,3 +290,20 @@ done:
     }
     return s;
 }
+
+int cli_opt_value(const char *name, int argc, char **argv, int *i, const char **val, int *err) {
+    const char *s = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(s, name, n)) return 0;
+    if (s[n] == '=') {
+        *val = s + n + 1;
+        return 1;
+    }
+    if (s[n]) return 0;
+    if (*i + 1 >= argc) {
+        *err = 1;
+        return 1;
+    }
+    *val = argv[++*i];
+    return 1;
+}

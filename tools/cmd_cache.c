@@ -26,23 +26,6 @@ typedef struct cache_args {
     const char *pos[MAX_LIST];   /* explain's graph: FILE|- or recipe NAME k=v ... */
 } cache_args;
 
-static int opt_value(const char *name, int argc, char **argv, int *i, const char **val, int *err) {
-    const char *s = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(s, name, n)) return 0;
-    if (s[n] == '=') {
-        *val = s + n + 1;
-        return 1;
-    }
-    if (s[n]) return 0;
-    if (*i + 1 >= argc) {
-        *err = 1;
-        return 1;
-    }
-    *val = argv[++*i];
-    return 1;
-}
-
 static int push(const char **list, int *n, const char *v, const char *what) {
     if (*n == MAX_LIST) return cli_usage("cache", "too many %s", what);
     list[(*n)++] = v;
@@ -65,17 +48,17 @@ static int parse_args(int argc, char **argv, cache_args *a) {
         int err = 0;
         if (!opts_done && !strcmp(s, "--")) {
             opts_done = 1;
-        } else if (!opts_done && opt_value("--dir", argc, argv, &i, &v, &err)) {
+        } else if (!opts_done && cli_opt_value("--dir", argc, argv, &i, &v, &err)) {
             if (err) return cli_usage("cache", "--dir needs a value");
             a->dir = v;
         } else if (!opts_done && strcmp(a->sub, "clear") && strcmp(a->sub, "stats") &&
-                   opt_value("--bundle", argc, argv, &i, &v, &err)) {
+                   cli_opt_value("--bundle", argc, argv, &i, &v, &err)) {
             if (err) return cli_usage("cache", "--bundle needs a value");
             rc = push(a->bundles, &a->nbundles, v, "--bundle options");
-        } else if (!opts_done && explain && opt_value("--arch", argc, argv, &i, &v, &err)) {
+        } else if (!opts_done && explain && cli_opt_value("--arch", argc, argv, &i, &v, &err)) {
             if (err) return cli_usage("cache", "--arch needs a value");
             a->arch = v;
-        } else if (!opts_done && explain && opt_value("--bind", argc, argv, &i, &v, &err)) {
+        } else if (!opts_done && explain && cli_opt_value("--bind", argc, argv, &i, &v, &err)) {
             if (err) return cli_usage("cache", "--bind needs a value");
             rc = push(a->binds, &a->nbinds, v, "--bind options");
         } else if (!opts_done && !strcmp(a->sub, "verify") && !strcmp(s, "--repair")) {
@@ -174,6 +157,13 @@ static int do_stats(cache_dir *d) {
     printf("directory    %s%s\n", path ? path : "(memory only)",
            path && !cache_dir_writable(d) ? " (read-only)" : "");
     printf("entries      %llu\n", (unsigned long long)s.entries);
+    /* of which tuning records (`tilejit tune`; runtime/gemm_tune.h) */
+    cache_entry_info *e = NULL;
+    size_t n = 0, records = 0;
+    if (cache_list(d, &e, &n) == TJ_OK)
+        for (size_t i = 0; i < n; i++) records += e[i].desc && !strncmp(e[i].desc, "tune=", 5);
+    cache_list_free(e, n);
+    printf("tuning       %zu records\n", records);
     printf("bytes        %llu\n", (unsigned long long)s.bytes);
     printf("max bytes    %llu\n", (unsigned long long)s.max_bytes);
     printf("temp files   %llu\n", (unsigned long long)s.temp_files);

@@ -24,24 +24,6 @@ typedef struct prebuild_args {
     int in_child;
 } prebuild_args;
 
-/* "--opt VALUE" or "--opt=VALUE"; 1 when argv[*i] is `name`. */
-static int opt_value(const char *name, int argc, char **argv, int *i, const char **val, int *err) {
-    const char *s = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(s, name, n)) return 0;
-    if (s[n] == '=') {
-        *val = s + n + 1;
-        return 1;
-    }
-    if (s[n]) return 0;
-    if (*i + 1 >= argc) {
-        *err = 1;
-        return 1;
-    }
-    *val = argv[++*i];
-    return 1;
-}
-
 static int add_archs(prebuild_args *a, const char *list) {
     char *copy = strdup(list);
     if (!copy) return cli_fail("prebuild", "out of memory");
@@ -77,19 +59,19 @@ static int parse_args(int argc, char **argv, prebuild_args *a) {
         int err = 0;
         if (!opts_done && !strcmp(s, "--")) {
             opts_done = 1;
-        } else if (!opts_done && opt_value("--arch", argc, argv, &i, &v, &err)) {
+        } else if (!opts_done && cli_opt_value("--arch", argc, argv, &i, &v, &err)) {
             if (err) return cli_usage("prebuild", "--arch needs a value");
             int rc = add_archs(a, v);
             if (rc) return rc;
-        } else if (!opts_done && (opt_value("-o", argc, argv, &i, &v, &err) ||
-                                  opt_value("--output", argc, argv, &i, &v, &err))) {
+        } else if (!opts_done && (cli_opt_value("-o", argc, argv, &i, &v, &err) ||
+                                  cli_opt_value("--output", argc, argv, &i, &v, &err))) {
             if (err) return cli_usage("prebuild", "%s needs a value", s);
             a->out = v;
-        } else if (!opts_done && opt_value("--cache-dir", argc, argv, &i, &v, &err)) {
+        } else if (!opts_done && cli_opt_value("--cache-dir", argc, argv, &i, &v, &err)) {
             if (err) return cli_usage("prebuild", "--cache-dir needs a value");
             a->cache_dir = v;
-        } else if (!opts_done && (opt_value("-j", argc, argv, &i, &v, &err) ||
-                                  opt_value("--jobs", argc, argv, &i, &v, &err))) {
+        } else if (!opts_done && (cli_opt_value("-j", argc, argv, &i, &v, &err) ||
+                                  cli_opt_value("--jobs", argc, argv, &i, &v, &err))) {
             int64_t n = 0;
             if (err || !cli_parse_i64(v, &n) || n < 1 || n > 1024)
                 return cli_usage("prebuild", "%s needs a number of threads from 1 to 1024", s);

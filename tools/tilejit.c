@@ -147,6 +147,31 @@ static const cli_command cli_commands[] = {
      "--dir D is the cache directory (default: $TILEJIT_CACHE_DIR, else\n"
      "$XDG_CACHE_HOME/tilejit, else ~/.cache/tilejit).\n",
      cli_cache},
+    {"tune", "gemm [k=v ...] --shape MxNxK ... [--reps N] [--top N] [--dir D] [--no-store] [--model]",
+     "time the GEMM tile candidates of shapes on the GPU; keep the fastest in the cache",
+     "For each --shape, builds the gemm recipe (with the given parameters) at\n"
+     "each tile the configuration model proposes for that shape on this GPU,\n"
+     "compiles them, times them with CUDA events (the median of --reps runs\n"
+     "each after a warm-up, the candidates taking turns), checks the fastest\n"
+     "against the CPU interpreter on two sampled blocks of the output, and\n"
+     "stores it as a tuning record in the cache directory. Later builds of the\n"
+     "recipe for that shape on this device (tj_recipe_gemm_for_shape) use the\n"
+     "record instead of the model (TILEJIT_NO_TUNED=1: the model alone).\n"
+     "Needs a CUDA GPU and NVRTC; without a GPU it fails (exit 1).\n"
+     "\n"
+     "Options:\n"
+     "  --shape MxNxK  a shape to tune (repeatable)\n"
+     "  --reps N       timed runs of each candidate (default 50)\n"
+     "  --top N        only the model's N best candidates (default: all)\n"
+     "  --dir D        the cache directory (default: as kernels use)\n"
+     "  --no-store     measure and print, store nothing\n"
+     "  --seed S       the inputs' random seed (default 1)\n"
+     "  --model        print the model's ranking only (no GPU needed); with\n"
+     "                 --arch A (default sm_90a) and --sms N (default 132)\n"
+     "\n"
+     "Example:\n"
+     "  tilejit tune gemm trans_b=1 --shape 128x4096x4096 --shape 2048x2048x2048\n",
+     cli_tune},
 };
 enum { CLI_NCOMMANDS = (int)(sizeof cli_commands / sizeof cli_commands[0]) };
 
