@@ -7,7 +7,15 @@
  *
  *   bench_attention [--quick] [--json FILE] [--torch FILE] [--commit SHA]
  *                   [--only d128-n8192] [--block-m N] [--block-n N] [--exp2-poly K] [--o-smem 0|1]
- *                   [--q-late] [--causal-graph] [--by-length] [--skip-rescale]
+ *                   [--q-late] [--causal-graph] [--by-length] [--skip-rescale] [--fp8]
+ *
+ * --fp8: fp8 attention instead (e4m3 q, k and v given transposed, keys
+ * contiguous: the recipe's dtype=f8e4m3 v_layout=t; bf16 o; v_scale 1),
+ * d 128 (--only d64 / d256 for the others), N 2048 .. 16384, causal and
+ * not, each point next to the bf16 kernel of the same shape measured just
+ * before (peer `bf16`; torch's SDPA has no fp8). Checked as the bf16
+ * points, against a float64 reference from the e4m3 inputs (p unrounded:
+ * an fp8 p costs a few % of |o|).
  *
  * --by-length: the recipe's tiles by length (tj_recipe_attention_by_length,
  * one kernel by seq through tj_kernel_create_by_symbol) for the cases
@@ -76,6 +84,18 @@ typedef struct acase {
 static void acase_run(void *ctx) {
     acase *c = ctx;
     if (tj_kernel_launch(c->k, c->ptrs, &c->scale, c->vals, NULL) != TJ_OK) DIE("launch");
+}
+
+/* fp8's launch: scale and v_scale */
+typedef struct acase8 {
+    acase *c;
+    double scalars[2];
+} acase8;
+
+static void acase_run8(void *ctx) {
+    acase8 *a = ctx;
+    if (tj_kernel_launch(a->c->k, a->c->ptrs, a->scalars, a->c->vals, NULL) != TJ_OK)
+        DIE("launch");
 }
 
 enum { MOD_NONE, MOD_SOFTCAP, MOD_ALIBI };
@@ -280,8 +300,172 @@ static double run_case(const inputs *in, int d, int64_t n, int causal, int mod, 
     return flop / (ms * 1e-3) / 1e12;
 }
 
+/* ---- fp8 ------------------------------------------------------------ */
+
+typedef struct inputs8 {
+    uint8_t *host[3];     /* q, k, v as [batch, N, heads, d] */
+    uint8_t *vt;          /* v as [batch, heads, d, N], for the current N */
+    drv_ptr dev[4];       /* q, k, vt, o (bf16) */
+    size_t n;
+} inputs8;
+
+static double f8(const uint8_t *p, size_t i) {
+    double x = 0;
+    tj_convert(TJ_F64, &x, TJ_F8E4M3, p + i, 1);
+    return x;
+}
+
+static void inputs8_make(inputs8 *in, size_t n) {
+    in->n = n;
+    float *f = malloc(n * sizeof(float));
+    for (int t = 0; t < 3; t++) {
+        in->host[t] = malloc(n);
+        for (size_t i = 0; i < n; i++) f[i] = frand();
+        tj_convert(TJ_F8E4M3, in->host[t], TJ_F32, f, n);
+    }
+    free(f);
+    in->vt = malloc(n);
+    for (int t = 0; t < 3; t++)
+        if (drv_mem_alloc(n, &in->dev[t]) != TJ_OK) DIE("alloc");
+    if (drv_mem_alloc(n * 2, &in->dev[3]) != TJ_OK) DIE("alloc");
+    for (int t = 0; t < 2; t++)
+        if (drv_memcpy_htod(in->dev[t], in->host[t], n) != TJ_OK) DIE("copy");
+}
+
+/* vt for sequences of n keys: [batch, heads, d, n] from v [batch, n, heads, d]. */
+static void vt_upload(inputs8 *in, int64_t batch, int64_t n, int heads, int d) {
+    for (int64_t b = 0; b < batch; b++)
+        for (int64_t j = 0; j < n; j++)
+            for (int h = 0; h < heads; h++)
+                for (int e = 0; e < d; e++)
+                    in->vt[(((size_t)b * heads + h) * d + e) * (size_t)n + (size_t)j] =
+                        in->host[2][(((size_t)b * (size_t)n + (size_t)j) * heads + h) * d + e];
+    if (drv_memcpy_htod(in->dev[2], in->vt, in->n) != TJ_OK) DIE("copy");
+}
+
+/* One fp8 point, as run_case. */
+static double run_case_fp8(inputs8 *in, int d, int64_t n, int causal, int reps, double *err,
+                           char *sched, size_t sched_size) {
+    int heads = 2048 / d;
+    int64_t batch = 16384 / n;
+    int bm = force_bm ? force_bm : d == 64 ? 192 : 128;
+    int bn = force_bn ? force_bn : d == 256 ? 64 : 128;
+    char a[7][32];
+    const char *argv[7];
+    snprintf(a[0], 32, "d=%d", d);
+    snprintf(a[1], 32, "hq=%d", heads);
+    snprintf(a[2], 32, "hkv=%d", heads);
+    snprintf(a[3], 32, "causal=%d", causal);
+    snprintf(a[4], 32, "block_m=%d", bm);
+    snprintf(a[5], 32, "block_n=%d", bn);
+    snprintf(a[6], 32, "dtype=f8e4m3");
+    for (int i = 0; i < 7; i++) argv[i] = a[i];
+    const char *vl[8] = {argv[0], argv[1], argv[2], argv[3], argv[4], argv[5], argv[6], "v_layout=t"};
+    acase c;
+    memset(&c, 0, sizeof c);
+    tj_kernel_options o = {NULL, 0, ""};
+    if (tj_recipe_build("attention", 8, vl, &c.g) != TJ_OK) DIE("recipe");
+    if (tj_kernel_create(c.g, &o, &c.k) != TJ_OK) DIE("kernel");
+    for (int s = 0; s < tj_num_symbols(c.g); s++) {
+        const char *name = tj_symbol_name(c.g, (tj_sym){s});
+        c.vals[s] = !strcmp(name, "batch") ? batch : n;   /* seq, kv_cap */
+    }
+    vt_upload(in, batch, n, heads, d);
+    for (int t = 0; t < 4; t++) c.ptrs[t] = in->dev[t];
+    double sc[2] = {1.0 / sqrt((double)d), 1.0};   /* scale, v_scale */
+    size_t elems = (size_t)batch * (size_t)n * (size_t)heads * (size_t)d;
+    poison(in->dev[3], elems);
+    char *src = NULL;
+    drv_device dev;
+    drv_device_info(0, &dev);
+    tj_emit_cuda(c.g, dev.arch, c.vals, &src);
+    snprintf(sched, sched_size, "?");
+    if (src && !strncmp(src, "// schedule: ", 13)) sscanf(src + 13, "%31[a-z0-9_]", sched);
+    tj_free(src);
+    if (strcmp(sched, "attention_sm90")) {   /* the generic kernel: minutes, nothing to learn */
+        tj_kernel_destroy(c.k);
+        tj_graph_free(c.g);
+        return -1;
+    }
+    if (tj_kernel_launch(c.k, c.ptrs, sc, c.vals, NULL) != TJ_OK) DIE("launch");
+    if (drv_context_sync() != TJ_OK) DIE("run");
+    uint16_t *got = malloc(elems * 2);
+    drv_memcpy_dtoh(got, in->dev[3], elems * 2);
+    double worst = 0, sum = 0, *s = malloc(sizeof(double) * (size_t)n), out[256];
+    for (int sidx = 0; sidx < 24; sidx++) {
+        int64_t b = (int64_t)(fabs(frand()) * (double)batch) % batch;
+        int h = (int)((int64_t)(fabs(frand()) * heads) % heads);
+        int64_t i = sidx == 0 ? 0 : sidx == 1 ? n - 1 : (int64_t)(fabs(frand()) * (double)n) % n;
+        size_t qo = (((size_t)b * (size_t)n + (size_t)i) * heads + h) * d;
+        int64_t last = causal ? i : n - 1;
+        double mx = -INFINITY, l = 0;
+        for (int64_t j = 0; j <= last; j++) {
+            size_t ko = (((size_t)b * (size_t)n + (size_t)j) * heads + h) * d;
+            double dot = 0;
+            for (int e = 0; e < d; e++) dot += f8(in->host[0], qo + e) * f8(in->host[1], ko + e);
+            s[j] = dot * sc[0];
+            if (s[j] > mx) mx = s[j];
+        }
+        for (int e = 0; e < d; e++) out[e] = 0;
+        for (int64_t j = 0; j <= last; j++) {
+            double p = exp(s[j] - mx);
+            size_t vo = (((size_t)b * (size_t)n + (size_t)j) * heads + h) * d;
+            l += p;
+            for (int e = 0; e < d; e++) out[e] += p * f8(in->host[2], vo + e);
+        }
+        for (int e = 0; e < d; e++) {
+            double ref = out[e] / l, x = fabs((double)bf(got, qo + e) - ref);
+            sum += fabs(ref);
+            if (!(x <= worst)) worst = isnan(x) ? INFINITY : x;
+        }
+    }
+    free(s);
+    free(got);
+    *err = worst;
+    ref_scale = sum > 0 ? sum / (24.0 * d) : 1;
+    float ms = time_median(acase_run8, &(acase8){&c, {sc[0], sc[1]}}, reps);
+    tj_kernel_destroy(c.k);
+    tj_graph_free(c.g);
+    double flop = 4.0 * (double)batch * heads * (double)n * (double)n * d * (causal ? 0.5 : 1.0);
+    return flop / (ms * 1e-3) / 1e12;
+}
+
+/* The --fp8 sweep: each point, then the bf16 kernel of the same shape. */
+static void fp8_sweep(const char *only, int reps) {
+    inputs8 in8;
+    inputs8_make(&in8, (size_t)16384 * 2048);
+    inputs in;
+    inputs_make(&in, (size_t)16384 * 2048);
+    static const int ds[] = {64, 128, 256};
+    static const int64_t ns[] = {2048, 4096, 8192, 16384};
+    for (size_t di = 0; di < 3; di++)
+        for (int causal = 0; causal < 2; causal++)
+            for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+                int d = ds[di];
+                int64_t n = ns[ni];
+                char cas[64], sched[32], bsched[32];
+                snprintf(cas, sizeof cas, "d%d-n%lld-%s-fp8", d, (long long)n,
+                         causal ? "causal" : "full");
+                if (only ? strncmp(cas, only, strlen(only)) != 0 : d != 128) continue;
+                double err = 0, berr = 0;
+                double tf = run_case_fp8(&in8, d, n, causal, reps, &err, sched, sizeof sched);
+                if (tf < 0) {
+                    printf("%-26s skipped: the %s schedule\n", cas, sched);
+                    continue;
+                }
+                double rs = ref_scale;
+                double bt = run_case(&in, d, n, causal, MOD_NONE, reps, &berr, bsched,
+                                     sizeof bsched);
+                ref_scale = rs;
+                emit(cas, tf, "bf16", bt > 0 ? bt : 0, err, sched);
+            }
+    for (int t = 0; t < 4; t++) drv_mem_free(in8.dev[t]), drv_mem_free(in.dev[t]);
+    for (int t = 0; t < 3; t++) free(in8.host[t]), free(in.host[t]);
+    free(in8.vt);
+}
+
 int main(int argc, char **argv) {
-    int quick = 0;
+    int quick = 0, fp8 = 0;
     const char *torch = NULL, *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
@@ -297,9 +481,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--q-late")) as_q_early = 0;
         else if (!strcmp(argv[i], "--skip-rescale")) as_skip_rescale = 1;
         else if (!strcmp(argv[i], "--causal-graph")) as_causal_pairs = 0;
+        else if (!strcmp(argv[i], "--fp8")) fp8 = 1;
         else {
             fprintf(stderr, "usage: bench_attention [--quick] [--json FILE] [--torch FILE] "
-                            "[--commit SHA] [--only CASE-PREFIX] [--block-m N] [--block-n N] [--by-length] [--exp2-poly K] [--o-smem 0|1] [--q-late] [--causal-graph] [--skip-rescale]\n");
+                            "[--commit SHA] [--only CASE-PREFIX] [--block-m N] [--block-n N] [--by-length] [--exp2-poly K] [--o-smem 0|1] [--q-late] [--causal-graph] [--skip-rescale] [--fp8]\n");
             return 2;
         }
     }
@@ -313,6 +498,11 @@ int main(int argc, char **argv) {
     snprintf(devname, sizeof devname, "%s", dev.name);
     printf("device %s (%s), %d SMs\n", dev.name, dev.arch, dev.sm_count);
     int reps = quick ? 5 : 20;
+    if (fp8) {
+        fp8_sweep(only, reps);
+        if (json) fclose(json);
+        return 0;
+    }
     inputs in;
     inputs_make(&in, (size_t)16384 * 2048);
 

@@ -250,7 +250,7 @@ static const struct {
     {{"attention", "FlashAttention-2 forward: online softmax over KV tiles, GQA, causal, "
                    "softcap, ALiBi",
       "d=128 hq=8 hkv=8 causal=0 dtype=bf16 block_m=auto block_n=auto seq=dynamic cross=0 "
-      "lse=0 softcap=0 alibi=0 varlen=0"},
+      "lse=0 softcap=0 alibi=0 varlen=0 v_layout=n"},
      recipe_attention_str},
     {{"decode", "decode attention: one query token a q head against a KV cache; a program a "
                 "GQA group",

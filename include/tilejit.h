@@ -538,7 +538,7 @@ typedef struct tj_attention_params {
     int block_m, block_n;       /* block_m: a power of two in 16..256, or 192, or 0 (auto:
                                    192 at d 64, else 128); block_n: a
                                    multiple of 16 in 16..256, 0 (the default): 128 up to
-                                   d 128, 80 at d 256 */
+                                   d 128, 80 at d 256 (64 with fp8) */
     tj_dtype dtype;             /* q, k, v, o: TJ_BF16, TJ_F16 or TJ_F32; or
                                    TJ_F8E4M3: q, k, v e4m3, o bf16, p rounded
                                    to e4m3 for p . v, and a scalar v_scale
@@ -555,6 +555,14 @@ typedef struct tj_attention_params {
                                    i32[cu_len] with cu_len = batch + 1, sequence
                                    b's rows [cu[b], cu[b+1]); seq (and seq_kv) is
                                    the longest, for the grid; lse is [hq, total_q] */
+    int v_layout;               /* 0: v like k; 1 (recipe key v_layout=t): v given
+                                   transposed, keys contiguous, as vt [batch, hkv, d,
+                                   kv_cap] (varlen: [hkv, d, kv_cap]); kv_cap, a
+                                   symbol with divisor 16, is its key extent >= seq_kv
+                                   (total_k), e.g. a KV cache's capacity; keys past
+                                   seq_kv are read with weight 0 and must be finite.
+                                   What fp8's sm_90a schedule needs (wgmma takes
+                                   8-bit operands K-major only) */
 } tj_attention_params;
 /* The recipe's defaults: d=128, hq=hkv=8, block 128x64, bf16, seq dynamic,
  * not causal, no hook. */

@@ -1,7 +1,8 @@
 /*
  * test_sched_attention.c — the attention_sm90 schedule without a GPU:
  * which graphs it takes (every attention recipe variant: causal, GQA,
- * head dims, dtypes, softcap, ALiBi, a user's score_mod, cross) and which
+ * head dims, dtypes, softcap, ALiBi, a user's score_mod, cross; fp8 with
+ * v transposed) and which
  * it declines with a reason (gemm, the rows recipes, decode,
  * misaligned tensors, other targets), and that what it emits
  * compiles with NVRTC for sm_90a with no spills (in a child process:
@@ -48,6 +49,20 @@ static void bind(const tj_graph *g, int64_t *vals, int64_t seq) {
     tj_sym q = tj_find_symbol(g, "seq");
     if (q.id >= 0) vals[q.id] = seq;
 }
+
+/* fp8 attention with v transposed (v_layout=t): what the schedule's e4m3
+ * path takes. */
+static const char *fp8_variants[] = {
+    "dtype=f8e4m3 v_layout=t",
+    "dtype=f8e4m3 v_layout=t causal=1 hq=8 hkv=2",
+    "dtype=f8e4m3 v_layout=t d=64",
+    "dtype=f8e4m3 v_layout=t d=64 causal=1 block_m=128 block_n=64",
+    "dtype=f8e4m3 v_layout=t d=256",
+    "dtype=f8e4m3 v_layout=t d=256 causal=1 softcap=30",
+    "dtype=f8e4m3 v_layout=t varlen=1 causal=1 lse=1",
+    "dtype=f8e4m3 v_layout=t cross=1 causal=1 alibi=1",
+    "dtype=f8e4m3 v_layout=t block_m=64",
+};
 
 static int apply(const tj_graph *g, const char *arch, const int64_t *vals, char **src,
                  emit_launch *L, char *why, size_t size) {
@@ -318,6 +333,49 @@ static tj_graph *lse_doubled(void) {
     return out;
 }
 
+/* e4m3 products (k32) from shared memory and from registers, p packed
+ * four to a register, vt's keys permuted by the producer before p . v;
+ * tensor maps whose boxes are a swizzled line of bytes: 128 fp8 of d (64
+ * at d 64), vt's rows d and its line the tile's keys. */
+TEST(test_attention_fp8_with_v_transposed_is_taken) {
+    for (size_t i = 0; i < sizeof fp8_variants / sizeof *fp8_variants; i++) {
+        const char *cfg = fp8_variants[i];
+        tj_graph *g = build("attention", cfg, 1);
+        CHECKF(g, "%s", cfg);
+        if (!g) continue;
+        int64_t vals[16];
+        bind(g, vals, 1000);
+        char *src, why[160];
+        emit_launch L;
+        int r = apply(g, "sm_90a", vals, &src, &L, why, sizeof why);
+        tj_graph_free(g);
+        CHECKF(r == 1, "'%s': %s", cfg, why);
+        if (r != 1) continue;
+        CHECKF(strstr(src, "wgmma_e4m3_m64n") && strstr(src, "k32_rs(") &&
+                   strstr(src, "pack_e4m3x4") && strstr(src, "permute_keys16") &&
+                   strstr(src, "mbar_wait(bar_vp"),
+               "'%s'", cfg);
+        CHECKF(!strstr(src, "k16"), "'%s': a 16-bit product", cfg);
+        int d = strstr(cfg, "d=64") ? 64 : strstr(cfg, "d=256") ? 256 : 128;
+        int bn = strstr(cfg, "block_n=64") || d == 256 ? 64 : 128;
+        int k = 0;
+        for (int p = 0; p < L.nparams; p++) {
+            if (L.params[p].kind != EMIT_PARAM_TENSORMAP) continue;
+            const emit_tmap *t = &L.params[p].tmap;
+            int line = k < 2 ? (d < 128 ? d : 128) : bn;
+            int rows_dim = k < 2 ? 2 : 1;   /* q, k: seq (or total); vt: d */
+            CHECKF(t->box[0] == (uint32_t)line && t->swizzle == line, "'%s' map %d: box %u swizzle %d",
+                   cfg, k, t->box[0], t->swizzle);
+            /* vt: [d, keys] boxes; q, k: [rows, d] */
+            if (k == 2) CHECKF(t->box[rows_dim] == (uint32_t)d, "'%s': vt's box rows %u", cfg,
+                               t->box[rows_dim]);
+            k++;
+        }
+        CHECK(k == 3 && L.smem_bytes <= 227 * 1024);
+        free(src);
+    }
+}
+
 TEST(test_attention_declines_with_reasons) {
     tj_graph *g = build("attention", "causal=1", 0);
     CHECK(g);
@@ -337,6 +395,11 @@ TEST(test_attention_declines_with_reasons) {
         {"d=256 block_n=256", "registers"},
         {"d=256 block_n=176", "registers"},
         {"block_n=96", "block_n 96"},
+        /* fp8 p . v: K-major operands only, k steps of 32 keys */
+        {"dtype=f8e4m3", "v transposed"},
+        {"dtype=f8e4m3 v_layout=t block_n=176", "block_n 176 with fp8"},
+        {"dtype=f8e4m3 v_layout=t d=256 block_n=128", "registers"},
+        {"dtype=bf16 v_layout=t", "fp8 only"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         g = build("attention", cases[i].params, 1);
@@ -610,6 +673,17 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
     for (int i = 0; i < ATTN_EDITS; i++) {
         snprintf(what, sizeof what, "accumulator edit %d", i);
         check_compiles(attn_edited(i), 1, what, NULL);
+    }
+}
+
+/* fp8 with v transposed: the producer's permuting warps live in its 24
+ * registers, the consumers hold s, packed p and the accumulator. */
+TEST(test_attention_fp8_kernels_compile_for_sm90a_without_spills) {
+    if (!nvrtc_ok()) SKIP("NVRTC for sm_90a is not available: %.200s", tj_last_error());
+    char what[160];
+    for (size_t i = 0; i < sizeof fp8_variants / sizeof *fp8_variants; i++) {
+        snprintf(what, sizeof what, "'%s'", fp8_variants[i]);
+        check_compiles(build("attention", fp8_variants[i], 1), 1000, what, NULL);
     }
 }
 

@@ -16,6 +16,14 @@
  * cast to e4m3 for p . v, o is bf16, and a scalar v_scale (v's descale)
  * multiplies o; q's and k's descales belong in scale.
  *
+ * v_layout=t takes v transposed, keys contiguous (vt [batch, hkv, d,
+ * kv_cap]): the loop loads a [d, block_n] tile of it and p . v is
+ * mma(p, vt, trans_b). The tensor cores take 8-bit operands K-major only,
+ * and p . v's K is the keys: the sm_90a schedule's fp8 path needs this
+ * layout (users transpose v once, when their cache is written). kv_cap,
+ * the tensor's key extent, is its own symbol with divisor 16 so the rows
+ * of vt are 16-byte multiples (the copy engine's rule) at any seq_kv.
+ *
  * and writes o = acc / l (and lse = m + log l). The walk is two loops: the
  * KV tiles that need no mask (wholly inside seq_kv and, when causal,
  * wholly below the diagonal of every row of the block), then the few
@@ -51,6 +59,7 @@ typedef struct attn {
     tj_graph *g;
     const tj_attention_params *p;
     int bm, bn, d;
+    int vt;               /* v given as vt [.., d, kv_cap] */
     tj_tensor k, v;
     tj_val b, h, kvh;     /* batch, q head, kv head */
     tj_val q;             /* [bm, d] */
@@ -108,8 +117,24 @@ static tj_status kv_loop(attn *a, tj_val lo, tj_val hi, int masked, tj_val st[3]
     tj_val pr = tj_unary(g, TJ_EXP2, tj_mul(g, tj_sub(g, sc, m_use), log2e));
     tj_val alpha = tj_unary(g, TJ_EXP2, tj_mul(g, tj_sub(g, m, m_use), log2e));
     tj_val l_new = tj_fma(g, l, alpha, tj_rowsum(g, pr));
-    tj_val v = tj_load(g, a->v, at, 2, kv_tile, axes, 0, flags);
-    tj_val acc_new = tj_mma(g, tj_cast(g, pr, p->dtype), v, tj_mul(g, acc, alpha), 0);
+    tj_val v;
+    unsigned pv_flags = 0;
+    if (a->vt) {   /* a [d, bn] tile of vt: keys along its columns */
+        tj_dim vt_tile[2] = {a->d, a->bn};
+        tj_val vat[4] = {a->b, a->kvh, ri32(g, 0), j};
+        int vaxes[2] = {2, 3};
+        if (tj_val_ok(a->k_start)) {
+            vat[0] = a->kvh;
+            vat[1] = ri32(g, 0);
+            vat[2] = at[0];
+            vaxes[0] = 1, vaxes[1] = 2;
+        }
+        v = tj_load(g, a->v, vat, 2, vt_tile, vaxes, 0, flags);
+        pv_flags = TJ_TRANS_B;
+    } else {
+        v = tj_load(g, a->v, at, 2, kv_tile, axes, 0, flags);
+    }
+    tj_val acc_new = tj_mma(g, tj_cast(g, pr, p->dtype), v, tj_mul(g, acc, alpha), pv_flags);
     tj_val next[3] = {m_new, l_new, acc_new};
     return tj_for_end(g, 3, next, st);
 }
@@ -142,8 +167,10 @@ static tj_status check_params(const tj_attention_params *p) {
         return recipe_error(TJ_ERR_INVALID_ARG, "%s: dtype %s: bf16, f16, f32 or f8e4m3 is needed", fn,
                             tj_dtype_name(p->dtype) ? tj_dtype_name(p->dtype) : "(invalid)");
     if ((p->causal != 0 && p->causal != 1) || (p->cross != 0 && p->cross != 1) ||
-        (p->lse != 0 && p->lse != 1) || (p->varlen != 0 && p->varlen != 1))
-        return recipe_error(TJ_ERR_INVALID_ARG, "%s: causal, cross, lse and varlen are 0 or 1", fn);
+        (p->lse != 0 && p->lse != 1) || (p->varlen != 0 && p->varlen != 1) ||
+        (p->v_layout != 0 && p->v_layout != 1))
+        return recipe_error(TJ_ERR_INVALID_ARG,
+                            "%s: causal, cross, lse, varlen and v_layout are 0 or 1", fn);
     if ((unsigned)p->seq_policy > TJ_DYNAMIC ||
         (p->seq_policy == TJ_BUCKET_MULTIPLE) != (p->seq_bucket != 0) || p->seq_bucket < 0)
         return recipe_error(TJ_ERR_INVALID_ARG,
@@ -162,7 +189,12 @@ static tj_status check_params(const tj_attention_params *p) {
  * d 256 tile: q and two k/v stages fill 224 KB) beat 64 from N 2048 on
  * (H200, same call: full N 16384 710 -> 754 TFLOP/s, causal 694 -> 729;
  * N 512 full 414 -> 390, N 1024 even). */
-static int attention_block_n(int head_dim) { return head_dim >= 256 ? 80 : 128; }
+static int attention_block_n(int head_dim, tj_dtype dt) {
+    /* fp8: p . v's k step is 32 keys, and 64 keys at d 256 fit the
+     * registers (s, p and a 64x256 accumulator) */
+    if (dt == TJ_F8E4M3) return head_dim >= 256 ? 64 : 128;
+    return head_dim >= 256 ? 80 : 128;
+}
 
 /* block_m 0 (auto): 192 query rows at d 64 (three consumer warpgroups:
  * the softmax of one outlasts another's products; H200 full +13-26 % over
@@ -177,20 +209,23 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
     tj_status s = check_params(params);
     if (s != TJ_OK) return s;
     tj_attention_params resolved = *params;
-    if (!resolved.block_n) resolved.block_n = attention_block_n(resolved.head_dim);
+    if (!resolved.block_n) resolved.block_n = attention_block_n(resolved.head_dim, resolved.dtype);
     if (!resolved.block_m) resolved.block_m = attention_block_m(resolved.head_dim);
     const tj_attention_params *p = &resolved;
     const int fp8 = p->dtype == TJ_F8E4M3;
     const tj_dtype odt = fp8 ? TJ_BF16 : p->dtype;   /* o's dtype */
     tj_graph *g;
     if ((s = tj_graph_new(p->name ? p->name : "attention", &g)) != TJ_OK) return s;
-    attn a = {.g = g, .p = p, .bm = p->block_m, .bn = p->block_n, .d = p->head_dim};
+    attn a = {.g = g, .p = p, .bm = p->block_m, .bn = p->block_n, .d = p->head_dim,
+              .vt = p->v_layout == 1};
     int hq = p->num_q_heads, hkv = p->num_kv_heads;
 
     rp_policy pol = {p->seq_policy, p->seq_bucket};
     tj_sym batch = tj_symbol(g, "batch", TJ_DYNAMIC, 0, 1);
     tj_sym seq = rsymbol(g, "seq", pol);
     tj_sym seq_kv = p->cross ? rsymbol(g, "seq_kv", pol) : seq;
+    /* vt's key extent: its rows' pitch, a 16-byte multiple for TMA */
+    tj_sym kv_cap = a.vt ? tj_symbol(g, "kv_cap", TJ_DYNAMIC, 0, 16) : seq;
     tj_tensor tq, to, tl = {TJ_NONE_ID}, cu_q = {TJ_NONE_ID}, cu_k = {TJ_NONE_ID};
     if (p->varlen) {
         /* Packed: the batch is cu_len - 1 sequences of their own lengths. */
@@ -202,7 +237,8 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
         tj_dim lshape[2] = {hq, tj_dim_sym(total_q)}, cshape[1] = {tj_dim_sym(cu_len)};
         tq = rtensor(g, "q", p->dtype, 3, qshape);
         a.k = rtensor(g, "k", p->dtype, 3, kvshape);
-        a.v = rtensor(g, "v", p->dtype, 3, kvshape);
+        tj_dim vtshape[3] = {hkv, a.d, tj_dim_sym(kv_cap)};
+        a.v = a.vt ? rtensor(g, "vt", p->dtype, 3, vtshape) : rtensor(g, "v", p->dtype, 3, kvshape);
         to = rtensor(g, "o", odt, 3, qshape);
         if (p->lse) tl = rtensor(g, "lse", TJ_F32, 2, lshape);
         cu_q = rtensor(g, "cu_seqlens_q", TJ_I32, 1, cshape);
@@ -217,7 +253,8 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
         tj_dim lshape[3] = {tj_dim_sym(batch), hq, tj_dim_sym(seq)};
         tq = rtensor(g, "q", p->dtype, 4, qshape);
         a.k = rtensor(g, "k", p->dtype, 4, kvshape);
-        a.v = rtensor(g, "v", p->dtype, 4, kvshape);
+        tj_dim vtshape[4] = {tj_dim_sym(batch), hkv, a.d, tj_dim_sym(kv_cap)};
+        a.v = a.vt ? rtensor(g, "vt", p->dtype, 4, vtshape) : rtensor(g, "v", p->dtype, 4, kvshape);
         to = rtensor(g, "o", odt, 4, qshape);
         if (p->lse) tl = rtensor(g, "lse", TJ_F32, 3, lshape);
         /* 16-byte aligned, as cudaMalloc and torch give: what the copy
@@ -362,9 +399,10 @@ tj_status tj_recipe_attention_by_length(const tj_attention_params *params, tj_gr
     int64_t split = 1024;   /* the shorter tile serves N <= split */
     if (params->head_dim == 64 && params->causal && !params->block_m) {
         v[0].block_m = 128, v[1].block_m = 192, nv = 2;
-    } else if (params->head_dim == 256 && !params->block_n) {
+    } else if (params->head_dim == 256 && !params->block_n && params->dtype != TJ_F8E4M3) {
         v[0].block_n = 64, v[1].block_n = 80, nv = 2;
     } else if (params->head_dim == 128 && !params->causal && !params->score_mod &&
+               params->dtype != TJ_F8E4M3 &&
                !params->cross && !params->block_n && (!params->block_m || params->block_m == 128)) {
         /* Wider key tiles pay only where each program runs many of them,
          * and only without a modifier (its registers) or a causal edge. */
@@ -453,6 +491,7 @@ static tj_status attention_parse(const rp_set *rp, tj_attention_params *pp, buil
     if (s == TJ_OK) s = rp_flag(rp, "cross", &p.cross);
     if (s == TJ_OK) s = rp_flag(rp, "lse", &p.lse);
     if (s == TJ_OK) s = rp_flag(rp, "varlen", &p.varlen);
+    if (s == TJ_OK) s = rp_choice(rp, "v_layout", "n|t", &p.v_layout);
     if (s == TJ_OK) s = rp_number(rp, "softcap", 0, 1e6, &mod->softcap);
     if (s == TJ_OK) s = rp_choice(rp, "alibi", "0|1|computed", &mod->alibi);
     if (s != TJ_OK) return s;

@@ -19,6 +19,8 @@
  *    masked at the tensor's edges (attention_sm90_values.c).
  * The loop bounds are the graph's: causal tiles above the diagonal are
  * never visited, and only the graph's masked loop pays for its masks.
+ * fp8 (e4m3 with v given transposed) differs in the products, p's packing
+ * and the producer's permute of vt's keys: attention_sm90_fp8.c.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,7 +41,24 @@ int as_q_early = 1;
 int as_causal_pairs = 1;
 int as_skip_rescale;
 
-static const char *ty(const ax *x) { return x->p->dtype == TJ_BF16 ? "bf16" : "f16"; }
+static const char *ty(const ax *x) {
+    return x->p->fp8 ? "e4m3" : x->p->dtype == TJ_BF16 ? "bf16" : "f16";
+}
+
+/* 32-bit registers of packed p a thread: two 16-bit or four e4m3 elements each */
+static int pregs(const ax *x) { return x->p->bn / (x->p->fp8 ? 8 : 4); }
+
+/* Registers a thread after setmaxnreg: 240 a consumer with two consumer
+ * warpgroups (168 at launch), 160 with three (128 at launch); the producer
+ * keeps 24. fp8's permuting warps (permuters) need more: 40 beside
+ * consumers of 232 (p packed four to a register leaves them room), 32
+ * beside three warpgroups of 160 (64 K registers in all). */
+static int consumer_regs(const as_plan *p) {
+    return p->nwg == 2 ? (p->fp8 ? 232 : 240) : 160;
+}
+static int producer_regs(const as_plan *p) {
+    return !p->fp8 ? 24 : p->nwg == 2 ? 40 : 32;
+}
 
 /* Issue (and commit) dst += a . v of stage `st`: wgmma RS, a the packed
  * p fragments, v N-major (d contiguous). dst is the plan's accumulator:
@@ -48,6 +67,10 @@ static void pv_issue(ax *x, const char *a, const char *st, const char *ph, int c
     const as_plan *p = x->p;
     char dst[32];
     snprintf(dst, sizeof dst, "%c%d", x->pipe ? 'c' : 'e', (int)x->pacc);
+    if (p->fp8) {
+        as_fp8_pv(x, a, st, ph, dst, commit);
+        return;
+    }
     as_line(x, "tj::sm90::mbar_wait(bar_v + 8 * %s, %s);", st, ph);
     as_line(x, "const unsigned svp = sbase + Q_BYTES + %s * (2 * KV_BYTES) + KV_BYTES;", st);
     as_line(x, "const unsigned long long dv = tj::sm90::desc_sw128(svp, BN * 128, 1024);");
@@ -145,13 +168,17 @@ static void s_product(ax *x, const as_loop *L) {
     as_line(x, "float e%d[%d];", (int)L->smma, p->bn / 2);
     as_line(x, "tj::sm90::mbar_wait(bar_k + 8 * stage, phase);");
     if (pp) as_line(x, "tj::sm90::named_barrier(1 + cw, 256);   // this warpgroup's turn to issue");
-    as_line(x, "const unsigned long long dk = tj::sm90::desc_sw128(sk, 16, 1024);");
-    as_line(x, "tj::sm90::wgmma_fence();");
-    as_line(x, "#pragma unroll");
-    as_line(x, "for (int kk = 0; kk < D / 16; ++kk)");
-    as_line(x, "  tj::sm90::wgmma_%s_m64n%dk16<0, 0>(e%d,", ty(x), p->bn, (int)L->smma);
-    as_line(x, "      tj::sm90::desc_add(dq, (kk / 4) * (BM * 128) + (kk %% 4) * 32),");
-    as_line(x, "      tj::sm90::desc_add(dk, (kk / 4) * (BN * 128) + (kk %% 4) * 32), kk > 0);");
+    if (p->fp8) {
+        as_fp8_s(x, L);
+    } else {
+        as_line(x, "const unsigned long long dk = tj::sm90::desc_sw128(sk, 16, 1024);");
+        as_line(x, "tj::sm90::wgmma_fence();");
+        as_line(x, "#pragma unroll");
+        as_line(x, "for (int kk = 0; kk < D / 16; ++kk)");
+        as_line(x, "  tj::sm90::wgmma_%s_m64n%dk16<0, 0>(e%d,", ty(x), p->bn, (int)L->smma);
+        as_line(x, "      tj::sm90::desc_add(dq, (kk / 4) * (BM * 128) + (kk %% 4) * 32),");
+        as_line(x, "      tj::sm90::desc_add(dk, (kk / 4) * (BN * 128) + (kk %% 4) * 32), kk > 0);");
+    }
     as_line(x, "tj::sm90::wgmma_commit();");
     if (x->pipe) {
         /* Its own commit group, empty on the first trip, so waiting for
@@ -188,6 +215,10 @@ static void s_product(ax *x, const as_loop *L) {
 static void p_pack(ax *x, const as_loop *L) {
     char in[64];
     as_base(x, as_node(x, L->pcast)->in[0], in);
+    if (x->p->fp8) {
+        as_fp8_p_pack(x, L, in);
+        return;
+    }
     as_line(x, "unsigned e%d[%d];   // p, packed for wgmma's A", (int)L->pcast, x->p->bn / 4);
     as_line(x, "#pragma unroll");
     as_line(x, "for (int r = 0; r < %d; ++r)", x->p->bn / 4);
@@ -209,7 +240,7 @@ static void o_product(ax *x, const as_loop *L) {
     as_fill(x, dst, AS_FULL, p->d, acc);
     if (x->pipe) {
         as_line(x, "#pragma unroll");
-        as_line(x, "for (int r = 0; r < %d; ++r) pp[r] = e%d[r];", p->bn / 4, (int)L->pcast);
+        as_line(x, "for (int r = 0; r < %d; ++r) pp[r] = e%d[r];", pregs(x), (int)L->pcast);
         as_line(x, "pstage = stage;");
         as_line(x, "pphase = phase;");
         as_line(x, "pend = true;");
@@ -224,7 +255,7 @@ static void o_product(ax *x, const as_loop *L) {
     as_line(x, "if (lane == 0) tj::sm90::mbar_arrive(bar_vfree + 8 * stage);   // v is read");
 }
 
-static void loop_head(ax *x, int32_t f) {
+void as_loop_head(ax *x, int32_t f) {
     const ir_node *n = as_node(x, f);
     char lo[96], hi[96], st[96];
     as_at(x, n->in[0], lo);
@@ -259,7 +290,7 @@ static void consumer_loop(ax *x, int32_t f) {
         as_line(x, "float c%d[%d];", (int)c, frag_count(x->p->cls[c], x->p->ncols[c]));
         as_fill(x, dst, x->p->cls[c], x->p->ncols[c], fn->in[3 + k]);
     }
-    loop_head(x, f);
+    as_loop_head(x, f);
     x->depth++;
     as_line(x, "(void)iv%d;", (int)f);
     as_line(x, "const unsigned sk = sbase + Q_BYTES + stage * (2 * KV_BYTES);");
@@ -330,7 +361,7 @@ static int bounds_depend(const ax *x, int what) {
  * -> 406 TFLOP/s). Bounds read from memory (packed sequences) have no
  * order to exploit: the graph's (x->remap 0). */
 #define LONGEST_FIRST_TILES 128
-static void walk_open(ax *x) {
+void as_walk_open(ax *x) {
     if (x->pairs) {
         /* items: pairs (j, grid0 - 1 - j) of a head's q tiles, the longer
          * first, when a block has more than one program; else programs */
@@ -365,7 +396,7 @@ static void walk_open(ax *x) {
     as_line(x, "(void)pid0; (void)pid1; (void)pid2;");
 }
 
-static void walk_close(ax *x) {
+void as_walk_close(ax *x) {
     x->depth--;
     as_line(x, "}");
     if (x->pairs) {
@@ -422,18 +453,20 @@ static void q_early_open(ax *x) {
 
 static void consumer(ax *x) {
     const tj_graph *g = x->g;
-    /* 240 registers a consumer thread with two warpgroups (168 at
-     * launch), 160 with three (128 at launch; the producer keeps 24) */
-    if (x->p->nwg >= 2) as_line(x, "tj::sm90::regs_take<%d>();", x->p->nwg == 2 ? 240 : 160);
+    if (x->p->nwg >= 2) as_line(x, "tj::sm90::regs_take<%d>();", consumer_regs(x->p));
     as_line(x, "const int cw = wg - 1, wl = tid & 127, w4 = wl >> 5, lane = tid & 31;");
     as_line(x, "const int rrow = cw * 64 + w4 * 16 + (lane >> 2);   // this thread's first row");
     as_line(x, "const int qcol = 2 * (lane & 3);                    // and first column");
     as_line(x, "(void)rrow; (void)qcol;");
-    as_line(x, "const unsigned long long dq = tj::sm90::desc_sw128(sq + cw * (64 * 128), 16, 1024);   // this warpgroup's rows of q");
+    if (x->p->fp8) {
+        as_fp8_dq(x);
+    } else {
+        as_line(x, "const unsigned long long dq = tj::sm90::desc_sw128(sq + cw * (64 * 128), 16, 1024);   // this warpgroup's rows of q");
+    }
     as_line(x, "(void)dq;");
     as_line(x, "int stage = 0;");
     as_line(x, "unsigned phase = 0;");
-    as_line(x, "unsigned pp[%d];   // the pending p.v of a pipelined loop: p, its stage", x->p->bn / 4);
+    as_line(x, "unsigned pp[%d];   // the pending p.v of a pipelined loop: p, its stage", pregs(x));
     as_line(x, "int pstage = 0;");
     as_line(x, "unsigned pphase = 0;");
     as_line(x, "bool pend = false;");
@@ -445,7 +478,7 @@ static void consumer(ax *x) {
     int last = 0;
     for (int k = 0; k < g->nbody; k++)
         if (as_node(x, g->body[k])->op == IR_FOR) last = k;
-    walk_open(x);
+    as_walk_open(x);
     as_line(x, "tj::sm90::mbar_wait(bar_q, qphase);");
     x->qearly = x->persist && as_q_early && q_early_plan(x);
     if (x->qearly) q_early_open(x);
@@ -470,15 +503,16 @@ static void consumer(ax *x) {
             as_line(x, "qphase ^= 1;");
         }
     }
-    walk_close(x);
+    as_walk_close(x);
     x->qearly = 0;
 }
 
-/* The copy engine's load of one [rows, 64] chunk of a q / k / v tile:
+/* The copy engine's load of one [rows, ce] chunk (ce elements: a
+ * `line`-byte swizzled line) of a [rows, cols] q / k / v tile:
  * coordinates innermost first, the tile's rows and column chunk on their
  * dims, every other dim at its (extent 1) coordinate. */
-static void tma_load(ax *x, int32_t ld, const char *map, const char *dst, const char *bar,
-                     int rows, int ch) {
+static void tma_load_chunk(ax *x, int32_t ld, const char *map, const char *dst, const char *bar,
+                           int rows, int cols, int ce, int line, int ch) {
     const ir_node *n = as_node(x, ld);
     int rank = x->g->tensors[n->tensor].rank;
     int el = (n->flags & TJ_COORD_ELEMENT) != 0;
@@ -488,20 +522,32 @@ static void tma_load(ax *x, int32_t ld, const char *map, const char *dst, const 
         int d = rank - 1 - i;
         char c[64];
         as_base(x, n->in[d], c);
-        int mult = el ? 1 : d == n->axes[0] ? rows : d == n->axes[1] ? x->p->d : 1;
+        int mult = el ? 1 : d == n->axes[0] ? rows : d == n->axes[1] ? cols : 1;
         if (d == n->axes[1])
-            o += (size_t)snprintf(args + o, sizeof args - o, ", (int)(%s * %d + %d)", c, mult, ch * 64);
+            o += (size_t)snprintf(args + o, sizeof args - o, ", (int)(%s * %d + %d)", c, mult, ch * ce);
         else
             o += (size_t)snprintf(args + o, sizeof args - o, ", (int)(%s * %d)", c, mult);
     }
-    as_line(x, "tj::sm90::tma_load_%dd(%s + %d, &%s, %s%s);", rank, dst, ch * rows * 128, map, bar,
+    as_line(x, "tj::sm90::tma_load_%dd(%s + %d, &%s, %s%s);", rank, dst, ch * rows * line, map, bar,
          args);
+}
+
+/* Every chunk of the q (which 0), k (1) or v (2) tile of load ld. */
+static void tma_load(ax *x, int32_t ld, int which, const char *map, const char *dst,
+                     const char *bar) {
+    const as_plan *p = x->p;
+    int es = (int)tj_dtype_size((tj_dtype)p->dtype);
+    int rows = which == 0 ? p->bm : which == 2 && p->fp8 ? p->d : p->bn;
+    int cols = which == 2 && p->fp8 ? p->bn : p->d;
+    int line = which == 2 && p->fp8 ? p->vline : p->fp8 ? p->qline : 128;
+    for (int ch = 0; ch < cols * es / line; ch++)
+        tma_load_chunk(x, ld, map, dst, bar, rows, cols, line / es, line, ch);
 }
 
 static void producer(ax *x) {
     const as_plan *p = x->p;
     const tj_graph *g = x->g;
-    if (p->nwg >= 2) as_line(x, "tj::sm90::regs_release<24>();");
+    if (p->nwg >= 2) as_line(x, "tj::sm90::regs_release<%d>();", producer_regs(p));
     as_line(x, "if (tid == 0) {");
     x->depth++;
     as_line(x, "tj::sm90::tma_prefetch(&tm_q);");
@@ -509,7 +555,7 @@ static void producer(ax *x) {
     as_line(x, "tj::sm90::tma_prefetch(&tm_v);");
     as_line(x, "int stage = 0;");
     as_line(x, "unsigned phase = 0, qphase = 0;");
-    walk_open(x);
+    as_walk_open(x);
     int q_done = 0;
     for (int k = 0; k < g->nbody; k++) {
         int32_t id = g->body[k];
@@ -522,13 +568,12 @@ static void producer(ax *x) {
             as_line(x, "tj::sm90::mbar_wait(bar_qfree, qphase ^ 1);   // the last program's q is read");
             as_line(x, "qphase ^= 1;");
             as_line(x, "tj::sm90::mbar_expect_tx(bar_q, Q_BYTES);");
-            for (int ch = 0; ch < p->d / 64; ch++)
-                tma_load(x, p->qload, "tm_q", "sq", "bar_q", p->bm, ch);
+            tma_load(x, p->qload, 0, "tm_q", "sq", "bar_q");
             q_done = 1;
         }
         const as_loop *L = loop_of(x, id);
         const ir_loop *lp = n->loop;
-        loop_head(x, id);
+        as_loop_head(x, id);
         x->depth++;
         for (int b = 0; b < lp->nbody; b++) {
             int32_t bid = lp->body[b];
@@ -537,33 +582,33 @@ static void producer(ax *x) {
         as_line(x, "const unsigned sk = sbase + Q_BYTES + stage * (2 * KV_BYTES), sv = sk + KV_BYTES;");
         as_line(x, "tj::sm90::mbar_wait(bar_kfree + 8 * stage, phase ^ 1);");
         as_line(x, "tj::sm90::mbar_expect_tx(bar_k + 8 * stage, KV_BYTES);");
-        for (int ch = 0; ch < p->d / 64; ch++)
-            tma_load(x, L->kload, "tm_k", "sk", "bar_k + 8 * stage", p->bn, ch);
+        tma_load(x, L->kload, 1, "tm_k", "sk", "bar_k + 8 * stage");
         as_line(x, "tj::sm90::mbar_wait(bar_vfree + 8 * stage, phase ^ 1);");
         as_line(x, "tj::sm90::mbar_expect_tx(bar_v + 8 * stage, KV_BYTES);");
-        for (int ch = 0; ch < p->d / 64; ch++)
-            tma_load(x, L->vload, "tm_v", "sv", "bar_v + 8 * stage", p->bn, ch);
+        tma_load(x, L->vload, 2, "tm_v", "sv", "bar_v + 8 * stage");
         as_line(x, "if (++stage == STAGES) { stage = 0; phase ^= 1; }");
         x->depth--;
         as_line(x, "}");
     }
-    walk_close(x);
+    as_walk_close(x);
     x->depth--;
     as_line(x, "}");
+    if (p->fp8) as_fp8_permuters(x);
 }
 
 /* A tensor map of a q / k / v tile: boxes of [rows, 64] (one 128-byte
  * swizzle line a row), extent 1 on the dims the tile does not cover. */
-static emit_param tmap_param(const ax *x, const as_operand *o, int rows) {
+static emit_param tmap_param(const ax *x, const as_operand *o, int rows, int line) {
     const ir_tensor *t = &x->g->tensors[o->tensor];
+    uint32_t ce = (uint32_t)line / (uint32_t)tj_dtype_size(t->dtype);   /* elements a line */
     emit_param q = {.kind = EMIT_PARAM_TENSORMAP, .index = o->tensor, .ctype = EMIT_C_TMAP,
                     .size = 128};
     q.tmap.rank = t->rank;
     for (int i = 0; i < t->rank; i++) {
         int d = t->rank - 1 - i;
-        q.tmap.box[i] = d == t->rank - 1 ? 64u : d == o->row_dim ? (uint32_t)rows : 1u;
+        q.tmap.box[i] = d == t->rank - 1 ? ce : d == o->row_dim ? (uint32_t)rows : 1u;
     }
-    q.tmap.swizzle = 128;
+    q.tmap.swizzle = line;
     q.tmap.l2_promotion = 256;
     return q;
 }
@@ -577,7 +622,9 @@ static void signature(ax *x, emit_launch *L) {
     const as_operand *ops[3] = {&p->q, &p->k, &p->v};
     for (int k = 0; k < 3; k++) {
         sb_printf(&x->out, ", const __grid_constant__ tj::sm90::tmap tm_%c", "qkv"[k]);
-        L->params[np++] = tmap_param(x, ops[k], k ? p->bn : p->bm);
+        int rows = k == 0 ? p->bm : k == 2 && p->fp8 ? p->d : p->bn;
+        int line = !p->fp8 ? 128 : k == 2 ? p->vline : p->qline;
+        L->params[np++] = tmap_param(x, ops[k], rows, line);
     }
     for (int d = 0; d < 3 && x->persist; d++) {
         sb_printf(&x->out, ", int grid%d", d);
@@ -627,8 +674,10 @@ static tj_status kernel(ax *x, emit_launch *L) {
     as_line(x, "const unsigned bar_k = bar_q + 8, bar_v = bar_k + 8 * STAGES;");
     as_line(x, "const unsigned bar_kfree = bar_v + 8 * STAGES, bar_vfree = bar_kfree + 8 * STAGES;");
     as_line(x, "const unsigned bar_qfree = bar_vfree + 8 * STAGES;");
+    if (p->fp8) as_line(x, "const unsigned bar_vp = bar_qfree + 8;   // vt's keys permuted");
     if (x->p->o_bytes)   /* o's staging region, a [16, D] slab a consumer warp */
-        as_line(x, "const unsigned so = (bar_qfree + 8 + 1023u) & ~1023u;");
+        as_line(x, "const unsigned so = (bar_qfree + %s + 1023u) & ~1023u;",
+                p->fp8 ? "8 + 8 * STAGES" : "8");
     as_line(x, "(void)sq;");
     prologue(x);
     as_line(x, "if (tid == 0) {");
@@ -640,6 +689,7 @@ static tj_status kernel(ax *x, emit_launch *L) {
     as_line(x, "    tj::sm90::mbar_init(bar_kfree + 8 * s, %d);   // lane 0 of each consumer warp",
          p->nwg * 4);
     as_line(x, "    tj::sm90::mbar_init(bar_vfree + 8 * s, %d);", p->nwg * 4);
+    if (p->fp8) as_line(x, "    tj::sm90::mbar_init(bar_vp + 8 * s, 96);   // every permuting thread");
     as_line(x, "  }");
     as_line(x, "  tj::sm90::fence_barrier_init();");
     as_line(x, "}");

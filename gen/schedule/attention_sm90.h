@@ -8,7 +8,8 @@
  * computing s = mma(q, k, trans_b), any elementwise ops and row
  * reductions on [BM,BN] / [BM,1] / [1,BN] tiles and scalars (the score
  * modifications, masks and online softmax), p = cast(., bf16|f16) and
- * yielding values such as mma(p, v, acc * alpha); after the loops,
+ * yielding values such as mma(p, v, acc * alpha) (fp8: q, k, p e4m3 and
+ * v a [D,BN] tile of v transposed, mma(p, vt, acc * alpha, trans_b)); after the loops,
  * elementwise ops ending in stores of [BM,D] tiles. Nothing in it names
  * the recipe: every graph of this shape gets the schedule.
  *
@@ -44,6 +45,12 @@ typedef struct as_plan {
     const tj_graph *g;
     const int64_t *sym;
     int dtype;              /* q, k, v */
+    int fp8;                /* e4m3 with v given transposed ([d, keys] tiles):
+                               k32 products, p packed 4 to a register, the
+                               keys of vt's tiles permuted by the producer
+                               (tj/sm90_attn.cuh) */
+    int qline, vline;       /* bytes of a swizzled smem line of q and k / of
+                               vt: 128, or 64 where the tile is 64 bytes wide */
     int bm, bn, d;
     int nwg;                /* consumer warpgroups of 64 rows */
     int stages;

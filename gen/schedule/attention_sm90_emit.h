@@ -73,4 +73,20 @@ void as_store(ax *x, int32_t id);
 /* Marks in x->fold the scaled scores kept unscaled (see the function). */
 void as_scale_fold(ax *x);
 
+/* The kernel half's walk over a block's programs and a KV loop's head
+ * (attention_sm90.c), for the fp8 half. */
+void as_walk_open(ax *x);
+void as_walk_close(ax *x);
+void as_loop_head(ax *x, int32_t f);
+
+/* fp8 (attention_sm90_fp8.c): the consumer's descriptor of its q rows;
+ * s = q . k^T's k32 products; p packed four e4m3 a register (in[] the
+ * f32 values); dst += a . vt of stage st (phase ph), committed or not;
+ * the producer's warps that permute vt's keys. */
+void as_fp8_dq(ax *x);
+void as_fp8_s(ax *x, const as_loop *L);
+void as_fp8_p_pack(ax *x, const as_loop *L, const char *in);
+void as_fp8_pv(ax *x, const char *a, const char *st, const char *ph, const char *dst, int commit);
+void as_fp8_permuters(ax *x);
+
 #endif

@@ -46,9 +46,10 @@ static int tma_tile(as_plan *p, int32_t id, const char *what, as_operand *o, cha
         return sched_no(why, size, "%s pads with %g; the copy engine fills zeros", what, n->f);
     if (t->has_strides && t->strides[t->rank - 1] != 1)
         return sched_no(why, size, "tensor '%s' is not contiguous along its last dim", t->name);
+    int per16 = 16 / (int)tj_dtype_size(t->dtype);   /* elements in 16 bytes */
     for (int d = 0; d < t->rank - 1; d++) {
         tj_dim st = t->has_strides ? t->strides[d] : t->dims[t->rank - 1];
-        if (!sched_multiple_of(p->g, p->sym, st, 8))
+        if (!sched_multiple_of(p->g, p->sym, st, per16))
             return sched_no(why, size,
                             "tensor '%s' strides are not known to be 16-byte multiples (TMA)",
                             t->name);
@@ -103,7 +104,8 @@ static int kv_loop(as_plan *p, int32_t f, as_loop *L, char *why, size_t size) {
     const ir_node *s = node(p, L->smma), *o = node(p, L->omma);
     if (s->flags != TJ_TRANS_B)
         return sched_no(why, size, "s = mma(q, k) is not q . k^T (trans_b)");
-    if (o->flags != 0) return sched_no(why, size, "mma(p, v, acc) has a transpose");
+    if (o->flags != 0 && o->flags != TJ_TRANS_B)
+        return sched_no(why, size, "mma(p, v, acc) transposes p");
     if (p->qload < 0) p->qload = s->in[0];
     const ir_node *q = node(p, p->qload);
     if (s->in[0] != p->qload || q->op != IR_LOAD || q->parent != -1)
@@ -120,13 +122,20 @@ static int kv_loop(as_plan *p, int32_t f, as_loop *L, char *why, size_t size) {
     if (!tma_tile(p, p->qload, "q", &p->q, why, size) || !tma_tile(p, L->kload, "k", &p->k, why, size) ||
         !tma_tile(p, L->vload, "v", &p->v, why, size))
         return 0;
-    int dt = q->type.dtype;
-    if (dt != TJ_BF16 && dt != TJ_F16)
-        return sched_no(why, size, "q is %s; the schedule takes bf16 and f16",
+    int dt = q->type.dtype, vt = o->flags == TJ_TRANS_B;
+    if (dt != TJ_BF16 && dt != TJ_F16 && dt != TJ_F8E4M3)
+        return sched_no(why, size, "q is %s; the schedule takes bf16 and f16 (and f8e4m3)",
                         tj_dtype_name((tj_dtype)dt));
+    /* wgmma takes 8-bit operands K-major only: p . v's K is the keys */
+    if (dt == TJ_F8E4M3 && !vt)
+        return sched_no(why, size, "fp8 p.v needs v transposed, keys contiguous (attention "
+                                   "recipe v_layout=t)");
+    if (dt != TJ_F8E4M3 && vt)
+        return sched_no(why, size, "mma(p, v, acc) has a transpose (v transposed: fp8 only)");
     if (k->type.dtype != dt || v->type.dtype != dt || pc->type.dtype != dt)
         return sched_no(why, size, "q, k, v and p are not all %s", tj_dtype_name((tj_dtype)dt));
     p->dtype = dt;
+    p->fp8 = dt == TJ_F8E4M3;
     int64_t qm, qn, km, kn, vm, vn;
     if (!sched_tile_dims(p->g, p->sym, p->qload, &qm, &qn) ||
         !sched_tile_dims(p->g, p->sym, L->kload, &km, &kn) ||
@@ -135,6 +144,10 @@ static int kv_loop(as_plan *p, int32_t f, as_loop *L, char *why, size_t size) {
     if (p->bm && (p->bm != qm || p->bn != km || p->d != qn))
         return sched_no(why, size, "the loops' tiles differ");
     p->bm = (int)qm, p->bn = (int)km, p->d = (int)qn;
+    if (vt) {   /* v's [d, keys] tile */
+        int64_t t = vm;
+        vm = vn, vn = t;
+    }
     if (kn != qn || vm != km || vn != qn)
         return sched_no(why, size,
                         "k [%lld,%lld] / v [%lld,%lld] are not [%d,%d] like q's head dim",
@@ -291,6 +304,9 @@ static int config(as_plan *p, char *why, size_t size) {
     if (p->bn != 64 && p->bn != 80 && p->bn != 128 && p->bn != 176 && p->bn != 256)
         return sched_no(why, size, "block_n %d: 64, 80, 128, 176 or 256 (the wgmma shapes of s)",
                         p->bn);
+    /* fp8: p . v's k step is 32 keys; vt's swizzled lines are the keys */
+    if (p->fp8 && p->bn != 64 && p->bn != 128)
+        return sched_no(why, size, "block_n %d with fp8: 64 or 128", p->bn);
     if (p->d != 64 && p->d != 128 && p->d != 256)
         return sched_no(why, size, "head dim %d: 64, 128 or 256", p->d);
     int budget = p->bm == 192 ? REG_BUDGET_3WG : REG_BUDGET;
@@ -303,19 +319,23 @@ static int config(as_plan *p, char *why, size_t size) {
     size_t es = tj_dtype_size((tj_dtype)p->dtype);
     p->q_bytes = (size_t)p->bm * (size_t)p->d * es;
     p->kv_bytes = (size_t)p->bn * (size_t)p->d * es;   /* each of k and v */
+    p->qline = p->d * (int)es < 128 ? p->d * (int)es : 128;
+    p->vline = p->fp8 ? (p->bn < 128 ? p->bn : 128) : 128;
+    /* barriers a stage: k, v full and free; fp8 also vt's keys permuted */
+    const size_t sbar = p->fp8 ? 40 : 32;
     /* o's staging region (as_o_smem): 1024-aligned after the barriers.
      * By default at head dim 128 only, where it measured +1-5 % (most at
      * short sequences) though it leaves 2 k/v stages instead of 3; at 64
      * it measured -3..+5 %, and 256 has no room. Masked stores (packed
      * batches) do not use it, so they do not pay for it. */
     int staged = as_o_smem < 0 ? p->d == 128 && unmasked_tile_store(p) : as_o_smem > 0;
-    p->o_bytes = staged ? (size_t)p->bm * (size_t)p->d * es : 0;
+    p->o_bytes = staged ? (size_t)p->bm * (size_t)p->d * 2 : 0;   /* a 16-bit o */
     size_t extra;
     for (;;) {   /* without the region when it leaves fewer than two stages (d 256) */
         extra = p->o_bytes ? 1024 + p->o_bytes : 0;
         p->stages = 0;
         while (p->stages < MAX_STAGES &&
-               1024 + p->q_bytes + (size_t)(p->stages + 1) * (2 * p->kv_bytes + 32) + 16 +
+               1024 + p->q_bytes + (size_t)(p->stages + 1) * (2 * p->kv_bytes + sbar) + 16 +
                        extra <= SMEM_LIMIT)
             p->stages++;
         if (p->stages >= 2 || !p->o_bytes) break;
@@ -326,7 +346,7 @@ static int config(as_plan *p, char *why, size_t size) {
                         "q [%d,%d] and two stages of k and v [%d,%d] do not fit in shared "
                         "memory",
                         p->bm, p->d, p->bn, p->d);
-    p->smem = 1024 + p->q_bytes + (size_t)p->stages * (2 * p->kv_bytes + 32) + 16 + extra;
+    p->smem = 1024 + p->q_bytes + (size_t)p->stages * (2 * p->kv_bytes + sbar) + 16 + extra;
     p->threads = 128 * (1 + p->nwg);
     return 1;
 }

@@ -135,6 +135,14 @@ def test_fp8_attention_takes_e4m3_inputs_a_v_scale_and_writes_bf16():
         tj.recipe("attention", dtype="f8e5m2")
 
 
+def test_attention_v_layout_t_takes_v_transposed_with_its_key_extent():
+    g = tj.attention(head_dim=64, num_q_heads=2, num_kv_heads=1, dtype_="f8e4m3", v_layout="t")
+    dt = {t.name: str(t.dtype) for t in g.tensors}
+    assert "vt" in dt and "v" not in dt and "kv_cap" in g.print()
+    with pytest.raises(ValueError, match="v_layout"):
+        tj.attention(v_layout="x")
+
+
 def test_recipe_by_length_gives_the_attention_tiles_and_their_bounds():
     gs, sym, upto = tj.recipe_by_length("attention", d=64, causal=1, hq=2, hkv=2)
     assert (len(gs), sym, upto) == (2, "seq", [1024])

@@ -52,7 +52,7 @@ class AttentionParams(ctypes.Structure):
                 ("block_m", ctypes.c_int), ("block_n", ctypes.c_int), ("dtype", ctypes.c_int),
                 ("seq_policy", ctypes.c_int), ("seq_bucket", ctypes.c_int64),
                 ("score_mod", SCORE_MOD_FN), ("score_setup", SCORE_SETUP_FN),
-                ("user", ctypes.c_void_p), ("varlen", ctypes.c_int)]
+                ("user", ctypes.c_void_p), ("varlen", ctypes.c_int), ("v_layout", ctypes.c_int)]
 
 
 def _repo_build_dirs():

@@ -66,7 +66,7 @@ def recipe_by_length(name, **params):
 
 def attention(head_dim=128, num_q_heads=8, num_kv_heads=None, causal=False, cross=False,
               lse=False, block_m=0, block_n=0, dtype_="bf16", seq_policy="dynamic",
-              name=None, score_mod=None, score_setup=None, varlen=False):
+              name=None, score_mod=None, score_setup=None, varlen=False, v_layout="n"):
     """tj_recipe_attention with Python score hooks.
 
     score_mod(g, scores, q_idx, k_idx, head) -> Val runs while the graph is
@@ -79,6 +79,9 @@ def attention(head_dim=128, num_q_heads=8, num_kv_heads=None, causal=False, cros
     p.head_dim, p.num_q_heads = head_dim, num_q_heads
     p.num_kv_heads = num_kv_heads if num_kv_heads is not None else num_q_heads
     p.causal, p.cross, p.lse, p.varlen = int(causal), int(cross), int(lse), int(varlen)
+    if v_layout not in ("n", "t"):
+        raise ValueError("v_layout: 'n' (v like k) or 't' (v transposed, keys contiguous)")
+    p.v_layout = 1 if v_layout == "t" else 0
     p.block_m, p.block_n, p.dtype = block_m, block_n, dtype(dtype_)
     p.seq_policy, p.seq_bucket = pol, bucket
     holder = {}          # the Graph wrapper of the graph being built
