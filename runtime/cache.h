@@ -38,7 +38,14 @@
 
 #include "tilejit.h"
 
-#define CACHE_CODEGEN_VERSION 2   /* bump when emitted code changes */
+/* The key's codegen line: this version and the code generator's digest
+ * (codegen_digest.c, built by tools/embed.c --digest from gen/), so a
+ * cubin made by one build of the generator is never served to another:
+ * a cubin from the disk or a bundle gets its launch description by
+ * emitting again, which must give the kernel it was compiled from. Bump
+ * the version when the key's meaning changes. */
+#define CACHE_CODEGEN_VERSION 3
+const char *tj_codegen_digest(void);
 
 /* ---- the key --------------------------------------------------------- */
 

@@ -119,8 +119,9 @@ tj_status cache_key_make_backend(const tj_graph *g, const char *graph_hash,
         else
             sb_printf(&b, "%lld", (long long)spec_vals[i]);
     }
-    sb_printf(&b, "\nschedule=%s\narch=%s\noptions=%s\ncodegen=%d\ntemplates=%s\n",
-              schedule, arch, options, CACHE_CODEGEN_VERSION, tj_templates_hash());
+    sb_printf(&b, "\nschedule=%s\narch=%s\noptions=%s\ncodegen=%d.%s\ntemplates=%s\n",
+              schedule, arch, options, CACHE_CODEGEN_VERSION, tj_codegen_digest(),
+              tj_templates_hash());
     /* NVRTC's keys have no backend line (so they stay what they were);
      * another back end names itself and its version. */
     if (backend) sb_printf(&b, "backend=%s\n", backend);

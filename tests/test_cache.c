@@ -118,9 +118,20 @@ TEST(test_cache_key_changes_with_every_hashed_component) {
     CHECK_OK(cache_key_make(g, spec, "generic", "sm_90a", "12.8", "-O2", &k));
     CHECK(!same_key(&base, &k));
     cache_key_free(&k);
-    /* codegen version and templates hash: edit the description's line */
-    const char *lines[] = {"codegen=", "templates="};
-    for (int i = 0; i < 2; i++) {
+    /* the codegen line is the version and the generator's digest (16 hex
+     * digits, built from gen/) */
+    {
+        char want[64];
+        snprintf(want, sizeof want, "\ncodegen=%d.%s\n", CACHE_CODEGEN_VERSION,
+                 tj_codegen_digest());
+        CHECKF(strstr(base.desc, want) && strlen(tj_codegen_digest()) == 16 &&
+                   strspn(tj_codegen_digest(), "0123456789abcdef") == 16,
+               "%s", base.desc);
+    }
+    /* codegen version, generator digest and templates hash: edit the
+     * description's line */
+    const char *lines[] = {"codegen=", "templates=", "codegen=3."};
+    for (int i = 0; i < 3; i++) {
         char *d = strdup(base.desc);
         char *v = strstr(d, lines[i]) + strlen(lines[i]);
         *v = *v == '9' ? '8' : (char)(*v + 1);
