@@ -162,3 +162,17 @@ def test_recipe_by_length_gives_the_attention_tiles_and_their_bounds():
         assert (len(gs), sym, upto) == (1, None, [])
     with pytest.raises(tj.InvalidArgumentError, match="block_m"):
         tj.recipe_by_length("attention", block_m=100)
+
+
+def test_gemm_configs_rank_the_models_tiles_and_for_shape_builds_the_best():
+    few = tj.gemm_configs(128, 4096, 4096)
+    assert few and (few[0].bm, few[0].bn, few[0].bk, few[0].split) == (64, 64, 128, 1)
+    assert all(a.score >= b.score for a, b in zip(few, few[1:])) and not few[0].tuned
+    g, cfg = tj.gemm_for_shape(128, 4096, 4096, arch="sm_90a", cache_dir="", trans_b=1)
+    assert (cfg.bm, cfg.bn, cfg.bk) == (64, 64, 128) and not cfg.tuned
+    text = g.print()
+    assert "load a" in text and ": bf16[64,128]" in text and "trans_b : f32[64,64]" in text
+    big = tj.gemm_configs(4096, 4096, 4096)
+    assert big[0].bm == 128
+    with pytest.raises(tj.InvalidArgumentError):
+        tj.gemm_configs(0, 4096, 4096)

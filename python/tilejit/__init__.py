@@ -16,7 +16,8 @@ from .errors import (CompileError, DriverError, InternalError, InvalidArgumentEr
 from .graph import (BINARY, REDUCE, UNARY, UNBOUND, DType, Graph, Loop, Policy, Sym,
                     TensorArg, Val, cdiv, dtype, policy)
 from .kernel import Kernel
-from .recipes import Recipe, attention, recipe, recipe_by_length, recipes
+from .recipes import (GemmConfig, Recipe, attention, gemm_configs, gemm_for_shape, recipe,
+                      recipe_by_length, recipes)
 from .signature import Signature
 
 F32, F16, BF16, F8E4M3, F8E5M2, I32, I64, BOOL, F64 = (DType.F32, DType.F16, DType.BF16,
@@ -46,6 +47,7 @@ def add_bundle(path):
 
 __all__ = ["Graph", "Sym", "TensorArg", "Val", "Loop", "DType", "Policy", "Kernel", "Recipe",
            "Signature", "recipe", "recipe_by_length", "recipes", "attention", "parse", "cdiv", "dtype", "policy",
+           "GemmConfig", "gemm_configs", "gemm_for_shape",
            "version", "add_bundle", "library_path", "errors", "Status", "TilejitError",
            "InvalidArgumentError", "OutOfMemoryError", "ParseError", "VerifyError",
            "UnboundError", "TilejitIOError", "UnsupportedError", "CompileError", "DriverError",

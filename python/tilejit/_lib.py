@@ -45,6 +45,17 @@ SCORE_MOD_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32,
 SCORE_SETUP_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p)
 
 
+class GemmConfig(ctypes.Structure):
+    _fields_ = [("bm", ctypes.c_int), ("bn", ctypes.c_int), ("bk", ctypes.c_int),
+                ("split", ctypes.c_int), ("score", ctypes.c_double), ("tuned", ctypes.c_int)]
+
+
+class GemmTarget(ctypes.Structure):
+    _fields_ = [("arch", ctypes.c_char_p), ("device", ctypes.c_char_p),
+                ("sm_count", ctypes.c_int), ("cache_dir", ctypes.c_char_p),
+                ("flags", ctypes.c_uint)]
+
+
 class AttentionParams(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("head_dim", ctypes.c_int),
                 ("num_q_heads", ctypes.c_int), ("num_kv_heads", ctypes.c_int),
@@ -208,6 +219,10 @@ _PROTOS = {
     "tj_recipe_build_by_length": (c_int, [c_char_p, c_int, P(c_char_p), P(G), P(c_int64),
                                           P(c_char_p), P(c_int)]),
     "tj_attention_params_init": (None, [P(AttentionParams)]),
+    "tj_gemm_config_candidates": (c_int, [c_char_p, c_int, c_int64, c_int64, c_int64, c_int,
+                                          P(GemmConfig), c_int, P(c_int)]),
+    "tj_recipe_gemm_for_shape": (c_int, [c_int, P(c_char_p), c_int64, c_int64, c_int64,
+                                         P(GemmTarget), P(G), P(GemmConfig)]),
     "tj_recipe_attention": (c_int, [P(AttentionParams), P(G)]),
 }
 

@@ -64,6 +64,53 @@ def recipe_by_length(name, **params):
     return graphs, (sym.value.decode() if sym.value else None), list(upto[:n.value - 1])
 
 
+@dataclass(frozen=True)
+class GemmConfig:
+    """A GEMM program tile (tj_gemm_config): bm x bn, K tile bk, the
+    schedule's split-K at that shape, the model's score (a fraction of the
+    device's peak; 0 where it has no figures) and whether a tuning record
+    (`tilejit tune`) gave it."""
+    bm: int
+    bn: int
+    bk: int
+    split: int
+    score: float
+    tuned: bool
+
+
+def _gemm_config(c):
+    return GemmConfig(c.bm, c.bn, c.bk, c.split, c.score, bool(c.tuned))
+
+
+def gemm_configs(m, n, k, dtype_="bf16", arch="sm_90a", sm_count=0, top=8):
+    """The configuration model's tiles for an M x N x K GEMM, best first
+    (tj_gemm_config_candidates; no device needed)."""
+    out = (_lib.GemmConfig * top)()
+    cnt = ctypes.c_int()
+    _lib.check(lib.tj_gemm_config_candidates(arch.encode(), sm_count, m, n, k, dtype(dtype_),
+                                             out, top, ctypes.byref(cnt)))
+    return [_gemm_config(out[i]) for i in range(cnt.value)]
+
+
+def gemm_for_shape(m, n, k, arch=None, device=None, sm_count=0, cache_dir=None, untuned=False,
+                   **params):
+    """The `gemm` recipe built with the tile for M x N x K
+    (tj_recipe_gemm_for_shape): a tuning record of this device when there
+    is one, else the model. params as for recipe("gemm", ...), bm/bn/bk
+    absent or "auto" (or a number: chosen among those candidates).
+    Returns (Graph, GemmConfig); launch the graph with M, N, K."""
+    args = [f"{key}={_value(v)}".encode() for key, v in params.items()]
+    arr = (ctypes.c_char_p * max(len(args), 1))(*args)
+    t = _lib.GemmTarget(arch.encode() if arch else None, device.encode() if device else None,
+                        sm_count, cache_dir.encode() if cache_dir is not None else None,
+                        1 if untuned else 0)
+    out = ctypes.c_void_p()
+    cfg = _lib.GemmConfig()
+    _lib.check(lib.tj_recipe_gemm_for_shape(len(args), arr, m, n, k, ctypes.byref(t),
+                                            ctypes.byref(out), ctypes.byref(cfg)))
+    return Graph(_ptr=out.value), _gemm_config(cfg)
+
+
 def attention(head_dim=128, num_q_heads=8, num_kv_heads=None, causal=False, cross=False,
               lse=False, block_m=0, block_n=0, dtype_="bf16", seq_policy="dynamic",
               name=None, score_mod=None, score_setup=None, varlen=False, v_layout="n"):
