@@ -7,7 +7,7 @@
  *
  *   bench_attention [--quick] [--json FILE] [--torch FILE] [--commit SHA]
  *                   [--only d128-n8192] [--block-m N] [--block-n N] [--exp2-poly K] [--o-smem 0|1]
- *                   [--q-late] [--causal-graph] [--by-length] [--skip-rescale] [--fp8]
+ *                   [--q-late] [--causal-graph] [--by-length] [--fp8]
  *
  * --fp8: fp8 attention instead (e4m3 q, k and v given transposed, keys
  * contiguous: the recipe's dtype=f8e4m3 v_layout=t; bf16 o; v_scale 1),
@@ -62,8 +62,7 @@ static int by_length; /* --by-length: tj_recipe_attention_by_length's tiles, one
  * --block-m / --block-n measure others, --by-length the recipe's tiles by
  * length.
  * --exp2-poly K sets as_exp2_poly, --o-smem as_o_smem, --q-late clears
- * as_q_early, --causal-graph as_causal_pairs, --skip-rescale sets
- * as_skip_rescale (each run is its own
+ * as_q_early, --causal-graph as_causal_pairs (each run is its own
  * process, so the kernels of two settings never share a cache). */
 static void tiles(int d, int causal, int *bm, int *bn) {
     (void)causal;
@@ -479,12 +478,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--exp2-poly") && i + 1 < argc) as_exp2_poly = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--o-smem") && i + 1 < argc) as_o_smem = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--q-late")) as_q_early = 0;
-        else if (!strcmp(argv[i], "--skip-rescale")) as_skip_rescale = 1;
         else if (!strcmp(argv[i], "--causal-graph")) as_causal_pairs = 0;
         else if (!strcmp(argv[i], "--fp8")) fp8 = 1;
         else {
             fprintf(stderr, "usage: bench_attention [--quick] [--json FILE] [--torch FILE] "
-                            "[--commit SHA] [--only CASE-PREFIX] [--block-m N] [--block-n N] [--by-length] [--exp2-poly K] [--o-smem 0|1] [--q-late] [--causal-graph] [--skip-rescale] [--fp8]\n");
+                            "[--commit SHA] [--only CASE-PREFIX] [--block-m N] [--block-n N] [--by-length] [--exp2-poly K] [--o-smem 0|1] [--q-late] [--causal-graph] [--fp8]\n");
             return 2;
         }
     }

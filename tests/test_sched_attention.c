@@ -638,14 +638,6 @@ TEST(test_attention_kernels_compile_for_sm90a_without_spills) {
         check_compiles(build("attention", poly[i], 1), 1000, what, "((t % 4) == 3 ? tj::poly_exp2(");
     }
     as_exp2_poly = 0;
-    /* The benchmarks' skipped rescale (a vote, then a copy or the multiply) */
-    as_skip_rescale = 1;
-    static const char *skip[] = {"d=128", "d=64 causal=1", "d=256 causal=1 softcap=30"};
-    for (size_t i = 0; i < sizeof skip / sizeof *skip; i++) {
-        snprintf(what, sizeof what, "'%s' with as_skip_rescale", skip[i]);
-        check_compiles(build("attention", skip[i], 1), 1000, what, "// a max grew");
-    }
-    as_skip_rescale = 0;
     /* The benchmarks' staged o (stmatrix, 16-byte stores); packed
      * batches' masked stores keep the pair stores */
     as_o_smem = 1;

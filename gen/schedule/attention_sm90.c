@@ -39,7 +39,6 @@ int as_exp2_poly;
 int as_o_smem = -1;
 int as_q_early = 1;
 int as_causal_pairs = 1;
-int as_skip_rescale;
 
 static const char *ty(const ax *x) {
     return x->p->fp8 ? "e4m3" : x->p->dtype == TJ_BF16 ? "bf16" : "f16";

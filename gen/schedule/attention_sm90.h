@@ -106,11 +106,5 @@ extern int as_q_early;
  * Benchmark knob, as above. */
 extern int as_causal_pairs;
 
-/* 1: in a software-pipelined loop, acc * alpha becomes a copy when every
- * alpha of the warp is 1 (no row's max grew this trip: exp2(0) is exactly
- * 1, so skipping is bit-exact), decided by one vote a trip; the multiply
- * an accumulator element a trip competes with the softmax for the FMA
- * pipe. 0 (default) until measured. Benchmark knob, as above. */
-extern int as_skip_rescale;
 
 #endif

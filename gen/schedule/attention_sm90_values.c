@@ -443,34 +443,6 @@ static int row_division(ax *x, int32_t id) {
 
 /* An ordinary tile value (row, column or full): an array of the thread's
  * elements, computed element by element. */
-/* acc * alpha in a pipelined loop under as_skip_rescale: a copy when no
- * alpha of the warp differs from 1 (one vote a trip; bit-exact). */
-static int skipped_rescale(ax *x, int32_t id) {
-    if (!as_skip_rescale || !x->pipe || !as_is_binary(x, id, TJ_MUL) ||
-        x->p->cls[id] != AS_FULL)
-        return 0;
-    const ir_node *n = as_node(x, id);
-    int k = n->in[0] == x->pacc ? 0 : n->in[1] == x->pacc ? 1 : -1;
-    if (k < 0 || x->p->cls[n->in[1 - k]] != AS_ROW) return 0;
-    char acc[64], al[64];
-    as_base(x, n->in[k], acc);
-    as_base(x, n->in[1 - k], al);
-    int nc = x->p->ncols[id];
-    as_line(x, "float e%d[%d];", (int)id, frag_count(AS_FULL, nc));
-    as_line(x, "if (__any_sync(0xffffffffu, %s[0] != 1.0f || %s[1] != 1.0f)) {   // a max grew", al,
-            al);
-    x->depth++;
-    as_open_elems(x, AS_FULL, nc);
-    as_line(x, "  e%d[4 * t + 2 * h + c] = %s[4 * t + 2 * h + c] * %s[h];", (int)id, acc, al);
-    as_line(x, "}");
-    x->depth--;
-    as_line(x, "} else {");
-    as_line(x, "  #pragma unroll");
-    as_line(x, "  for (int r = 0; r < %d; ++r) e%d[r] = %s[r];", frag_count(AS_FULL, nc), (int)id, acc);
-    as_line(x, "}");
-    return 1;
-}
-
 static void tile(ax *x, int32_t id) {
     const ir_node *n = as_node(x, id);
     if (n->op == IR_FOR_RESULT || n->op == IR_LOOP_CARRIED) return;
@@ -478,7 +450,7 @@ static void tile(ax *x, int32_t id) {
         reduce(x, id);
         return;
     }
-    if (row_division(x, id) || skipped_rescale(x, id)) return;
+    if (row_division(x, id)) return;
     int cls = x->p->cls[id], nc = x->p->ncols[id];
     char r[1024];
     if (!rhs(x, id, r, sizeof r)) return;

@@ -333,8 +333,7 @@ TEST(test_gpu_attention_sm90_fp8_matches_interpreter) {
 
 /* The schedule's knobs, to run every case another way: TJ_TEST_O_SMEM
  * 0 / 1 (as_o_smem; unset: the default), TJ_TEST_Q_LATE=1 (as_q_early
- * off), TJ_TEST_CAUSAL_GRAPH=1 (as_causal_pairs off), TJ_TEST_SKIP_RESCALE=1
- * (as_skip_rescale on). */
+ * off), TJ_TEST_CAUSAL_GRAPH=1 (as_causal_pairs off). */
 int main(void) {
     const char *e = getenv("TJ_TEST_O_SMEM");
     if (e && *e) as_o_smem = strcmp(e, "0") != 0;
@@ -342,7 +341,5 @@ int main(void) {
     if (e && *e && strcmp(e, "0")) as_q_early = 0;
     e = getenv("TJ_TEST_CAUSAL_GRAPH");
     if (e && *e && strcmp(e, "0")) as_causal_pairs = 0;
-    e = getenv("TJ_TEST_SKIP_RESCALE");
-    if (e && *e && strcmp(e, "0")) as_skip_rescale = 1;
     return harness_main();
 }
