@@ -87,7 +87,8 @@ static void vt_run(const vcase *c) {
                         vt[b * st[0] + h * st[1] + e * st[2] + j] =
                             v[b * sv[0] + j * sv[1] + h * sv[2] + e];
     }
-    CHECK(input_vals(&rt, "vt", vt));
+    /* in place: input_vals would allocate vt again (and leak the first) */
+    CHECK(tj_convert(tdtype(&rt, tvt), rt.ptr[tvt], TJ_F64, vt, (size_t)rt.n[tvt]) == TJ_OK);
     const char *outs[2] = {"o", "lse"};
     for (int i = 0; i < 2; i++)
         if (tensor_id(&rn, outs[i]) >= 0) CHECK(output(&rn, outs[i]) && output(&rt, outs[i]));
