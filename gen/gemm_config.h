@@ -12,11 +12,11 @@
 
 #include "tilejit.h"
 
-/* The split gemm_sm90's automatic rule (split_auto in
- * gen/schedule/gemm_sm90_match.c) gives a grid of `tiles` output tiles
- * whose loop runs `kt` K tiles: 1, 2, 4 or 8. The model scores each
- * candidate with the split the schedule will really use, so no per-graph
- * knob is needed (tests/test_gemm_config.c checks the two agree). */
+/* The split gemm_sm90's automatic rule gives a grid of `tiles` output
+ * tiles whose loop runs `kt` K tiles (-1: unknown): 1, 2, 4 or 8. Defined
+ * in gen/schedule/gemm_sm90_match.c, where split_auto applies it; the
+ * model scores each candidate with it, so it scores the split the
+ * schedule will really use and no per-graph knob is needed. */
 int gemm_config_auto_split(int64_t tiles, int64_t kt);
 
 /* The gemm recipe's parameters as given (nparams, params), checked and

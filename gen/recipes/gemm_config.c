@@ -33,7 +33,6 @@
 /* The SMs the schedule's split and cluster rules count (132 on H100 SXM
  * and H200; gemm_sm90_match.c, CLUSTER_SMS). */
 #define SCHED_SMS 132
-#define SPLIT_MIN_KTILES 4
 /* Tensor cores' rate / HBM's, in flops per element (H200: ~790 TFLOP/s
  * bf16 over 4.8 TB/s of 2-byte elements; fp8 doubles both). */
 #define RIDGE 330.0
@@ -57,17 +56,6 @@ static const cand cands[] = {
     {64, 64, 128, 0, 0.500, 1.00},
 };
 #define NCANDS ((int)(sizeof cands / sizeof cands[0]))
-
-/* Clusters of s blocks (one block an SM) resident at once on 132 SMs: a
- * cluster stays in one GPC (gemm_sm90_match.c, resident_clusters). */
-static int64_t resident_clusters(int s) { return s == 2 ? 66 : s == 4 ? 30 : 14; }
-
-int gemm_config_auto_split(int64_t tiles, int64_t kt) {
-    if (tiles < 1 || tiles * 4 > SCHED_SMS || kt < 0) return 1;
-    for (int s = 8; s >= 2; s /= 2)
-        if (tiles <= resident_clusters(s) && kt >= (int64_t)s * SPLIT_MIN_KTILES) return s;
-    return 1;
-}
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

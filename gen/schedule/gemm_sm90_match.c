@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_config.h"
 #include "gemm_sm90.h"
 
 #define SMEM_LIMIT (227u * 1024u)
@@ -410,16 +411,19 @@ static int64_t resident_clusters(int s) { return s == 2 ? 66 : s == 4 ? 30 : 14;
  * -> 238 in 2 (196 in 4: two waves); at 64 tiles (64x128) a split in 2
  * gained 4 % with 64-element K tiles and lost 5 % with 128: there the
  * memory system, not the idle SMs, limits, so it is left alone. */
+int gemm_config_auto_split(int64_t tiles, int64_t kt) {
+    if (tiles < 1 || tiles * 4 > CLUSTER_SMS || kt < 0) return 1;
+    for (int s = 8; s >= 2; s /= 2)
+        if (tiles <= resident_clusters(s) && kt >= (int64_t)s * SPLIT_MIN_KTILES) return s;
+    return 1;
+}
+
 static int split_auto(const gs_plan *p) {
     int64_t grid[TJ_MAX_GRID];
     for (int i = 0; i < p->g->ngrid; i++)
         if (!grid_bound(p, p->g->grid[i], 0)) return 1;
     if (tj_graph_grid(p->g, p->sym, grid) != TJ_OK) return 1;
-    int64_t tiles = grid[0] * grid[1] * grid[2], kt = k_tiles(p);
-    if (tiles < 1 || tiles * 4 > CLUSTER_SMS || kt < 0) return 1;
-    for (int s = 8; s >= 2; s /= 2)
-        if (tiles <= resident_clusters(s) && kt >= (int64_t)s * SPLIT_MIN_KTILES) return s;
-    return 1;
+    return gemm_config_auto_split(grid[0] * grid[1] * grid[2], k_tiles(p));
 }
 
 /* Split-K in clusters of s blocks, where the plan allows: the consumer
