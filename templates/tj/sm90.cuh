@@ -297,10 +297,13 @@ TJ_DEV void named_barrier(int id, int count) {
 //  MN-major operand (lines along K, 64 elements of M or N a line):
 //    SBO = 1024 (the next 8 lines of K), LBO = the chunk stride (next 64
 //    of M or N); a k16 step is +2048 bytes (16 lines).
-TJ_DEV u64 desc_sw128(u32 addr, u32 lbo, u32 sbo) {
+// `layout`: the descriptor's swizzle mode (bits 62-63: 1 = 128-byte, 2 =
+// 64-byte lines).
+TJ_DEV u64 desc_swizzled(u32 addr, u32 lbo, u32 sbo, u64 layout) {
     return (u64)((addr & 0x3FFFFu) >> 4) | ((u64)((lbo >> 4) & 0x3FFFu) << 16) |
-           ((u64)((sbo >> 4) & 0x3FFFu) << 32) | (1ull << 62);
+           ((u64)((sbo >> 4) & 0x3FFFu) << 32) | (layout << 62);
 }
+TJ_DEV u64 desc_sw128(u32 addr, u32 lbo, u32 sbo) { return desc_swizzled(addr, lbo, sbo, 1); }
 
 // A descriptor `off` bytes further into the same tile (off a multiple
 // of 16): only the start address field, the low 14 bits of the low word,

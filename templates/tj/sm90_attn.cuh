@@ -360,10 +360,7 @@ TJ_DEV void wgmma_f16_m64n176k16(float (&d)[88], u64 da, u64 db, int accumulate)
 // in bits 62-63): lines of 64 bytes, SBO the 512 bytes of 8 lines; a k32
 // step of fp8 is +32 bytes, two a line. For tiles whose contiguous side
 // is 64 bytes (64 fp8 of d or of keys).
-TJ_DEV u64 desc_sw64(u32 addr, u32 lbo, u32 sbo) {
-    return (u64)((addr & 0x3FFFFu) >> 4) | ((u64)((lbo >> 4) & 0x3FFFu) << 16) |
-           ((u64)((sbo >> 4) & 0x3FFFu) << 32) | (2ull << 62);
-}
+TJ_DEV u64 desc_sw64(u32 addr, u32 lbo, u32 sbo) { return desc_swizzled(addr, lbo, sbo, 2); }
 
 // Four f32 as e4m3 in one register, a in the lowest byte (round to
 // nearest even, saturating to the largest finite value, as cvt does).
