@@ -422,7 +422,7 @@ void rows_choose_mode(rows_plan *p) {
      * 2230 on a cluster); with weight rows that walk lost to the plain
      * 1024-thread block (rmsnorm 32768: 2050 against 2210), and a cluster
      * lost to both (1470). */
-    if (!weight_rows(p) && try_persist(p, 2 * elems, late, 0)) return;
+    if (!nw && try_persist(p, 2 * elems, late, 0)) return;
     /* Clusters only where the plain block would hold more than 4 16-byte
      * chunks a thread (32 bf16, 16 f32) under its 64-register cap and
      * spill (softmax 65536: 265 GB/s plain, 2150 on 4 blocks; f32 norms
