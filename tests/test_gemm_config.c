@@ -1,8 +1,8 @@
 /*
  * test_gemm_config.c — the GEMM configuration model (gen/recipes/
  * gemm_config.c), without a GPU: its picks at shapes measured on the H200
- * (few tiles: 64x64 with a K tile of 128, unsplit; big squares: 128x256;
- * short K: 128x128 ping-pong), its ranking, its defaults off sm_90a, that
+ * (few tiles: 64x64 with a K tile of 128, unsplit; big squares and short
+ * K: 128x128 ping-pong), its ranking, its defaults off sm_90a, that
  * the split it scores is the one gemm_sm90 really takes, the recipe built
  * with a configuration or for a shape (pins included), and that such
  * graphs verify and their gemm_sm90 kernels compile for sm_90a (NVRTC in a
@@ -35,12 +35,14 @@ TEST(test_model_picks_64x64_k128_unsplit_for_few_tiles) {
     CHECK(pick_is(64, 8192, 4096, TJ_BF16, 64, 64, 128, 1));
 }
 
-TEST(test_model_picks_128x256_for_big_squares) {
-    CHECK(pick_is(2048, 2048, 2048, TJ_BF16, 128, 256, 64, 1));
-    CHECK(pick_is(4096, 4096, 4096, TJ_BF16, 128, 256, 64, 1));
-    CHECK(pick_is(8192, 8192, 8192, TJ_BF16, 128, 256, 64, 1));
-    CHECK(pick_is(4096, 14336, 4096, TJ_BF16, 128, 256, 64, 1));
-    CHECK(pick_is(4096, 4096, 4096, TJ_F8E4M3, 128, 256, 128, 1));
+TEST(test_model_picks_pingpong_128x128_for_big_squares) {
+    /* H200 bench_gemm: ping-pong 128x128 beat 128x256 at each of these */
+    CHECK(pick_is(2048, 2048, 2048, TJ_BF16, 128, 128, 64, 1));
+    CHECK(pick_is(4096, 4096, 4096, TJ_BF16, 128, 128, 64, 1));
+    CHECK(pick_is(8192, 8192, 8192, TJ_BF16, 128, 128, 64, 1));
+    CHECK(pick_is(4096, 14336, 4096, TJ_BF16, 128, 128, 64, 1));
+    CHECK(pick_is(16384, 4096, 4096, TJ_BF16, 128, 128, 64, 1));
+    CHECK(pick_is(4096, 4096, 4096, TJ_F8E4M3, 128, 128, 128, 1));
 }
 
 TEST(test_model_picks_pingpong_128x128_for_short_k) {
