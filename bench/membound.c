@@ -7,7 +7,7 @@
  * call, its JSON lines read with --torch).
  *
  *   bench_membound [--quick] [--json FILE] [--torch FILE] [--commit SHA]
- *                  [--variants LIST] [--only OP] [--cols LIST] [--no-stage] [--fast-exp]
+ *                  [--variants LIST] [--only OP] [--cols LIST] [--no-stage] [--exact-exp]
  *
  * --variants measures each case in every listed launch variant of the
  * `rows` schedule (rows.h's rows_forced hook), comma-separated:
@@ -22,8 +22,9 @@
  * ops (softmax, rmsnorm, layernorm), --cols the widths (comma-separated;
  * 65536 is measured for every op only when named). --no-stage keeps
  * the model off the staged walk for wide norms (rows_stage_auto = 0, to
- * compare with the register walks); --fast-exp sets
- * rows_fast_exp (exp(v - r) as one FMA and ex2.approx, 16-bit outputs).
+ * compare with the register walks); --exact-exp clears rows_fast_exp
+ * (exp(v - r) by ex2.approx where the outputs are 16-bit: the default)
+ * for expf.
  *
  * Figures are bytes read + written per second (x in, y out; the weights
  * are a row and not counted). Timing: CUDA events, 3 warm-up runs, the
@@ -228,7 +229,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--cols") && i + 1 < argc) colsarg = argv[++i];
         else if (!strcmp(argv[i], "--no-stage")) rows_stage_auto = 0;
-        else if (!strcmp(argv[i], "--fast-exp")) rows_fast_exp = 1;
+        else if (!strcmp(argv[i], "--exact-exp")) rows_fast_exp = 0;
     }
     enum { MAX_VARIANTS = 32 };
     char vnames[MAX_VARIANTS][32];

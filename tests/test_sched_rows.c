@@ -136,10 +136,10 @@ TEST(test_rows_threads_a_row_follow_the_width) {
     CHECK(L.grid_mode == EMIT_GRID_GRAPH && L.threads == 256);
     CHECK(strstr(src, "4 chunks of 8"));
     free(src);
-    /* 16384: past 16 KB a row, the persistent walk */
+    /* 16384: 32 KB a row, still the plain kernel, a block of 512 */
     bind(g, 16384, vals);
     CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
-    CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.threads == 512);
+    CHECK(L.grid_mode == EMIT_GRID_GRAPH && L.threads == 512 && strstr(src, "4 chunks of 8"));
     free(src);
     /* 32768: the walk at 64 elements a thread on sm_90a (nothing but the
      * row is held), the whole block on sm_80 */
@@ -433,14 +433,15 @@ TEST(test_rows_output_cast_is_the_stores_rounding) {
     }
 }
 
-/* rows_fast_exp: softmax's exp(x - max) as one FMA and ex2.approx where
- * every store is 16-bit, the accurate exp elsewhere; the kernels compile. */
+/* rows_fast_exp (the default): softmax's exp(x - max) by ex2.approx where
+ * every store is 16-bit, the accurate exp elsewhere and with it off; the
+ * kernels compile. */
 TEST(test_rows_fast_exp_only_for_16_bit_outputs) {
     if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
-    static const struct { const char *param; int fast; } cs[] = {
-        {NULL, 1}, {"dtype=f16", 1}, {"dtype=f32", 0}};
-    rows_fast_exp = 1;
-    for (int i = 0; i < 3; i++) {
+    static const struct { const char *param; int on, fast; } cs[] = {
+        {NULL, 1, 1}, {"dtype=f16", 1, 1}, {"dtype=f32", 1, 0}, {NULL, 0, 0}};
+    for (int i = 0; i < 4; i++) {
+        rows_fast_exp = cs[i].on;
         tj_graph *g = recipe("softmax", cs[i].param, NULL);
         CHECK(g);
         int64_t vals[8];
@@ -450,7 +451,8 @@ TEST(test_rows_fast_exp_only_for_16_bit_outputs) {
             emit_launch L;
             CHECKF(rows_emit_at(g, a ? "sm_90a" : "sm_80", vals, &src, &L, why, sizeof why) == 1,
                    "%s", why);
-            int fast = src && strstr(src, "tj::fast_exp2(fmaf(") != NULL;
+            int fast = src && strstr(src, "tj::fast_exp2((") != NULL;
+            CHECK(!src || (strstr(src, "tj::exp(") == NULL) == cs[i].fast);
             CHECKF(fast == cs[i].fast, "softmax %s: fast exp %d", cs[i].param ? cs[i].param : "",
                    fast);
             double ms;
@@ -462,7 +464,7 @@ TEST(test_rows_fast_exp_only_for_16_bit_outputs) {
         }
         tj_graph_free(g);
     }
-    rows_fast_exp = 0;
+    rows_fast_exp = 1;
 }
 
 /* The model's staged walk is on by default (it passed test_gpu_rows on an

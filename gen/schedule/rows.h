@@ -117,12 +117,17 @@ extern rows_force rows_forced;
  * (rows_mode.c; passed test_gpu_rows on an H200, 2026-11-29). 0: the
  * register walks only. ROWS_STAGE forces the walk either way. */
 extern int rows_stage_auto;
-/* 1: exp(v - r), r the same along a row, as ex2.approx(v log2e - r log2e)
- * (one FMA and the MUFU's exp2, against expf's range reduction) in graphs
- * whose stores are all 16-bit floats: about 2^-22 relative plus the
- * rounding of r log2e (|r| 2^-24), far below a bf16 / f16 output's; the
- * softmax's per-element work is what limits it at wide rows (helper-27,
- * 2026-11-29). 0 (default) until measured: bench_membound --fast-exp. */
+/* 1 (the default): exp(v - r), r the same along a row, as
+ * ex2.approx((v - r) log2e) (an add, a multiply and the MUFU's exp2,
+ * against expf's range reduction: 8 instructions) in graphs whose stores
+ * are all 16-bit floats: relative error about 2^-22 plus |v - r| 2^-24,
+ * far below a bf16 / f16 output's rounding, and results under 2^-126
+ * flushed to 0 (no 16-bit format but bf16 has them, and bf16's are below
+ * 1.2e-38). Softmax's per-element work is what limits its wide rows:
+ * H200, 2026-11-29, one call, two rounds, of copy, accurate -> fast: the
+ * plain kernel at 16384 0.90 / 0.90 -> 0.94 / 0.93, 8192 0.94 / 0.98 ->
+ * 0.99 / 0.98, the cluster at 65536 0.67 -> 0.73 (ncu at 16384: 163 M
+ * -> 121 M instructions). 0: expf (bench_membound --exact-exp). */
 extern int rows_fast_exp;
 
 /* Classify and check the graph, choose TR/C/P; TJ_OK with why[0] != 0

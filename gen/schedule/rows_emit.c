@@ -111,10 +111,12 @@ static const char *int_binary(int sub) {
     }
 }
 
-int rows_fast_exp;
+int rows_fast_exp = 1;
 
 /* exp(v - r) with r narrow (a row's or a scalar) under rows_fast_exp, in a
- * graph that stores only 16-bit floats: one FMA and ex2.approx (rows.h). */
+ * graph that stores only 16-bit floats: ex2.approx of the difference
+ * scaled (rows.h). Not v log2e - r log2e as one FMA: r log2e overflows
+ * for |r| over 2.4e38, where v - r does not for the v that matter. */
 static int fast_exp(rem *e, int32_t id) {
     const tj_graph *g = e->p->g;
     const ir_node *n = N(e, id);
@@ -128,7 +130,7 @@ static int fast_exp(rem *e, int32_t id) {
             g->tensors[u->tensor].dtype != TJ_F16)
             return 0;
     }
-    assign(e, id, "tj::fast_exp2(fmaf(%1$s, 1.44269504f, -(%2$s * 1.44269504f)))", d->in, 2);
+    assign(e, id, "tj::fast_exp2((%1$s - %2$s) * 1.44269504f)", d->in, 2);
     return 1;
 }
 

@@ -8,9 +8,9 @@
  * loses to anything that fits one block. Hence:
  *
  * - (2026-11-29) the plain kernel, blocks scheduled by the hardware, for
- *   one row a program with at most one weight row over rows up to 16 KB
- *   (32 KB with one weight row; 256 bytes with two): 0.96-0.99 of copy
- *   where the walk below measured 0.85-0.95 (rows_choose_mode);
+ *   one row a program with at most one weight row over rows up to 32 KB
+ *   (256 bytes with two): 0.93-0.99 of copy where the walk below
+ *   measured 0.85-0.95 (rows_choose_mode);
  * - the persistent walk, a thread holding 64 bytes of the row, whenever a
  *   program fits 512 threads: groups walk programs and load the next
  *   one's row while the current one is reduced and stored; blocks an SM
@@ -391,20 +391,20 @@ void rows_choose_mode(rows_plan *p) {
      * 64 bytes of the row a thread (32 bf16): 16 bytes a thread left the
      * norms at 48-73 % of copy, 64 bytes reach 78-93 %. */
     int elems = 4 * p->V;
-    /* One row a program with at most one weight row, rows up to 16 KB
-     * (32 KB with a weight row): the plain kernel, blocks scheduled by
-     * the hardware, rows.c's layout. H200, bf16, 2026-11-29, same calls,
-     * of copy, plain vs the walk: softmax 128 0.96 / 0.92, 1024 0.98 /
-     * 0.85, 2048 0.98 / 0.89, 4096 0.98 / 0.88, 8192 0.97-0.98 / 0.86,
-     * 16384 0.89 / 0.91 (kept on the walk); rmsnorm 128 ... 8192 0.96-0.98
-     * / 0.91-0.95, 16384 0.99 / 0.92. With two weight rows (layernorm)
+    /* One row a program with at most one weight row, rows up to 32 KB:
+     * the plain kernel, blocks scheduled by the hardware, rows.c's layout.
+     * H200, bf16, 2026-11-29, same calls, of copy, plain vs the walk:
+     * softmax 128 0.96 / 0.92, 1024 0.98 / 0.85, 2048 0.98 / 0.89, 4096
+     * 0.98 / 0.88, 8192 0.97-0.98 / 0.86, 16384 0.89 / 0.91 with expf,
+     * 0.93-0.94 / 0.87-0.89 with rows_fast_exp; rmsnorm 128 ... 8192
+     * 0.96-0.98 / 0.91-0.95, 16384 0.99 / 0.92. With two weight rows (layernorm)
      * the plain kernel loses from 1024 (0.88-0.94 at 16 or 32 elements a
      * thread against 0.91-0.95; 0.61 at 16384) and wins only at 128
      * columns (0.96 / 0.94). */
     int64_t rowbytes = (int64_t)p->W * 16 / p->V;
     int nw = weight_rows(p);
     if (p->R == 1 && p->C <= 4 &&
-        (nw == 0 ? rowbytes <= 16384 : nw == 1 ? rowbytes <= 32768 : rowbytes <= 256))
+        (nw <= 1 ? rowbytes <= 32768 : rowbytes <= 256))
         return;
     /* Norms (weight rows) over rows of more than 32 KB on sm_90: the
      * staged walk, on one block or a pair (H200, bf16, 2026-11-29, one

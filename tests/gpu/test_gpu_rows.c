@@ -470,7 +470,7 @@ TEST(test_gpu_rows_staged_walk_matches_the_interpreter) {
 int main(void) {
     const char *e = getenv("TJ_TEST_STAGE_AUTO");
     rows_stage_auto = !(e && !strcmp(e, "0"));
-    e = getenv("TJ_TEST_FAST_EXP");   /* 1: rows_fast_exp on (off by default) */
-    rows_fast_exp = e && *e && strcmp(e, "0");
+    e = getenv("TJ_TEST_FAST_EXP");   /* 0: rows_fast_exp off (on by default) */
+    rows_fast_exp = !(e && !strcmp(e, "0"));
     return harness_main();
 }
