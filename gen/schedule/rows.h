@@ -124,10 +124,12 @@ extern int rows_stage_auto;
  * far below a bf16 / f16 output's rounding, and results under 2^-126
  * flushed to 0 (no 16-bit format but bf16 has them, and bf16's are below
  * 1.2e-38). Softmax's per-element work is what limits its wide rows:
- * H200, 2026-11-29, one call, two rounds, of copy, accurate -> fast: the
- * plain kernel at 16384 0.90 / 0.90 -> 0.94 / 0.93, 8192 0.94 / 0.98 ->
- * 0.99 / 0.98, the cluster at 65536 0.67 -> 0.73 (ncu at 16384: 163 M
- * -> 121 M instructions). 0: expf (bench_membound --exact-exp). */
+ * H200, 2026-11-29, of copy, expf -> ex2 of v log2e - r log2e (one FMA;
+ * one call, two rounds): the plain kernel at 16384 0.90 / 0.90 -> 0.94 /
+ * 0.93, 8192 0.94 / 0.98 -> 0.99 / 0.98, the cluster at 65536 0.67 ->
+ * 0.73 (ncu at 16384: 163 M -> 121 M instructions); this form (the
+ * full bench, another call): 16384 0.92, 8192 0.985, 65536 0.725.
+ * 0: expf (bench_membound --exact-exp). */
 extern int rows_fast_exp;
 
 /* Classify and check the graph, choose TR/C/P; TJ_OK with why[0] != 0

@@ -24,9 +24,10 @@
  * - (2026-11-29) the staged walk (sm_90+) for norms over rows of more
  *   than 32 KB, on one block or a pair: rows copied into shared memory by
  *   the bulk copy engine two programs ahead, weight rows held in
- *   registers (layernorm 32768 0.77 -> 0.92 of copy). Softmax measured
- *   slower staged at every width (one block an SM cannot hide its
- *   passes).
+ *   registers (layernorm 32768 0.77 -> 0.92 of copy); rows without
+ *   weight rows over more than 32 KB that one block stages (softmax
+ *   32768: 0.93 against the walk's 0.90, once exp took 3 instructions,
+ *   not expf's 8; slower than the walk with expf).
  */
 #include <stdio.h>
 #include <string.h>
@@ -415,6 +416,12 @@ void rows_choose_mode(rows_plan *p) {
      * walk: two cluster reductions a row). */
     if (rows_stage_auto && nw && rowbytes > 32768 &&
         try_stage(p, elems, 0, 0, late, 0, 2))
+        return;
+    /* Without weight rows, on one block only: softmax 32768 0.93 of copy
+     * staged against 0.90 on the register walk (H200, bf16, with
+     * rows_fast_exp, 2026-11-29; with expf the staged walk was the slower),
+     * 65536 0.68 staged on 2 blocks against 0.72-0.73 on a cluster of 4. */
+    if (rows_stage_auto && !nw && rowbytes > 32768 && try_stage(p, elems, 0, 0, late, 0, 1))
         return;
     if (try_persist(p, elems, late, 0)) return;
     /* Rows over 512 threads of that: the walk at twice the elements when
