@@ -75,7 +75,7 @@ static void tiles(int d, int causal, int *bm, int *bn) {
 typedef struct acase {
     tj_graph *g;
     tj_kernel *k;
-    int64_t vals[4];
+    int64_t vals[8];      /* batch, seq (seq_kv), fp8's vt strides */
     uint64_t ptrs[4];
     double scale;
 } acase;
@@ -365,9 +365,15 @@ static double run_case_fp8(inputs8 *in, int d, int64_t n, int causal, int reps, 
     tj_kernel_options o = {NULL, 0, ""};
     if (tj_recipe_build("attention", 8, vl, &c.g) != TJ_OK) DIE("recipe");
     if (tj_kernel_create(c.g, &o, &c.k) != TJ_OK) DIE("kernel");
+    if (tj_num_symbols(c.g) > 8) DIE("symbols");
     for (int s = 0; s < tj_num_symbols(c.g); s++) {
         const char *name = tj_symbol_name(c.g, (tj_sym){s});
-        c.vals[s] = !strcmp(name, "batch") ? batch : n;   /* seq, kv_cap */
+        /* seq, kv_cap n; vt [batch, heads, d, n] contiguous: its heads d n
+         * elements apart, its batches heads d n */
+        c.vals[s] = !strcmp(name, "batch")        ? batch
+                    : !strcmp(name, "vt_hstride") ? (int64_t)d * n
+                    : !strcmp(name, "vt_bstride") ? (int64_t)heads * d * n
+                                                  : n;
     }
     vt_upload(in, batch, n, heads, d);
     for (int t = 0; t < 4; t++) c.ptrs[t] = in->dev[t];

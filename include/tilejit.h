@@ -557,10 +557,12 @@ typedef struct tj_attention_params {
                                    the longest, for the grid; lse is [hq, total_q] */
     int v_layout;               /* 0: v like k; 1 (recipe key v_layout=t): v given
                                    transposed, keys contiguous, as vt [batch, hkv, d,
-                                   kv_cap] (varlen: [hkv, d, kv_cap]); kv_cap, a
-                                   symbol with divisor 16, is its key extent >= seq_kv
-                                   (total_k), e.g. a KV cache's capacity; keys past
-                                   seq_kv are read with weight 0 and must be finite.
+                                   seq_kv] (varlen: [hkv, d, total_k]), a strided view
+                                   with strides [vt_bstride, vt_hstride, kv_cap, 1]
+                                   (varlen: [vt_hstride, kv_cap, 1]), symbols with
+                                   divisor 16: e.g. a KV cache [batch, hkv, d, cap]
+                                   gives kv_cap = cap, vt_hstride = d cap, vt_bstride
+                                   = hkv d cap; keys past seq_kv are never read.
                                    What fp8's sm_90a schedule needs (wgmma takes
                                    8-bit operands K-major only) */
 } tj_attention_params;

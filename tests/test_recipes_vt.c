@@ -1,18 +1,19 @@
 /*
  * test_recipes_vt.c — the attention recipe's v_layout=t (v given
- * transposed, keys contiguous: vt [batch, hkv, d, kv_cap]) in the CPU
- * interpreter against the same recipe with v in k's layout, on the same
- * values: o (and lse) must be the same bits, at lengths 1, 17 and 1000,
- * causal, GQA, cross lengths, packed (varlen) batches, fp8 and bf16. vt's
- * key extent kv_cap runs past seq_kv, and the keys there hold random
- * finite values: they must weigh nothing.
+ * transposed, keys contiguous: vt [batch, hkv, d, seq_kv], a strided view
+ * of rows kv_cap keys apart) in the CPU interpreter against the same
+ * recipe with v in k's layout, on the same values: o (and lse) must be
+ * the same bits, at lengths 1, 17 and 1000, causal, GQA, cross lengths,
+ * packed (varlen) batches, fp8 and bf16. The rows' pitch kv_cap runs past
+ * seq_kv and the heads and batches lie further apart than the rows need,
+ * and every element outside the view is NaN: none may be read.
  */
 #include "recipe_run.h"
 
 typedef struct vcase {
     const char *params;   /* besides v_layout */
     int64_t batch, seq, skv;   /* skv: with cross=1 */
-    int64_t cap_extra;    /* kv_cap - round_up(seq_kv, 16) */
+    int64_t cap_extra;    /* kv_cap - round_up(seq_kv, 16); also the gap between heads */
 } vcase;
 
 static int64_t up16(int64_t n) { return (n + 15) / 16 * 16; }
@@ -28,9 +29,15 @@ static int bind_all(run *r, const vcase *c, int64_t total_q, int64_t total_k) {
         if (tj_find_symbol(r->g, "total_k").id >= 0) ok &= bind(r, "total_k", total_k);
     }
     if (tj_find_symbol(r->g, "kv_cap").id >= 0) {
-        int64_t n = tj_find_symbol(r->g, "total_q").id >= 0 ? total_k
-                    : tj_find_symbol(r->g, "seq_kv").id >= 0 ? c->skv : c->seq;
-        ok &= bind(r, "kv_cap", up16(n) + c->cap_extra);
+        int packed = tj_find_symbol(r->g, "total_q").id >= 0;
+        int64_t n = packed ? total_k : tj_find_symbol(r->g, "seq_kv").id >= 0 ? c->skv : c->seq;
+        int64_t cap = up16(n) + c->cap_extra;
+        tj_tensor vt = {tensor_id(r, "vt")};
+        int64_t hkv = tj_tensor_dim(r->g, vt, packed ? 0 : 1);
+        int64_t d = tj_tensor_dim(r->g, vt, packed ? 1 : 2);
+        int64_t hs = d * cap + c->cap_extra;   /* heads apart by more than their rows */
+        ok &= bind(r, "kv_cap", cap) && bind(r, "vt_hstride", hs);
+        if (!packed) ok &= bind(r, "vt_bstride", hkv * hs + 16);
     }
     return ok;
 }
@@ -64,7 +71,7 @@ static void vt_run(const vcase *c) {
         CHECK(input_vals(&rn, "cu_seqlens_q", dq) && input_vals(&rt, "cu_seqlens_q", dq));
         if (cross) CHECK(input_vals(&rn, "cu_seqlens_k", dk) && input_vals(&rt, "cu_seqlens_k", dk));
     }
-    /* vt: random (finite) everywhere, then v's values transposed into it */
+    /* vt: NaN everywhere, then v's values transposed into its view */
     CHECK(input(&rt, "vt", -1, 1));
     int tv = tensor_id(&rn, "v"), tvt = tensor_id(&rt, "vt");
     CHECK(tv >= 0 && tvt >= 0);
@@ -74,12 +81,13 @@ static void vt_run(const vcase *c) {
     CHECK_OK(tj_tensor_shape(rt.g, (tj_tensor){tvt}, rt.syms, dt, st));
     double *vt = rt.val[tvt];
     const double *v = rn.val[tv];
-    if (packed) {   /* v [total_k, hkv, d] -> vt [hkv, d, kv_cap] */
+    for (int64_t e = 0; e < rt.n[tvt]; e++) vt[e] = NAN;
+    if (packed) {   /* v [total_k, hkv, d] -> vt [hkv, d, total_k] */
         for (int64_t j = 0; j < dv[0]; j++)
             for (int64_t h = 0; h < dv[1]; h++)
                 for (int64_t e = 0; e < dv[2]; e++)
                     vt[h * st[0] + e * st[1] + j] = v[j * sv[0] + h * sv[1] + e];
-    } else {        /* v [batch, skv, hkv, d] -> vt [batch, hkv, d, kv_cap] */
+    } else {        /* v [batch, skv, hkv, d] -> vt [batch, hkv, d, skv] */
         for (int64_t b = 0; b < dv[0]; b++)
             for (int64_t j = 0; j < dv[1]; j++)
                 for (int64_t h = 0; h < dv[2]; h++)
@@ -143,7 +151,7 @@ TEST(test_attention_v_layout_is_n_or_t) {
     p.v_layout = 2;
     CHECK_ERR(tj_recipe_attention(&p, &g), TJ_ERR_INVALID_ARG, "v_layout");
     CHECK(!g);
-    /* vt's key extent is its own symbol, declared a multiple of 16 */
+    /* vt's strides are their own symbols, declared multiples of 16 */
     p.v_layout = 1;
     p.dtype = TJ_F8E4M3;
     CHECK_OK(tj_recipe_attention(&p, &g));
@@ -153,6 +161,10 @@ TEST(test_attention_v_layout_is_n_or_t) {
     CHECK(tj_find_symbol(g, "kv_cap").id >= 0);
     CHECK_ERR(tj_bind_parse(g, "kv_cap=1000", vals), TJ_ERR_INVALID_ARG, "kv_cap");
     CHECK_OK(tj_bind_parse(g, "kv_cap=1008", vals));
+    CHECK_ERR(tj_bind_parse(g, "vt_hstride=1000", vals), TJ_ERR_INVALID_ARG, "vt_hstride");
+    CHECK_ERR(tj_bind_parse(g, "vt_bstride=1000", vals), TJ_ERR_INVALID_ARG, "vt_bstride");
+    CHECK_OK(tj_bind_parse(g, "vt_hstride=129024", vals));
+    CHECK_OK(tj_bind_parse(g, "vt_bstride=1032192", vals));
     tj_graph_free(g);
 }
 

@@ -17,12 +17,17 @@
  * multiplies o; q's and k's descales belong in scale.
  *
  * v_layout=t takes v transposed, keys contiguous (vt [batch, hkv, d,
- * kv_cap]): the loop loads a [d, block_n] tile of it and p . v is
+ * seq_kv]): the loop loads a [d, block_n] tile of it and p . v is
  * mma(p, vt, trans_b). The tensor cores take 8-bit operands K-major only,
  * and p . v's K is the keys: the sm_90a schedule's fp8 path needs this
- * layout (users transpose v once, when their cache is written). kv_cap,
- * the tensor's key extent, is its own symbol with divisor 16 so the rows
- * of vt are 16-byte multiples (the copy engine's rule) at any seq_kv.
+ * layout (users transpose v once, when their cache is written). vt is a
+ * strided view: its rows are kv_cap keys apart (a KV cache's capacity),
+ * its heads vt_hstride and its batches vt_bstride elements apart, each a
+ * symbol with divisor 16 so every row starts on 16 bytes (the copy
+ * engine's rule) at any seq_kv. Its extent is seq_kv, so the keys past
+ * it are never read: a load's padding (zeros) stands in for them, in the
+ * interpreter and in the copy engine alike, whatever the cache holds
+ * there.
  *
  * and writes o = acc / l (and lse = m + log l). The walk is two loops: the
  * KV tiles that need no mask (wholly inside seq_kv and, when causal,
@@ -224,8 +229,10 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
     tj_sym batch = tj_symbol(g, "batch", TJ_DYNAMIC, 0, 1);
     tj_sym seq = rsymbol(g, "seq", pol);
     tj_sym seq_kv = p->cross ? rsymbol(g, "seq_kv", pol) : seq;
-    /* vt's key extent: its rows' pitch, a 16-byte multiple for TMA */
+    /* vt's strides: its rows' pitch (a cache's capacity) and its heads' and
+     * batches', 16-byte multiples for TMA */
     tj_sym kv_cap = a.vt ? tj_symbol(g, "kv_cap", TJ_DYNAMIC, 0, 16) : seq;
+    tj_sym vt_hs = a.vt ? tj_symbol(g, "vt_hstride", TJ_DYNAMIC, 0, 16) : seq;
     tj_tensor tq, to, tl = {TJ_NONE_ID}, cu_q = {TJ_NONE_ID}, cu_k = {TJ_NONE_ID};
     if (p->varlen) {
         /* Packed: the batch is cu_len - 1 sequences of their own lengths. */
@@ -237,8 +244,10 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
         tj_dim lshape[2] = {hq, tj_dim_sym(total_q)}, cshape[1] = {tj_dim_sym(cu_len)};
         tq = rtensor(g, "q", p->dtype, 3, qshape);
         a.k = rtensor(g, "k", p->dtype, 3, kvshape);
-        tj_dim vtshape[3] = {hkv, a.d, tj_dim_sym(kv_cap)};
-        a.v = a.vt ? rtensor(g, "vt", p->dtype, 3, vtshape) : rtensor(g, "v", p->dtype, 3, kvshape);
+        tj_dim vtshape[3] = {hkv, a.d, tj_dim_sym(total_k)};
+        tj_dim vtstride[3] = {tj_dim_sym(vt_hs), tj_dim_sym(kv_cap), 1};
+        a.v = a.vt ? tj_tensor_arg(g, "vt", p->dtype, 3, vtshape, vtstride)
+                   : rtensor(g, "v", p->dtype, 3, kvshape);
         to = rtensor(g, "o", odt, 3, qshape);
         if (p->lse) tl = rtensor(g, "lse", TJ_F32, 2, lshape);
         cu_q = rtensor(g, "cu_seqlens_q", TJ_I32, 1, cshape);
@@ -253,8 +262,11 @@ tj_status tj_recipe_attention(const tj_attention_params *params, tj_graph **out)
         tj_dim lshape[3] = {tj_dim_sym(batch), hq, tj_dim_sym(seq)};
         tq = rtensor(g, "q", p->dtype, 4, qshape);
         a.k = rtensor(g, "k", p->dtype, 4, kvshape);
-        tj_dim vtshape[4] = {tj_dim_sym(batch), hkv, a.d, tj_dim_sym(kv_cap)};
-        a.v = a.vt ? rtensor(g, "vt", p->dtype, 4, vtshape) : rtensor(g, "v", p->dtype, 4, kvshape);
+        tj_dim vtshape[4] = {tj_dim_sym(batch), hkv, a.d, tj_dim_sym(seq_kv)};
+        tj_sym vt_bs = a.vt ? tj_symbol(g, "vt_bstride", TJ_DYNAMIC, 0, 16) : seq;
+        tj_dim vtstride[4] = {tj_dim_sym(vt_bs), tj_dim_sym(vt_hs), tj_dim_sym(kv_cap), 1};
+        a.v = a.vt ? tj_tensor_arg(g, "vt", p->dtype, 4, vtshape, vtstride)
+                   : rtensor(g, "v", p->dtype, 4, kvshape);
         to = rtensor(g, "o", odt, 4, qshape);
         if (p->lse) tl = rtensor(g, "lse", TJ_F32, 3, lshape);
         /* 16-byte aligned, as cudaMalloc and torch give: what the copy

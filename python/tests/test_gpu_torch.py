@@ -170,3 +170,22 @@ def test_fp8_attention_op_matches_sdpa_on_the_dequantized_inputs():
         q.float().transpose(1, 2), k.float().transpose(1, 2), v.float().transpose(1, 2),
         is_causal=True).transpose(1, 2) * 0.5
     torch.testing.assert_close(o.float(), ref, rtol=6e-2, atol=1e-2)
+
+
+def test_fp8_attention_op_takes_vt_as_a_view_of_a_cache_never_reading_past_it():
+    # v transposed (keys contiguous) as a slice of a cache of capacity 1024:
+    # the slice's strides bind kv_cap, vt_hstride and vt_bstride; the keys
+    # past the slice are NaN and must not be read
+    B, S, H, D, CAP = 2, 1000, 2, 64, 1024
+    attn = tjt.recipe_op("attention", d=D, hq=H, hkv=H, causal=1, dtype="f8e4m3", v_layout="t")
+    f8 = torch.float8_e4m3fn
+    q, k = (torch.randn(B, S, H, D, device="cuda").to(f8) for _ in range(2))
+    v = (torch.rand(B, S, H, D, device="cuda") * 0.75 + 0.25).to(f8)
+    cache = torch.full((B, H, D, CAP), float("nan"), device="cuda").to(f8)
+    cache[..., :S] = v.permute(0, 2, 3, 1)
+    o = attn(q, k, cache[..., :S], D ** -0.5, 0.5)
+    ref = torch.nn.functional.scaled_dot_product_attention(
+        q.float().transpose(1, 2), k.float().transpose(1, 2), v.float().transpose(1, 2),
+        is_causal=True).transpose(1, 2) * 0.5
+    assert not o.isnan().any()
+    torch.testing.assert_close(o.float(), ref, rtol=6e-2, atol=1e-2)

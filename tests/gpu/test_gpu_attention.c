@@ -27,6 +27,34 @@ static tj_val window_mod(tj_graph *g, tj_val s, tj_val q_idx, tj_val k_idx, tj_v
 /* The softmax scale the cases run with. */
 static double run_scale = 0.088;
 
+/* NaN in every element of b outside tensor t's view (its dims walked by
+ * its strides): a kernel that reads past the view gives NaN. */
+static void nan_outside_view(const tj_graph *g, tj_tensor t, const int64_t *vals, gpu_buf *b) {
+    int64_t d[TJ_MAX_RANK], st[TJ_MAX_RANK], idx[TJ_MAX_RANK] = {0};
+    int r = tj_tensor_rank(g, t);
+    CHECK_OK(tj_tensor_shape(g, t, vals, d, st));
+    char *in = calloc(b->n, 1);
+    CHECK(in && r >= 1);
+    if (!in || r < 1) {
+        free(in);
+        return;
+    }
+    for (;;) {
+        int64_t off = 0;
+        for (int a = 0; a < r; a++) off += idx[a] * st[a];
+        if (off >= 0 && (size_t)off < b->n) in[off] = 1;
+        int a = r - 1;
+        while (a >= 0 && ++idx[a] == d[a]) idx[a--] = 0;
+        if (a < 0) break;
+    }
+    size_t es = tj_dtype_size(b->dtype);
+    double nan = NAN;
+    for (size_t i = 0; i < b->n; i++)
+        if (!in[i]) tj_convert(b->dtype, (char *)b->host + i * es, TJ_F64, &nan, 1);
+    free(in);
+    CHECK_OK(gpu_buf_upload(b));
+}
+
 /* Graphs gs[0..n-1] as one kernel by sequence length (graph i serves
  * lengths up to upto[i]; tj_kernel_create_by_symbol) at several lengths:
  * o (and lse) from the device against the interpreter running the graph
@@ -49,12 +77,20 @@ static void run_by(tj_graph **gs, int n, const int64_t *upto, const char *what,
             const char *n = tj_symbol_name(g, (tj_sym){i});
             vals[i] = !strcmp(n, "batch") ? batch : !strcmp(n, "seq_kv") ? lens[li] + 37 : lens[li];
         }
-        /* vt's key extent (v_layout=t): past seq_kv's multiple of 16, so
-         * keys the mask hides hold random values */
-        for (int i = 0; i < tj_num_symbols(g) && i < 8; i++) {
-            if (strcmp(tj_symbol_name(g, (tj_sym){i}), "kv_cap")) continue;
+        /* vt's strides (v_layout=t): rows past seq_kv's multiple of 16,
+         * heads and batches further apart than that */
+        if (tj_find_symbol(g, "kv_cap").id >= 0) {
             int skv = tj_find_symbol(g, "seq_kv").id;
-            vals[i] = ((skv >= 0 ? vals[skv] : lens[li]) + 15) / 16 * 16 + 16;
+            int64_t cap = ((skv >= 0 ? vals[skv] : lens[li]) + 15) / 16 * 16 + 16;
+            tj_tensor vt = {-1};
+            for (int t = 0; t < tj_num_tensors(g); t++)
+                if (!strcmp(tj_tensor_name(g, (tj_tensor){t}), "vt")) vt.id = t;
+            int r = tj_tensor_rank(g, vt);
+            int64_t hs = tj_tensor_dim(g, vt, r - 2) * cap + 16;
+            vals[tj_find_symbol(g, "kv_cap").id] = cap;
+            vals[tj_find_symbol(g, "vt_hstride").id] = hs;
+            if (tj_find_symbol(g, "vt_bstride").id >= 0)
+                vals[tj_find_symbol(g, "vt_bstride").id] = tj_tensor_dim(g, vt, 1) * hs + 32;
         }
         int nt = tj_num_tensors(g);
         gpu_buf buf[8];
@@ -71,6 +107,7 @@ static void run_by(tj_graph **gs, int n, const int64_t *upto, const char *what,
                 CHECK_OK(gpu_buf_random(&buf[t], dt, (size_t)e, 0, 0.5));
             } else {
                 CHECK_OK(gpu_buf_random(&buf[t], dt, (size_t)e, -1, 1));
+                if (!strcmp(n, "vt")) nan_outside_view(g, (tj_tensor){t}, vals, &buf[t]);
             }
             ref[t] = malloc(gpu_buf_bytes(&buf[t]));
             memcpy(ref[t], buf[t].host, gpu_buf_bytes(&buf[t]));
