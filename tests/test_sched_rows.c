@@ -301,6 +301,37 @@ TEST(test_rows_walk_prefetches_the_next_program_and_hoists_the_weight) {
     tj_graph_free(g);
 }
 
+/* A row's max used beyond softmax's exponentials (here added to the
+ * output) is the cluster's: two cluster reductions, the first waiting for
+ * the peers. */
+TEST(test_rows_cluster_pairs_only_softmax_shape) {
+    for (int keep = 0; keep < 2; keep++) {
+        rowg r;
+        rowg_begin(&r, 1);
+        tj_graph *g = r.g;
+        tj_val m = tj_reduce(g, TJ_RMAX, r.x_tile, 1);
+        tj_val ex = tj_exp(g, tj_sub(g, r.x_tile, m));
+        tj_val y = tj_mul(g, ex, tj_unary(g, TJ_RECIP, tj_reduce(g, TJ_SUM, ex, 1)));
+        tj_store(g, r.y, r.at, keep ? tj_add(g, y, m) : y, NULL, 0);
+        int64_t vals[2] = {1000, 65536};
+        char *src = NULL, why[200];
+        emit_launch L;
+        CHECKF(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
+        CHECKF(L.cluster[0] > 1, "f32 65536: cluster %u", L.cluster[0]);
+        if (src) {
+            const char *a = strstr(src, "cluster_reduce<");
+            const char *b = a ? strstr(a + 1, "cluster_reduce<") : NULL;
+            if (keep)
+                CHECK(a && b && strstr(a, "true>") < b && strstr(b, "false>") &&
+                      !strstr(src, "pair_op"));
+            else
+                CHECK(!a && strstr(src, "cluster_exchange<tj::rows::pair_op, TR, CL, true>"));
+        }
+        free(src);
+        tj_graph_free(g);
+    }
+}
+
 TEST(test_rows_in_place_update_is_not_prefetched) {
     rowg r;
     rowg_begin(&r, 1);
@@ -325,9 +356,11 @@ TEST(test_rows_wide_reductions_share_a_row_across_a_cluster_on_sm90) {
     CHECK(L.grid_mode == EMIT_GRID_MUL && L.grid_arg == 4 && L.cluster[0] == 4 &&
           L.cluster[1] == 1 && L.cluster[2] == 1 && L.threads == 512);
     if (src) {
-        /* max then sum: the first waits for the peers to have started */
-        const char *a = strstr(src, "cluster_reduce<"), *b = a ? strstr(a + 1, "cluster_reduce<") : NULL;
-        CHECK(a && b && strstr(a, "true>") < b && strstr(b, "false>"));
+        /* softmax's max and sum: one exchange of (max, sum) pairs, which
+         * waits for the peers to have started (rows_pair.c) */
+        const char *a = strstr(src, "cluster_exchange<tj::rows::pair_op, TR, CL, true>");
+        CHECK(a && !strstr(a + 1, "cluster_exchange<") && !strstr(src, "cluster_reduce<"));
+        CHECK(strstr(src, "group_reduce<tj::rows::max_op, TR>"));
     }
     free(src);
     CHECK(rows_emit_at(g, "sm_80", vals, &src, &L, why, sizeof why) == 1);

@@ -136,6 +136,13 @@ extern int rows_fast_exp;
  * when the schedule does not apply. */
 tj_status rows_analyze(rows_plan *p, char *why, size_t why_size);
 
+/* rows_pair.c: softmax's max and sum of a row split over a cluster as one
+ * exchange of (max, sum) pairs. The max reduction r1 whose sum r2 that
+ * pairs with (rows_pair_max_of(p, r2) == r1) stays in its block; -1 / 0
+ * when not that shape or not a cluster. */
+int32_t rows_pair_max_of(const rows_plan *p, int32_t r2);
+int rows_pair_is_max(const rows_plan *p, int32_t r1);
+
 /* TR, C, P, NT for about `elems` elements of a row a thread (rows.c);
  * 0 when a thread would hold more than the limit (C is set). */
 int rows_split(rows_plan *p, int elems);

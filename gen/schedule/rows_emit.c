@@ -211,14 +211,33 @@ static void emit_reduce(rem *e, int32_t id) {
     else
         line(e, "q_acc = %s::apply(q_acc, %s);", op[n->sub], xs);
     end_slots(e);
-    if (p->CL > 1 && p->persist) {
+    int32_t r1 = rows_pair_max_of(p, id);
+    int local = rows_pair_is_max(p, id) || r1 >= 0;   /* rows_pair.c */
+    if (r1 >= 0) {
+        /* the block's sum, then its (max, sum) pair and the peers' */
+        const char *part = p->TR <= 32 ? "(float *)0" : p->persist ? "q_part[q_it & 1]" : "q_part";
+        if (p->TR > 32)
+            line(e, "__shared__ float q_part%s[NT / 32];", p->persist ? "[2]" : "");
+        line(e, "const tj::rows::pair q_mine = {%s_m, tj::rows::group_reduce<%s, TR>(q_acc, %s)};",
+             V(e, r1), op[n->sub], part);
+        if (p->persist) {
+            line(e, "__shared__ tj::rows::pair q_xch[2][NT / TR * CL];");
+            line(e, "const tj::rows::pair q_all = tj::rows::cluster_exchange<tj::rows::pair_op, "
+                    "TR, CL, false>(q_mine, q_xch[q_it & 1]);");
+        } else {
+            line(e, "__shared__ tj::rows::pair q_xch[NT / TR * CL];");
+            line(e, "const tj::rows::pair q_all = tj::rows::cluster_exchange<tj::rows::pair_op, "
+                    "TR, CL, %s>(q_mine, q_xch);", e->p->nfirst++ ? "false" : "true");
+        }
+        line(e, "%s = q_all.s * tj::exp(q_all.m - %s);", V(e, id), V(e, r1));
+    } else if (p->CL > 1 && !local && p->persist) {
         /* the staged walk (rows_walk.c) runs this once a program: as
          * below, alternating two buffers; the walk's prologue waited for
          * the peers to start */
         line(e, "__shared__ %s q_part[2][NT / 32], q_xch[2][NT / TR * CL];", rt);
         line(e, "%s = tj::rows::cluster_reduce<%s, TR, CL, false>(q_acc, q_part[q_it & 1], "
              "q_xch[q_it & 1]);", V(e, id), op[n->sub]);
-    } else if (p->CL > 1) {
+    } else if (p->CL > 1 && !local) {
         /* each reduction its own buffers: nothing is reused across the
          * cluster barrier, so no second barrier is needed */
         line(e, "__shared__ %s q_part[NT / 32], q_xch[NT / TR * CL];", rt);
@@ -240,6 +259,11 @@ static void emit_reduce(rem *e, int32_t id) {
     }
     e->depth--;
     line(e, "}");
+    if (local && r1 < 0) {
+        /* the block's own max; a slice of -inf subtracts 0 (rows_pair.c) */
+        line(e, "const float %s_m = %s;", V(e, id), V(e, id));
+        line(e, "if (%s == __int_as_float((int)0xff800000)) %s = 0.0f;", V(e, id), V(e, id));
+    }
     rows_emit_renew(e, 0);
 }
 

@@ -17,6 +17,9 @@
 //                             sums wrap, max/min of floats ignore NaN)
 //   cluster_reduce<Op, TR, CL, FIRST>(x, part, xch)   (sm_90+) Op over a row
 //                             split across the CL blocks of a cluster
+//   cluster_exchange<Op, TR, CL, FIRST>(x, xch)       (sm_90+) the same of
+//                             values already reduced in each block
+//   pair, pair_op             a slice's (max, sum of exp(x - max)), combined
 //   cluster_rank(), cluster_arrive_relaxed()          (sm_90+)
 //   sview<T, V, TR>           a thread's chunks of a row staged in shared memory
 //   stage_init / stage_issue / stage_wait             (sm_90+) a row copied into
@@ -314,8 +317,7 @@ TJ_DEV T *map_rank(T *p, unsigned rank) {
 // which completes the prologue's cluster_arrive_relaxed. `xch` is never
 // written again after the call's barrier, so a block may exit right after.
 template <class Op, int TR, int CL, bool FIRST, class R>
-TJ_DEV R cluster_reduce(R x, R *part, R *xch) {
-    x = group_reduce<Op, TR>(x, part);
+TJ_DEV R cluster_exchange(R x, R *xch) {
     const int g = (int)threadIdx.x / TR;
     const unsigned me = cluster_rank();
     if (FIRST) cluster_wait();
@@ -329,6 +331,24 @@ TJ_DEV R cluster_reduce(R x, R *part, R *xch) {
     for (int q = 1; q < CL; ++q) x = Op::apply(x, xch[g * CL + q]);
     return x;
 }
+template <class Op, int TR, int CL, bool FIRST, class R>
+TJ_DEV R cluster_reduce(R x, R *part, R *xch) {
+    return cluster_exchange<Op, TR, CL, FIRST>(group_reduce<Op, TR>(x, part), xch);
+}
+
+// A block's slice of a row: its max m and the sum s of exp(x - m) over
+// it. pair_op combines two: the larger max, the sums rescaled to it (two
+// slices of -inf: max -inf, sum 0). gen/schedule/rows_pair.c says why.
+struct pair {
+    float m, s;
+};
+struct pair_op {
+    static TJ_DEV pair apply(pair a, pair b) {
+        const float m = a.m > b.m ? a.m : b.m;
+        if (m == __int_as_float((int)0xff800000)) return pair{m, a.s + b.s};
+        return pair{m, a.s * ::expf(a.m - m) + b.s * ::expf(b.m - m)};
+    }
+};
 #endif
 
 }  // namespace rows
