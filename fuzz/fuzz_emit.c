@@ -19,21 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_bind.h"
 #include "tilejit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* v, or the next value its divisor accepts (a few tries), else unbound */
-static int64_t bindable(const tj_graph *g, tj_sym s, int64_t v) {
-    int64_t vals[256];
-    for (int i = 0; i < 256; i++) vals[i] = TJ_UNBOUND;
-    for (int64_t m = v; m < v + 512; m++) {
-        char a[160];
-        snprintf(a, sizeof a, "%s=%lld", tj_symbol_name(g, s), (long long)m);
-        if (tj_bind_parse(g, a, vals) == TJ_OK) return m;
-    }
-    return TJ_UNBOUND;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;
@@ -53,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             vals[i] = TJ_UNBOUND;
             continue;
         }
-        vals[i] = bindable(g, s, pick[(seed / 2 + 5 * (unsigned)i) % 12]);
+        vals[i] = fuzz_bindable(g, s, pick[(seed / 2 + 5 * (unsigned)i) % 12]);
     }
     static const char *const archs[] = {"sm_90a", "sm_80"};
     for (int a = 0; a < 2; a++) {

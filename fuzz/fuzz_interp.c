@@ -18,22 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_bind.h"
 #include "tilejit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_ELEMS ((int64_t)1 << 16)
-
-static int64_t bindable(const tj_graph *g, tj_sym s, int64_t v) {
-    int64_t vals[64];
-    for (int i = 0; i < 64; i++) vals[i] = TJ_UNBOUND;
-    for (int64_t m = v; m < v + 256; m++) {
-        char a[160];
-        snprintf(a, sizeof a, "%s=%lld", tj_symbol_name(g, s), (long long)m);
-        if (tj_bind_parse(g, a, vals) == TJ_OK) return m;
-    }
-    return -1;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;
@@ -47,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int ok = n <= 64 && nt <= 64 && ns <= 64;
     static const int64_t pick[] = {1, 2, 3, 7, 16, 17, 33, 64};
     for (int i = 0; ok && i < n; i++) {
-        vals[i] = bindable(g, (tj_sym){i}, pick[(seed + 3 * (unsigned)i) % 8]);
-        ok = vals[i] > 0 && vals[i] <= 4096;
+        vals[i] = fuzz_bindable(g, (tj_sym){i}, pick[(seed + 3 * (unsigned)i) % 8]);
+        ok = vals[i] != TJ_UNBOUND && vals[i] > 0 && vals[i] <= 4096;
     }
     for (int t = 0; ok && t < nt; t++) {
         int64_t e = 0;
