@@ -80,6 +80,18 @@ typedef struct acase {
     double scale;
 } acase;
 
+/* The schedule the dispatcher picks for c's graph at its bindings on this
+ * device ("?" when emitting fails). */
+static void schedule_of(const acase *c, char *sched, size_t size) {
+    char *src = NULL;
+    drv_device dev;
+    drv_device_info(0, &dev);
+    tj_emit_cuda(c->g, dev.arch, c->vals, &src);
+    snprintf(sched, size, "?");
+    if (src && !strncmp(src, "// schedule: ", 13)) sscanf(src + 13, "%31[a-z0-9_]", sched);
+    tj_free(src);
+}
+
 static void acase_run(void *ctx) {
     acase *c = ctx;
     if (tj_kernel_launch(c->k, c->ptrs, &c->scale, c->vals, NULL) != TJ_OK) DIE("launch");
@@ -254,13 +266,7 @@ static double run_case(const inputs *in, int d, int64_t n, int causal, int mod, 
     c.scale = 1.0 / sqrt((double)d);
     size_t elems = (size_t)batch * (size_t)n * (size_t)heads * (size_t)d;
     poison(in->dev[3], elems);
-    char *src = NULL;
-    drv_device dev;
-    drv_device_info(0, &dev);
-    tj_emit_cuda(c.g, dev.arch, c.vals, &src);
-    snprintf(sched, sched_size, "?");
-    if (src && !strncmp(src, "// schedule: ", 13)) sscanf(src + 13, "%31[a-z0-9_]", sched);
-    tj_free(src);
+    schedule_of(&c, sched, sched_size);
     if (force_bn && strcmp(sched, "attention_sm90")) {
         /* a forced tile the fast schedule declines: the generic kernel
          * would take minutes here and measure nothing of interest */
@@ -380,13 +386,7 @@ static double run_case_fp8(inputs8 *in, int d, int64_t n, int causal, int reps, 
     double sc[2] = {1.0 / sqrt((double)d), 1.0};   /* scale, v_scale */
     size_t elems = (size_t)batch * (size_t)n * (size_t)heads * (size_t)d;
     poison(in->dev[3], elems);
-    char *src = NULL;
-    drv_device dev;
-    drv_device_info(0, &dev);
-    tj_emit_cuda(c.g, dev.arch, c.vals, &src);
-    snprintf(sched, sched_size, "?");
-    if (src && !strncmp(src, "// schedule: ", 13)) sscanf(src + 13, "%31[a-z0-9_]", sched);
-    tj_free(src);
+    schedule_of(&c, sched, sched_size);
     if (strcmp(sched, "attention_sm90")) {   /* the generic kernel: minutes, nothing to learn */
         tj_kernel_destroy(c.k);
         tj_graph_free(c.g);
