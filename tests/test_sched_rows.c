@@ -352,7 +352,20 @@ TEST(test_rows_wide_reductions_share_a_row_across_a_cluster_on_sm90) {
     bind(g, 65536, vals);
     char *src, why[200];
     emit_launch L;
+    /* the model stages it on a pair of blocks (rows_mode.c); without
+     * staging, the register cluster of 4 */
     CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.cluster[0] == 2 && L.threads == 512);
+    if (src) {
+        /* one exchange of (max, sum) pairs a row, the walk's two buffers */
+        const char *a = strstr(src, "cluster_exchange<tj::rows::pair_op, TR, CL, false>");
+        CHECK(a && !strstr(a + 1, "cluster_exchange<") && !strstr(src, "cluster_reduce<"));
+        CHECK(strstr(src, "tj::rows::stage_issue<"));
+    }
+    free(src);
+    rows_stage_auto = 0;
+    CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    rows_stage_auto = 1;
     CHECK(L.grid_mode == EMIT_GRID_MUL && L.grid_arg == 4 && L.cluster[0] == 4 &&
           L.cluster[1] == 1 && L.cluster[2] == 1 && L.threads == 512);
     if (src) {
@@ -380,7 +393,7 @@ TEST(test_rows_wide_reductions_share_a_row_across_a_cluster_on_sm90) {
 
 /* Norms over rows of more than 32 KB on sm_90a take the staged walk (rows
  * copied into shared memory by the bulk copy engine, weight rows held) on
- * one block or two, softmax on one block (32768, not 65536); norms at
+ * one block or two, softmax on one block (32768) or two (65536); norms at
  * 16384, rows that would need 3 blocks (layernorm 65537) and sm_80 do
  * not. */
 TEST(test_rows_wide_norms_stage_rows_in_shared_memory_on_sm90) {
@@ -389,7 +402,7 @@ TEST(test_rows_wide_norms_stage_rows_in_shared_memory_on_sm90) {
         {"rmsnorm", NULL, 32768, 1, 1},   {"rmsnorm", NULL, 65536, 1, 2},
         {"layernorm", NULL, 65537, 0, 0}, {"rmsnorm", NULL, 16384, 0, 0},
         {"layernorm", NULL, 8192, 0, 0},  {"softmax", NULL, 32768, 1, 1},
-        {"softmax", NULL, 65536, 0, 0},   {"softmax", NULL, 16384, 0, 0},
+        {"softmax", NULL, 65536, 1, 2},   {"softmax", NULL, 16384, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tj_graph *g = recipe(cases[i].name, cases[i].param, NULL);

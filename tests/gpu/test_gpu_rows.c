@@ -407,6 +407,71 @@ TEST(test_gpu_rows_clusters_match_the_interpreter) {
     CHECK(ran >= 20);
 }
 
+/* Softmax's max and sum over a row split between blocks as one exchange
+ * of (max, sum) pairs (rows_pair.c): rows where one block's slice is all
+ * -inf (that block subtracts 0 and adds nothing), where every element but
+ * one is -inf, where the whole row is -inf (NaN, as the interpreter
+ * gives), where one slice sits 160 below the other (its exponentials
+ * underflow against the row's max), then random rows; on the model's
+ * kernel at 65536 columns (staged on a pair) and forced clusters of 2 and
+ * 4 blocks. */
+TEST(test_gpu_rows_softmax_split_rows_with_infinite_slices) {
+    drv_device dev;
+    GPU_REQUIRE_DEVICE(&dev);
+    if (dev.cc_major < 9) SKIP("clusters need sm_90 (device %s)", dev.arch);
+    static const rows_force forced[] = {{ROWS_AUTO, 0, 0, 0, 0, 0, 0, 0, 0},
+                                        {ROWS_CLUSTER, 32, 0, 0, 0, 0, 0, 0, 0},
+                                        {ROWS_CLUSTER, 16, 0, 0, 0, 0, 0, 0, 0}};
+    static const int64_t cols[] = {65536, 32768, 65536};
+    int ran = 0;
+    for (int v = 0; v < 3; v++) {
+        rows_forced = forced[v];
+        tj_graph *g = renamed(recipe("softmax", NULL, NULL), 20 + v);
+        tj_kernel *k = make(g);
+        CHECK(g && k);
+        int64_t vals[4];
+        const int64_t nrows = 7, W = cols[v];
+        bind(g, nrows, W, vals);
+        CHECKF(rows_variant(g, dev.arch, vals, "// a cluster"), "variant %d: not split", v);
+        rcase c;
+        CHECK_OK(rcase_make(g, vals, 0, &c));
+        int x = -1;
+        for (int t = 0; t < c.n; t++)
+            if (!c.stored[t]) x = t;
+        CHECK(x >= 0);
+        if (x < 0) {
+            rcase_free(&c);
+            continue;
+        }
+        const double ninf = -INFINITY;
+        for (int64_t i = 0; i < 5 * W; i++) {
+            int64_t r = i / W, j = i % W;
+            double u = harness_uniform(-2, 2), val = u;
+            if (r == 0) val = j < W / 2 ? ninf : u;              /* block 0's slice (of 2 or 4) */
+            else if (r == 1) val = j == W - 3 ? u : ninf;        /* one finite element */
+            else if (r == 2) val = ninf;                         /* all -inf: NaN */
+            else if (r == 3) val = j < W / 4 ? u + 80 : u - 80;  /* slices 160 apart */
+            else if (r == 4) val = j >= W / 4 && j < W / 2 ? ninf : u; /* a middle slice */
+            tj_convert(TJ_BF16, (char *)c.buf[x].host + i * 2, TJ_F64, &val, 1);
+        }
+        memcpy(c.ref[x], c.buf[x].host, (size_t)(nrows * W) * 2);
+        CHECK_OK(gpu_buf_upload(&c.buf[x]));
+        CHECK_OK(tj_interp_run(g, vals, c.ref, c.scalars, 0));
+        tj_status st = tj_kernel_launch(k, c.ptrs, c.scalars, vals, NULL);
+        if (st == TJ_OK) st = drv_context_sync();
+        CHECKF(st == TJ_OK, "variant %d: launch: %s", v, tj_last_error());
+        char why[320] = "";
+        CHECKF(st == TJ_OK && rcase_check(g, &c, 0, 0, why, sizeof why), "variant %d cols %lld: %s",
+               v, (long long)W, why);
+        rcase_free(&c);
+        tj_kernel_destroy(k);
+        tj_graph_free(g);
+        ran++;
+    }
+    rows_forced = forced[0];
+    CHECK(ran == 3);
+}
+
 /* The staged walk (sm_90+): rows copied into shared-memory buffers by the
  * bulk copy engine, NB-1 programs ahead, alone or in clusters sharing a
  * row. Ragged widths leave the copy engine the 16-byte-aligned rows only
