@@ -11,7 +11,8 @@
  *
  * --variants measures each case in every listed launch variant of the
  * `rows` schedule (rows.h's rows_forced hook), comma-separated:
- * `auto` (the model), `plain`, `persist`, `cluster`, `stage`, each optionally
+ * `auto` (the model), `plain`, `persist`, `cluster`, `stage`, `twopass`
+ * (`:eN`: a group's elements a thread, `:mbN` blocks an SM), each optionally
  * followed by `:eN` (N elements of a row a thread), `:mbN` (persistent
  * blocks an SM), `:late` / `:hoist` (a weight row reloaded each program
  * or held), `:f32` / `:raw` (rows held converted to f32 or as loaded),
@@ -162,6 +163,7 @@ static int parse_variant(const char *v, rows_force *f) {
         else if (!strcmp(t, "persist")) f->mode = ROWS_PERSIST;
         else if (!strcmp(t, "cluster")) f->mode = ROWS_CLUSTER;
         else if (!strcmp(t, "stage")) f->mode = ROWS_STAGE;
+        else if (!strcmp(t, "twopass")) f->mode = ROWS_TWOPASS;
         else if (!strcmp(t, "l2")) f->l2 = 1;
         else if (!strncmp(t, "cl", 2) && atoi(t + 2) > 0) f->cl = atoi(t + 2);
         else if (!strncmp(t, "nb", 2) && atoi(t + 2) > 0) f->nb = atoi(t + 2);
@@ -192,7 +194,9 @@ static void plan_note(const char *src, const char *sched, char *note, size_t siz
     int c = header_int(src, " a row, "), pp = header_int(src, " a program, ");
     int mb = header_int(src, "// persistent: "), sb = header_int(src, "// staged: ");
     int late = src && strstr(src, "weight rows reloaded") != NULL;
+    int ng = header_int(src, "// two-pass: ");
     if (!h) snprintf(note, size, "%s", sched);
+    else if (ng) snprintf(note, size, "%s TR=%d C=%d two-pass NG=%d", sched, tr, c, ng);
     else if (sb) snprintf(note, size, "%s TR=%d C=%d CL=%d staged mb=%d nb=%d%s", sched, tr, c,
                           cl ? cl : 1, sb, header_int(src, "rows copied into "), late ? " late" : "");
     else if (cl) snprintf(note, size, "%s TR=%d C=%d CL=%d", sched, tr, c, cl);

@@ -316,7 +316,9 @@ TEST(test_rows_cluster_pairs_only_softmax_shape) {
         int64_t vals[2] = {1000, 65536};
         char *src = NULL, why[200];
         emit_launch L;
+        rows_forced = (rows_force){.mode = ROWS_CLUSTER};
         CHECKF(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s", why);
+        rows_forced = (rows_force){0};
         CHECKF(L.cluster[0] > 1, "f32 65536: cluster %u", L.cluster[0]);
         if (src) {
             const char *a = strstr(src, "cluster_reduce<");
@@ -352,8 +354,13 @@ TEST(test_rows_wide_reductions_share_a_row_across_a_cluster_on_sm90) {
     bind(g, 65536, vals);
     char *src, why[200];
     emit_launch L;
-    /* the model stages it on a pair of blocks (rows_mode.c); without
-     * staging, the register cluster of 4 */
+    /* the model reads the row twice (rows_twopass.c); the staged pair of
+     * blocks and the register cluster of 4 when forced */
+    CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    CHECK(L.grid_mode == EMIT_GRID_GRAPH && L.cluster[0] <= 1 && L.threads == 512);
+    if (src) CHECK(strstr(src, "// two-pass: 2 groups") && !strstr(src, "cluster_"));
+    free(src);
+    rows_forced = (rows_force){.mode = ROWS_STAGE, .elems = 64, .cl = 2};
     CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
     CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.cluster[0] == 2 && L.threads == 512);
     if (src) {
@@ -363,9 +370,9 @@ TEST(test_rows_wide_reductions_share_a_row_across_a_cluster_on_sm90) {
         CHECK(strstr(src, "tj::rows::stage_issue<"));
     }
     free(src);
-    rows_stage_auto = 0;
+    rows_forced = (rows_force){.mode = ROWS_CLUSTER};
     CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
-    rows_stage_auto = 1;
+    rows_forced = (rows_force){0};
     CHECK(L.grid_mode == EMIT_GRID_MUL && L.grid_arg == 4 && L.cluster[0] == 4 &&
           L.cluster[1] == 1 && L.cluster[2] == 1 && L.threads == 512);
     if (src) {
@@ -376,8 +383,10 @@ TEST(test_rows_wide_reductions_share_a_row_across_a_cluster_on_sm90) {
         CHECK(strstr(src, "group_reduce<tj::rows::max_op, TR>"));
     }
     free(src);
+    /* sm_80: no clusters; the two-pass walk (needs none) */
     CHECK(rows_emit_at(g, "sm_80", vals, &src, &L, why, sizeof why) == 1);
-    CHECK(L.grid_mode == EMIT_GRID_GRAPH && L.threads == 1024);
+    CHECK(L.grid_mode == EMIT_GRID_GRAPH && L.threads == 512);
+    if (src) CHECK(strstr(src, "// two-pass: 2 groups"));
     free(src);
     tj_graph_free(g);
     /* without a reduction the blocks would not need each other */
@@ -393,7 +402,8 @@ TEST(test_rows_wide_reductions_share_a_row_across_a_cluster_on_sm90) {
 
 /* Norms over rows of more than 32 KB on sm_90a take the staged walk (rows
  * copied into shared memory by the bulk copy engine, weight rows held) on
- * one block or two, softmax on one block (32768) or two (65536); norms at
+ * one block or two, softmax on one block (32768; 65536 is read twice,
+ * rows_twopass.c); norms at
  * 16384, rows that would need 3 blocks (layernorm 65537) and sm_80 do
  * not. */
 TEST(test_rows_wide_norms_stage_rows_in_shared_memory_on_sm90) {
@@ -402,7 +412,7 @@ TEST(test_rows_wide_norms_stage_rows_in_shared_memory_on_sm90) {
         {"rmsnorm", NULL, 32768, 1, 1},   {"rmsnorm", NULL, 65536, 1, 2},
         {"layernorm", NULL, 65537, 0, 0}, {"rmsnorm", NULL, 16384, 0, 0},
         {"layernorm", NULL, 8192, 0, 0},  {"softmax", NULL, 32768, 1, 1},
-        {"softmax", NULL, 65536, 1, 2},   {"softmax", NULL, 16384, 0, 0},
+        {"softmax", NULL, 65536, 0, 0},   {"softmax", NULL, 16384, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tj_graph *g = recipe(cases[i].name, cases[i].param, NULL);
@@ -691,6 +701,110 @@ TEST(test_rows_staged_kernels_compile_without_spills_at_ragged_widths) {
                 CHECKF(!a || r == 0 || r == 3 || spills == 0,
                        "%s %s cols=%lld: %d bytes of spill stores", names[r][0],
                        names[r][1] ? names[r][1] : "", (long long)cols[w], spills);
+                n++;
+                free(src);
+            }
+        }
+        tj_graph_free(g);
+    }
+    printf("  %d kernels compiled\n", n);
+}
+
+/* The two-pass walk (rows_twopass.c): softmax over rows no block holds is
+ * read twice, its max and sum folded as (max, sum) pairs group by group
+ * (the max taken on the row as loaded), the row kept in L2 between the
+ * reads; rmsnorm forced onto it folds its sum of squares; graphs whose
+ * reductions need a third pass (layernorm's variance reads its mean), an
+ * in-place update and tiles of several rows never take it. */
+TEST(test_rows_twopass_reads_a_wide_row_twice) {
+    tj_graph *g = recipe("softmax", NULL, NULL);
+    int64_t vals[8];
+    bind(g, 65536, vals);
+    char *src, why[200];
+    emit_launch L;
+    CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    CHECK(L.threads == 512 && L.grid_mode == EMIT_GRID_GRAPH && L.smem_bytes == 0);
+    if (src) {
+        const char *p1 = strstr(src, "// pass 1"), *p2 = strstr(src, "// pass 2");
+        CHECK(p1 && p2 && p1 < p2 && strstr(src, "__launch_bounds__(512, 2)"));
+        const char *keep = strstr(src, "ldv_l2<tj::bf16, V>(q_p + j0, q_keep)");
+        const char *drop = strstr(src, "ldv_l2<tj::bf16, V>(q_p + j0, q_drop)");
+        CHECK(keep && drop && keep > p1 && keep < p2 && drop > p2);
+        CHECK(strstr(src, "tj::rows::stv_l2(q_p + j0, q_w, q_drop)"));
+        CHECK(strstr(src, "tj::rows::packed_max<false>(") && strstr(src, "pair_op::apply(q_pacc"));
+        const char *red = strstr(src, "group_reduce<tj::rows::pair_op, TR>");
+        CHECK(red && red > p1 && red < p2 && !strstr(red + 1, "group_reduce<"));
+        /* exp read once a pass, written where read: no f32 copy of a group */
+        CHECK(!strstr(src, "float v6[S]") && !strstr(src, "cluster_"));
+    }
+    free(src);
+    tj_graph_free(g);
+
+    static const struct { const char *name, *param; int takes; } cs[] = {
+        {"rmsnorm", NULL, 1}, {"softmax", "dtype=f32", 1}, {"layernorm", "bias=1", 0},
+        {"softmax", "bm=4", 0}, /* 4 rows a tile: declined (no block holds 160 a thread) */
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        g = recipe(cs[i].name, cs[i].param, NULL);
+        CHECK(g);
+        bind(g, 40000, vals);
+        rows_forced = (rows_force){.mode = ROWS_TWOPASS};
+        int took = rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why);
+        rows_forced = (rows_force){0};
+        CHECKF(took == 1 || !cs[i].takes, "%s: %s", cs[i].name, why);
+        if (took == 1 && src) {
+            int twopass = strstr(src, "// two-pass") != NULL;
+            CHECKF(twopass == cs[i].takes, "%s %s: two-pass %d", cs[i].name,
+                   cs[i].param ? cs[i].param : "", twopass);
+            if (twopass && !strcmp(cs[i].name, "rmsnorm"))
+                CHECK(strstr(src, "group_reduce<tj::rows::sum_op, TR>(q_acc"));
+        }
+        free(src);
+        tj_graph_free(g);
+    }
+    rowg r;
+    rowg_begin(&r, 1);
+    tj_store(r.g, r.x, r.at, tj_sub(r.g, r.x_tile, tj_rowmax(r.g, r.x_tile)), NULL, 0);
+    int64_t v2[2] = {1000, 65536};
+    rows_forced = (rows_force){.mode = ROWS_TWOPASS};
+    CHECK(rows_emit_at(r.g, "sm_90a", v2, &src, &L, why, sizeof why) == 1);
+    rows_forced = (rows_force){0};
+    if (src) CHECK(!strstr(src, "// two-pass"));
+    free(src);
+    tj_graph_free(r.g);
+}
+
+/* Two-pass kernels at ragged widths (a last group partly past the row,
+ * widths off the 16-byte grid) compile for sm_90a and sm_80 without
+ * spills at their 64 registers. */
+TEST(test_rows_twopass_kernels_compile_without_spills) {
+    if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
+    static const char *const names[][2] = {
+        {"softmax", NULL}, {"softmax", "dtype=f16"}, {"softmax", "dtype=f32"}, {"rmsnorm", NULL}};
+    static const int64_t cols[] = {8200, 65537, 100001};
+    int n = 0;
+    for (int r = 0; r < 4; r++) {
+        tj_graph *g = recipe(names[r][0], names[r][1], NULL);
+        for (int w = 0; w < 3; w++) {
+            for (int a = 0; a < 2; a++) {
+                if (!a && w != 1) continue; /* time: sm_80 at one width */
+                int64_t vals[8];
+                bind(g, cols[w], vals);
+                char *src, why[200];
+                emit_launch L;
+                /* 16 elements a group at 8200 columns: 2 groups */
+                rows_forced = (rows_force){.mode = ROWS_TWOPASS, .elems = cols[w] < 16384 ? 16 : 0};
+                int took = rows_emit_at(g, a ? "sm_90a" : "sm_80", vals, &src, &L, why, sizeof why);
+                rows_forced = (rows_force){0};
+                CHECKF(took == 1 && strstr(src, "// two-pass"), "%s %s cols=%lld: %s", names[r][0],
+                       names[r][1] ? names[r][1] : "", (long long)cols[w], why);
+                double ms;
+                int spills;
+                CHECKF(!compile_src(src, a ? "sm_90a" : "sm_80", &ms, &spills), "%s %s cols=%lld",
+                       names[r][0], names[r][1] ? names[r][1] : "", (long long)cols[w]);
+                CHECKF(spills == 0, "%s %s cols=%lld %s: %d bytes of spill stores", names[r][0],
+                       names[r][1] ? names[r][1] : "", (long long)cols[w], a ? "sm_90a" : "sm_80",
+                       spills);
                 n++;
                 free(src);
             }

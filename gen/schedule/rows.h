@@ -80,6 +80,7 @@ typedef struct rows_plan {
     int NB;          /* staged: buffers a staged load */
     int l2hint;      /* staged: bulk copies with an L2 evict-first policy */
     size_t slice;    /* staged: bytes of one buffer (a block's slice of a row, 128-aligned) */
+    int NG;          /* two-pass: groups of C chunks a thread walks a row in (> 1), else 0 */
     uint8_t *pref;   /* per node: a load prefetched a program ahead (persistent) */
     uint8_t *hoist;  /* per node: a load made once before the walk (persistent) */
     uint8_t *raw;    /* per node: a wide load held as stored, converted at each use */
@@ -105,9 +106,10 @@ typedef struct rows_plan {
  * kept: measured 2-6 % slower on an H200, so off in the model); ROWS_STAGE
  * (the staged walk, elems at most 32 unless given) takes cl (blocks a
  * row), nb (buffers) and l2 (an L2 evict-first policy on the copies:
- * measured 1-5 % slower). A variant that does not apply to a graph falls
- * back to the model. */
-enum { ROWS_AUTO = 0, ROWS_PLAIN, ROWS_PERSIST, ROWS_CLUSTER, ROWS_STAGE };
+ * measured 1-5 % slower); ROWS_TWOPASS (rows_twopass.c, elems: a
+ * group's elements a thread, 64 bf16 unless given). A variant that does
+ * not apply to a graph falls back to the model. */
+enum { ROWS_AUTO = 0, ROWS_PLAIN, ROWS_PERSIST, ROWS_CLUSTER, ROWS_STAGE, ROWS_TWOPASS };
 typedef struct rows_force {
     int mode, elems, minblocks, late, hold, l1;
     int cl, nb, l2;  /* ROWS_STAGE: cluster size, buffers, 1 = L2 evict-first (0: the model's) */
@@ -136,10 +138,11 @@ extern int rows_fast_exp;
  * when the schedule does not apply. */
 tj_status rows_analyze(rows_plan *p, char *why, size_t why_size);
 
-/* rows_pair.c: softmax's max and sum of a row split over a cluster as one
- * exchange of (max, sum) pairs. The max reduction r1 whose sum r2 that
- * pairs with (rows_pair_max_of(p, r2) == r1) stays in its block; -1 / 0
- * when not that shape or not a cluster. */
+/* rows_pair.c: softmax's max and sum of a row split over a cluster (or
+ * walked in groups by the two-pass variant) as one exchange of (max, sum)
+ * pairs. The max reduction r1 whose sum r2 that pairs with
+ * (rows_pair_max_of(p, r2) == r1) stays in its block (its group); -1 / 0
+ * when not that shape or the row is not split. */
 int32_t rows_pair_max_of(const rows_plan *p, int32_t r2);
 int rows_pair_is_max(const rows_plan *p, int32_t r1);
 
@@ -155,6 +158,12 @@ void rows_choose_mode(rows_plan *p);
 /* Bytes of shared memory the staged walk may use a block (sm_90: 227
  * KB less the reductions' static buffers and the mbarriers). */
 #define ROWS_STAGE_SMEM (220 * 1024)
+
+/* rows_twopass.c: 1 when every row reduction of the plan can be made in
+ * one pass over the row and its stores in a second (no row reduction over
+ * another's result but softmax's max and sum, no tensor both read and
+ * written). */
+int rows_twopass_ok(const rows_plan *p);
 
 /* rows_walk.c: dynamic shared memory of the staged walk (mbarriers and
  * NB buffers of `slice` bytes a staged load). */

@@ -51,6 +51,8 @@ static int wide(const rem *e, int32_t id) {
 /* Operand `id` at slot `slot` (a C expression) of a result: a raw load's
  * element converted, an inline node written out over its operands. */
 #define OPND_MAX 1024  /* an operand's text (rows.c caps an inline tree's nodes) */
+static int fast_exp_ok(const rem *e, int32_t id);
+#define FAST_EXP_FMT "tj::fast_exp2((%1$s - %2$s) * 1.44269504f)"
 static void opnd(const rem *e, int32_t id, const char *slot, char *buf, size_t size) {
     const ir_node *n = N(e, id);
     if (n->op == IR_CONST)
@@ -59,8 +61,14 @@ static void opnd(const rem *e, int32_t id, const char *slot, char *buf, size_t s
         snprintf(buf, size, "tj::to_reg(%s[(%s) / V].t[(%s) %% V])", V(e, id), slot, slot);
     else if (e->p->inl[id]) {
         char x[2][OPND_MAX] = {"", ""}, fmt[160];
-        for (int k = 0; k < n->nin && k < 2; k++) opnd(e, n->in[k], slot, x[k], sizeof x[k]);
-        if (n->op == IR_CAST && emit_cast_is_store_rounding(e->p->g, id))
+        /* exp(v - r) under rows_fast_exp reads the difference's operands */
+        const ir_node *src = fast_exp_ok(e, id) ? N(e, n->in[0]) : n;
+        for (int k = 0; k < src->nin && k < 2; k++) opnd(e, src->in[k], slot, x[k], sizeof x[k]);
+        if (src != n)
+            snprintf(fmt, sizeof fmt, "%s", FAST_EXP_FMT);
+        else if (n->op == IR_UNARY)
+            snprintf(fmt, sizeof fmt, "%s", emit_unary_fmt(n->sub));
+        else if (n->op == IR_CAST && emit_cast_is_store_rounding(e->p->g, id))
             snprintf(fmt, sizeof fmt, "%%1$s");   /* the store rounds (to_mem) */
         else if (n->op == IR_CAST)
             emit_cast_fmt(N(e, n->in[0])->type.dtype, n->type.dtype, "tj", fmt, sizeof fmt);
@@ -71,6 +79,14 @@ static void opnd(const rem *e, int32_t id, const char *slot, char *buf, size_t s
         snprintf(buf, size, "%s[%s]", V(e, id), slot);
     else
         snprintf(buf, size, "%s", V(e, id));
+}
+
+void rows_opnd(const rem *e, int32_t id, const char *slot, char *buf, size_t size) {
+    opnd(e, id, slot, buf, size);
+}
+
+int64_t rows_covered(const rows_plan *p) {
+    return (int64_t)p->C * p->V * p->TR * p->CL * (p->NG > 1 ? p->NG : 1);
 }
 
 /* Open an unrolled loop over a thread's slots: `k` the slot, `j` its column. */
@@ -84,6 +100,8 @@ static void end_slots(rem *e) {
     e->depth--;
     line(e, "}");
 }
+void rows_begin_slots(rem *e) { begin_slots(e); }
+void rows_end_slots(rem *e) { end_slots(e); }
 
 /* node id = rhs (printf format over the operands %1$s %2$s %3$s). */
 static void assign(rem *e, int32_t id, const char *fmt, const int32_t *ops, int nops) {
@@ -117,10 +135,11 @@ int rows_fast_exp = 1;
  * graph that stores only 16-bit floats: ex2.approx of the difference
  * scaled (rows.h). Not v log2e - r log2e as one FMA: r log2e overflows
  * for |r| over 2.4e38, where v - r does not for the v that matter. */
-static int fast_exp(rem *e, int32_t id) {
+static int fast_exp_ok(const rem *e, int32_t id) {
     const tj_graph *g = e->p->g;
     const ir_node *n = N(e, id);
-    if (!rows_fast_exp || n->sub != TJ_EXP || n->type.dtype != TJ_F32) return 0;
+    if (!rows_fast_exp || n->op != IR_UNARY || n->sub != TJ_EXP || n->type.dtype != TJ_F32)
+        return 0;
     const ir_node *d = N(e, n->in[0]);
     if (d->op != IR_BINARY || d->sub != TJ_SUB || d->type.dtype != TJ_F32 || wide(e, d->in[1]))
         return 0;
@@ -130,7 +149,11 @@ static int fast_exp(rem *e, int32_t id) {
             g->tensors[u->tensor].dtype != TJ_F16)
             return 0;
     }
-    assign(e, id, "tj::fast_exp2((%1$s - %2$s) * 1.44269504f)", d->in, 2);
+    return 1;
+}
+static int fast_exp(rem *e, int32_t id) {
+    if (!fast_exp_ok(e, id)) return 0;
+    assign(e, id, FAST_EXP_FMT, N(e, N(e, id)->in[0])->in, 2);
     return 1;
 }
 
@@ -206,7 +229,7 @@ static void emit_reduce(rem *e, int32_t id) {
     line(e, "%s q_acc = %s::identity<%s>();", rt, op[n->sub], rt);
     begin_slots(e);
     const rows_plan *p = e->p;
-    if ((int64_t)p->C * p->V * p->TR * p->CL != p->W)
+    if (rows_covered(p) != p->W)
         line(e, "if (j < W) q_acc = %s::apply(q_acc, %s);", op[n->sub], xs);
     else
         line(e, "q_acc = %s::apply(q_acc, %s);", op[n->sub], xs);
@@ -331,20 +354,38 @@ typedef struct chunk_io {
     const char *vec;   /* the 16-byte statement(s) for chunk c at q_p + j0 */
     const char *elem;  /* the statement for element u at column q_c, q_in its bounds test */
     int is_load;
+    int b32;           /* q_in from q_lo / q_hi (rows_emit_bounds32), no q_c */
 } chunk_io;
 
 static void emit_elem_loop(rem *e, const char *tname, int coldim, const chunk_io *io) {
     line(e, "#pragma unroll");
     line(e, "for (int u = 0; u < V; ++u) {");
-    line(e, "  const long long q_c = q_c0 + j0 + u;");
-    line(e, "  const bool q_in = q_rin && j0 + u < W && q_c >= 0 && q_c < t_%s_d%d;", tname, coldim);
+    if (io->b32) {
+        line(e, "  const bool q_in = j0 + u >= q_lo && j0 + u < q_hi;");
+    } else {
+        line(e, "  const long long q_c = q_c0 + j0 + u;");
+        line(e, "  const bool q_in = q_rin && j0 + u < W && q_c >= 0 && q_c < t_%s_d%d;", tname,
+             coldim);
+    }
     line(e, "  %s", io->elem);
     line(e, "}");
 }
 
+/* The element path's bounds as the tile columns [q_lo, q_hi) inside the
+ * tensor (empty when the row is not), and q_e, the tile row's column 0:
+ * 32-bit tests a column, not 64-bit ones (the two-pass walk's loads at 64
+ * registers spilled 8 bytes with those). */
+static void emit_bounds32(rem *e, const ir_tensor *t, int coldim) {
+    line(e, "const %s *q_e = t_%s + q_ro + q_c0 * t_%s_s%d;", emit_mem_type(t->dtype), t->name,
+         t->name, coldim);
+    line(e, "const int q_lo = q_rin ? (int)(q_c0 < 0 ? (-q_c0 < W ? -q_c0 : W) : 0) : W;");
+    line(e, "const int q_hi = q_rin ? (int)(t_%s_d%d - q_c0 < W ? (t_%s_d%d - q_c0 > 0 ? "
+            "t_%s_d%d - q_c0 : 0) : W) : 0;", t->name, coldim, t->name, coldim, t->name, coldim);
+}
+
 static void emit_chunks(rem *e, const char *tname, int coldim, int vec, const chunk_io *io) {
     const rows_plan *p = e->p;
-    int exact = (int64_t)p->C * p->V * p->TR * p->CL == p->W;
+    int exact = rows_covered(p) == p->W;
     int outer = vec && io->is_load && p->persist;
     if (outer) {
         line(e, "if (q_vec) {");
@@ -420,22 +461,39 @@ void rows_emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, 
     int vec = unit && (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
     if (vec) emit_vec_test(e, t, a->coldim, 1);
     int nc = p->stored[n->tensor] ? 0 : p->l1[id] ? p->l1[id] : 1;
-    if (raw) {
-        snprintf(vec_s, sizeof vec_s, "%s[c] = tj::rows::ldv<%s, V, %d>(q_p + j0);", raw, mt, nc);
+    int b32 = p->NG > 1;
+    if (b32) emit_bounds32(e, t, a->coldim);
+    char ld[160];
+    if (e->pol_load && nc)
+        snprintf(ld, sizeof ld, "tj::rows::ldv_l2<%s, V>(q_p + j0, %s)", mt, e->pol_load);
+    else
+        snprintf(ld, sizeof ld, "tj::rows::ldv<%s, V, %d>(q_p + j0)", mt, nc);
+    if (raw && b32) {
+        snprintf(vec_s, sizeof vec_s, "%s[c] = %s;", raw, ld);
+        snprintf(elem_s, sizeof elem_s,
+                 "%s[c].t[u] = q_in ? q_e[(long long)(j0 + u) * t_%s_s%d] : tj::to_mem<%s>(%s);",
+                 raw, t->name, a->coldim, mt, pad);
+    } else if (raw) {
+        snprintf(vec_s, sizeof vec_s, "%s[c] = %s;", raw, ld);
         snprintf(elem_s, sizeof elem_s,
                  "%s[c].t[u] = q_in ? t_%s[q_ro + q_c * t_%s_s%d] : tj::to_mem<%s>(%s);", raw,
                  t->name, t->name, a->coldim, mt, pad);
     } else {
         snprintf(vec_s, sizeof vec_s,
-                 "const tj::rows::chunk<%s, V> q_w = tj::rows::ldv<%s, V, %d>(q_p + j0);\n"
+                 "const tj::rows::chunk<%s, V> q_w = %s;\n"
                  "#pragma unroll\n"
                  "for (int u = 0; u < V; ++u) %s[c * V + u] = tj::to_reg(q_w.t[u]);",
-                 mt, mt, nc, V(e, id));
-        snprintf(elem_s, sizeof elem_s,
-                 "%s[c * V + u] = q_in ? tj::ld(t_%s + q_ro + q_c * t_%s_s%d) : %s;", V(e, id),
-                 t->name, t->name, a->coldim, pad);
+                 mt, ld, V(e, id));
+        if (b32)
+            snprintf(elem_s, sizeof elem_s,
+                     "%s[c * V + u] = q_in ? tj::ld(q_e + (long long)(j0 + u) * t_%s_s%d) : %s;",
+                     V(e, id), t->name, a->coldim, pad);
+        else
+            snprintf(elem_s, sizeof elem_s,
+                     "%s[c * V + u] = q_in ? tj::ld(t_%s + q_ro + q_c * t_%s_s%d) : %s;", V(e, id),
+                     t->name, t->name, a->coldim, pad);
     }
-    chunk_io io = {vec_s, elem_s, 1};
+    chunk_io io = {vec_s, elem_s, 1, b32};
     emit_chunks(e, t->name, a->coldim, vec, &io);
 }
 
@@ -513,11 +571,12 @@ static void emit_store(rem *e, int32_t id) {
         snprintf(vec_s, 3 * OPND_MAX,
                  "tj::rows::chunk<%s, V> q_w;\n#pragma unroll\n"
                  "for (int u = 0; u < V; ++u) q_w.t[u] = tj::to_mem<%s>(%s);\n"
-                 "tj::rows::stv(q_p + j0, q_w);",
-                 mt, mt, val);
+                 "tj::rows::stv%s(q_p + j0, q_w%s%s);",
+                 mt, mt, val, e->pol_store ? "_l2" : "", e->pol_store ? ", " : "",
+                 e->pol_store ? e->pol_store : "");
         snprintf(elem_s, 3 * OPND_MAX, "if (q_in) tj::st(t_%s + q_ro + q_c * t_%s_s%d, %s);",
                  t->name, t->name, a.coldim, val);
-        chunk_io io = {vec_s, elem_s, 0};
+        chunk_io io = {vec_s, elem_s, 0, 0};
         emit_chunks(e, t->name, a.coldim, vec, &io);
         free(vec_s);
         free(elem_s);
@@ -583,6 +642,8 @@ static void emit_node(rem *e, int32_t id) {
     }
 }
 
+void rows_emit_node(rem *e, int32_t id) { emit_node(e, id); }
+
 /* Node id after every operand it needs (program order otherwise). */
 void rows_emit_with_deps(rem *e, int32_t id, uint8_t *done) {
     if (done[id]) return;
@@ -618,7 +679,7 @@ static void emit_body(rem *e, uint8_t *done) { rows_emit_body_split(e, done, 0);
 static void emit_signature(rem *e, emit_launch *L) {
     const rows_plan *p = e->p;
     const tj_graph *g = p->g;
-    if (p->persist)
+    if (p->persist || p->minblocks > 0)
         sb_printf(&e->out, "extern \"C\" __global__ void __launch_bounds__(%d, %d)\ntj_%s(", p->NT,
                   p->minblocks, g->name);
     else
@@ -720,6 +781,9 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
     else if (p->persist)
         sb_printf(&e.out, "// persistent: %d blocks an SM walk the programs, the next one's rows "
                   "prefetched%s\n", p->minblocks, late_loads(p) ? ", weight rows reloaded each program" : "");
+    else if (p->NG > 1)
+        sb_printf(&e.out, "// two-pass: %d groups a row, the reductions in a first pass, the "
+                  "stores in a second over the row again (kept in L2 between them)\n", p->NG);
     sb_printf(&e.out, "// graph sha256 %s\n// bindings:", hash);
     for (int s = 0; s < g->nsyms; s++) {
         static const char *const pol[] = {"exact", "pow2", "multiple", "dynamic"};
@@ -748,6 +812,8 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
     }
     if (p->persist)
         rows_emit_walk(&e, done);
+    else if (p->NG > 1)
+        rows_emit_twopass(&e, done);
     else
         emit_body(&e, done);
     free(done);

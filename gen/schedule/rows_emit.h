@@ -18,6 +18,7 @@ typedef struct rem {
     uint8_t *visible;  /* persistent walk: nodes declared before the loop */
     uint8_t *scratch;  /* persistent walk: the prefetch scope's emitted nodes */
     uint8_t *emitted;  /* the nodes written so far (rows_emit_renew: which raw values are used later) */
+    const char *pol_load, *pol_store;  /* an L2 policy's variable for 16-byte loads / stores, or NULL */
 } rem;
 
 /* One statement (lines split at '\n') at the current depth. */
@@ -41,6 +42,21 @@ void rows_access_row(rem *e, const ir_node *n, int32_t v, const access *a, int w
  * chunk array `raw`, after rows_access_row. */
 void rows_emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, const char *raw);
 
+/* Node id's statements (its declaration, then its value). */
+void rows_emit_node(rem *e, int32_t id);
+
+/* Operand `id` at slot `slot` (a C expression) of a result. */
+void rows_opnd(const rem *e, int32_t id, const char *slot, char *buf, size_t size);
+
+/* An unrolled loop over a thread's slots of a group (`k` the slot, `j`
+ * its column), and its end. */
+void rows_begin_slots(rem *e);
+void rows_end_slots(rem *e);
+
+/* Elements of a row the plan's threads cover (C*V*TR a block, times the
+ * blocks of a cluster and the groups of the two-pass walk). */
+int64_t rows_covered(const rows_plan *p);
+
 /* Node id after every operand not yet in `done`. */
 void rows_emit_with_deps(rem *e, int32_t id, uint8_t *done);
 
@@ -57,5 +73,8 @@ void rows_emit_renew(rem *e, int all);
 void rows_emit_walk(rem *e, uint8_t *done);
 void rows_emit_prefetch(rem *e, const char *q_f);
 void rows_emit_staged_load(rem *e, int32_t id);
+
+/* rows_twopass.c: the body of the two-pass walk (NG > 1). */
+void rows_emit_twopass(rem *e, uint8_t *done);
 
 #endif

@@ -357,6 +357,42 @@ static int try_stage(rows_plan *p, int elems, int cl_forced, int nb_forced, int 
     return 1;
 }
 
+/* ---- the two-pass walk (rows_twopass.c) ----------------------------------- */
+
+#define TWOPASS_BLOCK 512   /* threads a row */
+
+/* One row a block of TWOPASS_BLOCK threads walking it in groups of about
+ * `elems` elements a thread (0: 8 chunks of 16-bit floats, held as
+ * loaded, or 4 of f32, at 64 registers, half that with weight rows; f32
+ * at 8 spilled 8 bytes on sm_80), read once for the reductions and again for the stores; mb
+ * blocks an SM promised (0: two). 0 (plan unchanged) when the graph's
+ * reductions need more passes or one group covers the row. */
+static int try_twopass(rows_plan *p, int elems, int mb) {
+    if (p->R != 1 || !wide_reduces(p) || !rows_twopass_ok(p)) return 0;
+    if (!elems) {
+        /* pass 2 holds a group of every wide load at once (a norm's
+         * weight row beside x: rmsnorm at 8 chunks spilled 88 bytes) */
+        int nl = 0;
+        for (int32_t id = 0; id < p->g->nnodes; id++)
+            nl += p->live[id] && N(p, id)->op == IR_LOAD && is_wide(p->cls[id]);
+        elems = (p->V >= 8 ? 8 * p->V : 4 * p->V) / (nl > 1 ? 2 : 1);
+    }
+    int64_t nq = (p->W + p->V - 1) / p->V;
+    int cwant = elems <= p->V ? 1 : elems / p->V;
+    int64_t per_group = (int64_t)TWOPASS_BLOCK * cwant;
+    int64_t ng = (nq + per_group - 1) / per_group;
+    if (ng < 2 || ng > 64) return 0;
+    p->TR = p->NT = TWOPASS_BLOCK;
+    p->C = (int)((nq + TWOPASS_BLOCK * ng - 1) / (TWOPASS_BLOCK * ng));
+    p->P = 1;
+    p->CL = 1;
+    p->NG = (int)ng;
+    /* two blocks an SM: 64 registers (the prototype at 128 registers and
+     * one block an SM: 0.837-0.857 of copy against 0.878) */
+    p->minblocks = mb > 0 && mb * TWOPASS_BLOCK <= 2048 ? mb : 2;
+    return 1;
+}
+
 /* L1 policies (rows_forced.l1 only) for the wide loads of tensors the
  * kernel does not write: a weight row every program reads kept in L1
  * (evict_last), rows read once past it (no_allocate), so the stream of x
@@ -388,6 +424,7 @@ void rows_choose_mode(rows_plan *p) {
         try_stage(p, f.elems ? f.elems : 32, f.cl, f.nb, late, f.minblocks, STAGE_CLUSTER_MAX))
         return;
     if (f.mode == ROWS_PERSIST && try_persist(p, f.elems, late, f.minblocks)) return;
+    if (f.mode == ROWS_TWOPASS && try_twopass(p, f.elems, f.minblocks)) return;
     /* The model (docs/performance.md, issue 6, has the sweep behind it).
      * 64 bytes of the row a thread (32 bf16): 16 bytes a thread left the
      * norms at 48-73 % of copy, 64 bytes reach 78-93 %. */
@@ -434,10 +471,14 @@ void rows_choose_mode(rows_plan *p) {
      * chunks a thread (32 bf16, 16 f32) under its 64-register cap and
      * spill (softmax 65536: 265 GB/s plain, 2150 on 4 blocks; f32 norms
      * at 32768 spilled 136-724 bytes when the rule counted elements). */
-    /* Rows no walk holds (softmax 65536): staged on a pair of blocks at
-     * 128 bytes of the row a thread where that fits, else clusters (H200,
-     * bf16, 2026-11-29, with softmax's max and sum as one (max, sum)
-     * exchange: 0.784 of copy against 0.744 on the register cluster of 4). */
+    /* Rows no walk holds without weight rows (softmax 65536): read twice,
+     * the row kept in L2 between the reductions' pass and the stores'
+     * (rows_twopass.c: 0.878 of copy in its prototype); where the
+     * reductions need more passes, staged on a pair of blocks at 128 bytes
+     * of the row a thread where that fits, else clusters (H200, bf16,
+     * 2026-11-29, with softmax's max and sum as one (max, sum) exchange:
+     * 0.784 of copy staged against 0.744 on the register cluster of 4). */
+    if (p->C > 4 && !nw && try_twopass(p, 0, 0)) return;
     if (p->C > 4 && rows_stage_auto && !nw && try_stage(p, 2 * elems, 2, 0, late, 0, 2)) return;
     if (p->C > 4) try_cluster(p, elems);
 }

@@ -78,7 +78,7 @@ static int is_scaled(const rows_plan *p, int32_t user, int32_t v, const int32_t 
 }
 
 int32_t rows_pair_max_of(const rows_plan *p, int32_t r2) {
-    if (p->CL <= 1) return -1;
+    if (p->CL <= 1 && p->NG <= 1) return -1;
     const ir_node *n2 = N(p, r2);
     if (n2->op != IR_REDUCE || n2->sub != TJ_SUM || !is_f32(p, r2)) return -1;
     int32_t e = n2->in[0];
@@ -100,7 +100,7 @@ int32_t rows_pair_max_of(const rows_plan *p, int32_t r2) {
 }
 
 int rows_pair_is_max(const rows_plan *p, int32_t r1) {
-    if (p->CL <= 1) return 0;
+    if (p->CL <= 1 && p->NG <= 1) return 0;
     for (int32_t m = 0; m < p->g->nnodes; m++)
         if (p->live[m] && rows_pair_max_of(p, m) == r1) return 1;
     return 0;

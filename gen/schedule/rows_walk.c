@@ -123,7 +123,7 @@ void rows_emit_staged_load(rem *e, int32_t id) {
     line(e, "tj::rows::stage_wait(q_bar + q_it %% NB, (unsigned)(q_it / NB) & 1u);");
     /* Exact: every chunk lies inside the row and the slices' bytes are
      * whole 16-byte pieces, so the copy engine took all or nothing. */
-    int exact = (int64_t)p->C * p->V * p->TR * p->CL == p->W &&
+    int exact = rows_covered(p) == p->W &&
                 (size_t)p->W * tj_dtype_size(t->dtype) % 16 == 0;
     if (exact) {
         line(e, "if (!q_vec) {");

@@ -10,8 +10,11 @@
 //   ldv<T, V, NC>(p)          one chunk from global memory in 16-byte accesses
 //                             (NC: coherence and L1 policy, below)
 //   stv(p, chunk)             one chunk to global memory in 16-byte accesses
+//   ldv_l2 / stv_l2(.., pol)  the same with an L2 policy (l2_evict_last(),
+//                             l2_evict_first(): the two-pass walk)
 //   aligned16(p)              whether p may be used by ldv / stv
 //   renew(chunks)             forget what is known of held chunks (see below)
+//   packed_max<MIN>(chunks)   max (min) of chunks of 16-bit floats, as f32
 //   group_reduce<Op, TR>(x, part)   Op over the TR threads of x's row group
 //   sum_op, max_op, min_op    as tj/reduce.cuh's (float sums in f32, integer
 //                             sums wrap, max/min of floats ignore NaN)
@@ -20,6 +23,7 @@
 //   cluster_exchange<Op, TR, CL, FIRST>(x, xch)       (sm_90+) the same of
 //                             values already reduced in each block
 //   pair, pair_op             a slice's (max, sum of exp(x - max)), combined
+//                             (group_reduce<pair_op, TR> combines a group's)
 //   cluster_rank(), cluster_arrive_relaxed()          (sm_90+)
 //   sview<T, V, TR>           a thread's chunks of a row staged in shared memory
 //   stage_init / stage_issue / stage_wait             (sm_90+) a row copied into
@@ -57,6 +61,38 @@ TJ_DEV void renew(chunk<T, V> (&c)[C]) {
     for (int i = 0; i < C; ++i)
 #pragma unroll
         for (int q = 0; q < chunk<T, V>::WORDS; ++q) asm volatile("" : "+r"(c[i].w[q]));
+}
+
+// The max (MIN: the min) of C chunks of 16-bit floats as f32, taken
+// pairwise in the storage type (max.bf16x2 / max.f16x2: exact, as the
+// conversion keeps order, and a NaN loses to a number as fmaxf's does),
+// converted once at the end: no f32 copy of the row is made, which the
+// two-pass walk's 64-register budget needs (an f32 max over 64 elements
+// a thread spilled 136 bytes there; this, none).
+TJ_DEV u32 max2(bf16, u32 a, u32 b, bool mn) {
+    u32 d;
+    if (mn) asm("min.bf16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    else asm("max.bf16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+}
+TJ_DEV u32 max2(f16, u32 a, u32 b, bool mn) {
+    u32 d;
+    if (mn) asm("min.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    else asm("max.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+}
+template <bool MIN, class T, int V, int C>
+TJ_DEV float packed_max(const chunk<T, V> (&c)[C]) {
+    u32 m = c[0].w[0];
+#pragma unroll
+    for (int i = 0; i < C; ++i)
+#pragma unroll
+        for (int q = 0; q < chunk<T, V>::WORDS; ++q) m = max2(T{}, m, c[i].w[q], MIN);
+    T lo, hi;
+    lo.bits = (u16)(m & 0xffffu);
+    hi.bits = (u16)(m >> 16);
+    const float a = to_reg(lo), b = to_reg(hi);
+    return MIN ? tj::min(a, b) : tj::max(a, b);
 }
 
 // NC: 0 the kernel also writes the tensor (a coherent load); else the
@@ -103,6 +139,53 @@ TJ_DEV void stv(T *p, const chunk<T, V> &c) {
         asm volatile("st.global.v4.u32 [%0], {%1, %2, %3, %4};"
                      :
                      : "l"(a), "r"(c.w[q]), "r"(c.w[q + 1]), "r"(c.w[q + 2]), "r"(c.w[q + 3])
+                     : "memory");
+    }
+}
+
+// L2 policies for the two-pass walk (gen/schedule/rows_twopass.c): a row
+// read twice is kept in L2 between its reads (evict_last), and its second
+// read and the output leave first (evict_first), so the stream of other
+// rows does not push the kept rows out before they are read again.
+TJ_DEV u64 l2_evict_last() {
+    u64 p;
+    // createpolicy.fractional.L2::evict_last: every access it marks kept before other lines
+    asm("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(p));
+    return p;
+}
+TJ_DEV u64 l2_evict_first() {
+    u64 p;
+    // createpolicy.fractional.L2::evict_first: every access it marks evicted first
+    asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(p));
+    return p;
+}
+
+// ldv<T, V, 2> with an L2 cache policy (l2_evict_last / l2_evict_first).
+template <class T, int V>
+TJ_DEV chunk<T, V> ldv_l2(const T *p, u64 pol) {
+    chunk<T, V> c;
+#pragma unroll
+    for (int q = 0; q < chunk<T, V>::WORDS; q += 4) {
+        const void *a = (const char *)p + 4 * q;
+        // ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32: 16 bytes past L1, `pol` in L2
+        asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0, %1, %2, %3}, [%4], %5;"
+                     : "=r"(c.w[q]), "=r"(c.w[q + 1]), "=r"(c.w[q + 2]), "=r"(c.w[q + 3])
+                     : "l"(a), "l"(pol));
+    }
+    return c;
+}
+
+// stv with an L2 cache policy.
+template <class T, int V>
+TJ_DEV void stv_l2(T *p, const chunk<T, V> &c, u64 pol) {
+#pragma unroll
+    for (int q = 0; q < chunk<T, V>::WORDS; q += 4) {
+        void *a = (char *)p + 4 * q;
+        // st.global.L2::cache_hint.v4.u32: 16 bytes, `pol` in L2
+        asm volatile("st.global.L2::cache_hint.v4.u32 [%0], {%1, %2, %3, %4}, %5;"
+                     :
+                     : "l"(a), "r"(c.w[q]), "r"(c.w[q + 1]), "r"(c.w[q + 2]), "r"(c.w[q + 3]),
+                       "l"(pol)
                      : "memory");
     }
 }
@@ -249,6 +332,21 @@ TJ_DEV int shfl_xor(int v, int m) { return __shfl_xor_sync(0xffffffffu, v, m); }
 TJ_DEV long long shfl_xor(long long v, int m) { return __shfl_xor_sync(0xffffffffu, v, m); }
 TJ_DEV bool shfl_xor(bool v, int m) { return __shfl_xor_sync(0xffffffffu, (int)v, m) != 0; }
 
+// A slice of a row (a block's, or a thread's part of it): its max m and
+// the sum s of exp(x - m) over it. pair_op combines two: the larger max, the sums rescaled to it (two
+// slices of -inf: max -inf, sum 0). gen/schedule/rows_pair.c says why.
+struct pair {
+    float m, s;
+};
+struct pair_op {
+    static TJ_DEV pair apply(pair a, pair b) {
+        const float m = a.m > b.m ? a.m : b.m;
+        if (m == __int_as_float((int)0xff800000)) return pair{m, a.s + b.s};
+        return pair{m, a.s * ::expf(a.m - m) + b.s * ::expf(b.m - m)};
+    }
+};
+TJ_DEV pair shfl_xor(pair v, int m) { return pair{shfl_xor(v.m, m), shfl_xor(v.s, m)}; }
+
 // Op over the TR threads of the calling thread's group; every thread of
 // the group gets the same bits (a butterfly combines a+b and b+a, equal
 // in IEEE arithmetic; the warps' partials are combined in warp order).
@@ -336,19 +434,6 @@ TJ_DEV R cluster_reduce(R x, R *part, R *xch) {
     return cluster_exchange<Op, TR, CL, FIRST>(group_reduce<Op, TR>(x, part), xch);
 }
 
-// A block's slice of a row: its max m and the sum s of exp(x - m) over
-// it. pair_op combines two: the larger max, the sums rescaled to it (two
-// slices of -inf: max -inf, sum 0). gen/schedule/rows_pair.c says why.
-struct pair {
-    float m, s;
-};
-struct pair_op {
-    static TJ_DEV pair apply(pair a, pair b) {
-        const float m = a.m > b.m ? a.m : b.m;
-        if (m == __int_as_float((int)0xff800000)) return pair{m, a.s + b.s};
-        return pair{m, a.s * ::expf(a.m - m) + b.s * ::expf(b.m - m)};
-    }
-};
 #endif
 
 }  // namespace rows
