@@ -31,7 +31,7 @@
  * reduction. (The walk at 32 elements a thread or fewer holds f32: raw
  * measured equal or slower there, layernorm 4-9 % slower.)
  *
- * Two launch variants on top of that (rows_mode.c picks them):
+ * Launch variants on top of that (rows_mode.c picks them):
  *
  *   persistent (`persist`)  EMIT_GRID_PERSISTENT: each group walks programs
  *       f = slot, slot + gridDim.x*P, ... of the flattened graph grid and
@@ -53,6 +53,9 @@
  *       registers (it is read from shared memory at each use, like a raw
  *       value). With CL > 1 each block of a cluster stages and walks its
  *       slice of the row (a persistent grid of clusters).
+ *   two-pass (`NG` > 1, rows_twopass.c)  one row a block that reads it
+ *       twice in NG groups of C chunks a thread: the reductions folded
+ *       group by group, then the stores, the row kept in L2 between.
  */
 #ifndef TJ_SCHED_ROWS_H
 #define TJ_SCHED_ROWS_H

@@ -28,6 +28,10 @@
  *   weight rows over more than 32 KB that one block stages (softmax
  *   32768: 0.93 against the walk's 0.90, once exp took 3 instructions,
  *   not expf's 8; slower than the walk with expf).
+ * - (2026-11-29, sixth session) rows no walk holds, without weight rows:
+ *   the two-pass walk (rows_twopass.c; softmax 65536 0.85 of copy
+ *   against 0.78 staged on a pair and 0.74 on a cluster of 4), then the
+ *   staged pair, then clusters.
  */
 #include <stdio.h>
 #include <string.h>
