@@ -713,9 +713,10 @@ TEST(test_rows_staged_kernels_compile_without_spills_at_ragged_widths) {
 /* The two-pass walk (rows_twopass.c): softmax over rows no block holds is
  * read twice, its max and sum folded as (max, sum) pairs group by group
  * (the max taken on the row as loaded), the row kept in L2 between the
- * reads; rmsnorm forced onto it folds its sum of squares; graphs whose
- * reductions need a third pass (layernorm's variance reads its mean), an
- * in-place update and tiles of several rows never take it. */
+ * reads; rmsnorm forced onto it folds its sum of squares, a tile of 4
+ * rows takes 4 groups of 128 threads; graphs whose reductions need a
+ * third pass (layernorm's variance reads its mean) and an in-place
+ * update never take it. */
 TEST(test_rows_twopass_reads_a_wide_row_twice) {
     tj_graph *g = recipe("softmax", NULL, NULL);
     int64_t vals[8];
@@ -742,7 +743,7 @@ TEST(test_rows_twopass_reads_a_wide_row_twice) {
 
     static const struct { const char *name, *param; int takes; } cs[] = {
         {"rmsnorm", NULL, 1}, {"softmax", "dtype=f32", 1}, {"layernorm", "bias=1", 0},
-        {"softmax", "bm=4", 0}, /* 4 rows a tile: declined (no block holds 160 a thread) */
+        {"softmax", "bm=4", 1}, /* 4 rows a tile: 4 groups of 128 threads (forced only) */
     };
     for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
         g = recipe(cs[i].name, cs[i].param, NULL);
@@ -758,6 +759,8 @@ TEST(test_rows_twopass_reads_a_wide_row_twice) {
                    cs[i].param ? cs[i].param : "", twopass);
             if (twopass && !strcmp(cs[i].name, "rmsnorm"))
                 CHECK(strstr(src, "group_reduce<tj::rows::sum_op, TR>(q_acc"));
+            if (twopass && cs[i].param && !strcmp(cs[i].param, "bm=4"))
+                CHECK(strstr(src, "TR = 128") && strstr(src, "R = 4") && L.threads == 512);
         }
         free(src);
         tj_graph_free(g);
@@ -775,15 +778,18 @@ TEST(test_rows_twopass_reads_a_wide_row_twice) {
 }
 
 /* Two-pass kernels at ragged widths (a last group partly past the row,
- * widths off the 16-byte grid) compile for sm_90a and sm_80 without
- * spills at their 64 registers. */
+ * widths off the 16-byte grid), one row a block or four a tile, compile
+ * for sm_90a and sm_80 without spills at their 64 registers. */
 TEST(test_rows_twopass_kernels_compile_without_spills) {
     if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
-    static const char *const names[][2] = {
-        {"softmax", NULL}, {"softmax", "dtype=f16"}, {"softmax", "dtype=f32"}, {"rmsnorm", NULL}};
+    static const char *const names[][2] = {{"softmax", NULL},
+                                           {"softmax", "dtype=f16"},
+                                           {"softmax", "dtype=f32"},
+                                           {"rmsnorm", NULL},
+                                           {"softmax", "bm=4"}};
     static const int64_t cols[] = {8200, 65537, 100001};
     int n = 0;
-    for (int r = 0; r < 4; r++) {
+    for (int r = 0; r < 5; r++) {
         tj_graph *g = recipe(names[r][0], names[r][1], NULL);
         for (int w = 0; w < 3; w++) {
             for (int a = 0; a < 2; a++) {
@@ -812,6 +818,47 @@ TEST(test_rows_twopass_kernels_compile_without_spills) {
         tj_graph_free(g);
     }
     printf("  %d kernels compiled\n", n);
+}
+
+/* Random row graphs (broadcasts, casts, masks, row statistics) forced
+ * onto the two-pass walk at 9001 columns (3 groups or more a row): those
+ * it takes compile for sm_90a and sm_80; the GPU suite runs them. */
+TEST(test_rows_random_graphs_on_the_twopass_walk_compile) {
+    if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
+    int total = 120, taken = 0, tried = 0;
+    for (int i = 0; i < total; i++) {
+        rg_graph r;
+        if (rg_build(harness_seed, i, &r) != TJ_OK) continue;
+        int64_t vals[8];
+        int n = tj_num_symbols(r.g), ok = n == 2;
+        for (int s = 0; s < n && ok; s++) {
+            const char *nm = tj_symbol_name(r.g, (tj_sym){s});
+            ok = !strcmp(nm, "rows") || !strcmp(nm, "cols");
+            vals[s] = !strcmp(nm, "cols") ? 9001 : 3;
+        }
+        if (!ok) {
+            tj_graph_free(r.g);
+            continue;
+        }
+        const char *arch = (i & 1) ? "sm_90a" : "sm_80";
+        char *src = NULL, why[200];
+        emit_launch L;
+        rows_forced = (rows_force){.mode = ROWS_TWOPASS, .elems = 8};
+        int took = rows_emit_at(r.g, arch, vals, &src, &L, why, sizeof why);
+        rows_forced = (rows_force){0};
+        tried++;
+        CHECKF(took >= 0, "graph %d (%s): %s", i, r.desc, why);
+        if (took == 1 && strstr(src, "// two-pass")) {
+            double ms;
+            int spills;
+            CHECKF(!compile_src(src, arch, &ms, &spills), "graph %d (%s) for %s", i, r.desc, arch);
+            taken++;
+        }
+        free(src);
+        tj_graph_free(r.g);
+    }
+    printf("  %d of %d random row graphs took the two-pass walk\n", taken, tried);
+    CHECK(taken > 0);
 }
 
 TEST(test_rows_random_graphs_it_takes_compile) {

@@ -165,7 +165,7 @@ void rows_choose_mode(rows_plan *p);
 /* rows_twopass.c: 1 when every row reduction of the plan can be made in
  * one pass over the row and its stores in a second (no row reduction over
  * another's result but softmax's max and sum, no tensor both read and
- * written). */
+ * written); any rows a tile. */
 int rows_twopass_ok(const rows_plan *p);
 
 /* rows_walk.c: dynamic shared memory of the staged walk (mbarriers and

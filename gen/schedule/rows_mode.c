@@ -365,14 +365,15 @@ static int try_stage(rows_plan *p, int elems, int cl_forced, int nb_forced, int 
 
 #define TWOPASS_BLOCK 512   /* threads a row */
 
-/* One row a block of TWOPASS_BLOCK threads walking it in groups of about
+/* One row a block of TWOPASS_BLOCK threads (a tile of R rows: R groups of
+ * TWOPASS_BLOCK / R) walking it in groups of about
  * `elems` elements a thread (0: 8 chunks of 16-bit floats, held as
  * loaded, or 4 of f32, at 64 registers, half that with weight rows; f32
  * at 8 spilled 8 bytes on sm_80), read once for the reductions and again for the stores; mb
  * blocks an SM promised (0: two). 0 (plan unchanged) when the graph's
  * reductions need more passes or one group covers the row. */
 static int try_twopass(rows_plan *p, int elems, int mb) {
-    if (p->R != 1 || !wide_reduces(p) || !rows_twopass_ok(p)) return 0;
+    if (!wide_reduces(p) || !rows_twopass_ok(p)) return 0;
     if (!elems) {
         /* pass 2 holds a group of every wide load at once (a norm's
          * weight row beside x: rmsnorm at 8 chunks spilled 88 bytes) */
@@ -383,17 +384,25 @@ static int try_twopass(rows_plan *p, int elems, int mb) {
     }
     int64_t nq = (p->W + p->V - 1) / p->V;
     int cwant = elems <= p->V ? 1 : elems / p->V;
-    int64_t per_group = (int64_t)TWOPASS_BLOCK * cwant;
+    /* a tile of R rows: R groups of the block's threads, a power of two each */
+    int tr = TWOPASS_BLOCK;
+    while (tr > 8 && tr * p->R > TWOPASS_BLOCK) tr /= 2;
+    if (tr * p->R > 1024) return 0;
+    int64_t per_group = (int64_t)tr * cwant;
     int64_t ng = (nq + per_group - 1) / per_group;
     if (ng < 2 || ng > 64) return 0;
-    p->TR = p->NT = TWOPASS_BLOCK;
-    p->C = (int)((nq + TWOPASS_BLOCK * ng - 1) / (TWOPASS_BLOCK * ng));
+    p->TR = tr;
+    p->NT = (tr * p->R + 31) / 32 * 32;
+    p->C = (int)((nq + tr * ng - 1) / (tr * ng));
     p->P = 1;
     p->CL = 1;
     p->NG = (int)ng;
     /* two blocks an SM: 64 registers (the prototype at 128 registers and
-     * one block an SM: 0.837-0.857 of copy against 0.878) */
-    p->minblocks = mb > 0 && mb * TWOPASS_BLOCK <= 2048 ? mb : 2;
+     * one block an SM: 0.837-0.857 of copy against 0.878); tiles of several
+     * rows one (their row addressing spilled 24-72 bytes at 64 registers
+     * on sm_80: softmax bm=4 at 65537 columns; not measured for speed, a
+     * path that had declined to the generic lowering) */
+    p->minblocks = mb > 0 && mb * p->NT <= 2048 ? mb : p->R > 1 ? 1 : 2;
     return 1;
 }
 
@@ -482,7 +491,8 @@ void rows_choose_mode(rows_plan *p) {
      * of the row a thread where that fits, else clusters (H200, bf16,
      * 2026-11-29, with softmax's max and sum as one (max, sum) exchange:
      * 0.784 of copy staged against 0.744 on the register cluster of 4). */
-    if (p->C > 4 && !nw && try_twopass(p, 0, 0)) return;
+    /* (tiles of several rows take it only when forced: not yet run on a GPU) */
+    if (p->C > 4 && !nw && p->R == 1 && try_twopass(p, 0, 0)) return;
     if (p->C > 4 && rows_stage_auto && !nw && try_stage(p, 2 * elems, 2, 0, late, 0, 2)) return;
     if (p->C > 4) try_cluster(p, elems);
 }

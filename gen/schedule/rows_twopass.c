@@ -2,8 +2,9 @@
  * rows_twopass.c — the `rows` schedule's two-pass walk (rows.h, NG > 1):
  * a row no block holds in registers, read twice instead of held.
  *
- * One row a block of TR threads; a thread walks the row in NG groups of C
- * chunks (group q covers chunks q*TR*C ..), twice:
+ * One row a group of TR threads (a block of 512, or R groups of 512 / R
+ * for a tile of R rows); a thread walks its row in NG groups of C chunks
+ * (group q covers chunks q*TR*C ..), twice:
  *
  *   pass 1  each group's loads (an L2 evict-last policy: the row stays in
  *           L2 for its second read) and the wide nodes the row reductions
@@ -71,7 +72,6 @@ static int32_t pair_sum(const rows_plan *p, int32_t *r1) {
 
 int rows_twopass_ok(const rows_plan *p) {
     const tj_graph *g = p->g;
-    if (p->R != 1) return 0;
     for (int t = 0; t < g->ntensors; t++)
         if (p->stored[t] && p->loaded[t]) return 0;
     rows_plan q = *p;

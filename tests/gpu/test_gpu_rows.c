@@ -545,20 +545,22 @@ TEST(test_gpu_rows_staged_walk_matches_the_interpreter) {
  * reductions and again for the stores, in groups of a thread's chunks,
  * the last one partly past a ragged width; softmax (its max and sum as
  * (max, sum) pairs, the max on the row as loaded) in bf16, f16 and f32,
- * rmsnorm forced onto it, at a misaligned base (the element path), at
- * row counts below and above a wave, at the model's group size and at 16
- * elements (many groups). */
+ * and with 4 rows a tile (ragged row counts leave rows of the last tile
+ * out), rmsnorm forced onto it, at a misaligned base (the element path),
+ * at row counts below and above a wave, at the model's group size and at
+ * 16 elements (many groups). Then random row graphs forced onto it. */
 TEST(test_gpu_rows_twopass_matches_the_interpreter) {
     drv_device dev;
     GPU_REQUIRE_DEVICE(&dev);
-    static const char *const names[][2] = {{"softmax", NULL}, {"softmax", "dtype=f16"},
-                                           {"softmax", "dtype=f32"}, {"rmsnorm", NULL}};
+    static const char *const names[][2] = {{"softmax", NULL},   {"softmax", "dtype=f16"},
+                                           {"softmax", "dtype=f32"}, {"rmsnorm", NULL},
+                                           {"softmax", "bm=4"}};
     static const int64_t cols[] = {8200, 40000, 65536, 65537, 100001};
     static const int64_t rows[] = {1, 3, 300};
     int ran = 0;
     for (int v = 0; v < 2; v++) {
         rows_forced = (rows_force){.mode = ROWS_TWOPASS, .elems = v ? 16 : 0};
-        for (int r = 0; r < 4; r++) {
+        for (int r = 0; r < 5; r++) {
             tj_graph *g = renamed(recipe(names[r][0], names[r][1], NULL), 30 + v);
             tj_kernel *k = make(g);
             CHECK(g && k);
@@ -588,6 +590,32 @@ TEST(test_gpu_rows_twopass_matches_the_interpreter) {
     rows_forced = (rows_force){0};
     printf("  %d two-pass cases\n", ran);
     CHECK(ran >= 40);
+    int taken = 0;
+    for (int i = 0; i < 120; i++) {
+        rg_graph rg;
+        if (rg_build(harness_seed, i, &rg) != TJ_OK) continue;
+        int n = tj_num_symbols(rg.g), ok = n == 2;
+        int64_t vals[4];
+        for (int q = 0; q < n && ok; q++) {
+            const char *nm = tj_symbol_name(rg.g, (tj_sym){q});
+            ok = !strcmp(nm, "rows") || !strcmp(nm, "cols");
+            vals[q] = !strcmp(nm, "cols") ? 9001 : i % 2 ? 3 : 130;
+        }
+        rows_forced = (rows_force){.mode = ROWS_TWOPASS, .elems = 8};
+        tj_graph *g = ok ? renamed(rg.g, 40) : rg.g;
+        if (ok && rows_variant(g, dev.arch, vals, "// two-pass")) {
+            tj_kernel *k = make(g);
+            char why[320] = "";
+            CHECKF(k && run_case(k, g, vals, 0, rg.rtol, why, sizeof why), "graph %d (%s): %s", i,
+                   rg.desc, why);
+            tj_kernel_destroy(k);
+            taken++;
+        }
+        rows_forced = (rows_force){0};
+        tj_graph_free(g);
+    }
+    printf("  %d random row graphs on the two-pass walk\n", taken);
+    CHECK(taken > 0);
 }
 
 /* The model's staged walk is on by default (TJ_TEST_STAGE_AUTO=0: off, to
