@@ -820,6 +820,13 @@ TEST(test_rows_twopass_kernels_compile_without_spills) {
     printf("  %d kernels compiled\n", n);
 }
 
+/* Random graph i's kernel compiles for arch (spills allowed). */
+static void random_compiles(const char *src, const char *arch, int i, const char *desc) {
+    double ms;
+    int spills;
+    CHECKF(!compile_src(src, arch, &ms, &spills), "graph %d (%s) for %s", i, desc, arch);
+}
+
 /* Random row graphs (broadcasts, casts, masks, row statistics) forced
  * onto the two-pass walk at 9001 columns (3 groups or more a row): those
  * it takes compile for sm_90a and sm_80; the GPU suite runs them. */
@@ -849,9 +856,7 @@ TEST(test_rows_random_graphs_on_the_twopass_walk_compile) {
         tried++;
         CHECKF(took >= 0, "graph %d (%s): %s", i, r.desc, why);
         if (took == 1 && strstr(src, "// two-pass")) {
-            double ms;
-            int spills;
-            CHECKF(!compile_src(src, arch, &ms, &spills), "graph %d (%s) for %s", i, r.desc, arch);
+            random_compiles(src, arch, i, r.desc);
             taken++;
         }
         free(src);
@@ -877,9 +882,7 @@ TEST(test_rows_random_graphs_it_takes_compile) {
         int took = rows_emit_at(r.g, arch, vals, &src, &L, why, sizeof why);
         CHECKF(took >= 0, "graph %d (%s): %s", i, r.desc, why);
         if (took == 1) {
-            double ms;
-            int spills;
-            CHECKF(!compile_src(src, arch, &ms, &spills), "graph %d (%s) for %s", i, r.desc, arch);
+            random_compiles(src, arch, i, r.desc);
             taken++;
             free(src);
         }
