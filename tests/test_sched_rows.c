@@ -757,8 +757,14 @@ TEST(test_rows_twopass_reads_a_wide_row_twice) {
             int twopass = strstr(src, "// two-pass") != NULL;
             CHECKF(twopass == cs[i].takes, "%s %s: two-pass %d", cs[i].name,
                    cs[i].param ? cs[i].param : "", twopass);
-            if (twopass && !strcmp(cs[i].name, "rmsnorm"))
+            if (twopass && !strcmp(cs[i].name, "rmsnorm")) {
                 CHECK(strstr(src, "group_reduce<tj::rows::sum_op, TR>(q_acc"));
+                /* pass 2: x read for the last time evict-first, the weight
+                 * row (every row's) with the default policy */
+                const char *p2 = strstr(src, "// pass 2"), *w = p2 ? strstr(p2, "// load w") : NULL;
+                const char *wl = w ? strstr(w, "tj::rows::ldv") : NULL;
+                CHECK(p2 && strstr(p2, "(q_p + j0, q_drop)") && wl && !strncmp(wl, "tj::rows::ldv<", 14));
+            }
             if (twopass && cs[i].param && !strcmp(cs[i].param, "bm=4"))
                 CHECK(strstr(src, "TR = 128") && strstr(src, "R = 4") && L.threads == 512);
         }

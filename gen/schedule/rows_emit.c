@@ -464,7 +464,7 @@ void rows_emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, 
     int b32 = p->NG > 1;
     if (b32) emit_bounds32(e, t, a->coldim);
     char ld[160];
-    if (e->pol_load && nc)
+    if (e->pol_load && nc && (!e->pol_only || e->pol_only[id]))
         snprintf(ld, sizeof ld, "tj::rows::ldv_l2<%s, V>(q_p + j0, %s)", mt, e->pol_load);
     else
         snprintf(ld, sizeof ld, "tj::rows::ldv<%s, V, %d>(q_p + j0)", mt, nc);

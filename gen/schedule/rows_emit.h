@@ -19,6 +19,7 @@ typedef struct rem {
     uint8_t *scratch;  /* persistent walk: the prefetch scope's emitted nodes */
     uint8_t *emitted;  /* the nodes written so far (rows_emit_renew: which raw values are used later) */
     const char *pol_load, *pol_store;  /* an L2 policy's variable for 16-byte loads / stores, or NULL */
+    const uint8_t *pol_only;           /* per node: the loads pol_load is for (NULL: all) */
 } rem;
 
 /* One statement (lines split at '\n') at the current depth. */

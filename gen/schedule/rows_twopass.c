@@ -201,6 +201,13 @@ static void inline_single_uses(rows_plan *p) {
     }
 }
 
+/* mark[id] for id and what it reads, stopping at nodes in `stop`. */
+static void mark_up(const rows_plan *p, int32_t id, const uint8_t *stop, uint8_t *mark) {
+    if (mark[id] || stop[id]) return;
+    mark[id] = 1;
+    for (int k = 0; k < N(p, id)->nin; k++) mark_up(p, N(p, id)->in[k], stop, mark);
+}
+
 /* The loop over a row's groups: `cb` (rows_emit.c's chunk base) set per
  * group, shadowing the prologue's 0. Pass 1 unrolled (the next group's
  * loads may start before this one is folded); pass 2 not (unrolled, the
@@ -247,6 +254,17 @@ void rows_emit_twopass(rem *e, uint8_t *done) {
         line(e, "%s q_acc%d = %s::identity<%s>();", rt, (int)id, red_op[N(p, id)->sub], rt);
     }
     if (pr2 >= 0) line(e, "tj::rows::pair q_pacc = {__int_as_float((int)0xff800000), 0.0f};");
+    /* pass 2 marks evict-first what pass 1 read (the row, read for the
+     * last time) and its stores; a load only pass 2 makes (a norm's weight
+     * row, the same for every row) keeps the default policy */
+    uint8_t *read1 = calloc(nn, 1);
+    if (!read1) {
+        free(dep);
+        e->out.oom = 1;
+        return;
+    }
+    for (int32_t id = 0; id < g->nnodes; id++)
+        if (row_reduce(p, id)) mark_up(p, id, done, read1);
 
     open_groups(e, "pass 1: the row reductions, group by group", 1);
     e->pol_load = "q_keep";
@@ -286,6 +304,7 @@ void rows_emit_twopass(rem *e, uint8_t *done) {
 
     open_groups(e, "pass 2: the row again (an L2 hit), and the stores", 0);
     e->pol_load = e->pol_store = "q_drop";
+    e->pol_only = read1;
     memcpy(e->scratch, done, nn);
     for (int k = 0; k < g->nbody; k++) {
         int32_t id = g->body[k];
@@ -294,5 +313,7 @@ void rows_emit_twopass(rem *e, uint8_t *done) {
             rows_emit_with_deps(e, id, e->scratch);
     }
     close_groups(e);
+    e->pol_only = NULL;
+    free(read1);
     free(dep);
 }
