@@ -12,7 +12,8 @@
  * --variants measures each case in every listed launch variant of the
  * `rows` schedule (rows.h's rows_forced hook), comma-separated:
  * `auto` (the model), `plain`, `persist`, `cluster`, `stage`, `twopass`
- * (`:eN`: a group's elements a thread, `:mbN` blocks an SM), each optionally
+ * (`:eN`: a group's elements a thread, `:mbN` blocks an SM, `:rev` pass 2
+ * from the last group), each optionally
  * followed by `:eN` (N elements of a row a thread), `:mbN` (persistent
  * blocks an SM), `:late` / `:hoist` (a weight row reloaded each program
  * or held), `:f32` / `:raw` (rows held converted to f32 or as loaded),
@@ -164,6 +165,7 @@ static int parse_variant(const char *v, rows_force *f) {
         else if (!strcmp(t, "cluster")) f->mode = ROWS_CLUSTER;
         else if (!strcmp(t, "stage")) f->mode = ROWS_STAGE;
         else if (!strcmp(t, "twopass")) f->mode = ROWS_TWOPASS;
+        else if (!strcmp(t, "rev")) f->rev = 1;
         else if (!strcmp(t, "l2")) f->l2 = 1;
         else if (!strncmp(t, "cl", 2) && atoi(t + 2) > 0) f->cl = atoi(t + 2);
         else if (!strncmp(t, "nb", 2) && atoi(t + 2) > 0) f->nb = atoi(t + 2);

@@ -281,7 +281,7 @@ TEST(test_rows_walk_prefetches_the_next_program_and_hoists_the_weight) {
     bind(g, 1024, vals);
     char *src, why[200];
     emit_launch L;
-    rows_forced = (rows_force){ROWS_PERSIST, 0, 0, 0, 0, 0, 0, 0, 0};
+    rows_forced = (rows_force){ROWS_PERSIST, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     CHECK(rows_emit_at(g, "sm_80", vals, &src, &L, why, sizeof why) == 1);
     rows_forced = (rows_force){0};
     CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.grid_arg >= 1);
@@ -556,7 +556,7 @@ TEST(test_rows_staged_walk_is_the_models_choice_unless_turned_off) {
  * cannot apply: no staging without a row reduction, on sm_80, for a tile
  * of several rows, or an in-place update. */
 TEST(test_rows_staged_walk_declines_what_it_cannot_copy) {
-    rows_forced = (rows_force){ROWS_STAGE, 0, 0, 0, 0, 0, 0, 0, 0};
+    rows_forced = (rows_force){ROWS_STAGE, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     static const char *const names[][2] = {{"eltwise", "op=silu_mul"}, {"softmax", "bm=4"},
                                            {"softmax", NULL}};
     for (int i = 0; i < 3; i++) {
@@ -737,6 +737,16 @@ TEST(test_rows_twopass_reads_a_wide_row_twice) {
         CHECK(red && red > p1 && red < p2 && !strstr(red + 1, "group_reduce<"));
         /* exp read once a pass, written where read: no f32 copy of a group */
         CHECK(!strstr(src, "float v6[S]") && !strstr(src, "cluster_"));
+    }
+    free(src);
+    /* rev: pass 2 from the last group (pass 1 in order) */
+    rows_forced = (rows_force){.mode = ROWS_TWOPASS, .rev = 1};
+    CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    rows_forced = (rows_force){0};
+    if (src) {
+        const char *p1 = strstr(src, "// pass 1"), *p2 = strstr(src, "// pass 2");
+        const char *r = strstr(src, "const int cb = (1 - q_g) * TR * C;");
+        CHECK(p1 && p2 && r && r > p2 && strstr(p1, "const int cb = q_g * TR * C;") < p2);
     }
     free(src);
     tj_graph_free(g);

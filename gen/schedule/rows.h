@@ -84,6 +84,7 @@ typedef struct rows_plan {
     int l2hint;      /* staged: bulk copies with an L2 evict-first policy */
     size_t slice;    /* staged: bytes of one buffer (a block's slice of a row, 128-aligned) */
     int NG;          /* two-pass: groups of C chunks a thread walks a row in (> 1), else 0 */
+    int rev;         /* two-pass: pass 2 walks the groups last to first (rows_forced.rev) */
     uint8_t *pref;   /* per node: a load prefetched a program ahead (persistent) */
     uint8_t *hoist;  /* per node: a load made once before the walk (persistent) */
     uint8_t *raw;    /* per node: a wide load held as stored, converted at each use */
@@ -110,12 +111,15 @@ typedef struct rows_plan {
  * (the staged walk, elems at most 32 unless given) takes cl (blocks a
  * row), nb (buffers) and l2 (an L2 evict-first policy on the copies:
  * measured 1-5 % slower); ROWS_TWOPASS (rows_twopass.c, elems: a
- * group's elements a thread, 64 bf16 unless given). A variant that does
- * not apply to a graph falls back to the model. */
+ * group's elements a thread, 64 bf16 unless given; rev: pass 2 reads the
+ * groups last to first, the most recently read first — an experiment,
+ * not yet timed). A variant that does not apply to a graph falls back to
+ * the model. */
 enum { ROWS_AUTO = 0, ROWS_PLAIN, ROWS_PERSIST, ROWS_CLUSTER, ROWS_STAGE, ROWS_TWOPASS };
 typedef struct rows_force {
     int mode, elems, minblocks, late, hold, l1;
     int cl, nb, l2;  /* ROWS_STAGE: cluster size, buffers, 1 = L2 evict-first (0: the model's) */
+    int rev;         /* ROWS_TWOPASS: 1 = pass 2 walks the groups last to first */
 } rows_force;
 extern rows_force rows_forced;
 /* 1 (the default): the model takes the staged walk for wide norms

@@ -437,7 +437,10 @@ void rows_choose_mode(rows_plan *p) {
         try_stage(p, f.elems ? f.elems : 32, f.cl, f.nb, late, f.minblocks, STAGE_CLUSTER_MAX))
         return;
     if (f.mode == ROWS_PERSIST && try_persist(p, f.elems, late, f.minblocks)) return;
-    if (f.mode == ROWS_TWOPASS && try_twopass(p, f.elems, f.minblocks)) return;
+    if (f.mode == ROWS_TWOPASS && try_twopass(p, f.elems, f.minblocks)) {
+        p->rev = f.rev;
+        return;
+    }
     /* The model (docs/performance.md, issue 6, has the sweep behind it).
      * 64 bytes of the row a thread (32 bf16): 16 bytes a thread left the
      * norms at 48-73 % of copy, 64 bytes reach 78-93 %. */

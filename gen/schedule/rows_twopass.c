@@ -212,12 +212,15 @@ static void mark_up(const rows_plan *p, int32_t id, const uint8_t *stop, uint8_t
  * group, shadowing the prologue's 0. Pass 1 unrolled (the next group's
  * loads may start before this one is folded); pass 2 not (unrolled, the
  * stores' values spilled 44 bytes at 64 registers). */
-static void open_groups(rem *e, const char *what, int unroll) {
+static void open_groups(rem *e, const char *what, int unroll, int rev) {
     line(e, "// %s", what);
     line(e, "#pragma unroll%s", unroll ? "" : " 1");
     line(e, "for (int q_g = 0; q_g < %d; ++q_g) {", e->p->NG);
     e->depth++;
-    line(e, "const int cb = q_g * TR * C;");
+    if (rev)
+        line(e, "const int cb = (%d - q_g) * TR * C; // the groups last to first", e->p->NG - 1);
+    else
+        line(e, "const int cb = q_g * TR * C;");
 }
 
 static void close_groups(rem *e) {
@@ -266,7 +269,7 @@ void rows_emit_twopass(rem *e, uint8_t *done) {
     for (int32_t id = 0; id < g->nnodes; id++)
         if (row_reduce(p, id)) mark_up(p, id, done, read1);
 
-    open_groups(e, "pass 1: the row reductions, group by group", 1);
+    open_groups(e, "pass 1: the row reductions, group by group", 1, 0);
     e->pol_load = "q_keep";
     memcpy(e->scratch, done, nn);
     for (int32_t id = 0; id < g->nnodes; id++)
@@ -302,7 +305,7 @@ void rows_emit_twopass(rem *e, uint8_t *done) {
         if (p->live[id] && !wide_cls(p->cls[v])) rows_emit_with_deps(e, id, done);
     }
 
-    open_groups(e, "pass 2: the row again (an L2 hit), and the stores", 0);
+    open_groups(e, "pass 2: the row again (an L2 hit), and the stores", 0, p->rev);
     e->pol_load = e->pol_store = "q_drop";
     e->pol_only = read1;
     memcpy(e->scratch, done, nn);

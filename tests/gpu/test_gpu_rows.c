@@ -336,10 +336,10 @@ TEST(test_gpu_rows_persistent_walk_matches_the_interpreter) {
      * weight rows held across the walk at 16 elements a thread, a tight
      * register budget (4 blocks an SM), and rows and weight rows held as
      * loaded with L1 policies on the loads */
-    static const rows_force forced[4] = {{ROWS_PERSIST, 32, 0, 0, 0, 0, 0, 0, 0},
-                                         {ROWS_PERSIST, 16, 0, 2, 0, 0, 0, 0, 0},
-                                         {ROWS_PERSIST, 16, 4, 1, 0, 0, 0, 0, 0},
-                                         {ROWS_PERSIST, 16, 0, 2, 2, 1, 0, 0, 0}};
+    static const rows_force forced[4] = {{ROWS_PERSIST, 32, 0, 0, 0, 0, 0, 0, 0, 0},
+                                         {ROWS_PERSIST, 16, 0, 2, 0, 0, 0, 0, 0, 0},
+                                         {ROWS_PERSIST, 16, 4, 1, 0, 0, 0, 0, 0, 0},
+                                         {ROWS_PERSIST, 16, 0, 2, 2, 1, 0, 0, 0, 0}};
     int ran = 0;
     for (int v = 0; v < 4; v++) {
         rows_forced = forced[v];
@@ -428,10 +428,10 @@ TEST(test_gpu_rows_softmax_split_rows_with_infinite_slices) {
     drv_device dev;
     GPU_REQUIRE_DEVICE(&dev);
     if (dev.cc_major < 9) SKIP("clusters need sm_90 (device %s)", dev.arch);
-    static const rows_force forced[] = {{ROWS_AUTO, 0, 0, 0, 0, 0, 0, 0, 0},
-                                        {ROWS_CLUSTER, 32, 0, 0, 0, 0, 0, 0, 0},
-                                        {ROWS_CLUSTER, 16, 0, 0, 0, 0, 0, 0, 0},
-                                        {ROWS_STAGE, 64, 0, 0, 0, 0, 2, 0, 0}};
+    static const rows_force forced[] = {{ROWS_AUTO, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+                                        {ROWS_CLUSTER, 32, 0, 0, 0, 0, 0, 0, 0, 0},
+                                        {ROWS_CLUSTER, 16, 0, 0, 0, 0, 0, 0, 0, 0},
+                                        {ROWS_STAGE, 64, 0, 0, 0, 0, 2, 0, 0, 0}};
     static const int64_t cols[] = {65536, 32768, 65536, 65536};
     static const char *const kind[] = {"// two-pass", "// a cluster", "// a cluster", "// staged"};
     int ran = 0;
@@ -500,9 +500,9 @@ TEST(test_gpu_rows_staged_walk_matches_the_interpreter) {
     /* (the model's staged norms at 16384 and 32768 run in the recipes test) */
     static const int64_t cols[] = {1000, 4097, 32769, 40000, 65536, 65537};
     static const int64_t rows[] = {1, 3, 100, 700};
-    static const rows_force forced[] = {{ROWS_STAGE, 0, 0, 0, 0, 0, 0, 0, 0},
-                                        {ROWS_STAGE, 0, 0, 1, 0, 0, 0, 2, 1},
-                                        {ROWS_STAGE, 16, 1, 0, 0, 0, 2, 0, 0}};
+    static const rows_force forced[] = {{ROWS_STAGE, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+                                        {ROWS_STAGE, 0, 0, 1, 0, 0, 0, 2, 1, 0},
+                                        {ROWS_STAGE, 16, 1, 0, 0, 0, 2, 0, 0, 0}};
     int ran = 0;
     for (int v = 0; v < 3; v++) {
         rows_forced = forced[v];
@@ -547,8 +547,9 @@ TEST(test_gpu_rows_staged_walk_matches_the_interpreter) {
  * (max, sum) pairs, the max on the row as loaded) in bf16, f16 and f32,
  * and with 4 rows a tile (ragged row counts leave rows of the last tile
  * out), rmsnorm forced onto it, at a misaligned base (the element path),
- * at row counts below and above a wave, at the model's group size and at
- * 16 elements (many groups). Then random row graphs forced onto it. */
+ * at row counts below and above a wave, at the model's group size, at
+ * 16 elements (many groups) and with pass 2 reversed. Then random row
+ * graphs forced onto it. */
 TEST(test_gpu_rows_twopass_matches_the_interpreter) {
     drv_device dev;
     GPU_REQUIRE_DEVICE(&dev);
@@ -558,15 +559,17 @@ TEST(test_gpu_rows_twopass_matches_the_interpreter) {
     static const int64_t cols[] = {8200, 40000, 65536, 65537, 100001};
     static const int64_t rows[] = {1, 3, 300};
     int ran = 0;
-    for (int v = 0; v < 2; v++) {
-        rows_forced = (rows_force){.mode = ROWS_TWOPASS, .elems = v ? 16 : 0};
+    for (int v = 0; v < 3; v++) {
+        /* the model's group size, 16 elements (many groups), pass 2 reversed */
+        rows_forced = (rows_force){.mode = ROWS_TWOPASS, .elems = v == 1 ? 16 : 0, .rev = v == 2};
         for (int r = 0; r < 5; r++) {
+            if (v == 2 && r % 2) continue; /* time */
             tj_graph *g = renamed(recipe(names[r][0], names[r][1], NULL), 30 + v);
             tj_kernel *k = make(g);
             CHECK(g && k);
             for (int w = 0; w < 5; w++) {
-                if (!v && cols[w] < 16384) continue; /* one group at the model's size */
-                if (v && w % 2) continue;             /* time */
+                if (v != 1 && cols[w] < 16384) continue; /* one group at the model's size */
+                if (v && w % 2) continue;                 /* time */
                 for (int n = 0; n < 3; n++) {
                     if (cols[w] * rows[n] > ((int64_t)1 << 23)) continue; /* interpreter time */
                     int64_t vals[4];
