@@ -13,7 +13,8 @@
  * `rows` schedule (rows.h's rows_forced hook), comma-separated:
  * `auto` (the model), `plain`, `persist`, `cluster`, `stage`, `twopass`
  * (`:eN`: a group's elements a thread, `:mbN` blocks an SM, `:rev` pass 2
- * from the last group), each optionally
+ * from the last group, `:ring` staged in shared memory, else kept in
+ * L2), each optionally
  * followed by `:eN` (N elements of a row a thread), `:mbN` (persistent
  * blocks an SM), `:late` / `:hoist` (a weight row reloaded each program
  * or held), `:f32` / `:raw` (rows held converted to f32 or as loaded),
@@ -166,6 +167,7 @@ static int parse_variant(const char *v, rows_force *f) {
         else if (!strcmp(t, "stage")) f->mode = ROWS_STAGE;
         else if (!strcmp(t, "twopass")) f->mode = ROWS_TWOPASS;
         else if (!strcmp(t, "rev")) f->rev = 1;
+        else if (!strcmp(t, "ring")) f->ring = 1;
         else if (!strcmp(t, "l2")) f->l2 = 1;
         else if (!strncmp(t, "cl", 2) && atoi(t + 2) > 0) f->cl = atoi(t + 2);
         else if (!strncmp(t, "nb", 2) && atoi(t + 2) > 0) f->nb = atoi(t + 2);
@@ -196,9 +198,11 @@ static void plan_note(const char *src, const char *sched, char *note, size_t siz
     int c = header_int(src, " a row, "), pp = header_int(src, " a program, ");
     int mb = header_int(src, "// persistent: "), sb = header_int(src, "// staged: ");
     int late = src && strstr(src, "weight rows reloaded") != NULL;
-    int ng = header_int(src, "// two-pass: ");
+    int ng = header_int(src, "// two-pass: "), ngs = header_int(src, "// two-pass staged: ");
     if (!h) snprintf(note, size, "%s", sched);
     else if (ng) snprintf(note, size, "%s TR=%d C=%d two-pass NG=%d", sched, tr, c, ng);
+    else if (ngs) snprintf(note, size, "%s TR=%d C=%d two-pass staged NG=%d NB=%d", sched, tr, c,
+                           ngs, header_int(src, "into a ring of "));
     else if (sb) snprintf(note, size, "%s TR=%d C=%d CL=%d staged mb=%d nb=%d%s", sched, tr, c,
                           cl ? cl : 1, sb, header_int(src, "rows copied into "), late ? " late" : "");
     else if (cl) snprintf(note, size, "%s TR=%d C=%d CL=%d", sched, tr, c, cl);

@@ -281,7 +281,7 @@ TEST(test_rows_walk_prefetches_the_next_program_and_hoists_the_weight) {
     bind(g, 1024, vals);
     char *src, why[200];
     emit_launch L;
-    rows_forced = (rows_force){ROWS_PERSIST, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    rows_forced = (rows_force){ROWS_PERSIST, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     CHECK(rows_emit_at(g, "sm_80", vals, &src, &L, why, sizeof why) == 1);
     rows_forced = (rows_force){0};
     CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.grid_arg >= 1);
@@ -354,11 +354,12 @@ TEST(test_rows_wide_reductions_share_a_row_across_a_cluster_on_sm90) {
     bind(g, 65536, vals);
     char *src, why[200];
     emit_launch L;
-    /* the model reads the row twice (rows_twopass.c); the staged pair of
-     * blocks and the register cluster of 4 when forced */
+    /* the model reads the row twice from a ring of shared-memory buffers
+     * (rows_twopass.c); the staged pair of blocks and the register
+     * cluster of 4 when forced */
     CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
-    CHECK(L.grid_mode == EMIT_GRID_GRAPH && L.cluster[0] <= 1 && L.threads == 512);
-    if (src) CHECK(strstr(src, "// two-pass: 2 groups") && !strstr(src, "cluster_"));
+    CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.cluster[0] <= 1 && L.threads == 512);
+    if (src) CHECK(strstr(src, "// two-pass staged: 4 groups") && !strstr(src, "cluster_"));
     free(src);
     rows_forced = (rows_force){.mode = ROWS_STAGE, .elems = 64, .cl = 2};
     CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
@@ -425,7 +426,8 @@ TEST(test_rows_wide_norms_stage_rows_in_shared_memory_on_sm90) {
             if (!a && cases[i].cols > 65536) continue; /* no block holds it without clusters */
             CHECKF(rows_emit_at(g, a ? "sm_90a" : "sm_80", vals, &src, &L, why, sizeof why) == 1,
                    "%s %lld: %s", cases[i].name, (long long)cases[i].cols, why);
-            int staged = strstr(src, "tj::rows::stage_issue<") != NULL;
+            /* (softmax 65536: the two-pass walk's ring, its own test) */
+            int staged = strstr(src, "tj::rows::stage_issue<") && !strstr(src, "// two-pass staged");
             CHECKF(staged == (a && cases[i].staged), "%s %lld %s: staged %d", cases[i].name,
                    (long long)cases[i].cols, a ? "sm_90a" : "sm_80", staged);
             if (staged) {
@@ -556,7 +558,7 @@ TEST(test_rows_staged_walk_is_the_models_choice_unless_turned_off) {
  * cannot apply: no staging without a row reduction, on sm_80, for a tile
  * of several rows, or an in-place update. */
 TEST(test_rows_staged_walk_declines_what_it_cannot_copy) {
-    rows_forced = (rows_force){ROWS_STAGE, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    rows_forced = (rows_force){ROWS_STAGE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     static const char *const names[][2] = {{"eltwise", "op=silu_mul"}, {"softmax", "bm=4"},
                                            {"softmax", NULL}};
     for (int i = 0; i < 3; i++) {
@@ -723,7 +725,11 @@ TEST(test_rows_twopass_reads_a_wide_row_twice) {
     bind(g, 65536, vals);
     char *src, why[200];
     emit_launch L;
-    CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+    /* the model's form on sm_80; the L2 form forced on sm_90a (the model's is the ring) */
+    for (int a = 0; a < 2; a++) {
+    rows_forced = (rows_force){.mode = a ? ROWS_TWOPASS : ROWS_AUTO};
+    CHECK(rows_emit_at(g, a ? "sm_90a" : "sm_80", vals, &src, &L, why, sizeof why) == 1);
+    rows_forced = (rows_force){0};
     CHECK(L.threads == 512 && L.grid_mode == EMIT_GRID_GRAPH && L.smem_bytes == 0);
     if (src) {
         const char *p1 = strstr(src, "// pass 1"), *p2 = strstr(src, "// pass 2");
@@ -731,7 +737,7 @@ TEST(test_rows_twopass_reads_a_wide_row_twice) {
         const char *keep = strstr(src, "ldv_l2<tj::bf16, V>(q_p + j0, q_keep)");
         const char *drop = strstr(src, "ldv_l2<tj::bf16, V>(q_p + j0, q_drop)");
         CHECK(keep && drop && keep > p1 && keep < p2 && drop > p2);
-        CHECK(strstr(src, "tj::rows::stv_l2(q_p + j0, q_w, q_drop)"));
+        CHECK(strstr(src, "tj::rows::stv_l2(q_p + j0, tj::rows::to_chunk(tj::bf16{}, q_v), q_drop)"));
         CHECK(strstr(src, "tj::rows::packed_max<false>(") && strstr(src, "pair_op::apply(q_pacc"));
         const char *red = strstr(src, "group_reduce<tj::rows::pair_op, TR>");
         CHECK(red && red > p1 && red < p2 && !strstr(red + 1, "group_reduce<"));
@@ -739,6 +745,7 @@ TEST(test_rows_twopass_reads_a_wide_row_twice) {
         CHECK(!strstr(src, "float v6[S]") && !strstr(src, "cluster_"));
     }
     free(src);
+    }
     /* rev: pass 2 from the last group (pass 1 in order) */
     rows_forced = (rows_force){.mode = ROWS_TWOPASS, .rev = 1};
     CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
@@ -793,6 +800,85 @@ TEST(test_rows_twopass_reads_a_wide_row_twice) {
     tj_graph_free(r.g);
 }
 
+/* The two-pass walk staged (rows_twopass.c, rows_walk.c): on sm_90a the
+ * model reads softmax's rows over 32768 bf16 columns from a ring of
+ * group buffers the bulk copy engine fills, one block an SM walking the
+ * rows: pass 1 waits for each group's buffer, pass 2 reads it again and
+ * then, after a barrier, has it refilled with the group NB ahead; the
+ * ring holds more groups than a row. The model takes it only where the
+ * groups cover the row exactly (not 40000, 65537); forced, any width.
+ * Where it does not fit (f32 at 65536: 8 groups of 32 KB) or on sm_80
+ * the L2 form; rmsnorm forced onto it stages x and loads its weight row
+ * in pass 2; a tile of 4 rows keeps the L2 form. */
+TEST(test_rows_twopass_ring_stages_the_groups_in_shared_memory) {
+    static const struct { const char *name, *param; int64_t cols; int force, ring, ng; } cs[] = {
+        /* the model: groups covering the row exactly only */
+        {"softmax", NULL, 65536, 0, 1, 4},        {"softmax", "dtype=f16", 65536, 0, 1, 4},
+        {"softmax", NULL, 40000, 0, 0, 0},        {"softmax", "dtype=f16", 65537, 0, 0, 0},
+        {"softmax", "dtype=f32", 65536, 0, 0, 0},
+        /* forced */
+        {"softmax", NULL, 40000, 1, 1, 3},        {"softmax", "dtype=f16", 65537, 1, 1, 5},
+        {"softmax", "dtype=f32", 40000, 1, 1, 5}, {"rmsnorm", NULL, 40000, 1, 1, 3},
+        {"softmax", "dtype=f32", 65536, 1, 0, 0}, {"softmax", "bm=4", 40000, 1, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        tj_graph *g = recipe(cs[i].name, cs[i].param, NULL);
+        CHECK(g);
+        int64_t vals[8];
+        bind(g, cs[i].cols, vals);
+        for (int a = 0; a < 2; a++) {
+            char *src, why[200];
+            emit_launch L;
+            rows_forced = (rows_force){.mode = cs[i].force ? ROWS_TWOPASS : ROWS_AUTO, .ring = 1};
+            int took = rows_emit_at(g, a ? "sm_90a" : "sm_80", vals, &src, &L, why, sizeof why);
+            rows_forced = (rows_force){0};
+            CHECKF(took == 1, "%s %s %lld: %s", cs[i].name, cs[i].param ? cs[i].param : "",
+                   (long long)cs[i].cols, why);
+            if (took != 1) continue;
+            int ring = strstr(src, "// two-pass staged: ") != NULL;
+            CHECKF(ring == (a && cs[i].ring), "%s %s %lld %s: ring %d", cs[i].name,
+                   cs[i].param ? cs[i].param : "", (long long)cs[i].cols, a ? "sm_90a" : "sm_80",
+                   ring);
+            if (!ring) {
+                CHECK(strstr(src, "// two-pass: ") && L.smem_bytes == 0);
+                free(src);
+                continue;
+            }
+            char want[64];
+            snprintf(want, sizeof want, "// two-pass staged: %d groups", cs[i].ng);
+            CHECKF(strstr(src, want), "%s %lld: not %s", cs[i].name, (long long)cs[i].cols, want);
+            CHECK(L.grid_mode == EMIT_GRID_PERSISTENT && L.grid_arg == 1 && L.threads == 512);
+            CHECK(L.smem_bytes > 0 && L.smem_bytes <= 227 * 1024);
+            CHECK(strstr(src, "__launch_bounds__(512, 1)"));
+            int nb = 0;
+            const char *q = strstr(src, "constexpr int NB = ");
+            if (q) nb = atoi(q + 19);
+            CHECKF(nb > cs[i].ng, "%s %lld: %d buffers for %d groups", cs[i].name,
+                   (long long)cs[i].cols, nb, cs[i].ng);
+            const char *p1 = strstr(src, "// pass 1"), *p2 = strstr(src, "// pass 2");
+            const char *w1 = p1 ? strstr(p1, "tj::rows::stage_wait(q_bar + q_sl, q_ph)") : NULL;
+            CHECK(p1 && p2 && w1 && w1 < p2 && !strstr(p2, "stage_wait("));
+            /* pass 2: the barrier, then the refill, after the stores */
+            const char *st = p2 ? strstr(p2, "// store y") : NULL;
+            const char *sy = st ? strstr(st, "__syncthreads();") : NULL;
+            const char *is = sy ? strstr(sy, "tj::rows::stage_issue<") : NULL;
+            CHECKF(st && sy && is && strstr(sy, "(q_k + NB) % NB") < is, "%s %lld", cs[i].name,
+                   (long long)cs[i].cols);
+            if (!strcmp(cs[i].name, "softmax"))
+                CHECK(!strstr(src, "ldv") && strstr(src, "pair_op::apply(q_pacc"));
+            if (!strcmp(cs[i].name, "softmax") && !cs[i].param)
+                CHECK(strstr(src, "tj::rows::packed_max<false, C>(v"));
+            if (!strcmp(cs[i].name, "rmsnorm")) {
+                /* the weight row loaded where used in pass 2 */
+                const char *w = p2 ? strstr(p2, "// load w") : NULL;
+                CHECK(w && strstr(w, "tj::rows::ldv<"));
+            }
+            free(src);
+        }
+        tj_graph_free(g);
+    }
+}
+
 /* Two-pass kernels at ragged widths (a last group partly past the row,
  * widths off the 16-byte grid), one row a block or four a tile, compile
  * for sm_90a and sm_80 without spills at their 64 registers. */
@@ -814,8 +900,9 @@ TEST(test_rows_twopass_kernels_compile_without_spills) {
                 bind(g, cols[w], vals);
                 char *src, why[200];
                 emit_launch L;
-                /* 16 elements a group at 8200 columns: 2 groups */
-                rows_forced = (rows_force){.mode = ROWS_TWOPASS, .elems = cols[w] < 16384 ? 16 : 0};
+                /* 16 elements a group at 8200 columns: 2 groups; sm_90a: the ring */
+                rows_forced = (rows_force){.mode = ROWS_TWOPASS, .elems = cols[w] < 16384 ? 16 : 0,
+                                           .ring = a};
                 int took = rows_emit_at(g, a ? "sm_90a" : "sm_80", vals, &src, &L, why, sizeof why);
                 rows_forced = (rows_force){0};
                 CHECKF(took == 1 && strstr(src, "// two-pass"), "%s %s cols=%lld: %s", names[r][0],
@@ -848,7 +935,7 @@ static void random_compiles(const char *src, const char *arch, int i, const char
  * it takes compile for sm_90a and sm_80; the GPU suite runs them. */
 TEST(test_rows_random_graphs_on_the_twopass_walk_compile) {
     if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
-    int total = 120, taken = 0, tried = 0;
+    int total = 120, taken = 0, tried = 0, staged = 0;
     for (int i = 0; i < total; i++) {
         rg_graph r;
         if (rg_build(harness_seed, i, &r) != TJ_OK) continue;
@@ -866,7 +953,8 @@ TEST(test_rows_random_graphs_on_the_twopass_walk_compile) {
         const char *arch = (i & 1) ? "sm_90a" : "sm_80";
         char *src = NULL, why[200];
         emit_launch L;
-        rows_forced = (rows_force){.mode = ROWS_TWOPASS, .elems = 8};
+        /* sm_90a: staged (the ring) where it applies */
+        rows_forced = (rows_force){.mode = ROWS_TWOPASS, .elems = 8, .ring = 1};
         int took = rows_emit_at(r.g, arch, vals, &src, &L, why, sizeof why);
         rows_forced = (rows_force){0};
         tried++;
@@ -874,11 +962,13 @@ TEST(test_rows_random_graphs_on_the_twopass_walk_compile) {
         if (took == 1 && strstr(src, "// two-pass")) {
             random_compiles(src, arch, i, r.desc);
             taken++;
+            staged += strstr(src, "// two-pass staged") != NULL;
         }
         free(src);
         tj_graph_free(r.g);
     }
-    printf("  %d of %d random row graphs took the two-pass walk\n", taken, tried);
+    printf("  %d of %d random row graphs took the two-pass walk (%d staged)\n", taken, tried,
+           staged);
     CHECK(taken > 0);
 }
 

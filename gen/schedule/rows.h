@@ -56,6 +56,13 @@
  *   two-pass (`NG` > 1, rows_twopass.c)  one row a block that reads it
  *       twice in NG groups of C chunks a thread: the reductions folded
  *       group by group, then the stores, the row kept in L2 between.
+ *   two-pass staged (`NG` > 1 with `stage`, sm_90+, rows_twopass.c and
+ *       rows_walk.c)  the same read twice from shared memory: one block
+ *       an SM walks the rows, the groups its first pass reads copied by
+ *       the bulk copy engine into a ring of NB > NG group buffers (an
+ *       mbarrier a buffer), each refilled with the group NB ahead once
+ *       the second pass has read it: the next row's first groups are in
+ *       flight while this one is reduced, and HBM sees each row once.
  */
 #ifndef TJ_SCHED_ROWS_H
 #define TJ_SCHED_ROWS_H
@@ -80,9 +87,9 @@ typedef struct rows_plan {
     int late;        /* persistent: loads other than the prefetched ones at their use, each program */
     int nfirst;      /* cluster: reductions emitted so far (the first waits for the peers) */
     int stage;       /* staged walk: prefetched rows through shared memory (rows_walk.c) */
-    int NB;          /* staged: buffers a staged load */
+    int NB;          /* staged: buffers a staged load (two-pass: group buffers, the ring) */
     int l2hint;      /* staged: bulk copies with an L2 evict-first policy */
-    size_t slice;    /* staged: bytes of one buffer (a block's slice of a row, 128-aligned) */
+    size_t slice;    /* staged: bytes of one buffer (a block's slice of a row, or a group; 128-aligned) */
     int NG;          /* two-pass: groups of C chunks a thread walks a row in (> 1), else 0 */
     int rev;         /* two-pass: pass 2 walks the groups last to first (rows_forced.rev) */
     uint8_t *pref;   /* per node: a load prefetched a program ahead (persistent) */
@@ -112,14 +119,17 @@ typedef struct rows_plan {
  * row), nb (buffers) and l2 (an L2 evict-first policy on the copies:
  * measured 1-5 % slower); ROWS_TWOPASS (rows_twopass.c, elems: a
  * group's elements a thread, 64 bf16 unless given; rev: pass 2 reads the
- * groups last to first, the most recently read first — an experiment,
- * not yet timed). A variant that does not apply to a graph falls back to
- * the model. */
+ * groups last to first, the most recently read first: +-1.5 % on an
+ * H200, not adopted; ring: 1 the staged form (sm_90+, a tile of one row,
+ * where the ring fits; nb: its buffers, at least the row's groups and
+ * one), else the L2 form). A variant that
+ * does not apply to a graph falls back to the model. */
 enum { ROWS_AUTO = 0, ROWS_PLAIN, ROWS_PERSIST, ROWS_CLUSTER, ROWS_STAGE, ROWS_TWOPASS };
 typedef struct rows_force {
     int mode, elems, minblocks, late, hold, l1;
     int cl, nb, l2;  /* ROWS_STAGE: cluster size, buffers, 1 = L2 evict-first (0: the model's) */
     int rev;         /* ROWS_TWOPASS: 1 = pass 2 walks the groups last to first */
+    int ring;        /* ROWS_TWOPASS: 1 = staged in shared memory (a ring of group buffers) */
 } rows_force;
 extern rows_force rows_forced;
 /* 1 (the default): the model takes the staged walk for wide norms
@@ -172,8 +182,12 @@ void rows_choose_mode(rows_plan *p);
  * written); any rows a tile. */
 int rows_twopass_ok(const rows_plan *p);
 
+/* rows_twopass.c: read1[id] = 1 for the nodes the first pass computes (the
+ * row reductions and what they read); read1 has nnodes + 1 bytes. */
+void rows_twopass_read1(const rows_plan *p, uint8_t *read1);
+
 /* rows_walk.c: dynamic shared memory of the staged walk (mbarriers and
- * NB buffers of `slice` bytes a staged load). */
+ * NB buffers of `slice` bytes a staged load; also the two-pass ring's). */
 size_t rows_stage_smem(const rows_plan *p);
 
 /* Write the kernel for an analyzed plan. */

@@ -89,6 +89,8 @@ int64_t rows_covered(const rows_plan *p) {
     return (int64_t)p->C * p->V * p->TR * p->CL * (p->NG > 1 ? p->NG : 1);
 }
 
+int rows_exact(const rem *e) { return e->full || rows_covered(e->p) == e->p->W; }
+
 /* Open an unrolled loop over a thread's slots: `k` the slot, `j` its column. */
 static void begin_slots(rem *e) {
     line(e, "#pragma unroll");
@@ -229,7 +231,7 @@ static void emit_reduce(rem *e, int32_t id) {
     line(e, "%s q_acc = %s::identity<%s>();", rt, op[n->sub], rt);
     begin_slots(e);
     const rows_plan *p = e->p;
-    if (rows_covered(p) != p->W)
+    if (!rows_exact(e))
         line(e, "if (j < W) q_acc = %s::apply(q_acc, %s);", op[n->sub], xs);
     else
         line(e, "q_acc = %s::apply(q_acc, %s);", op[n->sub], xs);
@@ -385,7 +387,7 @@ static void emit_bounds32(rem *e, const ir_tensor *t, int coldim) {
 
 static void emit_chunks(rem *e, const char *tname, int coldim, int vec, const chunk_io *io) {
     const rows_plan *p = e->p;
-    int exact = rows_covered(p) == p->W;
+    int exact = rows_exact(e);
     int outer = vec && io->is_load && p->persist;
     if (outer) {
         line(e, "if (q_vec) {");
@@ -568,12 +570,13 @@ static void emit_store(rem *e, int32_t id) {
             e->out.oom = 1;
             return;
         }
+        /* the chunk converted at once (16-bit floats a pair an instruction) */
         snprintf(vec_s, 3 * OPND_MAX,
-                 "tj::rows::chunk<%s, V> q_w;\n#pragma unroll\n"
-                 "for (int u = 0; u < V; ++u) q_w.t[u] = tj::to_mem<%s>(%s);\n"
-                 "tj::rows::stv%s(q_p + j0, q_w%s%s);",
-                 mt, mt, val, e->pol_store ? "_l2" : "", e->pol_store ? ", " : "",
-                 e->pol_store ? e->pol_store : "");
+                 "%s q_v[V];\n#pragma unroll\n"
+                 "for (int u = 0; u < V; ++u) q_v[u] = %s;\n"
+                 "tj::rows::stv%s(q_p + j0, tj::rows::to_chunk(%s{}, q_v)%s%s);",
+                 emit_reg_type(t->dtype), val, e->pol_store ? "_l2" : "", mt,
+                 e->pol_store ? ", " : "", e->pol_store ? e->pol_store : "");
         snprintf(elem_s, 3 * OPND_MAX, "if (q_in) tj::st(t_%s + q_ro + q_c * t_%s_s%d, %s);",
                  t->name, t->name, a.coldim, val);
         chunk_io io = {vec_s, elem_s, 0, 0};
@@ -772,7 +775,12 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
     if (p->CL > 1)
         sb_printf(&e.out, "// a cluster of %d blocks a program, reductions through distributed "
                   "shared memory\n", p->CL);
-    if (p->stage)
+    if (p->stage && p->NG > 1)
+        sb_printf(&e.out, "// two-pass staged: %d groups a row, %d block%s an SM walk the rows, "
+                  "the groups copied by the bulk copy engine into a ring of %d shared-memory "
+                  "buffers of %zu bytes, read by the reductions' pass and again by the stores'\n",
+                  p->NG, p->minblocks, p->minblocks > 1 ? "s" : "", p->NB, p->slice);
+    else if (p->stage)
         sb_printf(&e.out, "// staged: %d block%s an SM walk the programs, rows copied into %d "
                   "shared-memory buffers of %zu bytes by the bulk copy engine%s%s\n",
                   p->minblocks, p->minblocks > 1 ? "s" : "", p->NB, p->slice,
@@ -810,10 +818,10 @@ tj_status rows_emit(rows_plan *p, char **src, emit_launch *L) {
         sb_free(&e.out);
         return tj_set_error(TJ_ERR_NO_MEMORY, "rows schedule: out of memory");
     }
-    if (p->persist)
-        rows_emit_walk(&e, done);
-    else if (p->NG > 1)
+    if (p->NG > 1)
         rows_emit_twopass(&e, done);
+    else if (p->persist)
+        rows_emit_walk(&e, done);
     else
         emit_body(&e, done);
     free(done);

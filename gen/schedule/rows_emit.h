@@ -20,6 +20,8 @@ typedef struct rem {
     uint8_t *emitted;  /* the nodes written so far (rows_emit_renew: which raw values are used later) */
     const char *pol_load, *pol_store;  /* an L2 policy's variable for 16-byte loads / stores, or NULL */
     const uint8_t *pol_only;           /* per node: the loads pol_load is for (NULL: all) */
+    int pass2;         /* the staged two-pass walk's second pass: its groups are in place */
+    int full;          /* the two-pass walk's whole groups: no column past the row's end */
 } rem;
 
 /* One statement (lines split at '\n') at the current depth. */
@@ -58,6 +60,10 @@ void rows_end_slots(rem *e);
  * blocks of a cluster and the groups of the two-pass walk). */
 int64_t rows_covered(const rows_plan *p);
 
+/* No chunk of the code being written reaches past the row's end: the
+ * plan covers the width exactly, or the two-pass walk's whole groups. */
+int rows_exact(const rem *e);
+
 /* Node id after every operand not yet in `done`. */
 void rows_emit_with_deps(rem *e, int32_t id, uint8_t *done);
 
@@ -74,6 +80,17 @@ void rows_emit_renew(rem *e, int all);
 void rows_emit_walk(rem *e, uint8_t *done);
 void rows_emit_prefetch(rem *e, const char *q_f);
 void rows_emit_staged_load(rem *e, int32_t id);
+
+/* rows_walk.c: prog0..2 and `active` of the walk's program q_f. */
+void rows_emit_program_of(rem *e);
+
+/* rows_walk.c: the staged two-pass walk's ring (rows.h): its buffers and
+ * mbarriers, the walk's bounds (q_first, q_step, q_nmine: the programs
+ * this block walks) and the first NB groups' copies; then the copy of
+ * this block's group `k` (a C expression: row k / NG of its walk, group
+ * k % NG) into buffer k % NB, by warp 0. */
+void rows_emit_ring_setup(rem *e);
+void rows_emit_ring_issue(rem *e, const char *k);
 
 /* rows_twopass.c: the body of the two-pass walk (NG > 1). */
 void rows_emit_twopass(rem *e, uint8_t *done);

@@ -32,8 +32,13 @@
  *   the two-pass walk (rows_twopass.c; softmax 65536 0.85 of copy
  *   against 0.78 staged on a pair and 0.74 on a cluster of 4), then the
  *   staged pair, then clusters.
+ * - (2026-11-29, seventh session) on sm_90, where the groups cover the
+ *   row exactly and a ring of group buffers holds a row and a group
+ *   more, the two-pass walk read from shared memory (softmax 65536 0.88
+ *   of copy against 0.85 in L2).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rows.h"
@@ -236,6 +241,19 @@ int rows_stage_auto = 1;
 #define STAGE_CLUSTER_MAX 8   /* portable cluster size */
 #define SM_SMEM (228 * 1024)  /* shared memory of an sm_90 SM */
 
+/* A wide row load the copy engine can take: read only, a float type,
+ * unit column stride, 16-byte chunks, coordinates the walk can recompute. */
+static int stageable(const rows_plan *p, int32_t id) {
+    const tj_graph *g = p->g;
+    const ir_node *x = N(p, id);
+    const ir_tensor *t = &g->tensors[x->tensor];
+    int col = x->type.rank == 2 ? x->axes[1] : x->axes[0];
+    int ok = !p->stored[x->tensor] && float_dtype(t->dtype) && rows_unit_stride(g, x->tensor, col) &&
+             (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
+    for (int q = 0; q < x->nin && ok; q++) ok = pure_scalar(p, x->in[q]);
+    return ok;
+}
+
 /* Mark the staged (pref) and hoisted loads: every wide row load the
  * program id reaches must be one the copy engine can take (read only,
  * unit column stride, 16-byte chunks, coordinates the walk can
@@ -254,13 +272,7 @@ static int mark_stage(rows_plan *p, int late) {
             continue;
         }
         if (!is_wide(p->cls[id])) continue;
-        const ir_tensor *t = &g->tensors[x->tensor];
-        int col = x->type.rank == 2 ? x->axes[1] : x->axes[0];
-        int ok = !p->stored[x->tensor] && float_dtype(t->dtype) &&
-                 rows_unit_stride(g, x->tensor, col) &&
-                 (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
-        for (int q = 0; q < x->nin && ok; q++) ok = pure_scalar(p, x->in[q]);
-        if (!ok) return 0;
+        if (!stageable(p, id)) return 0;
         p->pref[id] = 1;
         n++;
     }
@@ -406,6 +418,64 @@ static int try_twopass(rows_plan *p, int elems, int mb) {
     return 1;
 }
 
+/* The two-pass walk staged (rows_twopass.c, sm_90+, a tile of one row):
+ * about `elems` elements a thread a group (0: 4 chunks, 32 KB a group of
+ * a 512-thread block); every wide load the first pass reads copied into a
+ * ring of group buffers, as many as shared memory holds (at most 32), at
+ * least one more than the row's groups (forced: nb_forced, at least
+ * that); one block an SM; `whole`: only where the groups cover the row
+ * exactly. 0 (plan
+ * unchanged) when that does not fit or a load is not one the copy engine
+ * can take. */
+#define RING_MAX 32
+
+static int try_ring(rows_plan *p, int elems, int nb_forced, int whole) {
+    if (arch_cc(p->arch) < 90 || p->R != 1) return 0;
+    layout old = save(p);
+    if (!try_twopass(p, elems ? elems : 4 * p->V, 1)) return 0;
+    /* whole: only where the groups cover the row exactly (the model: see
+     * rows_choose_mode) */
+    int ok = !whole || (int64_t)p->C * p->V * p->TR * p->NG == p->W;
+    const tj_graph *g = p->g;
+    uint8_t *r1 = calloc((size_t)g->nnodes + 1, 1);
+    int ns = 0;
+    ok = ok && r1 != NULL;
+    size_t es = 0;
+    if (ok) rows_twopass_read1(p, r1);
+    memset(p->pref, 0, (size_t)g->nnodes);
+    memset(p->hoist, 0, (size_t)g->nnodes);
+    for (int32_t id = 0; ok && id < g->nnodes; id++) {
+        const ir_node *x = N(p, id);
+        if (!p->live[id] || x->op != IR_LOAD || !is_wide(p->cls[id]) || !r1[id]) continue;
+        ok = stageable(p, id);
+        p->pref[id] = (uint8_t)ok;
+        ns += ok;
+        size_t s = tj_dtype_size(g->tensors[x->tensor].dtype);
+        if (s > es) es = s;
+    }
+    free(r1);
+    size_t slice = ((size_t)p->TR * p->C * p->V * es + 127) / 128 * 128;
+    size_t nb = ok && ns ? (ROWS_STAGE_SMEM - 256) / ((size_t)ns * slice) : 0;
+    if (nb > RING_MAX) nb = RING_MAX;
+    /* forced: the fewest buffers that hold a row and one group more at
+     * least (the tests' ring turns over every few groups) */
+    if (nb_forced > 0 && (size_t)nb_forced < nb && (size_t)p->NG + 1 <= nb)
+        nb = (size_t)(nb_forced > p->NG ? nb_forced : p->NG + 1);
+    if (nb < (size_t)p->NG + 1) {
+        restore(p, old);
+        p->NG = 0;
+        p->minblocks = 0;
+        memset(p->pref, 0, (size_t)g->nnodes);
+        return 0;
+    }
+    p->NB = (int)nb;
+    p->slice = slice;
+    p->stage = p->persist = 1;
+    p->l2hint = 1;
+    p->minblocks = 1;
+    return 1;
+}
+
 /* L1 policies (rows_forced.l1 only) for the wide loads of tensors the
  * kernel does not write: a weight row every program reads kept in L1
  * (evict_last), rows read once past it (no_allocate), so the stream of x
@@ -437,6 +507,7 @@ void rows_choose_mode(rows_plan *p) {
         try_stage(p, f.elems ? f.elems : 32, f.cl, f.nb, late, f.minblocks, STAGE_CLUSTER_MAX))
         return;
     if (f.mode == ROWS_PERSIST && try_persist(p, f.elems, late, f.minblocks)) return;
+    if (f.mode == ROWS_TWOPASS && f.ring == 1 && try_ring(p, f.elems, f.nb, 0)) return;
     if (f.mode == ROWS_TWOPASS && try_twopass(p, f.elems, f.minblocks)) {
         p->rev = f.rev;
         return;
@@ -494,7 +565,13 @@ void rows_choose_mode(rows_plan *p) {
      * of the row a thread where that fits, else clusters (H200, bf16,
      * 2026-11-29, with softmax's max and sum as one (max, sum) exchange:
      * 0.784 of copy staged against 0.744 on the register cluster of 4). */
+    /* sm_90: staged in shared memory where the ring fits and the groups
+     * cover the row exactly, else kept in L2 (H200, bf16, 2026-11-29, one
+     * call, of copy, ring against L2 form: softmax 65536 0.877 / 0.854
+     * (its prototype 0.913-0.919); at 40000, whose last group is partial,
+     * 0.600 / 0.834, not understood yet) */
     /* (tiles of several rows take it only when forced: not yet run on a GPU) */
+    if (p->C > 4 && !nw && try_ring(p, 0, 0, 1)) return;
     if (p->C > 4 && !nw && p->R == 1 && try_twopass(p, 0, 0)) return;
     if (p->C > 4 && rows_stage_auto && !nw && try_stage(p, 2 * elems, 2, 0, late, 0, 2)) return;
     if (p->C > 4) try_cluster(p, elems);

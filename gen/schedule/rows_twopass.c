@@ -21,6 +21,22 @@
  * keeps it between the passes (ncu, H200, softmax 65536 prototype: 538 MB
  * read for 537 MB of input); the second read costs L2 bandwidth only.
  *
+ * The staged form (`stage`, sm_90+, a tile of one row): one block an SM
+ * walks the rows (persistent) and what pass 1 reads comes from shared
+ * memory, a ring of NB > NG group buffers the bulk copy engine fills
+ * (rows_walk.c): pass 1 waits for each group's buffer, pass 2 reads it
+ * again, and once every thread has (a barrier a group) warp 0 refills it
+ * with the group NB ahead, so the next row's first NB - NG groups are in
+ * flight while this row's reductions wait for its last ones. HBM sees
+ * each row read once whatever L2 keeps. Hand-written prototype (H200,
+ * bf16 softmax 65536, 2026-11-29, one call, two rounds): 512 threads,
+ * 4 groups in a ring of 6 0.913 / 0.919 of copy, 8 in 14 0.914 / 0.919,
+ * without the ring (NB = NG) 0.895 / 0.897; the L2 form's prototype in
+ * the same call 0.881. As emitted (bench_membound, quick and full, two
+ * calls): 0.877-0.879 against the L2 form's 0.853-0.854; at 40000
+ * columns (a partial last group) 0.600 against 0.834, not understood, so
+ * the model keeps the ring to rows the groups cover exactly.
+ *
  * Why (H200, bf16 softmax over 65536 columns, 2026-11-29, hand-written
  * prototype of this kernel against the copy): 0.878 of copy at 512
  * threads, 64 elements a group, two blocks an SM; without the L2 policies
@@ -136,12 +152,13 @@ static void pass1(rem *e, int32_t id, uint8_t *done, int32_t pr1, int32_t pr2) {
     e->depth++;
     int32_t raw = packed_src(p, id);
     if (raw >= 0) {
-        line(e, "const float q_l = tj::rows::packed_max<%s>(%s);",
-             n->sub == TJ_RMIN ? "true" : "false", p->names[raw]);
+        line(e, "const float q_l = tj::rows::packed_max<%s%s>(%s);",
+             n->sub == TJ_RMIN ? "true" : "false", p->stage && p->pref[raw] ? ", C" : "",
+             p->names[raw]);
     } else {
         line(e, "%s q_l = %s::identity<%s>();", rt, red_op[n->sub], rt);
         rows_begin_slots(e);
-        line(e, "%sq_l = %s::apply(q_l, %s);", rows_covered(p) != p->W ? "if (j < W) " : "",
+        line(e, "%sq_l = %s::apply(q_l, %s);", rows_exact(e) ? "" : "if (j < W) ",
              red_op[n->sub], xs);
         rows_end_slots(e);
     }
@@ -208,25 +225,88 @@ static void mark_up(const rows_plan *p, int32_t id, const uint8_t *stop, uint8_t
     for (int k = 0; k < N(p, id)->nin; k++) mark_up(p, N(p, id)->in[k], stop, mark);
 }
 
+void rows_twopass_read1(const rows_plan *p, uint8_t *read1) {
+    uint8_t *stop = calloc((size_t)p->g->nnodes + 1, 1);
+    if (!stop) return;
+    for (int32_t id = 0; id < p->g->nnodes; id++)
+        if (row_reduce(p, id)) mark_up(p, id, stop, read1);
+    free(stop);
+}
+
 /* The loop over a row's groups: `cb` (rows_emit.c's chunk base) set per
  * group, shadowing the prologue's 0. Pass 1 unrolled (the next group's
  * loads may start before this one is folded); pass 2 not (unrolled, the
  * stores' values spilled 44 bytes at 64 registers). */
-static void open_groups(rem *e, const char *what, int unroll, int rev) {
+static void open_groups(rem *e, const char *what, int unroll, int rev, int lo, int hi) {
     line(e, "// %s", what);
     line(e, "#pragma unroll%s", unroll ? "" : " 1");
-    line(e, "for (int q_g = 0; q_g < %d; ++q_g) {", e->p->NG);
+    line(e, "for (int q_g = %d; q_g < %d; ++q_g) {", lo, hi);
     e->depth++;
     if (rev)
         line(e, "const int cb = (%d - q_g) * TR * C; // the groups last to first", e->p->NG - 1);
     else
         line(e, "const int cb = q_g * TR * C;");
+    if (e->p->stage) {
+        /* the ring (rows_walk.c): group q_k of this block's walk, its buffer and phase */
+        line(e, "const long long q_k = q_it * NG + (cb / (TR * C));");
+        line(e, "const int q_sl = (int)(q_k %% NB);");
+        line(e, "const unsigned q_ph = (unsigned)(q_k / NB) & 1u;");
+        line(e, "(void)q_sl; (void)q_ph;");
+    }
 }
 
 static void close_groups(rem *e) {
     e->depth--;
     line(e, "}");
     e->pol_load = e->pol_store = NULL;
+}
+
+/* The ring at a ragged width: its groups in two loops, the whole groups
+ * with no column tests (rows_exact), then the last (softmax 40000 bf16:
+ * tests on every element in both passes took 309 M instructions against
+ * 65536's 190 M, ncu, H200). The L2 form keeps one loop (split, pass 2's
+ * last group spilled 12 bytes at 64 registers, softmax 100001). */
+static int split_groups(const rows_plan *p) { return p->stage && rows_covered(p) != p->W && !p->rev; }
+
+/* Pass 1 over groups lo .. hi-1. */
+static void emit_pass1(rem *e, const uint8_t *done, int32_t pr1, int32_t pr2, int lo, int hi,
+                       const char *what) {
+    const rows_plan *p = e->p;
+    /* the ring's not unrolled (its loads are shared memory's; unrolled,
+     * a ragged width's element paths spilled 28-144 bytes at 128 registers) */
+    open_groups(e, what, !p->stage, 0, lo, hi);
+    e->pol_load = "q_keep";
+    memcpy(e->scratch, done, (size_t)p->g->nnodes + 1);
+    for (int32_t id = 0; id < p->g->nnodes; id++)
+        if (row_reduce(p, id)) pass1(e, id, e->scratch, pr1, pr2);
+    close_groups(e);
+}
+
+/* Pass 2 over groups lo .. hi-1 (the ring: each group's buffer refilled
+ * once every thread is done with it). */
+static void emit_pass2(rem *e, const uint8_t *done, const uint8_t *read1, int lo, int hi,
+                       const char *what) {
+    const rows_plan *p = e->p;
+    const tj_graph *g = p->g;
+    open_groups(e, what, 0, p->rev, lo, hi);
+    e->pol_load = e->pol_store = "q_drop";
+    e->pol_only = read1;
+    e->pass2 = 1;
+    memcpy(e->scratch, done, (size_t)g->nnodes + 1);
+    for (int k = 0; k < g->nbody; k++) {
+        int32_t id = g->body[k];
+        const ir_node *n = N(p, id);
+        if (p->live[id] && n->op == IR_STORE && wide_cls(p->cls[n->in[n->nin - 1]]))
+            rows_emit_with_deps(e, id, e->scratch);
+    }
+    if (p->stage) {
+        /* every thread is done with the group's buffer: the group NB ahead */
+        line(e, "__syncthreads();");
+        rows_emit_ring_issue(e, "q_k + NB");
+    }
+    close_groups(e);
+    e->pass2 = 0;
+    e->pol_only = NULL;
 }
 
 void rows_emit_twopass(rem *e, uint8_t *done) {
@@ -243,6 +323,17 @@ void rows_emit_twopass(rem *e, uint8_t *done) {
     int32_t pr1, pr2 = pair_sum(p, &pr1);
     line(e, "const unsigned long long q_keep = tj::rows::l2_evict_last(), "
             "q_drop = tj::rows::l2_evict_first();");
+    line(e, "(void)q_keep; (void)q_drop;");
+    if (p->stage) {
+        /* the staged form: the ring, then this block's walk over the rows */
+        memcpy(e->visible, done, nn);
+        rows_emit_ring_setup(e);
+        line(e, "#pragma unroll 1");
+        line(e, "for (long long q_it = 0; q_it < q_nmine; ++q_it) {");
+        e->depth++;
+        line(e, "const long long q_f = q_first + q_it * q_step;");
+        rows_emit_program_of(e);
+    }
     /* what no reduction reaches: coordinates, scalars, a row's own values */
     for (int k = 0; k < g->nbody; k++) {
         int32_t id = g->body[k];
@@ -269,12 +360,13 @@ void rows_emit_twopass(rem *e, uint8_t *done) {
     for (int32_t id = 0; id < g->nnodes; id++)
         if (row_reduce(p, id)) mark_up(p, id, done, read1);
 
-    open_groups(e, "pass 1: the row reductions, group by group", 1, 0);
-    e->pol_load = "q_keep";
-    memcpy(e->scratch, done, nn);
-    for (int32_t id = 0; id < g->nnodes; id++)
-        if (row_reduce(p, id)) pass1(e, id, e->scratch, pr1, pr2);
-    close_groups(e);
+    int split = split_groups(p), ng = p->NG;
+    e->full = split;
+    emit_pass1(e, done, pr1, pr2, 0, split ? ng - 1 : ng,
+               split ? "pass 1: the row reductions, group by group (the whole groups)"
+                     : "pass 1: the row reductions, group by group");
+    e->full = 0;
+    if (split) emit_pass1(e, done, pr1, pr2, ng - 1, ng, "pass 1: the last group, past the row's end");
 
     /* the block's reductions (each its own buffer: no barrier between them) */
     for (int32_t id = 0; id < g->nnodes; id++) {
@@ -305,18 +397,16 @@ void rows_emit_twopass(rem *e, uint8_t *done) {
         if (p->live[id] && !wide_cls(p->cls[v])) rows_emit_with_deps(e, id, done);
     }
 
-    open_groups(e, "pass 2: the row again (an L2 hit), and the stores", 0, p->rev);
-    e->pol_load = e->pol_store = "q_drop";
-    e->pol_only = read1;
-    memcpy(e->scratch, done, nn);
-    for (int k = 0; k < g->nbody; k++) {
-        int32_t id = g->body[k];
-        const ir_node *n = N(p, id);
-        if (p->live[id] && n->op == IR_STORE && wide_cls(p->cls[n->in[n->nin - 1]]))
-            rows_emit_with_deps(e, id, e->scratch);
+    const char *what2 = p->stage ? "pass 2: the row again (from its buffers), and the stores"
+                                 : "pass 2: the row again (an L2 hit), and the stores";
+    e->full = split;
+    emit_pass2(e, done, read1, 0, split ? ng - 1 : ng, what2);
+    e->full = 0;
+    if (split) emit_pass2(e, done, read1, ng - 1, ng, "pass 2: the last group, past the row's end");
+    if (p->stage) {
+        e->depth--;
+        line(e, "}");
     }
-    close_groups(e);
-    e->pol_only = NULL;
     free(read1);
     free(dep);
 }

@@ -30,7 +30,7 @@ static const ir_node *N(const rem *e, int32_t id) { return &e->p->g->nodes[id]; 
 static const char *V(const rem *e, int32_t id) { return e->p->names[id]; }
 
 /* prog0..2 and `active` of flattened program q_f (persistent walk). */
-static void emit_program_of(rem *e) {
+void rows_emit_program_of(rem *e) {
     line(e, "const int prog0 = (int)(q_f %% grid_0), prog1 = (int)(q_f / grid_0 %% grid_1), "
             "prog2 = (int)(q_f / grid_0 / grid_1);");
     line(e, "const bool active = grp < R * %d && q_f < q_total;", e->p->P);
@@ -52,7 +52,12 @@ static int stage_index(const rows_plan *p, int32_t id) {
     return k;
 }
 
-size_t rows_stage_smem(const rows_plan *p) { return 128 + (size_t)nstaged(p) * p->NB * p->slice; }
+/* The mbarriers' bytes (one a buffer), a multiple of 128. */
+static size_t bar_bytes(const rows_plan *p) { return ((size_t)p->NB * 8 + 127) / 128 * 128; }
+
+size_t rows_stage_smem(const rows_plan *p) {
+    return bar_bytes(p) + (size_t)nstaged(p) * p->NB * p->slice;
+}
 
 /* q_p (the row's first element in the tensor) and q_vec (the copy engine
  * may take the row: aligned, wholly inside the tensor) for a staged load,
@@ -67,8 +72,9 @@ static void emit_stage_test(rem *e, const ir_node *n, const access *a) {
 
 /* The copies of program `q_f`'s staged rows into buffer `buf` (C
  * expressions), issued by warp 0 with the coordinates recomputed in a
- * scope of their own; nothing past the last program (no step reads it). */
-static void emit_stage_issue(rem *e, const char *q_f, const char *buf) {
+ * scope of their own; nothing past the last program (no step reads it).
+ * `cb` (NULL: the enclosing one): the chunk the copies start at. */
+static void emit_stage_issue(rem *e, const char *q_f, const char *buf, const char *cb) {
     const rows_plan *p = e->p;
     const tj_graph *g = p->g;
     uint8_t *scratch = e->scratch;
@@ -77,9 +83,10 @@ static void emit_stage_issue(rem *e, const char *q_f, const char *buf) {
     e->depth++;
     line(e, "const long long q_f = %s;", q_f);
     line(e, "const int q_buf = %s;", buf);
+    if (cb) line(e, "const int cb = %s; // the group's first chunk", cb);
     line(e, "if (q_f < q_total) {");
     e->depth++;
-    emit_program_of(e);
+    rows_emit_program_of(e);
     for (int32_t id = 0; id < g->nnodes; id++) {
         if (!p->pref[id]) continue;
         const ir_node *n = N(e, id);
@@ -112,19 +119,24 @@ void rows_emit_staged_load(rem *e, int32_t id) {
     int s = stage_index(p, id);
     char pad[64];
     emit_literal(t->dtype, n->f, pad, sizeof pad);
-    line(e, "%s *const q_s%d = q_sb%d + (int)(q_it %% NB) * q_sn%d;", mt, s, s, s);
+    /* the two-pass ring: this group's buffer q_sl, its phase q_ph (rows_twopass.c) */
+    int ring = p->NG > 1;
+    line(e, "%s *const q_s%d = q_sb%d + %s * q_sn%d;", mt, s, s, ring ? "q_sl" : "(int)(q_it % NB)", s);
     line(e, "const tj::rows::sview<%s, V, TR> %s = {(const tj::rows::chunk<%s, V> *)q_s%d + lane};",
          mt, V(e, id), mt, s);
+    if (ring && e->pass2) return; /* waited for and completed by the first pass */
     access a = rows_access_of(e, n, id);
     line(e, "{ // load %s (staged)", t->name);
     e->depth++;
     rows_access_row(e, n, id, &a, 1);
     emit_stage_test(e, n, &a);
-    line(e, "tj::rows::stage_wait(q_bar + q_it %% NB, (unsigned)(q_it / NB) & 1u);");
+    if (ring)
+        line(e, "tj::rows::stage_wait(q_bar + q_sl, q_ph);");
+    else
+        line(e, "tj::rows::stage_wait(q_bar + q_it %% NB, (unsigned)(q_it / NB) & 1u);");
     /* Exact: every chunk lies inside the row and the slices' bytes are
      * whole 16-byte pieces, so the copy engine took all or nothing. */
-    int exact = rows_covered(p) == p->W &&
-                (size_t)p->W * tj_dtype_size(t->dtype) % 16 == 0;
+    int exact = rows_exact(e) && (size_t)p->W * tj_dtype_size(t->dtype) % 16 == 0;
     if (exact) {
         line(e, "if (!q_vec) {");
     } else {
@@ -155,8 +167,8 @@ void rows_emit_staged_load(rem *e, int32_t id) {
     line(e, "}");
 }
 
-/* Shared memory, mbarriers and the first NB-1 programs' copies. */
-static void emit_stage_setup(rem *e) {
+/* Shared memory: the mbarriers, then NB buffers a staged load. */
+static void emit_stage_buffers(rem *e) {
     const rows_plan *p = e->p;
     const tj_graph *g = p->g;
     int ns = nstaged(p);
@@ -167,7 +179,7 @@ static void emit_stage_setup(rem *e) {
         if (!p->pref[id]) continue;
         const char *mt = emit_mem_type(g->tensors[N(e, id)->tensor].dtype);
         line(e, "%s *const q_sb%d = (%s *)(tj_smem + %zu);", mt, s, mt,
-             128 + (size_t)s * p->NB * p->slice);
+             bar_bytes(p) + (size_t)s * p->NB * p->slice);
         line(e, "constexpr int q_sn%d = %zu / sizeof(%s);", s, p->slice, mt);
         s++;
     }
@@ -177,11 +189,41 @@ static void emit_stage_setup(rem *e) {
     /* clusters: the peers must have started before any block writes into
      * their shared memory (the reductions) */
     line(e, p->CL > 1 ? "tj::rows::cluster_sync();" : "__syncthreads();");
+}
+
+/* Shared memory, mbarriers and the first NB-1 programs' copies. */
+static void emit_stage_setup(rem *e) {
+    emit_stage_buffers(e);
     line(e, "const long long q_first = (long long)blockIdx.x / CL;");
     line(e, "#pragma unroll 1");
     line(e, "for (int q_i = 0; q_i < NB - 1; ++q_i) {");
     e->depth++;
-    emit_stage_issue(e, "q_first + q_i * q_step", "q_i");
+    emit_stage_issue(e, "q_first + q_i * q_step", "q_i", NULL);
+    e->depth--;
+    line(e, "}");
+}
+
+/* ---- the two-pass ring (rows_twopass.c) ------------------------------------ */
+
+void rows_emit_ring_issue(rem *e, const char *k) {
+    char f[160], buf[96], cb[96];
+    snprintf(f, sizeof f, "q_first + (long long)(%s) / NG * q_step", k);
+    snprintf(buf, sizeof buf, "(int)((%s) %% NB)", k);
+    snprintf(cb, sizeof cb, "(int)((%s) %% NG) * TR * C", k);
+    emit_stage_issue(e, f, buf, cb);
+}
+
+void rows_emit_ring_setup(rem *e) {
+    emit_stage_buffers(e);
+    line(e, "constexpr int NG = %d;", e->p->NG);
+    line(e, "const long long q_total = (long long)grid_0 * grid_1 * grid_2;");
+    line(e, "const long long q_step = (long long)gridDim.x, q_first = (long long)blockIdx.x;");
+    line(e, "const long long q_nmine = q_first < q_total ? (q_total - 1 - q_first) / q_step + 1 : 0;");
+    line(e, "(void)q_nmine;");
+    line(e, "#pragma unroll 1");
+    line(e, "for (int q_i = 0; q_i < NB; ++q_i) {");
+    e->depth++;
+    rows_emit_ring_issue(e, "q_i");
     e->depth--;
     line(e, "}");
 }
@@ -201,7 +243,7 @@ void rows_emit_prefetch(rem *e, const char *q_f) {
     line(e, "{ // prefetch program %s", q_f);
     e->depth++;
     line(e, "const long long q_f = %s;", q_f);
-    emit_program_of(e);
+    rows_emit_program_of(e);
     for (int32_t id = 0; id < g->nnodes; id++) {
         if (!p->pref[id]) continue;
         const ir_node *n = N(e, id);
@@ -256,9 +298,9 @@ void rows_emit_walk(rem *e, uint8_t *done) {
     e->depth++;
     line(e, "(void)q_it;");
     if (p->stage)
-        emit_stage_issue(e, "q_b + (NB - 1) * q_step", "(int)((q_it + NB - 1) % NB)");
+        emit_stage_issue(e, "q_b + (NB - 1) * q_step", "(int)((q_it + NB - 1) % NB)", NULL);
     line(e, "const long long q_f = q_b + q_slot;");
-    emit_program_of(e);
+    rows_emit_program_of(e);
     rows_emit_renew(e, 1);
     rows_emit_body_split(e, done, !p->stage);
     /* every thread is done with this step's buffer before it is refilled */

@@ -13,6 +13,7 @@
 //   ldv_l2 / stv_l2(.., pol)  the same with an L2 policy (l2_evict_last(),
 //                             l2_evict_first(): the two-pass walk)
 //   aligned16(p)              whether p may be used by ldv / stv
+//   to_chunk(T{}, v)          a chunk from V register values (16-bit floats a pair at a time)
 //   renew(chunks)             forget what is known of held chunks (see below)
 //   packed_max<MIN>(chunks)   max (min) of chunks of 16-bit floats, as f32
 //   group_reduce<Op, TR>(x, part)   Op over the TR threads of x's row group
@@ -50,6 +51,43 @@ struct chunk {
 };
 
 TJ_DEV bool aligned16(const void *p) { return ((u64)p & 15u) == 0; }
+
+// A chunk from its elements' register values (the tag's type T): 16-bit
+// floats converted two at a time (cvt.rn.bf16x2.f32 / cvt.rn.f16x2.f32:
+// one instruction a pair, rounded as to_mem rounds each), anything else
+// element by element.
+template <class T, int V>
+TJ_DEV chunk<T, V> to_chunk(T, const typename reg<T>::type (&v)[V]) {
+    chunk<T, V> r;
+#pragma unroll
+    for (int u = 0; u < V; ++u) r.t[u] = to_mem<T>(v[u]);
+    return r;
+}
+// Two f32 to a word of 16-bit floats: lo to the lower half.
+TJ_DEV u32 cvt_pair(bf16, float lo, float hi) {
+    u32 r;
+    // cvt.rn.bf16x2.f32 d, a, b: a to the upper half, b to the lower
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+TJ_DEV u32 cvt_pair(f16, float lo, float hi) {
+    u32 r;
+    // cvt.rn.f16x2.f32 d, a, b: a to the upper half, b to the lower
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+template <class T, int V>
+TJ_DEV chunk<T, V> to_chunk_pairs(const float (&v)[V]) {
+    static_assert(V % 2 == 0, "pairs");
+    chunk<T, V> r;
+#pragma unroll
+    for (int i = 0; i < V / 2; ++i) r.w[i] = cvt_pair(T{}, v[2 * i], v[2 * i + 1]);
+    return r;
+}
+template <int V>
+TJ_DEV chunk<bf16, V> to_chunk(bf16, const float (&v)[V]) { return to_chunk_pairs<bf16>(v); }
+template <int V>
+TJ_DEV chunk<f16, V> to_chunk(f16, const float (&v)[V]) { return to_chunk_pairs<f16>(v); }
 
 // An empty asm that claims to rewrite every word of c: the compiler must
 // convert c's elements again after this point, so values it converted
@@ -93,6 +131,17 @@ TJ_DEV float packed_max(const chunk<T, V> (&c)[C]) {
     hi.bits = (u16)(m >> 16);
     const float a = to_reg(lo), b = to_reg(hi);
     return MIN ? tj::min(a, b) : tj::max(a, b);
+}
+
+// The same of a thread's C chunks of a row staged in shared memory.
+template <class T, int V, int TR>
+struct sview;
+template <bool MIN, int C, class T, int V, int TR>
+TJ_DEV float packed_max(const sview<T, V, TR> &s) {
+    chunk<T, V> c[C];
+#pragma unroll
+    for (int i = 0; i < C; ++i) c[i] = s[i];
+    return packed_max<MIN>(c);
 }
 
 // NC: 0 the kernel also writes the tensor (a coherent load); else the
@@ -200,15 +249,18 @@ TJ_DEV void stv_l2(T *p, const chunk<T, V> &c, u64 pol) {
 template <class T, int V, int TR>
 struct sview {
     const chunk<T, V> *p;  // this lane's chunk 0
-    struct alignas(16) w4 {
-        u32 x, y, z, w;
-    };
+    // One ld.shared.v4 a 16 bytes: the empty asm takes all four words, so
+    // the compiler loads them at once. (Without it the read was split into
+    // the pieces each use needs, 4 ld.shared.u32 or 8 ld.shared.v2.u16 a
+    // chunk: 4-8 times the instructions and 4-way bank conflicts.) Not
+    // volatile: repeated reads of a chunk between barriers still merge.
     TJ_DEV chunk<T, V> operator[](int c) const {
         chunk<T, V> r;
-        const w4 *q = (const w4 *)(p + c * TR);
+        const uint4 *q = (const uint4 *)(p + c * TR);
 #pragma unroll
         for (int i = 0; i < chunk<T, V>::WORDS / 4; ++i) {
-            const w4 v = q[i];
+            uint4 v = q[i];
+            asm("" : "+r"(v.x), "+r"(v.y), "+r"(v.z), "+r"(v.w));
             r.w[4 * i] = v.x, r.w[4 * i + 1] = v.y, r.w[4 * i + 2] = v.z, r.w[4 * i + 3] = v.w;
         }
         return r;

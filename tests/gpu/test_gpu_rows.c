@@ -336,10 +336,10 @@ TEST(test_gpu_rows_persistent_walk_matches_the_interpreter) {
      * weight rows held across the walk at 16 elements a thread, a tight
      * register budget (4 blocks an SM), and rows and weight rows held as
      * loaded with L1 policies on the loads */
-    static const rows_force forced[4] = {{ROWS_PERSIST, 32, 0, 0, 0, 0, 0, 0, 0, 0},
-                                         {ROWS_PERSIST, 16, 0, 2, 0, 0, 0, 0, 0, 0},
-                                         {ROWS_PERSIST, 16, 4, 1, 0, 0, 0, 0, 0, 0},
-                                         {ROWS_PERSIST, 16, 0, 2, 2, 1, 0, 0, 0, 0}};
+    static const rows_force forced[4] = {{ROWS_PERSIST, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+                                         {ROWS_PERSIST, 16, 0, 2, 0, 0, 0, 0, 0, 0, 0},
+                                         {ROWS_PERSIST, 16, 4, 1, 0, 0, 0, 0, 0, 0, 0},
+                                         {ROWS_PERSIST, 16, 0, 2, 2, 1, 0, 0, 0, 0, 0}};
     int ran = 0;
     for (int v = 0; v < 4; v++) {
         rows_forced = forced[v];
@@ -428,10 +428,10 @@ TEST(test_gpu_rows_softmax_split_rows_with_infinite_slices) {
     drv_device dev;
     GPU_REQUIRE_DEVICE(&dev);
     if (dev.cc_major < 9) SKIP("clusters need sm_90 (device %s)", dev.arch);
-    static const rows_force forced[] = {{ROWS_AUTO, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-                                        {ROWS_CLUSTER, 32, 0, 0, 0, 0, 0, 0, 0, 0},
-                                        {ROWS_CLUSTER, 16, 0, 0, 0, 0, 0, 0, 0, 0},
-                                        {ROWS_STAGE, 64, 0, 0, 0, 0, 2, 0, 0, 0}};
+    static const rows_force forced[] = {{ROWS_AUTO, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+                                        {ROWS_CLUSTER, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+                                        {ROWS_CLUSTER, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+                                        {ROWS_STAGE, 64, 0, 0, 0, 0, 2, 0, 0, 0, 0}};
     static const int64_t cols[] = {65536, 32768, 65536, 65536};
     static const char *const kind[] = {"// two-pass", "// a cluster", "// a cluster", "// staged"};
     int ran = 0;
@@ -500,9 +500,9 @@ TEST(test_gpu_rows_staged_walk_matches_the_interpreter) {
     /* (the model's staged norms at 16384 and 32768 run in the recipes test) */
     static const int64_t cols[] = {1000, 4097, 32769, 40000, 65536, 65537};
     static const int64_t rows[] = {1, 3, 100, 700};
-    static const rows_force forced[] = {{ROWS_STAGE, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-                                        {ROWS_STAGE, 0, 0, 1, 0, 0, 0, 2, 1, 0},
-                                        {ROWS_STAGE, 16, 1, 0, 0, 0, 2, 0, 0, 0}};
+    static const rows_force forced[] = {{ROWS_STAGE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+                                        {ROWS_STAGE, 0, 0, 1, 0, 0, 0, 2, 1, 0, 0},
+                                        {ROWS_STAGE, 16, 1, 0, 0, 0, 2, 0, 0, 0, 0}};
     int ran = 0;
     for (int v = 0; v < 3; v++) {
         rows_forced = forced[v];
@@ -557,31 +557,44 @@ TEST(test_gpu_rows_twopass_matches_the_interpreter) {
                                            {"softmax", "dtype=f32"}, {"rmsnorm", NULL},
                                            {"softmax", "bm=4"}};
     static const int64_t cols[] = {8200, 40000, 65536, 65537, 100001};
-    static const int64_t rows[] = {1, 3, 300};
-    int ran = 0;
-    for (int v = 0; v < 3; v++) {
-        /* the model's group size, 16 elements (many groups), pass 2 reversed */
+    static const int64_t rows[] = {1, 3, 300}, ring_rows[] = {3, 200, 300};
+    int ran = 0, ring = 0, sm90 = !strncmp(dev.arch, "sm_9", 4);
+    for (int v = 0; v < 4; v++) {
+        /* the model's group size, 16 elements (many groups), pass 2 reversed;
+         * v 3: staged in a ring of shared-memory buffers (sm_90), the
+         * model's ring at odd widths, the smallest (a row's groups and
+         * one) at even ones, so it turns over every few groups at the 200
+         * and 300 rows that give a block 2 or 3 */
         rows_forced = (rows_force){.mode = ROWS_TWOPASS, .elems = v == 1 ? 16 : 0, .rev = v == 2};
         for (int r = 0; r < 5; r++) {
             if (v == 2 && r % 2) continue; /* time */
+            if (v == 3 && (!sm90 || r == 4)) continue; /* no ring: sm_80, a tile of 4 rows */
             tj_graph *g = renamed(recipe(names[r][0], names[r][1], NULL), 30 + v);
             tj_kernel *k = make(g);
             CHECK(g && k);
             for (int w = 0; w < 5; w++) {
-                if (v != 1 && cols[w] < 16384) continue; /* one group at the model's size */
-                if (v && w % 2) continue;                 /* time */
+                if (v != 1 && v != 3 && cols[w] < 16384) continue; /* one group at the model's size */
+                if ((v == 1 || v == 2) && w % 2) continue;      /* time */
+                if (v == 3)
+                    rows_forced = (rows_force){.mode = ROWS_TWOPASS, .ring = 1, .nb = w % 2 ? 0 : 1,
+                                               .elems = cols[w] < 16384 ? 16 : 0};
                 for (int n = 0; n < 3; n++) {
-                    if (cols[w] * rows[n] > ((int64_t)1 << 23)) continue; /* interpreter time */
+                    const int64_t nr = v == 3 ? ring_rows[n] : rows[n];
+                    if (cols[w] * nr > ((int64_t)1 << 23)) continue; /* interpreter time */
                     int64_t vals[4];
-                    bind(g, rows[n], cols[w], vals);
-                    CHECKF(rows_variant(g, dev.arch, vals, "// two-pass"),
-                           "%s %s cols=%lld variant %d: not the two-pass walk", names[r][0],
-                           names[r][1] ? names[r][1] : "", (long long)cols[w], v);
+                    bind(g, nr, cols[w], vals);
+                    /* (the ring holds a row and a group more: not f32 at 65536, nor 100001) */
+                    if (v == 3 && !rows_variant(g, dev.arch, vals, "// two-pass staged")) continue;
+                    const char *want = v == 3 ? "// two-pass staged" : "// two-pass";
+                    CHECKF(rows_variant(g, dev.arch, vals, want),
+                           "%s %s cols=%lld variant %d: not %s", names[r][0],
+                           names[r][1] ? names[r][1] : "", (long long)cols[w], v, want);
+                    ring += v == 3;
                     int offset = (w + n) % 3 == 2 ? 3 : 0;
                     char why[320] = "";
                     CHECKF(run_case(k, g, vals, offset, 0, why, sizeof why),
                            "%s %s rows=%lld cols=%lld offset %d variant %d: %s", names[r][0],
-                           names[r][1] ? names[r][1] : "", (long long)rows[n], (long long)cols[w],
+                           names[r][1] ? names[r][1] : "", (long long)nr, (long long)cols[w],
                            offset, v, why);
                     ran++;
                 }
@@ -591,8 +604,8 @@ TEST(test_gpu_rows_twopass_matches_the_interpreter) {
         }
     }
     rows_forced = (rows_force){0};
-    printf("  %d two-pass cases\n", ran);
-    CHECK(ran >= 40);
+    printf("  %d two-pass cases (%d staged in a ring)\n", ran, ring);
+    CHECK(ran >= 40 && (!sm90 || ring >= 20));
     int taken = 0;
     for (int i = 0; i < 120; i++) {
         rg_graph rg;
