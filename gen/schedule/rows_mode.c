@@ -424,9 +424,8 @@ static int try_twopass(rows_plan *p, int elems, int mb) {
  * ring of group buffers, as many as shared memory holds (at most 32), at
  * least one more than the row's groups (forced: nb_forced, at least
  * that); one block an SM; `whole`: only where the groups cover the row
- * exactly. 0 (plan
- * unchanged) when that does not fit or a load is not one the copy engine
- * can take. */
+ * exactly. 0 (plan unchanged) when that does not fit or a load is not
+ * one the copy engine can take. */
 #define RING_MAX 32
 
 static int try_ring(rows_plan *p, int elems, int nb_forced, int whole) {
