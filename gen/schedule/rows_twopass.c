@@ -357,8 +357,7 @@ void rows_emit_twopass(rem *e, uint8_t *done) {
         e->out.oom = 1;
         return;
     }
-    for (int32_t id = 0; id < g->nnodes; id++)
-        if (row_reduce(p, id)) mark_up(p, id, done, read1);
+    rows_twopass_read1(p, read1);
 
     int split = split_groups(p), ng = p->NG;
     e->full = split;
