@@ -739,7 +739,7 @@ TEST(test_rows_twopass_reads_a_wide_row_twice) {
         CHECK(keep && drop && keep > p1 && keep < p2 && drop > p2);
         CHECK(strstr(src, "tj::rows::stv_l2(q_p + j0, tj::rows::to_chunk(tj::bf16{}, q_v), q_drop)"));
         CHECK(strstr(src, "tj::rows::packed_max<false>(") && strstr(src, "pair_op::apply(q_pacc"));
-        const char *red = strstr(src, "group_reduce<tj::rows::pair_op, TR>");
+        const char *red = strstr(src, "pair_reduce<TR>(q_pacc, q_ppart)");
         CHECK(red && red > p1 && red < p2 && !strstr(red + 1, "group_reduce<"));
         /* exp read once a pass, written where read: no f32 copy of a group */
         CHECK(!strstr(src, "float v6[S]") && !strstr(src, "cluster_"));

@@ -372,8 +372,8 @@ void rows_emit_twopass(rem *e, uint8_t *done) {
         if (!row_reduce(p, id) || id == pr1) continue;
         if (id == pr2) {
             if (p->TR > 32) line(e, "__shared__ tj::rows::pair q_ppart[NT / 32];");
-            line(e, "const tj::rows::pair q_pall = tj::rows::group_reduce<tj::rows::pair_op, TR>"
-                    "(q_pacc, %s);", p->TR > 32 ? "q_ppart" : "(tj::rows::pair *)0");
+            line(e, "const tj::rows::pair q_pall = tj::rows::pair_reduce<TR>(q_pacc, %s);",
+                 p->TR > 32 ? "q_ppart" : "(tj::rows::pair *)0");
             line(e, "float %s = q_pall.m; // the row's max", p->names[pr1]);
             line(e, "float %s = q_pall.s; // its sum of exp(x - max)", p->names[pr2]);
             done[pr1] = e->emitted[pr1] = 1;

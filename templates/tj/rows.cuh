@@ -24,7 +24,7 @@
 //   cluster_exchange<Op, TR, CL, FIRST>(x, xch)       (sm_90+) the same of
 //                             values already reduced in each block
 //   pair, pair_op             a slice's (max, sum of exp(x - max)), combined
-//                             (group_reduce<pair_op, TR> combines a group's)
+//                             (pair_reduce<TR> combines a group's)
 //   cluster_rank(), cluster_arrive_relaxed()          (sm_90+)
 //   sview<T, V, TR>           a thread's chunks of a row staged in shared memory
 //   stage_init / stage_issue / stage_wait             (sm_90+) a row copied into
@@ -385,16 +385,25 @@ TJ_DEV long long shfl_xor(long long v, int m) { return __shfl_xor_sync(0xfffffff
 TJ_DEV bool shfl_xor(bool v, int m) { return __shfl_xor_sync(0xffffffffu, (int)v, m) != 0; }
 
 // A slice of a row (a block's, or a thread's part of it): its max m and
-// the sum s of exp(x - m) over it. pair_op combines two: the larger max, the sums rescaled to it (two
-// slices of -inf: max -inf, sum 0). gen/schedule/rows_pair.c says why.
+// the sum s of exp(x - m) over it. pair_op combines two: the larger max h,
+// the other's sum rescaled to it by one exp2 of (its max - h) log2e (two
+// slices of -inf: max -inf, sum 0). Symmetric to the bit (a + b = b + a,
+// equal maxes rescale by nothing), so a butterfly gives every lane the
+// same. ex2.approx (relative error 2^-22) rather than expf: an exact expf
+// is 10 instructions and this runs once a group of a two-pass walk and
+// 16 times in a row on the walk's critical path (pair_reduce).
+// gen/schedule/rows_pair.c says why pairs.
 struct pair {
     float m, s;
 };
+TJ_DEV float pair_scale(float s, float m, float h) {
+    return m == h ? s : s * fast_exp2((m - h) * 1.4426950408889634f);
+}
 struct pair_op {
     static TJ_DEV pair apply(pair a, pair b) {
-        const float m = a.m > b.m ? a.m : b.m;
-        if (m == __int_as_float((int)0xff800000)) return pair{m, a.s + b.s};
-        return pair{m, a.s * ::expf(a.m - m) + b.s * ::expf(b.m - m)};
+        const bool ah = a.m >= b.m;
+        const pair h = ah ? a : b, l = ah ? b : a;
+        return pair{h.m, h.s + pair_scale(l.s, l.m, h.m)};
     }
 };
 TJ_DEV pair shfl_xor(pair v, int m) { return pair{shfl_xor(v.m, m), shfl_xor(v.s, m)}; }
@@ -420,6 +429,39 @@ TJ_DEV R group_reduce(R x, R *part) {
         for (int q = 1; q < NW; ++q) x = Op::apply(x, part[w0 + q]);
     }
     return x;
+}
+
+// group_reduce<pair_op, TR> in two sweeps rather than a chain of
+// pair_op: the group's max first (a max butterfly, then the warps' maxes
+// in order), then every slice's sum rescaled to it once and summed (a sum
+// butterfly, then the warps' in order): one exp2 a thread and NT/32 for
+// the warps, all independent, where the chain had two exps a step in a
+// row (log2(32) + NT/32 - 1 steps). Same bits in every thread of the
+// group. TR > 32: as group_reduce (one barrier inside; `part` NT/32
+// pairs used by this call only).
+template <int TR>
+TJ_DEV pair pair_reduce(pair x, pair *part) {
+    constexpr int L = TR < 32 ? TR : 32;
+    float m = x.m;
+#pragma unroll
+    for (int k = L / 2; k >= 1; k /= 2) m = tj::max(m, shfl_xor(m, k));
+    float s = pair_scale(x.s, x.m, m);
+#pragma unroll
+    for (int k = L / 2; k >= 1; k /= 2) s += shfl_xor(s, k);
+    if (TR > 32) {
+        constexpr int NW = TR / 32;
+        const int warp = (int)threadIdx.x / 32;
+        if ((threadIdx.x & 31) == 0) part[warp] = pair{m, s};
+        __syncthreads();
+        const int w0 = warp / NW * NW;
+        m = part[w0].m;
+#pragma unroll
+        for (int q = 1; q < NW; ++q) m = tj::max(m, part[w0 + q].m);
+        s = 0.0f;
+#pragma unroll
+        for (int q = 0; q < NW; ++q) s += pair_scale(part[w0 + q].s, part[w0 + q].m, m);
+    }
+    return pair{m, s};
 }
 
 // ---- clusters (sm_90+): one row over CL blocks ---------------------------------
