@@ -148,7 +148,10 @@ extern int rows_stage_auto;
  * 0.93, 8192 0.94 / 0.98 -> 0.99 / 0.98, the cluster at 65536 0.67 ->
  * 0.73 (ncu at 16384: 163 M -> 121 M instructions); this form (the
  * full bench, another call): 16384 0.92, 8192 0.985, 65536 0.725.
- * 0: expf (bench_membound --exact-exp). */
+ * 0: expf (bench_membound --exact-exp). Either way softmax's (max, sum)
+ * pairs (rows_pair.c, the two-pass walks) are rescaled by ex2.approx
+ * (tj::rows::pair_op, pair_reduce: relative error about 2^-22 a sum,
+ * f32 outputs included). */
 extern int rows_fast_exp;
 
 /* Classify and check the graph, choose TR/C/P; TJ_OK with why[0] != 0
