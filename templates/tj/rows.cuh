@@ -434,9 +434,9 @@ TJ_DEV R group_reduce(R x, R *part) {
 // group_reduce<pair_op, TR> in two sweeps rather than a chain of
 // pair_op: the group's max first (a max butterfly, then the warps' maxes
 // in order), then every slice's sum rescaled to it once and summed (a sum
-// butterfly, then the warps' in order): one exp2 a thread and NT/32 for
+// butterfly, then the warps' in order): one exp2 a thread and TR/32 for
 // the warps, all independent, where the chain had two exps a step in a
-// row (log2(32) + NT/32 - 1 steps). Same bits in every thread of the
+// row (log2(32) + TR/32 - 1 steps). Same bits in every thread of the
 // group. TR > 32: as group_reduce (one barrier inside; `part` NT/32
 // pairs used by this call only).
 template <int TR>
