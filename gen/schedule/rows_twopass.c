@@ -33,9 +33,11 @@
  * 4 groups in a ring of 6 0.913 / 0.919 of copy, 8 in 14 0.914 / 0.919,
  * without the ring (NB = NG) 0.895 / 0.897; the L2 form's prototype in
  * the same call 0.881. As emitted (bench_membound, quick and full, two
- * calls): 0.877-0.879 against the L2 form's 0.853-0.854; at 40000
- * columns (a partial last group) 0.600 against 0.834, not understood, so
- * the model keeps the ring to rows the groups cover exactly.
+ * calls): 0.877-0.879 against the L2 form's 0.853-0.854, then 0.885-0.909
+ * once softmax's pairs were reduced in two sweeps (tj::rows::pair_reduce,
+ * 3504601); at 40000 columns (a partial last group) 0.600 against 0.834,
+ * not understood, so the model keeps the ring to rows the groups cover
+ * exactly.
  *
  * Why (H200, bf16 softmax over 65536 columns, 2026-11-29, hand-written
  * prototype of this kernel against the copy): 0.878 of copy at 512
