@@ -8,6 +8,7 @@
  *
  *   bench_membound [--quick] [--json FILE] [--torch FILE] [--commit SHA]
  *                  [--variants LIST] [--only OP] [--cols LIST] [--no-stage] [--exact-exp]
+ *                  [--no-shift]
  *
  * --variants measures each case in every listed launch variant of the
  * `rows` schedule (rows.h's rows_forced hook), comma-separated:
@@ -27,7 +28,8 @@
  * the model off the staged walk for wide norms (rows_stage_auto = 0, to
  * compare with the register walks); --exact-exp clears rows_fast_exp
  * (exp(v - r) by ex2.approx where the outputs are 16-bit: the default)
- * for expf.
+ * for expf; --no-shift clears rows_shift_auto (ragged widths' rows
+ * moved element by element instead of shifted: rows.h).
  *
  * Figures are bytes read + written per second (x in, y out; the weights
  * are a row and not counted). Timing: CUDA events, 3 warm-up runs, the
@@ -240,6 +242,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--cols") && i + 1 < argc) colsarg = argv[++i];
         else if (!strcmp(argv[i], "--no-stage")) rows_stage_auto = 0;
         else if (!strcmp(argv[i], "--exact-exp")) rows_fast_exp = 0;
+        else if (!strcmp(argv[i], "--no-shift")) rows_shift_auto = 0;
     }
     enum { MAX_VARIANTS = 32 };
     char vnames[MAX_VARIANTS][32];

@@ -503,6 +503,62 @@ TEST(test_rows_output_cast_is_the_stores_rounding) {
 /* rows_fast_exp (the default): softmax's exp(x - max) by ex2.approx where
  * every store is 16-bit, the accurate exp elsewhere and with it off; the
  * kernels compile. */
+/* Shifted rows (rows.h): a width off the 16-byte grid moves each row's
+ * columns by its phase (q_sh), with the anchor read in aligned blocks and
+ * a weight row by ldv_at; a width on it emits no phase at all; with
+ * rows_shift_auto = 0 the ragged rows are the element path's again; a
+ * shifted kernel of each kind compiles for sm_80 and sm_90a. */
+TEST(test_rows_ragged_widths_shift_the_rows) {
+    static const char *const names[] = {"softmax", "rmsnorm", "layernorm"};
+    static const int64_t cols[] = {7, 1001, 4097, 16385, 65537};
+    int compiled = 0;
+    for (int r = 0; r < 3; r++) {
+        tj_graph *g = recipe(names[r], NULL, NULL);
+        CHECK(g);
+        for (int w = 0; w < 5; w++) {
+            int64_t vals[8];
+            char *src, why[200];
+            emit_launch L;
+            bind(g, cols[w], vals);
+            CHECKF(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1, "%s %lld: %s",
+                   names[r], (long long)cols[w], why);
+            CHECKF(strstr(src, "int q_sh;") && strstr(src, "pad_outside"), "%s %lld", names[r],
+                   (long long)cols[w]);
+            CHECK(!strstr(src, "stage_issue"));  /* the model keeps them off the staged walk */
+            CHECK(!strstr(src, "ldv_at") == (r == 0));
+            if (nvrtc_ok() && (w == 1 || w == 4)) {
+                for (int a = 0; a < 2; a++) {
+                    char *s2;
+                    const char *arch = a ? "sm_90a" : "sm_80";
+                    if (a) s2 = src, src = NULL;
+                    else if (rows_emit_at(g, arch, vals, &s2, &L, why, sizeof why) != 1) continue;
+                    double ms;
+                    int spills;
+                    CHECKF(!compile_src(s2, arch, &ms, &spills), "%s %lld %s", names[r],
+                           (long long)cols[w], arch);
+                    compiled++;
+                    free(s2);
+                }
+            }
+            free(src);
+            rows_shift_auto = 0;
+            CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+            rows_shift_auto = 1;
+            CHECK(!strstr(src, "q_sh"));
+            free(src);
+        }
+        int64_t vals[8];
+        char *src, why[200];
+        emit_launch L;
+        bind(g, 4096, vals);
+        CHECK(rows_emit_at(g, "sm_90a", vals, &src, &L, why, sizeof why) == 1);
+        CHECK(!strstr(src, "q_sh"));
+        free(src);
+        tj_graph_free(g);
+    }
+    if (nvrtc_ok()) printf("  %d shifted kernels compiled\n", compiled);
+}
+
 TEST(test_rows_fast_exp_only_for_16_bit_outputs) {
     if (!nvrtc_ok()) SKIP("NVRTC not available: %s", tj_last_error());
     static const struct { const char *param; int on, fast; } cs[] = {

@@ -165,6 +165,40 @@ static int chunk_elems(const rows_plan *p) {
     return es ? (int)(16 / es) : 4;
 }
 
+int rows_shift_auto = 1;
+
+int64_t rows_nq(const rows_plan *p) {
+    return (p->W + (p->shift ? 2 * p->V - 2 : p->V - 1)) / p->V;
+}
+
+/* Shifted rows (rows.h): the anchor is the first wide load of a row (the
+ * program id reaches it, coordinates a walk can recompute) in 16-byte
+ * chunks with a unit column stride, of whole rows; -1 when none. */
+static int32_t find_anchor(const rows_plan *p) {
+    const tj_graph *g = p->g;
+    for (int k = 0; k < g->nbody; k++) {
+        int32_t id = g->body[k];
+        const ir_node *n = N(p, id);
+        if (!p->live[id] || n->op != IR_LOAD || !is_wide(p->cls[id]) || rows_invariant(p, id))
+            continue;
+        int col = n->type.rank == 2 ? n->axes[1] : n->axes[0];
+        const ir_tensor *t = &g->tensors[n->tensor];
+        int ok = rows_unit_stride(g, n->tensor, col) &&
+                 (size_t)p->V * tj_dtype_size(t->dtype) == 16;
+        for (int q = 0; q < n->nin && ok; q++) ok = rows_pure_scalar(p, n->in[q]);
+        /* whole rows: the tile at column 0 of a tensor at least W wide, so
+         * a row inside the tensor has all its columns inside (rows_emit_shift) */
+        const ir_node *c = ok ? N(p, n->in[col]) : NULL;
+        int64_t d = 0;
+        int sym = ok ? ir_dim_sym(g, t->dims[col]) : -1;
+        ok = ok && c->op == IR_CONST && c->f == 0 &&
+             (sym < 0 || g->syms[sym].policy == TJ_EXACT) &&
+             ir_dim_eval(g, t->dims[col], p->sym, 0, &d) == TJ_OK && d >= p->W;
+        if (ok) return id;
+    }
+    return -1;
+}
+
 static int pow2_ceil(int64_t x) {
     int r = 1;
     while (r < x && r < (1 << 30)) r *= 2;
@@ -172,7 +206,7 @@ static int pow2_ceil(int64_t x) {
 }
 
 int rows_split(rows_plan *p, int elems) {
-    int64_t nq = (p->W + p->V - 1) / p->V;
+    int64_t nq = rows_nq(p);
     int cwant = elems <= p->V ? 1 : elems / p->V;
     p->TR = pow2_ceil((nq + cwant - 1) / cwant);
     /* Blocks of 1024 threads measured slow (a whole SM's registers for one
@@ -196,6 +230,8 @@ int rows_split(rows_plan *p, int elems) {
 static int choose_threads(rows_plan *p, char *why, size_t size) {
     if (p->R > 1024) return decline(why, size, "a tile of %d rows", p->R);
     p->V = chunk_elems(p);
+    p->anchor = find_anchor(p);
+    p->shift = rows_shift_auto && p->anchor >= 0 && p->W % p->V != 0;
     /* About 32 elements a thread, split between the wide inputs that are
      * held at once (x, and a norm's weight and bias rows). */
     int nwide = 0;

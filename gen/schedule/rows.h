@@ -56,6 +56,21 @@
  *   two-pass (`NG` > 1, rows_twopass.c)  one row a block that reads it
  *       twice in NG groups of C chunks a thread: the reductions folded
  *       group by group, then the stores, the row kept in L2 between.
+ *
+ * Shifted rows (`shift`): where the width is not a multiple of V, rows
+ * after the first start between 16-byte boundaries. The columns a thread
+ * holds are then moved with the row: chunk c of lane l holds columns
+ * (l + c*TR)*V - sh .., sh (0..V-1, `q_sh` in the kernel, per row) the
+ * row's first column's elements past a 16-byte boundary of the `anchor`
+ * (the first wide load of a row, 16-byte chunks), so that tensor's
+ * chunks are aligned 16-byte blocks again (the two at the row's ends
+ * read a neighbour's columns, masked out; stores write those two element
+ * by element). Other wide loads in another phase (a norm's weight row)
+ * read the two aligned blocks around a chunk and shift the bytes
+ * (tj::rows::ldv_at); column tests are 0 <= j < W; the threads cover W +
+ * V - 1 columns (rows_nq); weight rows are loaded each program, not
+ * held (their phase follows the row's).
+ *
  *   two-pass staged (`NG` > 1 with `stage`, sm_90+, rows_twopass.c and
  *       rows_walk.c)  the same read twice from shared memory: one block
  *       an SM walks the rows, the groups its first pass reads copied by
@@ -92,6 +107,8 @@ typedef struct rows_plan {
     size_t slice;    /* staged: bytes of one buffer (a block's slice of a row, or a group; 128-aligned) */
     int NG;          /* two-pass: groups of C chunks a thread walks a row in (> 1), else 0 */
     int rev;         /* two-pass: pass 2 walks the groups last to first (rows_forced.rev) */
+    int shift;       /* shifted rows (above): the columns move with the anchor's row start */
+    int32_t anchor;  /* shift: the wide load whose row start sets q_sh */
     uint8_t *pref;   /* per node: a load prefetched a program ahead (persistent) */
     uint8_t *hoist;  /* per node: a load made once before the walk (persistent) */
     uint8_t *raw;    /* per node: a wide load held as stored, converted at each use */
@@ -157,6 +174,23 @@ extern int rows_fast_exp;
 /* Classify and check the graph, choose TR/C/P; TJ_OK with why[0] != 0
  * when the schedule does not apply. */
 tj_status rows_analyze(rows_plan *p, char *why, size_t why_size);
+
+/* 1 (the default): rows of a width that is not a multiple of V are
+ * shifted (above) where an anchor load exists; 0: such rows take the
+ * element path (bench_membound --no-shift, to compare). */
+extern int rows_shift_auto;
+
+/* Chunks of V a row's threads must cover: ceil(W / V), or with `shift`
+ * ceil((W + V - 1) / V) (a row starting up to V - 1 columns into its
+ * first chunk). */
+int64_t rows_nq(const rows_plan *p);
+
+/* rows_mode.c: the same value in every program and row of a group (no
+ * program id, row, written tensor or reduction reaches node id); scalar
+ * arithmetic over program ids, symbols, constants and scalar arguments
+ * (a coordinate a walk can recompute on its own). */
+int rows_invariant(const rows_plan *p, int32_t id);
+int rows_pure_scalar(const rows_plan *p, int32_t id);
 
 /* rows_pair.c: softmax's max and sum of a row split over a cluster (or
  * walked in groups by the two-pass variant) as one exchange of (max, sum)

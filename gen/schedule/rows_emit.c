@@ -91,12 +91,17 @@ int64_t rows_covered(const rows_plan *p) {
 
 int rows_exact(const rem *e) { return e->full || rows_covered(e->p) == e->p->W; }
 
+const char *rows_col_test(const rem *e) {
+    return e->p->shift ? "(unsigned)j < (unsigned)W" : "j < W";
+}
+
 /* Open an unrolled loop over a thread's slots: `k` the slot, `j` its column. */
 static void begin_slots(rem *e) {
     line(e, "#pragma unroll");
     line(e, "for (int k = 0; k < S; ++k) {");
     e->depth++;
-    line(e, "const int j = (cb + lane + (k / V) * TR) * V + k %% V; (void)j;");
+    line(e, "const int j = (cb + lane + (k / V) * TR) * V + k %% V%s; (void)j;",
+         e->p->shift ? " - q_sh" : "");
 }
 static void end_slots(rem *e) {
     e->depth--;
@@ -232,7 +237,7 @@ static void emit_reduce(rem *e, int32_t id) {
     begin_slots(e);
     const rows_plan *p = e->p;
     if (!rows_exact(e))
-        line(e, "if (j < W) q_acc = %s::apply(q_acc, %s);", op[n->sub], xs);
+        line(e, "if (%s) q_acc = %s::apply(q_acc, %s);", rows_col_test(e), op[n->sub], xs);
     else
         line(e, "q_acc = %s::apply(q_acc, %s);", op[n->sub], xs);
     end_slots(e);
@@ -362,7 +367,15 @@ typedef struct chunk_io {
 static void emit_elem_loop(rem *e, const char *tname, int coldim, const chunk_io *io) {
     line(e, "#pragma unroll");
     line(e, "for (int u = 0; u < V; ++u) {");
-    if (io->b32) {
+    if (e->p->shift && io->b32) {
+        line(e, "  const bool q_in = j0 + u - q_sh >= q_lo && j0 + u - q_sh < q_hi;");
+    } else if (e->p->shift) {
+        /* shifted rows (rows.h): chunk j0's element u is column j0 + u - q_sh */
+        line(e, "  const int q_j = j0 + u - q_sh;");
+        line(e, "  const long long q_c = q_c0 + q_j;");
+        line(e, "  const bool q_in = q_rin && (unsigned)q_j < (unsigned)W && q_c >= 0 && "
+                "q_c < t_%s_d%d;", tname, coldim);
+    } else if (io->b32) {
         line(e, "  const bool q_in = j0 + u >= q_lo && j0 + u < q_hi;");
     } else {
         line(e, "  const long long q_c = q_c0 + j0 + u;");
@@ -377,16 +390,79 @@ static void emit_elem_loop(rem *e, const char *tname, int coldim, const chunk_io
  * tensor (empty when the row is not), and q_e, the tile row's column 0:
  * 32-bit tests a column, not 64-bit ones (the two-pass walk's loads at 64
  * registers spilled 8 bytes with those). */
-static void emit_bounds32(rem *e, const ir_tensor *t, int coldim) {
-    line(e, "const %s *q_e = t_%s + q_ro + q_c0 * t_%s_s%d;", emit_mem_type(t->dtype), t->name,
-         t->name, coldim);
+static void emit_bounds32(rem *e, const ir_tensor *t, int coldim, int is_const) {
+    line(e, "%s%s *q_e = t_%s + q_ro + q_c0 * t_%s_s%d;", is_const ? "const " : "",
+         emit_mem_type(t->dtype), t->name, t->name, coldim);
     line(e, "const int q_lo = q_rin ? (int)(q_c0 < 0 ? (-q_c0 < W ? -q_c0 : W) : 0) : W;");
     line(e, "const int q_hi = q_rin ? (int)(t_%s_d%d - q_c0 < W ? (t_%s_d%d - q_c0 > 0 ? "
             "t_%s_d%d - q_c0 : 0) : W) : 0;", t->name, coldim, t->name, coldim, t->name, coldim);
 }
 
+/* if (test) the chunk's 16-byte statement, else its element loop. */
+static void emit_vec_or_elem(rem *e, const char *test, const char *tname, int coldim,
+                             const chunk_io *io) {
+    line(e, "if (%s) {", test);
+    e->depth++;
+    line(e, "%s", io->vec);
+    e->depth--;
+    line(e, "} else {");
+    e->depth++;
+    emit_elem_loop(e, tname, coldim, io);
+    e->depth--;
+    line(e, "}");
+}
+
+/* Shifted rows (rows.h): 16-byte accesses for the chunks j0 in [q_jlo,
+ * q_jhi - V] (tj::rows::shift_range), element by element for the rest. */
+static void emit_chunks_shift(rem *e, const char *tname, int coldim, const chunk_io *io) {
+    line(e, "#pragma unroll");
+    line(e, "for (int c = 0; c < C; ++c) {");
+    e->depth++;
+    line(e, "const int j0 = (cb + lane + c * TR) * V;");
+    emit_vec_or_elem(e, "j0 >= q_jlo && j0 + V <= q_jhi", tname, coldim, io);
+    e->depth--;
+    line(e, "}");
+}
+
+/* Shifted rows: q_p (chunk j0 at q_p + j0), q_m (its bytes past a 16-byte
+ * boundary: 0 for the anchor) and the range of 16-byte chunks. */
+void rows_span(const ir_tensor *t, char *buf, size_t size) {
+    size_t o = (size_t)snprintf(buf, size, "1");
+    for (int d = 0; d < t->rank && o < size; d++)
+        o += (size_t)snprintf(buf + o, size - o, " + (t_%s_d%d - 1) * t_%s_s%d", t->name, d,
+                              t->name, d);
+}
+
+static void emit_shift_test(rem *e, const ir_tensor *t, int coldim, int is_load, int anchor) {
+    line(e, "%s%s *q_p = t_%s + q_ro + q_c0 - q_sh;", is_load ? "const " : "",
+         emit_mem_type(t->dtype), t->name);
+    if (anchor) {
+        /* q_p aligned by q_sh's making: every chunk that reaches into the
+         * row (q_sh far below 0 when the row is not in the tensor). Not
+         * clipped to the tensor's first and last bytes, which would keep
+         * two more registers live a row (the two-pass walk spilled on
+         * sm_80): a chunk at the row's end is one aligned 16-byte block
+         * holding a byte of the row, so it cannot fault, but at the
+         * tensor's last row it may read up to 14 bytes past its end. */
+        line(e, "const int q_jlo = q_sh - V + 1, q_jhi = W + q_sh + V - 1;");
+        return;
+    }
+    line(e, "const unsigned q_m = (unsigned)((unsigned long long)q_p & 15u);");
+    char span[512];
+    rows_span(t, span, sizeof span);
+    line(e, "int q_jlo, q_jhi;");
+    line(e, "tj::rows::shift_range<V, %zu, %s>(q_rin && q_c0 >= 0 && q_c0 + W <= t_%s_d%d, "
+            "q_ro + q_c0 - q_sh, %s, q_sh, q_m, W, q_jlo, q_jhi);",
+         tj_dtype_size(t->dtype), is_load ? "true" : "false", t->name, coldim,
+         is_load ? span : "0");
+}
+
 static void emit_chunks(rem *e, const char *tname, int coldim, int vec, const chunk_io *io) {
     const rows_plan *p = e->p;
+    if (vec && p->shift) {
+        emit_chunks_shift(e, tname, coldim, io);
+        return;
+    }
     int exact = rows_exact(e);
     int outer = vec && io->is_load && p->persist;
     if (outer) {
@@ -399,15 +475,7 @@ static void emit_chunks(rem *e, const char *tname, int coldim, int vec, const ch
         if (exact) {
             line(e, "%s", io->vec);
         } else {
-            line(e, "if (j0 + V <= W) {");
-            e->depth++;
-            line(e, "%s", io->vec);
-            e->depth--;
-            line(e, "} else {");
-            e->depth++;
-            emit_elem_loop(e, tname, coldim, io);
-            e->depth--;
-            line(e, "}");
+            emit_vec_or_elem(e, "j0 + V <= W", tname, coldim, io);
         }
         e->depth--;
         line(e, "}");
@@ -448,6 +516,49 @@ static void emit_vec_test(rem *e, const ir_tensor *t, int coldim, int is_const) 
             "q_c0 + W <= t_%s_d%d;", t->name, coldim);
 }
 
+/* Shifted rows, the anchor (rows.h): every chunk read as one aligned
+ * 16-byte block, a chunk past the row's end at the row's last (no branch
+ * a chunk: the element path's held the softmax at 1001 columns at 80
+ * registers), the columns outside the row set to the pad; a row outside
+ * the tensor (q_sh < 0) all pad, without a read. `ld` reads at q_p + j0. */
+static void emit_anchor_chunks(rem *e, int32_t id, const char *raw, const char *ld,
+                               const char *pad, const char *mt) {
+    char ldc[200];
+    const char *at = strstr(ld, "q_p + j0");
+    snprintf(ldc, sizeof ldc, "%.*sq_p + q_jc%s", (int)(at - ld), ld, at + strlen("q_p + j0"));
+    char dst[96];
+    snprintf(dst, sizeof dst, "%s", raw ? raw : "q_w");
+    line(e, "const int q_last = (W + q_sh - 1) / V * V; // the last chunk that reaches into the row");
+    line(e, "if (q_sh >= 0) {");
+    e->depth++;
+    line(e, "#pragma unroll");
+    line(e, "for (int c = 0; c < C; ++c) {");
+    e->depth++;
+    line(e, "const int j0 = (cb + lane + c * TR) * V, q_jc = j0 < q_last ? j0 : q_last;");
+    if (raw) line(e, "%s[c] = %s;", raw, ldc);
+    else line(e, "tj::rows::chunk<%s, V> q_w = %s;", mt, ldc);
+    line(e, "if (j0 < q_sh || j0 + V > W + q_sh) tj::rows::pad_outside(%s%s, j0 - q_sh, W, "
+            "tj::to_mem<%s>(%s));", dst, raw ? "[c]" : "", mt, pad);
+    if (!raw) {
+        line(e, "#pragma unroll");
+        line(e, "for (int u = 0; u < V; ++u) %s[c * V + u] = tj::to_reg(q_w.t[u]);", V(e, id));
+    }
+    e->depth--;
+    line(e, "}");
+    e->depth--;
+    line(e, "} else {");
+    e->depth++;
+    line(e, "#pragma unroll");
+    line(e, "for (int c = 0; c < C; ++c)");
+    line(e, "  #pragma unroll");
+    if (raw)
+        line(e, "  for (int u = 0; u < V; ++u) %s[c].t[u] = tj::to_mem<%s>(%s);", raw, mt, pad);
+    else
+        line(e, "  for (int u = 0; u < V; ++u) %s[c * V + u] = %s;", V(e, id), pad);
+    e->depth--;
+    line(e, "}");
+}
+
 /* A wide load's chunks. `raw` NULL: into the node's f32 (register type)
  * array; else into raw[c], chunks of the tensor's storage type (a raw
  * value or the prefetch buffer: half the registers of f32 for 16-bit
@@ -456,46 +567,68 @@ void rows_emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, 
     const rows_plan *p = e->p;
     const ir_tensor *t = &p->g->tensors[n->tensor];
     const char *mt = emit_mem_type(t->dtype);
-    char pad[64], vec_s[512], elem_s[512];
+    char pad[64], vec_s[1024], elem_s[512];
     emit_literal(t->dtype, n->f, pad, sizeof pad);
     int unit = rows_unit_stride(p->g, n->tensor, a->coldim);
     line(e, "const long long q_c0 = q_o%d;", a->coldim);
     int vec = unit && (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
-    if (vec) emit_vec_test(e, t, a->coldim, 1);
+    if (vec && p->shift) emit_shift_test(e, t, a->coldim, 1, id == p->anchor);
+    else if (vec) emit_vec_test(e, t, a->coldim, 1);
     int nc = p->stored[n->tensor] ? 0 : p->l1[id] ? p->l1[id] : 1;
-    int b32 = p->NG > 1;
-    if (b32) emit_bounds32(e, t, a->coldim);
+    /* (shifted rows: 32-bit bounds too; the 64-bit ones held the softmax
+     * at 1001 columns at 79 registers) */
+    int b32 = p->NG > 1 || p->shift;
+    if (b32) emit_bounds32(e, t, a->coldim, 1);
+    /* shifted rows: a load in another phase than the anchor's reads the
+     * blocks around each chunk (rows.h) */
+    int at = p->shift && id != p->anchor;
+    const char *col = p->shift ? "j0 + u - q_sh" : "j0 + u";
     char ld[160];
     if (e->pol_load && nc && (!e->pol_only || e->pol_only[id]))
-        snprintf(ld, sizeof ld, "tj::rows::ldv_l2<%s, V>(q_p + j0, %s)", mt, e->pol_load);
+        snprintf(ld, sizeof ld, "tj::rows::ldv_l2%s<%s, V>(q_p + j0, %s%s)", at ? "_at" : "", mt,
+                 at ? "q_m, " : "", e->pol_load);
     else
-        snprintf(ld, sizeof ld, "tj::rows::ldv<%s, V, %d>(q_p + j0)", mt, nc);
+        snprintf(ld, sizeof ld, "tj::rows::ldv%s<%s, V, %d>(q_p + j0%s)", at ? "_at" : "", mt, nc,
+                 at ? ", q_m" : "");
+    /* shifted rows: a chunk at the row's ends read whole gets the pad
+     * outside the row, as the element path leaves it (packed_max reads it) */
+    char padfix[256] = "";
+    if (p->shift)
+        snprintf(padfix, sizeof padfix,
+                 "\nif (j0 < q_sh || j0 + V > W + q_sh) tj::rows::pad_outside(%s, j0 - q_sh, W, "
+                 "tj::to_mem<%s>(%s));", raw ? "%s[c]" : "q_w", mt, pad);
+    char rawfix[320] = "";
+    if (raw) snprintf(rawfix, sizeof rawfix, padfix, raw);
     if (raw && b32) {
-        snprintf(vec_s, sizeof vec_s, "%s[c] = %s;", raw, ld);
+        snprintf(vec_s, sizeof vec_s, "%s[c] = %s;%s", raw, ld, rawfix);
         snprintf(elem_s, sizeof elem_s,
-                 "%s[c].t[u] = q_in ? q_e[(long long)(j0 + u) * t_%s_s%d] : tj::to_mem<%s>(%s);",
-                 raw, t->name, a->coldim, mt, pad);
+                 "%s[c].t[u] = q_in ? q_e[(long long)(%s) * t_%s_s%d] : tj::to_mem<%s>(%s);",
+                 raw, col, t->name, a->coldim, mt, pad);
     } else if (raw) {
-        snprintf(vec_s, sizeof vec_s, "%s[c] = %s;", raw, ld);
+        snprintf(vec_s, sizeof vec_s, "%s[c] = %s;%s", raw, ld, rawfix);
         snprintf(elem_s, sizeof elem_s,
                  "%s[c].t[u] = q_in ? t_%s[q_ro + q_c * t_%s_s%d] : tj::to_mem<%s>(%s);", raw,
                  t->name, t->name, a->coldim, mt, pad);
     } else {
         snprintf(vec_s, sizeof vec_s,
-                 "const tj::rows::chunk<%s, V> q_w = %s;\n"
+                 "%stj::rows::chunk<%s, V> q_w = %s;%s\n"
                  "#pragma unroll\n"
                  "for (int u = 0; u < V; ++u) %s[c * V + u] = tj::to_reg(q_w.t[u]);",
-                 mt, ld, V(e, id));
+                 p->shift ? "" : "const ", mt, ld, padfix, V(e, id));
         if (b32)
             snprintf(elem_s, sizeof elem_s,
-                     "%s[c * V + u] = q_in ? tj::ld(q_e + (long long)(j0 + u) * t_%s_s%d) : %s;",
-                     V(e, id), t->name, a->coldim, pad);
+                     "%s[c * V + u] = q_in ? tj::ld(q_e + (long long)(%s) * t_%s_s%d) : %s;",
+                     V(e, id), col, t->name, a->coldim, pad);
         else
             snprintf(elem_s, sizeof elem_s,
                      "%s[c * V + u] = q_in ? tj::ld(t_%s + q_ro + q_c * t_%s_s%d) : %s;", V(e, id),
                      t->name, t->name, a->coldim, pad);
     }
     chunk_io io = {vec_s, elem_s, 1, b32};
+    if (vec && p->shift && id == p->anchor) {
+        emit_anchor_chunks(e, id, raw, ld, pad, mt);
+        return;
+    }
     emit_chunks(e, t->name, a->coldim, vec, &io);
 }
 
@@ -562,7 +695,9 @@ static void emit_store(rem *e, int32_t id) {
         int unit = rows_unit_stride(p->g, n->tensor, a.coldim);
         line(e, "const long long q_c0 = q_o%d;", a.coldim);
         int vec = unit && (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
-        if (vec) emit_vec_test(e, t, a.coldim, 0);
+        if (vec && p->shift)
+            line(e, "%s *q_p = t_%s + q_ro + q_c0 - q_sh;", mt, t->name);
+        else if (vec) emit_vec_test(e, t, a.coldim, 0);
         char *vec_s = malloc(3 * OPND_MAX), *elem_s = malloc(3 * OPND_MAX);
         if (!vec_s || !elem_s) {
             free(vec_s);
@@ -577,6 +712,33 @@ static void emit_store(rem *e, int32_t id) {
                  "tj::rows::stv%s(q_p + j0, tj::rows::to_chunk(%s{}, q_v)%s%s);",
                  emit_reg_type(t->dtype), val, e->pol_store ? "_l2" : "", mt,
                  e->pol_store ? ", " : "", e->pol_store ? e->pol_store : "");
+        if (vec && p->shift) {
+            /* shifted rows: a chunk's 16 bytes at once where it lies inside
+             * the row's columns in the tensor and q_p is aligned (the
+             * anchor's phase), else its elements inside them one by one */
+            emit_bounds32(e, t, a.coldim, 0);
+            line(e, "const bool q_al = tj::rows::aligned16(q_p);");
+            line(e, "#pragma unroll");
+            line(e, "for (int c = 0; c < C; ++c) {");
+            e->depth++;
+            line(e, "const int j0 = (cb + lane + c * TR) * V, q_j = j0 - q_sh;");
+            line(e, "if (q_j + V <= q_lo || q_j >= q_hi) continue;");
+            line(e, "%s q_v[V];", emit_reg_type(t->dtype));
+            line(e, "#pragma unroll");
+            line(e, "for (int u = 0; u < V; ++u) q_v[u] = %s;", val);
+            line(e, "const tj::rows::chunk<%s, V> q_ch = tj::rows::to_chunk(%s{}, q_v);", mt, mt);
+            line(e, "if (q_al && q_j >= q_lo && q_j + V <= q_hi) tj::rows::stv%s(q_p + j0, q_ch%s%s);",
+                 e->pol_store ? "_l2" : "", e->pol_store ? ", " : "",
+                 e->pol_store ? e->pol_store : "");
+            line(e, "else tj::rows::stv_part(q_p + j0, q_ch, q_j, q_lo, q_hi);");
+            e->depth--;
+            line(e, "}");
+            free(vec_s);
+            free(elem_s);
+            e->depth--;
+            line(e, "}");
+            return;
+        }
         snprintf(elem_s, 3 * OPND_MAX, "if (q_in) tj::st(t_%s + q_ro + q_c * t_%s_s%d, %s);",
                  t->name, t->name, a.coldim, val);
         chunk_io io = {vec_s, elem_s, 0, 0};
@@ -657,6 +819,28 @@ void rows_emit_with_deps(rem *e, int32_t id, uint8_t *done) {
     e->emitted[id] = 1;
 }
 
+void rows_emit_shift(rem *e, uint8_t *done) {
+    const rows_plan *p = e->p;
+    if (!p->shift) return;
+    const ir_node *n = N(e, p->anchor);
+    for (int k = 0; k < n->nin; k++) rows_emit_with_deps(e, n->in[k], done);
+    const ir_tensor *t = &p->g->tensors[n->tensor];
+    access a = rows_access_of(e, n, p->anchor);
+    /* (the anchor's tile starts at column 0 of rows at least W wide:
+     * find_anchor, rows.c; a row outside the tensor gets a phase that
+     * puts every column out of range) */
+    line(e, "// the row's phase: elements of %s's row before it past a 16-byte boundary",
+         t->name);
+    line(e, "int q_sh;");
+    line(e, "{");
+    e->depth++;
+    rows_access_row(e, n, p->anchor, &a, 1);
+    line(e, "q_sh = q_rin ? (int)(((unsigned long long)(t_%s + q_ro) & 15u) / %zu) : -(1 << 24);",
+         t->name, tj_dtype_size(t->dtype));
+    e->depth--;
+    line(e, "}");
+}
+
 /* One program's nodes. Loads of tensors the kernel does not write go
  * first, so their latency (a weight row from L2) overlaps the input's
  * instead of following the reductions; everything else keeps program
@@ -667,6 +851,7 @@ void rows_emit_with_deps(rem *e, int32_t id, uint8_t *done) {
 void rows_emit_body_split(rem *e, uint8_t *done, int prefetch) {
     const rows_plan *p = e->p;
     const tj_graph *g = p->g;
+    rows_emit_shift(e, done);
     for (int k = 0; k < g->nbody; k++) {
         const ir_node *n = &g->nodes[g->body[k]];
         if (p->live[g->body[k]] && n->op == IR_LOAD && !p->stored[n->tensor] &&

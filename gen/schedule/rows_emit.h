@@ -64,6 +64,16 @@ int64_t rows_covered(const rows_plan *p);
  * plan covers the width exactly, or the two-pass walk's whole groups. */
 int rows_exact(const rem *e);
 
+/* Shifted rows (rows.h): `int q_sh`, the row's phase, from the anchor's
+ * row start for the program in scope (its coordinates emitted into
+ * `done`); nothing when the plan is not shifted. */
+void rows_emit_shift(rem *e, uint8_t *done);
+/* "1 + (t_x_d0 - 1) * t_x_s0 + ...": tensor t's elements from its first to
+ * its last, as a C expression. */
+void rows_span(const ir_tensor *t, char *buf, size_t size);
+/* The test a slot's column j passes inside the row ("j < W", or with
+ * shifted rows "0 <= j < W" as one unsigned compare). */
+const char *rows_col_test(const rem *e);
 /* Node id after every operand not yet in `done`. */
 void rows_emit_with_deps(rem *e, int32_t id, uint8_t *done);
 

@@ -57,17 +57,17 @@ static int arch_cc(const char *arch) {
 
 /* A coordinate the next program's load may recompute on its own: scalar
  * arithmetic over program ids, symbols, constants and scalar arguments. */
-static int pure_scalar(const rows_plan *p, int32_t id) {
+int rows_pure_scalar(const rows_plan *p, int32_t id) {
     const ir_node *n = N(p, id);
     if (n->type.rank != 0 || n->op == IR_LOAD || n->op == IR_REDUCE) return 0;
     for (int k = 0; k < n->nin; k++)
-        if (!pure_scalar(p, n->in[k])) return 0;
+        if (!rows_pure_scalar(p, n->in[k])) return 0;
     return 1;
 }
 
 /* The same value in every program and row of a group: no program id, no
  * row, no tensor the kernel writes, no reduction (a barrier). */
-static int invariant(const rows_plan *p, int32_t id) {
+int rows_invariant(const rows_plan *p, int32_t id) {
     const ir_node *n = N(p, id);
     int c = p->cls[id];
     if (n->op == IR_PROGRAM_ID || n->op == IR_REDUCE || c == RC_ROW || c == RC_ROWT ||
@@ -75,7 +75,7 @@ static int invariant(const rows_plan *p, int32_t id) {
         return 0;
     if (n->op == IR_LOAD && p->stored[n->tensor]) return 0;
     for (int k = 0; k < n->nin; k++)
-        if (!invariant(p, n->in[k])) return 0;
+        if (!rows_invariant(p, n->in[k])) return 0;
     return 1;
 }
 
@@ -102,7 +102,7 @@ static void restore(rows_plan *p, layout l) { p->TR = l.TR, p->C = l.C, p->P = l
  * fits one block or the arch has no clusters. */
 static int try_cluster(rows_plan *p, int elems) {
     if (arch_cc(p->arch) < 90 || !wide_reduces(p) || p->R * CLUSTER_BLOCK > 1024) return 0;
-    int64_t nq = (p->W + p->V - 1) / p->V;
+    int64_t nq = rows_nq(p);
     int cwant = elems <= p->V ? 1 : elems / p->V;
     /* Any cluster size divides the grid (CL blocks a program), so a ragged
      * width takes as many blocks as it fills: 33000 bf16 columns get 3,
@@ -137,11 +137,12 @@ static int mark_walk(rows_plan *p, int late) {
         const ir_tensor *t = &g->tensors[n->tensor];
         /* With R = 1 a row tile is RC_COL: what tells x from a weight row is
          * whether the program id reaches its coordinates. */
-        if (invariant(p, id) && p->cls[id] != RC_FULL) {
-            p->hoist[id] = !late;
+        /* (shifted rows: a weight row's columns follow each row's phase) */
+        if (rows_invariant(p, id) && p->cls[id] != RC_FULL) {
+            p->hoist[id] = !late && !p->shift;
         } else if (is_wide(p->cls[id]) && !p->stored[n->tensor] && float_dtype(t->dtype)) {
             int ok = 1;
-            for (int q = 0; q < n->nin && ok; q++) ok = pure_scalar(p, n->in[q]);
+            for (int q = 0; q < n->nin && ok; q++) ok = rows_pure_scalar(p, n->in[q]);
             int w = (int)((size_t)S * tj_dtype_size(t->dtype) / 4);
             if (ok && words + w <= PREF_WORDS) {
                 p->pref[id] = 1;
@@ -175,6 +176,9 @@ static int walk_regs(const rows_plan *p, int words, int late) {
      * 44-64 bytes at 64 registers at every width from 1024 to 16384 where
      * bf16 fit, f32 layernorm 28 at 8192). */
     int est = words + S * (npref + nhoist + (npref > 1)) + (nlate ? S : 0) + 16 + (f16 ? 8 : 0);
+    /* shifted rows: a weight row's chunk is read as two blocks (ldv_at);
+     * layernorm at 4097 columns spilled 20 bytes at 3 blocks an SM */
+    if (p->shift && nlate) est += 8 * nlate;
     return (est + 7) / 8 * 8;
 }
 
@@ -183,6 +187,8 @@ static int walk_regs(const rows_plan *p, int words, int late) {
  * it does not apply. */
 static int try_persist(rows_plan *p, int elems, int late, int mb_forced) {
     layout old = save(p);
+    /* shifted rows: weight rows are not held (rows.h) but loaded where used */
+    if (p->shift && late < 0) late = 1;
     /* a tile of several rows: more elements a thread until a program fits 512 threads */
     int ok = !elems || rows_split(p, elems);
     while (ok && p->R > 1 && elems && elems < 64 && p->TR * p->R * p->P > 512)
@@ -229,7 +235,7 @@ static int weight_rows(const rows_plan *p) {
     int n = 0;
     for (int32_t id = 0; id < p->g->nnodes; id++) {
         const ir_node *x = N(p, id);
-        n += p->live[id] && x->op == IR_LOAD && is_wide(p->cls[id]) && invariant(p, id);
+        n += p->live[id] && x->op == IR_LOAD && is_wide(p->cls[id]) && rows_invariant(p, id);
     }
     return n;
 }
@@ -250,7 +256,7 @@ static int stageable(const rows_plan *p, int32_t id) {
     int col = x->type.rank == 2 ? x->axes[1] : x->axes[0];
     int ok = !p->stored[x->tensor] && float_dtype(t->dtype) && rows_unit_stride(g, x->tensor, col) &&
              (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
-    for (int q = 0; q < x->nin && ok; q++) ok = pure_scalar(p, x->in[q]);
+    for (int q = 0; q < x->nin && ok; q++) ok = rows_pure_scalar(p, x->in[q]);
     return ok;
 }
 
@@ -267,8 +273,8 @@ static int mark_stage(rows_plan *p, int late) {
         int32_t id = g->body[k];
         const ir_node *x = N(p, id);
         if (!p->live[id] || x->op != IR_LOAD) continue;
-        if (invariant(p, id) && p->cls[id] != RC_FULL) {
-            p->hoist[id] = !late;
+        if (rows_invariant(p, id) && p->cls[id] != RC_FULL) {
+            p->hoist[id] = !late && !p->shift;
             continue;
         }
         if (!is_wide(p->cls[id])) continue;
@@ -323,6 +329,7 @@ static int stage_blocks(const rows_plan *p, int mb_forced) {
 static int try_stage(rows_plan *p, int elems, int cl_forced, int nb_forced, int late, int mb_forced,
                      int cl_max) {
     if (arch_cc(p->arch) < 90 || p->R != 1 || !wide_reduces(p)) return 0;
+    if (p->shift && late < 0) late = 1;   /* weight rows not held (rows.h) */
     layout old = save(p);
     int ns = mark_stage(p, late > 0);
     size_t es = 0;
@@ -331,7 +338,10 @@ static int try_stage(rows_plan *p, int elems, int cl_forced, int nb_forced, int 
             size_t s = tj_dtype_size(p->g->tensors[N(p, id)->tensor].dtype);
             if (s > es) es = s;
         }
-    int64_t nq = (p->W + p->V - 1) / p->V;
+    int64_t nq = rows_nq(p);
+    /* shifted rows reload weight rows two blocks a chunk (ldv_at): half
+     * the elements a thread (layernorm at 32769 spilled 8 bytes at 24) */
+    if (p->shift && weight_rows(p) && elems > 2 * p->V) elems /= 2;
     int cwant = elems <= p->V ? 1 : elems / p->V;
     /* the fewest blocks whose threads hold at most `elems` (a ragged
      * width's extra chunk spilled: softmax 65537 at 40 elements) */
@@ -393,8 +403,12 @@ static int try_twopass(rows_plan *p, int elems, int mb) {
         for (int32_t id = 0; id < p->g->nnodes; id++)
             nl += p->live[id] && N(p, id)->op == IR_LOAD && is_wide(p->cls[id]);
         elems = (p->V >= 8 ? 8 * p->V : 4 * p->V) / (nl > 1 ? 2 : 1);
+        /* shifted rows: a weight row's chunk is two blocks (ldv_at);
+         * rmsnorm at 65537 spilled 56 bytes on sm_80 at 32 elements, 4
+         * at 16 */
+        if (p->shift && nl > 1) elems /= 4;
     }
-    int64_t nq = (p->W + p->V - 1) / p->V;
+    int64_t nq = rows_nq(p);
     int cwant = elems <= p->V ? 1 : elems / p->V;
     /* a tile of R rows: R groups of the block's threads, a power of two each */
     int tr = TWOPASS_BLOCK;
@@ -486,7 +500,7 @@ static void mark_l1(rows_plan *p, int on) {
         const ir_node *n = N(p, id);
         if (!p->live[id] || n->op != IR_LOAD || !is_wide(p->cls[id]) || p->stored[n->tensor])
             continue;
-        p->l1[id] = invariant(p, id) ? 3 : 2;
+        p->l1[id] = rows_invariant(p, id) ? 3 : 2;
     }
 }
 
@@ -537,14 +551,18 @@ void rows_choose_mode(rows_plan *p) {
      * (layernorm 16384 0.90 on the walk, 0.86 staged) nor on 3 blocks
      * and more (layernorm 65536: 0.33 staged on 3, 0.42 on the cluster
      * walk: two cluster reductions a row). */
-    if (rows_stage_auto && nw && rowbytes > 32768 &&
+    /* (not shifted rows: their staged walks measured 0.21-0.37 of copy
+     * at 16385 columns against the plain block's 0.46-0.52, H200,
+     * 2026-11-29, bench_membound --variants) */
+    if (rows_stage_auto && !p->shift && nw && rowbytes > 32768 &&
         try_stage(p, elems, 0, 0, late, 0, 2))
         return;
     /* Without weight rows, on one block only: softmax 32768 0.93 of copy
      * staged against 0.90 on the register walk (H200, bf16, with
      * rows_fast_exp, 2026-11-29; with expf the staged walk was the slower),
      * 65536 0.68 staged on 2 blocks against 0.72-0.73 on a cluster of 4. */
-    if (rows_stage_auto && !nw && rowbytes > 32768 && try_stage(p, elems, 0, 0, late, 0, 1))
+    if (rows_stage_auto && !p->shift && !nw && rowbytes > 32768 &&
+        try_stage(p, elems, 0, 0, late, 0, 1))
         return;
     if (try_persist(p, elems, late, 0)) return;
     /* Rows over 512 threads of that: the walk at twice the elements when

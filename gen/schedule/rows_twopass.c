@@ -160,8 +160,9 @@ static void pass1(rem *e, int32_t id, uint8_t *done, int32_t pr1, int32_t pr2) {
     } else {
         line(e, "%s q_l = %s::identity<%s>();", rt, red_op[n->sub], rt);
         rows_begin_slots(e);
-        line(e, "%sq_l = %s::apply(q_l, %s);", rows_exact(e) ? "" : "if (j < W) ",
-             red_op[n->sub], xs);
+        char test[64] = "";
+        if (!rows_exact(e)) snprintf(test, sizeof test, "if (%s) ", rows_col_test(e));
+        line(e, "%sq_l = %s::apply(q_l, %s);", test, red_op[n->sub], xs);
         rows_end_slots(e);
     }
     if (id == pr1)
@@ -268,7 +269,10 @@ static void close_groups(rem *e) {
  * tests on every element in both passes took 309 M instructions against
  * 65536's 190 M, ncu, H200). The L2 form keeps one loop (split, pass 2's
  * last group spilled 12 bytes at 64 registers, softmax 100001). */
-static int split_groups(const rows_plan *p) { return p->stage && rows_covered(p) != p->W && !p->rev; }
+static int split_groups(const rows_plan *p) {
+    /* (shifted rows: the first group holds the columns before the row too) */
+    return p->stage && rows_covered(p) != p->W && !p->rev && !p->shift;
+}
 
 /* Pass 1 over groups lo .. hi-1. */
 static void emit_pass1(rem *e, const uint8_t *done, int32_t pr1, int32_t pr2, int lo, int hi,
@@ -344,6 +348,7 @@ void rows_emit_twopass(rem *e, uint8_t *done) {
             !row_reduce(p, id))
             rows_emit_with_deps(e, id, done);
     }
+    rows_emit_shift(e, done);
     for (int32_t id = 0; id < g->nnodes; id++) {
         if (!row_reduce(p, id) || id == pr1 || id == pr2) continue;
         const char *rt = emit_reg_type(N(p, id)->type.dtype);

@@ -65,6 +65,20 @@ size_t rows_stage_smem(const rows_plan *p) {
 static void emit_stage_test(rem *e, const ir_node *n, const access *a) {
     const ir_tensor *t = &e->p->g->tensors[n->tensor];
     line(e, "const long long q_c0 = q_o%d;", a->coldim);
+    if (e->p->shift) {
+        /* shifted rows (rows.h): from the row's column 0 less q_sh (16-byte
+         * aligned in the anchor), the row's chunks (q_len elements) as far
+         * as they lie inside the tensor */
+        char span[512];
+        rows_span(t, span, sizeof span);
+        line(e, "const %s *q_p = t_%s + q_ro + q_c0 - q_sh;", emit_mem_type(t->dtype), t->name);
+        line(e, "const long long q_b = q_ro + q_c0 - q_sh, q_left = %s - q_b;", span);
+        line(e, "const bool q_vec = q_rin && tj::rows::aligned16(q_p) && q_c0 >= 0 && "
+                "q_c0 + W <= t_%s_d%d && q_b >= 0;", t->name, a->coldim);
+        line(e, "const long long q_len = (W + q_sh + V - 1) / V * V < q_left ? "
+                "(W + q_sh + V - 1) / V * V : q_left;");
+        return;
+    }
     line(e, "const %s *q_p = t_%s + q_ro + q_c0;", emit_mem_type(t->dtype), t->name);
     line(e, "const bool q_vec = q_rin && tj::rows::aligned16(q_p) && q_c0 >= 0 && "
             "q_c0 + W <= t_%s_d%d;", t->name, a->coldim);
@@ -87,6 +101,7 @@ static void emit_stage_issue(rem *e, const char *q_f, const char *buf, const cha
     line(e, "if (q_f < q_total) {");
     e->depth++;
     rows_emit_program_of(e);
+    rows_emit_shift(e, scratch);
     for (int32_t id = 0; id < g->nnodes; id++) {
         if (!p->pref[id]) continue;
         const ir_node *n = N(e, id);
@@ -98,8 +113,9 @@ static void emit_stage_issue(rem *e, const char *q_f, const char *buf, const cha
         rows_access_row(e, n, id, &a, 1);
         emit_stage_test(e, n, &a);
         line(e, "tj::rows::stage_issue<%s, %s>(q_sb%d + q_buf * q_sn%d, q_p + cb * V, "
-                "q_vec ? tj::rows::slice_len(W - cb * V, SL) : 0, q_bar + q_buf, tid, q_pol);",
-             emit_mem_type(g->tensors[n->tensor].dtype), p->l2hint ? "true" : "false", s, s);
+                "q_vec ? tj::rows::slice_len(%s - cb * V, SL) : 0, q_bar + q_buf, tid, q_pol);",
+             emit_mem_type(g->tensors[n->tensor].dtype), p->l2hint ? "true" : "false", s, s,
+             p->shift ? "q_len" : "W");
         e->depth--;
         line(e, "}");
     }
@@ -107,6 +123,38 @@ static void emit_stage_issue(rem *e, const char *q_f, const char *buf, const cha
     line(e, "}");
     e->depth--;
     line(e, "}");
+}
+
+/* Shifted rows (rows.h): after the wait, each thread's chunks the copy
+ * engine did not take filled element by element, and in those it took
+ * at the row's ends the columns outside the row set to the pad (a
+ * neighbour's, copied with the row's 16-byte blocks), as the element
+ * path leaves them; then, if it wrote, the fence before later copies. */
+static void emit_staged_fill_shift(rem *e, const ir_tensor *t, const access *a, int s,
+                                   const char *pad) {
+    const char *mt = emit_mem_type(t->dtype);
+    line(e, "const int q_nb = q_vec ? tj::rows::slice_len(q_len - cb * V, SL) * (int)sizeof(%s) "
+            "/ 16 * 16 / (int)sizeof(%s) : 0;", mt, mt);
+    line(e, "bool q_wr = false;");
+    line(e, "#pragma unroll");
+    line(e, "for (int c = 0; c < C; ++c) {");
+    e->depth++;
+    line(e, "const int q_l = (lane + c * TR) * V, j0 = cb * V + q_l;");
+    line(e, "if (q_l + V <= q_nb && j0 >= q_sh && j0 + V <= W + q_sh) continue;");
+    line(e, "q_wr = true;");
+    line(e, "#pragma unroll");
+    line(e, "for (int u = 0; u < V; ++u) {");
+    line(e, "  const int q_j = j0 + u - q_sh;");
+    line(e, "  const long long q_c = q_c0 + q_j;");
+    line(e, "  const bool q_in = q_rin && (unsigned)q_j < (unsigned)W && q_c >= 0 && q_c < t_%s_d%d;",
+         t->name, a->coldim);
+    line(e, "  if (q_l + V <= q_nb) { if (!q_in) q_s%d[q_l + u] = tj::to_mem<%s>(%s); }", s, mt, pad);
+    line(e, "  else q_s%d[q_l + u] = q_in ? t_%s[q_ro + q_c * t_%s_s%d] : tj::to_mem<%s>(%s);", s,
+         t->name, t->name, a->coldim, mt, pad);
+    line(e, "}");
+    e->depth--;
+    line(e, "}");
+    line(e, "if (q_wr) tj::rows::fence_proxy_async();");
 }
 
 /* A staged load in the body: the view of this step's buffer, the wait for
@@ -137,11 +185,17 @@ void rows_emit_staged_load(rem *e, int32_t id) {
     /* Exact: every chunk lies inside the row and the slices' bytes are
      * whole 16-byte pieces, so the copy engine took all or nothing. */
     int exact = rows_exact(e) && (size_t)p->W * tj_dtype_size(t->dtype) % 16 == 0;
+    if (p->shift) {
+        emit_staged_fill_shift(e, t, &a, s, pad);
+        e->depth--;
+        line(e, "}");
+        return;
+    }
     if (exact) {
         line(e, "if (!q_vec) {");
     } else {
-        line(e, "const int q_nb = q_vec ? tj::rows::slice_len(W - cb * V, SL) * (int)sizeof(%s) "
-                "/ 16 * 16 / (int)sizeof(%s) : 0;", mt, mt);
+        line(e, "const int q_nb = q_vec ? tj::rows::slice_len(%s - cb * V, SL) * (int)sizeof(%s) "
+                "/ 16 * 16 / (int)sizeof(%s) : 0;", p->shift ? "q_len" : "W", mt, mt);
         line(e, "if (q_nb < SL) {");
     }
     e->depth++;
@@ -152,9 +206,16 @@ void rows_emit_staged_load(rem *e, int32_t id) {
     if (!exact) line(e, "if (q_l + V <= q_nb) continue;");
     line(e, "#pragma unroll");
     line(e, "for (int u = 0; u < V; ++u) {");
-    line(e, "  const long long q_c = q_c0 + j0 + u;");
-    line(e, "  const bool q_in = q_rin && j0 + u < W && q_c >= 0 && q_c < t_%s_d%d;", t->name,
-         a.coldim);
+    if (p->shift) {
+        line(e, "  const int q_j = j0 + u - q_sh;");
+        line(e, "  const long long q_c = q_c0 + q_j;");
+        line(e, "  const bool q_in = q_rin && (unsigned)q_j < (unsigned)W && q_c >= 0 && "
+                "q_c < t_%s_d%d;", t->name, a.coldim);
+    } else {
+        line(e, "  const long long q_c = q_c0 + j0 + u;");
+        line(e, "  const bool q_in = q_rin && j0 + u < W && q_c >= 0 && q_c < t_%s_d%d;", t->name,
+             a.coldim);
+    }
     line(e, "  q_s%d[q_l + u] = q_in ? t_%s[q_ro + q_c * t_%s_s%d] : tj::to_mem<%s>(%s);", s, t->name,
          t->name, a.coldim, mt, pad);
     line(e, "}");
@@ -244,6 +305,7 @@ void rows_emit_prefetch(rem *e, const char *q_f) {
     e->depth++;
     line(e, "const long long q_f = %s;", q_f);
     rows_emit_program_of(e);
+    rows_emit_shift(e, scratch);
     for (int32_t id = 0; id < g->nnodes; id++) {
         if (!p->pref[id]) continue;
         const ir_node *n = N(e, id);

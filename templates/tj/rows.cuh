@@ -13,6 +13,7 @@
 //   ldv_l2 / stv_l2(.., pol)  the same with an L2 policy (l2_evict_last(),
 //                             l2_evict_first(): the two-pass walk)
 //   aligned16(p)              whether p may be used by ldv / stv
+//   shift_range, ldv_at       rows that start between 16-byte boundaries (below)
 //   to_chunk(T{}, v)          a chunk from V register values (16-bit floats a pair at a time)
 //   renew(chunks)             forget what is known of held chunks (see below)
 //   packed_max<MIN>(chunks)   max (min) of chunks of 16-bit floats, as f32
@@ -237,6 +238,134 @@ TJ_DEV void stv_l2(T *p, const chunk<T, V> &c, u64 pol) {
                        "l"(pol)
                      : "memory");
     }
+}
+
+// ---- shifted rows (gen/schedule/rows.h) --------------------------------------
+//
+// Where a row starts between 16-byte boundaries, chunk c of a lane holds
+// the columns j0 - sh .. j0 - sh + V - 1 (j0 = (lane + c * TR) * V, sh
+// the row's phase): the chunk is read at p + j0, p the row's column 0
+// less sh, so the row's own tensor is read in aligned 16-byte blocks.
+//
+//   shift_range<V, ES, LOAD>(...)  the chunks (j0 in [lo, hi - V]) that
+//                             may use 16-byte accesses
+//   ldv_at / ldv_l2_at(p, m..)  a chunk m bytes past a 16-byte boundary
+//                             (another tensor's phase: a norm's weight row)
+//   pad_outside(c, j, W, pad)  a chunk's columns outside the row set to pad
+//   stv_part(p, c, j, lo, hi)  a chunk's columns inside [lo, hi) stored one by one
+
+// lo, hi for a row of W columns at p (element offset `off` in its tensor
+// of `span` elements; m = p's bytes past a 16-byte boundary, ES the
+// element size): LOAD, chunks that reach into the row, m == 0 (their one
+// block also holds a neighbour's columns, masked by the caller), else
+// wholly inside it (two blocks a chunk), their blocks inside the tensor;
+// a store, m == 0 and chunks wholly inside the row. ok == false: none.
+template <int V, int ES, bool LOAD>
+TJ_DEV void shift_range(bool ok, long long off, long long span, int sh, u32 m, int W, int &lo,
+                        int &hi) {
+    lo = W + 2 * V;
+    hi = 0;
+    if (!ok || (!LOAD && m)) return;
+    const bool whole = m || !LOAD;  // only chunks wholly inside the row
+    long long l = whole ? sh : sh - V + 1, h = whole ? W + sh : W + sh + V - 1;
+    if (LOAD) {
+        const long long b = off - (long long)(m / ES);  // the first block's element offset
+        const long long extra = m ? 16 / ES : 0;         // the second block's elements
+        if (-b > l) l = -b;
+        if (span - b - extra < h) h = span - b - extra;
+    }
+    lo = l > W + 2 * V ? W + 2 * V : (int)l;
+    hi = h < 0 ? 0 : (int)h;
+}
+
+// The elements of chunk c that lie outside the row (c holds columns j ..
+// j + V - 1 of a row of W) set to `pad`, as the element path leaves them:
+// a chunk at a row's end read whole holds a neighbour's columns.
+// An element's bits (pad_outside).
+TJ_DEV u64 elem_bits(bf16 v) { return v.bits; }
+TJ_DEV u64 elem_bits(f16 v) { return v.bits; }
+TJ_DEV u64 elem_bits(f8e4m3 v) { return v.bits; }
+TJ_DEV u64 elem_bits(f8e5m2 v) { return v.bits; }
+TJ_DEV u64 elem_bits(float v) { return __float_as_uint(v); }
+TJ_DEV u64 elem_bits(int v) { return (u32)v; }
+TJ_DEV u64 elem_bits(long long v) { return (u64)v; }
+TJ_DEV u64 elem_bits(unsigned char v) { return v; }
+
+// Word by word: the chunk came in through its words (ldv), and writing
+// some elements through t[] left the others undefined to NVCC (read as 0
+// on an H200: the union's other member).
+template <class T, int V>
+TJ_DEV void pad_outside(chunk<T, V> &c, int j, int W, T pad) {
+    constexpr int ES = (int)sizeof(T);
+    const u64 pb = elem_bits(pad);
+    if (ES == 8) {
+#pragma unroll
+        for (int u = 0; u < V; ++u)
+            if ((unsigned)(j + u) >= (unsigned)W) c.w[2 * u] = (u32)pb, c.w[2 * u + 1] = (u32)(pb >> 32);
+        return;
+    }
+    constexpr int E = ES == 8 ? 1 : 4 / ES;  // elements a word
+    const u32 fill = (u32)pb * (ES == 1 ? 0x01010101u : ES == 2 ? 0x00010001u : 1u);
+    const u32 one = ES == 1 ? 0xffu : ES == 2 ? 0xffffu : 0xffffffffu;
+#pragma unroll
+    for (int q = 0; q < chunk<T, V>::WORDS; ++q) {
+        u32 keep = 0;
+#pragma unroll
+        for (int u = 0; u < E; ++u)
+            if ((unsigned)(j + q * E + u) < (unsigned)W) keep |= one << (8 * ES * u);
+        c.w[q] = (c.w[q] & keep) | (fill & ~keep);
+    }
+}
+
+// The elements u of chunk c with lo <= j + u < hi stored at p + u, one by
+// one (a chunk at a row's end, or in another phase than the anchor's).
+template <class T, int V>
+TJ_DEV void stv_part(T *p, const chunk<T, V> &c, int j, int lo, int hi) {
+    constexpr int ES = (int)sizeof(T);
+#pragma unroll
+    for (int u = 0; u < V; ++u) {
+        if (j + u < lo || j + u >= hi) continue;
+        if (ES == 1) ((u8 *)p)[u] = (u8)(c.w[u / 4] >> (8 * (u % 4)));
+        else if (ES == 2) ((u16 *)p)[u] = (u16)(c.w[u / 2] >> (16 * (u % 2)));
+        else if (ES == 4) ((u32 *)p)[u] = c.w[u];
+        else ((u64 *)p)[u] = (u64)c.w[2 * u] | (u64)c.w[2 * u + 1] << 32;
+    }
+}
+
+// The chunk at p from the aligned words a[] of the blocks around it: its
+// bytes start m (0..15, a multiple of the element size) into a[0]. Two
+// selects a word by m's word bits, then a funnel shift by its half word.
+template <class T, int V>
+TJ_DEV chunk<T, V> shift_words(const u32 *a, u32 m) {
+    constexpr int WD = chunk<T, V>::WORDS;
+    u32 b[WD + 3], c[WD + 1];
+    const bool s1 = (m & 4u) != 0, s2 = (m & 8u) != 0;
+#pragma unroll
+    for (int i = 0; i < WD + 3; ++i) b[i] = s1 ? a[i + 1] : a[i];
+#pragma unroll
+    for (int i = 0; i < WD + 1; ++i) c[i] = s2 ? b[i + 2] : b[i];
+    chunk<T, V> r;
+    const u32 sh = (m & 3u) * 8u;
+#pragma unroll
+    for (int i = 0; i < WD; ++i) r.w[i] = __funnelshift_r(c[i], c[i + 1], sh);
+    return r;
+}
+
+// ldv<T, V, NC> of a chunk m bytes past a 16-byte boundary (m the same in
+// every lane of a row: a uniform branch): the blocks that hold it, shifted.
+template <class T, int V, int NC>
+TJ_DEV chunk<T, V> ldv_at(const T *p, u32 m) {
+    if (m == 0) return ldv<T, V, NC>(p);
+    constexpr int E = 16 / (int)sizeof(T);
+    const chunk<T, V + E> a = ldv<T, V + E, NC>((const T *)((const char *)p - m));
+    return shift_words<T, V>(a.w, m);
+}
+template <class T, int V>
+TJ_DEV chunk<T, V> ldv_l2_at(const T *p, u32 m, u64 pol) {
+    if (m == 0) return ldv_l2<T, V>(p, pol);
+    constexpr int E = 16 / (int)sizeof(T);
+    const chunk<T, V + E> a = ldv_l2<T, V + E>((const T *)((const char *)p - m), pol);
+    return shift_words<T, V>(a.w, m);
 }
 
 // ---- rows staged in shared memory -------------------------------------------
