@@ -91,8 +91,21 @@ int64_t rows_covered(const rows_plan *p) {
 
 int rows_exact(const rem *e) { return e->full || rows_covered(e->p) == e->p->W; }
 
+/* The mask only for one block a row outside the two-pass walk: that
+ * walk's first pass, unrolled over the groups, held a mask a group
+ * (rmsnorm at 100001 columns spilled 52 bytes), and the cluster of 4 at
+ * 65537 columns went from 64 registers to 78 (one block an SM, not two:
+ * rmsnorm 0.615 -> 0.394 of copy, H200, 2026-11-29). */
+static int use_mask(const rows_plan *p) { return p->shift && p->NG <= 1 && p->CL == 1; }
+
 const char *rows_col_test(const rem *e) {
-    return e->p->shift ? "(unsigned)j < (unsigned)W" : "j < W";
+    if (!e->p->shift) return "j < W";
+    return use_mask(e->p) ? "(q_in >> k & 1ull)" : "(unsigned)j < (unsigned)W";
+}
+
+void rows_emit_in_mask(rem *e) {
+    if (use_mask(e->p))
+        line(e, "const unsigned long long q_in = tj::rows::in_mask<C, V, TR>(cb + lane, q_sh, W);");
 }
 
 /* Open an unrolled loop over a thread's slots: `k` the slot, `j` its column. */
@@ -433,28 +446,18 @@ void rows_span(const ir_tensor *t, char *buf, size_t size) {
                               t->name, d);
 }
 
-static void emit_shift_test(rem *e, const ir_tensor *t, int coldim, int is_load, int anchor) {
-    line(e, "%s%s *q_p = t_%s + q_ro + q_c0 - q_sh;", is_load ? "const " : "",
-         emit_mem_type(t->dtype), t->name);
-    if (anchor) {
-        /* q_p aligned by q_sh's making: every chunk that reaches into the
-         * row (q_sh far below 0 when the row is not in the tensor). Not
-         * clipped to the tensor's first and last bytes, which would keep
-         * two more registers live a row (the two-pass walk spilled on
-         * sm_80): a chunk at the row's end is one aligned 16-byte block
-         * holding a byte of the row, so it cannot fault, but at the
-         * tensor's last row it may read up to 14 bytes past its end. */
-        line(e, "const int q_jlo = q_sh - V + 1, q_jhi = W + q_sh + V - 1;");
-        return;
-    }
+/* Shifted rows, a load in another phase than the anchor's: q_p (chunk j0
+ * at q_p + j0), q_m (its bytes past a 16-byte boundary) and the range of
+ * chunks read as aligned blocks (tj::rows::shift_range). */
+static void emit_shift_test(rem *e, const ir_tensor *t, int coldim) {
+    line(e, "const %s *q_p = t_%s + q_ro + q_c0 - q_sh;", emit_mem_type(t->dtype), t->name);
     line(e, "const unsigned q_m = (unsigned)((unsigned long long)q_p & 15u);");
     char span[512];
     rows_span(t, span, sizeof span);
     line(e, "int q_jlo, q_jhi;");
-    line(e, "tj::rows::shift_range<V, %zu, %s>(q_rin && q_c0 >= 0 && q_c0 + W <= t_%s_d%d, "
+    line(e, "tj::rows::shift_range<V, %zu, true>(q_rin && q_c0 >= 0 && q_c0 + W <= t_%s_d%d, "
             "q_ro + q_c0 - q_sh, %s, q_sh, q_m, W, q_jlo, q_jhi);",
-         tj_dtype_size(t->dtype), is_load ? "true" : "false", t->name, coldim,
-         is_load ? span : "0");
+         tj_dtype_size(t->dtype), t->name, coldim, span);
 }
 
 static void emit_chunks(rem *e, const char *tname, int coldim, int vec, const chunk_io *io) {
@@ -572,12 +575,16 @@ void rows_emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, 
     int unit = rows_unit_stride(p->g, n->tensor, a->coldim);
     line(e, "const long long q_c0 = q_o%d;", a->coldim);
     int vec = unit && (size_t)p->V * tj_dtype_size(t->dtype) % 16 == 0;
-    if (vec && p->shift) emit_shift_test(e, t, a->coldim, 1, id == p->anchor);
+    int anchor = vec && p->shift && id == p->anchor;
+    if (anchor)
+        line(e, "const %s *q_p = t_%s + q_ro + q_c0 - q_sh; // aligned: q_sh's making", mt,
+             t->name);
+    else if (vec && p->shift) emit_shift_test(e, t, a->coldim);
     else if (vec) emit_vec_test(e, t, a->coldim, 1);
     int nc = p->stored[n->tensor] ? 0 : p->l1[id] ? p->l1[id] : 1;
     /* (shifted rows: 32-bit bounds too; the 64-bit ones held the softmax
      * at 1001 columns at 79 registers) */
-    int b32 = p->NG > 1 || p->shift;
+    int b32 = p->NG > 1 || (p->shift && !anchor);
     if (b32) emit_bounds32(e, t, a->coldim, 1);
     /* shifted rows: a load in another phase than the anchor's reads the
      * blocks around each chunk (rows.h) */
@@ -625,7 +632,7 @@ void rows_emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, 
                      t->name, t->name, a->coldim, pad);
     }
     chunk_io io = {vec_s, elem_s, 1, b32};
-    if (vec && p->shift && id == p->anchor) {
+    if (anchor) {
         emit_anchor_chunks(e, id, raw, ld, pad, mt);
         return;
     }
@@ -839,6 +846,7 @@ void rows_emit_shift(rem *e, uint8_t *done) {
          t->name, tj_dtype_size(t->dtype));
     e->depth--;
     line(e, "}");
+    rows_emit_in_mask(e);
 }
 
 /* One program's nodes. Loads of tensors the kernel does not write go

@@ -71,9 +71,15 @@ void rows_emit_shift(rem *e, uint8_t *done);
 /* "1 + (t_x_d0 - 1) * t_x_s0 + ...": tensor t's elements from its first to
  * its last, as a C expression. */
 void rows_span(const ir_tensor *t, char *buf, size_t size);
-/* The test a slot's column j passes inside the row ("j < W", or with
- * shifted rows "0 <= j < W" as one unsigned compare). */
+/* The test slot k (column j) passes inside the row: "j < W", or with
+ * shifted rows bit k of q_in (rows_emit_in_mask; in the two-pass walk
+ * and clusters, 0 <= j < W). */
 const char *rows_col_test(const rem *e);
+/* Shifted rows on one block a row outside the two-pass walk: q_in, bit
+ * k set where slot k's column lies in the row (one register, not a
+ * column a slot: 32 compares over a row held the softmax at 1001 columns
+ * at 77 registers against 48), emitted with q_sh. */
+void rows_emit_in_mask(rem *e);
 /* Node id after every operand not yet in `done`. */
 void rows_emit_with_deps(rem *e, int32_t id, uint8_t *done);
 

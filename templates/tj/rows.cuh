@@ -332,6 +332,25 @@ TJ_DEV void stv_part(T *p, const chunk<T, V> &c, int j, int lo, int hi) {
     }
 }
 
+// Bit k set where slot k of lane l (chunk k / V, element k % V, l = cb +
+// lane) holds a column of the row: (l + (k / V) * TR) * V + k % V - sh in
+// [0, W). One register for a row's column tests (C * V <= 64).
+template <int C, int V, int TR>
+TJ_DEV u64 in_mask(int l, int sh, int W) {
+    static_assert(C * V <= 64 && V <= 16, "slots");
+    u64 m = 0;
+#pragma unroll
+    for (int c = 0; c < C; ++c) {
+        const int j = (l + c * TR) * V - sh;
+        int lo = -j, hi = W - j;
+        lo = lo < 0 ? 0 : lo > V ? V : lo;
+        hi = hi < 0 ? 0 : hi > V ? V : hi;
+        const u32 bits = hi > lo ? ((1u << hi) - 1u) & ~((1u << lo) - 1u) : 0u;
+        m |= (u64)bits << (c * V);
+    }
+    return m;
+}
+
 // The chunk at p from the aligned words a[] of the blocks around it: its
 // bytes start m (0..15, a multiple of the element size) into a[0]. Two
 // selects a word by m's word bits, then a funnel shift by its half word.
