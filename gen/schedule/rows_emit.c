@@ -455,7 +455,7 @@ static void emit_shift_test(rem *e, const ir_tensor *t, int coldim) {
     char span[512];
     rows_span(t, span, sizeof span);
     line(e, "int q_jlo, q_jhi;");
-    line(e, "tj::rows::shift_range<V, %zu, true>(q_rin && q_c0 >= 0 && q_c0 + W <= t_%s_d%d, "
+    line(e, "tj::rows::shift_range<V, %zu>(q_rin && q_c0 >= 0 && q_c0 + W <= t_%s_d%d, "
             "q_ro + q_c0 - q_sh, %s, q_sh, q_m, W, q_jlo, q_jhi);",
          tj_dtype_size(t->dtype), t->name, coldim, span);
 }

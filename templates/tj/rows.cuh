@@ -247,40 +247,34 @@ TJ_DEV void stv_l2(T *p, const chunk<T, V> &c, u64 pol) {
 // the row's phase): the chunk is read at p + j0, p the row's column 0
 // less sh, so the row's own tensor is read in aligned 16-byte blocks.
 //
-//   shift_range<V, ES, LOAD>(...)  the chunks (j0 in [lo, hi - V]) that
-//                             may use 16-byte accesses
+//   shift_range<V, ES>(...)   the chunks (j0 in [lo, hi - V]) of another
+//                             phase's loads that may use 16-byte accesses
 //   ldv_at / ldv_l2_at(p, m..)  a chunk m bytes past a 16-byte boundary
 //                             (another tensor's phase: a norm's weight row)
 //   pad_outside(c, j, W, pad)  a chunk's columns outside the row set to pad
 //   stv_part(p, c, j, lo, hi)  a chunk's columns inside [lo, hi) stored one by one
 
-// lo, hi for a row of W columns at p (element offset `off` in its tensor
-// of `span` elements; m = p's bytes past a 16-byte boundary, ES the
-// element size): LOAD, chunks that reach into the row, m == 0 (their one
-// block also holds a neighbour's columns, masked by the caller), else
-// wholly inside it (two blocks a chunk), their blocks inside the tensor;
-// a store, m == 0 and chunks wholly inside the row. ok == false: none.
-template <int V, int ES, bool LOAD>
+// lo, hi for the loads of a row of W columns at p in another phase than
+// the anchor's (element offset `off` in its tensor of `span` elements;
+// m = p's bytes past a 16-byte boundary, ES the element size): with m ==
+// 0 the chunks that reach into the row (their one block also holds a
+// neighbour's columns, padded by the caller), else those wholly inside it
+// (two blocks a chunk); their blocks inside the tensor. ok == false: none.
+template <int V, int ES>
 TJ_DEV void shift_range(bool ok, long long off, long long span, int sh, u32 m, int W, int &lo,
                         int &hi) {
     lo = W + 2 * V;
     hi = 0;
-    if (!ok || (!LOAD && m)) return;
-    const bool whole = m || !LOAD;  // only chunks wholly inside the row
-    long long l = whole ? sh : sh - V + 1, h = whole ? W + sh : W + sh + V - 1;
-    if (LOAD) {
-        const long long b = off - (long long)(m / ES);  // the first block's element offset
-        const long long extra = m ? 16 / ES : 0;         // the second block's elements
-        if (-b > l) l = -b;
-        if (span - b - extra < h) h = span - b - extra;
-    }
+    if (!ok) return;
+    long long l = m ? sh : sh - V + 1, h = m ? W + sh : W + sh + V - 1;
+    const long long b = off - (long long)(m / ES);  // the first block's element offset
+    const long long extra = m ? 16 / ES : 0;         // the second block's elements
+    if (-b > l) l = -b;
+    if (span - b - extra < h) h = span - b - extra;
     lo = l > W + 2 * V ? W + 2 * V : (int)l;
     hi = h < 0 ? 0 : (int)h;
 }
 
-// The elements of chunk c that lie outside the row (c holds columns j ..
-// j + V - 1 of a row of W) set to `pad`, as the element path leaves them:
-// a chunk at a row's end read whole holds a neighbour's columns.
 // An element's bits (pad_outside).
 TJ_DEV u64 elem_bits(bf16 v) { return v.bits; }
 TJ_DEV u64 elem_bits(f16 v) { return v.bits; }
@@ -291,7 +285,10 @@ TJ_DEV u64 elem_bits(int v) { return (u32)v; }
 TJ_DEV u64 elem_bits(long long v) { return (u64)v; }
 TJ_DEV u64 elem_bits(unsigned char v) { return v; }
 
-// Word by word: the chunk came in through its words (ldv), and writing
+// The elements of chunk c that lie outside the row (c holds columns j ..
+// j + V - 1 of a row of W) set to `pad`, as the element path leaves them:
+// a chunk at a row's end read whole holds a neighbour's columns. Word by
+// word: the chunk came in through its words (ldv), and writing
 // some elements through t[] left the others undefined to NVCC (read as 0
 // on an H200: the union's other member).
 template <class T, int V>
