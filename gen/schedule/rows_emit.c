@@ -437,8 +437,6 @@ static void emit_chunks_shift(rem *e, const char *tname, int coldim, const chunk
     line(e, "}");
 }
 
-/* Shifted rows: q_p (chunk j0 at q_p + j0), q_m (its bytes past a 16-byte
- * boundary: 0 for the anchor) and the range of 16-byte chunks. */
 void rows_span(const ir_tensor *t, char *buf, size_t size) {
     size_t o = (size_t)snprintf(buf, size, "1");
     for (int d = 0; d < t->rank && o < size; d++)
@@ -599,13 +597,11 @@ void rows_emit_wide_load(rem *e, const ir_node *n, int32_t id, const access *a, 
                  at ? ", q_m" : "");
     /* shifted rows: a chunk at the row's ends read whole gets the pad
      * outside the row, as the element path leaves it (packed_max reads it) */
-    char padfix[256] = "";
+    char padfix[320] = "", rawfix[320] = "";
     if (p->shift)
-        snprintf(padfix, sizeof padfix,
-                 "\nif (j0 < q_sh || j0 + V > W + q_sh) tj::rows::pad_outside(%s, j0 - q_sh, W, "
-                 "tj::to_mem<%s>(%s));", raw ? "%s[c]" : "q_w", mt, pad);
-    char rawfix[320] = "";
-    if (raw) snprintf(rawfix, sizeof rawfix, padfix, raw);
+        snprintf(raw ? rawfix : padfix, sizeof padfix,
+                 "\nif (j0 < q_sh || j0 + V > W + q_sh) tj::rows::pad_outside(%s%s, j0 - q_sh, W, "
+                 "tj::to_mem<%s>(%s));", raw ? raw : "q_w", raw ? "[c]" : "", mt, pad);
     if (raw && b32) {
         snprintf(vec_s, sizeof vec_s, "%s[c] = %s;%s", raw, ld, rawfix);
         snprintf(elem_s, sizeof elem_s,
